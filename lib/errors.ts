@@ -1,0 +1,62 @@
+/**
+ * Every error this package throws is a `Wav2Vec2Error` with a stable `code`. Messages follow one shape:
+ * what was expected, what was given, and what to do about it.
+ */
+export type ErrorCode =
+  // native core
+  | 'MODEL_LOAD_FAILED'
+  | 'INVALID_INPUT'
+  | 'INPUT_TOO_LONG'
+  | 'UNSUPPORTED_METHOD'
+  | 'CUDA_UNAVAILABLE'
+  | 'DISPOSED'
+  | 'INFERENCE_FAILED'
+  | 'NATIVE_ADDON_MISSING'
+  // audio
+  | 'AUDIO_DECODE_FAILED'
+  | 'AUDIO_UNSUPPORTED_FORMAT'
+  | 'AUDIO_EMPTY'
+  // bundles and model files
+  | 'MODEL_NOT_FOUND'
+  | 'UNKNOWN_BUNDLE'
+  | 'INVALID_MANIFEST'
+  // decoding
+  | 'DECODE_INVALID_INPUT'
+  | 'LEXICON_INVALID'
+  | 'LM_INVALID';
+
+export class Wav2Vec2Error extends Error {
+  readonly code: ErrorCode;
+  /** Extra detail (e.g. the full TorchScript traceback) kept out of the one-line message. */
+  readonly detail?: string;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'Wav2Vec2Error';
+    this.code = code;
+    if (options?.detail !== undefined) this.detail = options.detail;
+  }
+}
+
+/** Short, readable description of a value for error messages ("a string", "NaN", "an array of 3"). */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : `the number ${value}`;
+  if (typeof value === 'string') return value.length > 40 ? `a string of length ${value.length}` : `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'bigint') return `the bigint ${value}`;
+  if (typeof value === 'boolean') return `${value}`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of ${(value as unknown as { length?: number }).length ?? value.byteLength}`;
+  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
+  return typeof value;
+}
+
+/**
+ * The one helper that builds argument errors: `invalid('INVALID_INPUT', 'numLayers', 'a positive integer', x)`
+ * gives "numLayers: expected a positive integer, got the number -1."
+ */
+export function invalid(code: ErrorCode, what: string, expected: string, got: unknown, hint?: string): Wav2Vec2Error {
+  return new Wav2Vec2Error(code, `${what}: expected ${expected}, got ${describe(got)}.${hint ? ' ' + hint : ''}`);
+}
