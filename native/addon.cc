@@ -1,0 +1,47 @@
+// Registers the binding; every class and helper lives in its own file pair.
+#include <napi.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include "errors.h"
+#include "inference_thread.h"
+#include "model.h"
+
+namespace w2v {
+namespace {
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  W2V_REQUIRE(env, info.Length() == 1 && info[0].IsNumber(), "setNumThreads(n): expected a number");
+  const int n = info[0].As<Napi::Number>().Int32Value();
+  W2V_REQUIRE(env, n >= 1 && n <= 1024, "setNumThreads(n): n must be within [1, 1024]");
+  SetDefaultThreads(n);
+  return env.Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), DefaultThreads()); }
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  try {
+    return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::is_available() ? torch::cuda::device_count() : 0));
+  } catch (...) {
+    return Napi::Number::New(info.Env(), 0);
+  }
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Model", Model::Define(env));
+  exports.Set("load", Napi::Function::New(env, Model::Load, "load"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
+  exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+  return exports;
+}
+
+}  // namespace
+}  // namespace w2v
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return w2v::Init(env, exports); }
+
+NODE_API_MODULE(wav2vec2, InitAddon)

@@ -1,0 +1,65 @@
+#include "inference_thread.h"
+
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include <atomic>
+
+namespace w2v {
+namespace {
+std::atomic<int> g_default_threads{0};
+}
+
+int DefaultThreads() {
+  int n = g_default_threads.load();
+  if (n <= 0) {
+    n = at::get_num_threads();  // LibTorch's own default: the physical cores
+    g_default_threads.store(n);
+  }
+  return n;
+}
+
+void SetDefaultThreads(int n) { g_default_threads.store(n); }
+
+InferenceThread::InferenceThread(int threads) : threads_(threads), thread_([this] { Run(); }) {}
+
+InferenceThread::~InferenceThread() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void InferenceThread::Post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+}
+
+void InferenceThread::Run() {
+  // InferenceMode is thread-local: held for the life of this thread, it covers every task.
+  c10::InferenceMode guard;
+  int current = -1;
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // stop_ and drained
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    const int want = threads_ > 0 ? threads_ : DefaultThreads();
+    if (want != current) {
+      at::set_num_threads(want);
+      current = want;
+    }
+    task();  // tasks catch their own exceptions
+  }
+}
+
+}  // namespace w2v

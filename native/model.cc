@@ -1,0 +1,259 @@
+#include "model.h"
+
+#include <optional>
+#include <vector>
+
+#include "errors.h"
+#include "tensor.h"
+
+namespace w2v {
+
+struct Job {
+  Job(Napi::Env env, bool features) : features(features), deferred(Napi::Promise::Deferred::New(env)) {}
+  bool features;
+  Napi::Promise::Deferred deferred;
+  Napi::Reference<Napi::Value> input;  // the caller's Float32Array: `waveforms` points into it
+  at::Tensor waveforms;
+  std::optional<at::Tensor> lengths;
+  std::optional<int64_t> numLayers;
+  Output output;
+  std::optional<CodedError> error;
+};
+
+namespace {
+
+struct AddonData {
+  Napi::FunctionReference constructor;
+};
+
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string path, std::string device, std::string dtype, int threads)
+      : Napi::AsyncWorker(env, "wav2vec2:load"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)),
+        device_(std::move(device)),
+        dtype_(std::move(dtype)),
+        threads_(threads) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      module_ = ScriptModule::Load(path_, device_, dtype_);
+    } catch (...) {
+      error_ = CurrentException("MODEL_LOAD_FAILED");
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_) {
+      deferred_.Reject(ToJsError(env, *error_).Value());
+      return;
+    }
+    try {
+      auto* data = env.GetInstanceData<AddonData>();
+      Napi::Object model = data->constructor.New(
+          {Napi::External<ScriptModule>::New(env, module_.release()), Napi::Number::New(env, threads_)});
+      deferred_.Resolve(model);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_, device_, dtype_;
+  int threads_;
+  std::unique_ptr<ScriptModule> module_;
+  std::optional<CodedError> error_;
+};
+
+const char* ConventionName(Convention c) { return c == Convention::Torchaudio ? "torchaudio" : "traced"; }
+
+}  // namespace
+
+Napi::Function Model::Define(Napi::Env env) {
+  Napi::Function ctor = DefineClass(env, "Model",
+                                    {
+                                        InstanceMethod<&Model::Forward>("forward"),
+                                        InstanceMethod<&Model::ExtractFeatures>("extractFeatures"),
+                                        InstanceMethod<&Model::Dispose>("dispose"),
+                                        InstanceAccessor<&Model::GetInfo>("info"),
+                                        InstanceAccessor<&Model::GetPending>("pending"),
+                                        InstanceAccessor<&Model::GetDisposed>("disposed"),
+                                    });
+  auto* data = new AddonData();
+  data->constructor = Napi::Persistent(ctor);
+  env.SetInstanceData<AddonData>(data);
+  return ctor;
+}
+
+Napi::Value Model::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  W2V_REQUIRE(env, info.Length() >= 4 && info[0].IsString() && info[1].IsString() && info[2].IsString() && info[3].IsNumber(),
+              "load(path, device, dtype, threads): expected three strings and a number");
+  const int threads = info[3].As<Napi::Number>().Int32Value();
+  W2V_REQUIRE(env, threads >= 0, "load: threads must be >= 0");
+  auto* worker = new LoadWorker(env, info[0].As<Napi::String>(), info[1].As<Napi::String>(), info[2].As<Napi::String>(), threads);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsExternal() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "Model cannot be constructed directly: use loadModel()");
+  }
+  module_.reset(info[0].As<Napi::External<ScriptModule>>().Data());
+  thread_ = std::make_unique<InferenceThread>(info[1].As<Napi::Number>().Int32Value());
+  completion_ = Completion::New(env, "wav2vec2:inference", 0, 1, this);
+  // The completion channel must not keep the process alive while the model is idle; Submit refs it.
+  completion_.Unref(env);
+}
+
+Model::~Model() { Shutdown(); }
+
+void Model::Shutdown() {
+  if (shutdown_) return;
+  shutdown_ = true;
+  thread_.reset();  // the queue is empty here: Shutdown runs with no call in flight
+  module_.reset();
+  completion_.Release();
+}
+
+Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
+  Napi::Env env = info.Env();
+  auto* job = new Job(env, features);
+  Napi::Promise promise = job->deferred.Promise();
+  if (disposed_) {
+    job->deferred.Reject(MakeJsError(env, "DISPOSED", "the model was disposed: load it again to run it").Value());
+    delete job;
+    return promise;
+  }
+  try {
+    // TypeScript validated everything; these guards keep a bad direct call from crashing the process.
+    W2V_REQUIRE(env, info.Length() >= 2 && info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
+                "waveforms must be a Float32Array");
+    W2V_REQUIRE(env, info[1].IsArray() && info[1].As<Napi::Array>().Length() == 2, "shape must be [batch, samples]");
+    Napi::Float32Array data = info[0].As<Napi::Float32Array>();
+    Napi::Array shapeJs = info[1].As<Napi::Array>();
+    W2V_REQUIRE(env, shapeJs.Get(0u).IsNumber() && shapeJs.Get(1u).IsNumber(), "shape must be [batch, samples]");
+    const int64_t batch = shapeJs.Get(0u).As<Napi::Number>().Int64Value();
+    const int64_t samples = shapeJs.Get(1u).As<Napi::Number>().Int64Value();
+    W2V_REQUIRE(env, batch >= 1 && samples >= 1 && static_cast<size_t>(batch * samples) == data.ElementLength(),
+                "shape [batch, samples] does not match the length of waveforms");
+
+    if (info.Length() >= 3 && !info[2].IsNull() && !info[2].IsUndefined()) {
+      W2V_REQUIRE(env, info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array,
+                  "lengths must be an Int32Array");
+      Napi::Int32Array lengths = info[2].As<Napi::Int32Array>();
+      W2V_REQUIRE(env, static_cast<int64_t>(lengths.ElementLength()) == batch, "lengths must have one entry per batch item");
+      at::Tensor t = at::empty({batch}, at::kLong);
+      int64_t* out = t.data_ptr<int64_t>();
+      for (int64_t i = 0; i < batch; i++) {
+        const int32_t n = lengths[static_cast<size_t>(i)];
+        W2V_REQUIRE(env, n >= 1 && n <= samples, "each length must be within [1, samples]");
+        out[i] = n;
+      }
+      job->lengths = t;
+    }
+    if (features && info.Length() >= 4 && !info[3].IsNull() && !info[3].IsUndefined()) {
+      W2V_REQUIRE(env, info[3].IsNumber(), "numLayers must be a number");
+      job->numLayers = info[3].As<Napi::Number>().Int64Value();
+    }
+    job->input = Napi::Persistent(info[0]);
+    // No copy: the tensor views the caller's memory, which `job->input` keeps alive until Complete.
+    job->waveforms = torch::from_blob(data.Data(), {batch, samples}, at::kFloat);
+  } catch (const Napi::Error& e) {
+    job->deferred.Reject(e.Value());
+    delete job;
+    return promise;
+  }
+
+  if (pending_++ == 0) {
+    completion_.Ref(env);
+    Ref();  // keep this object (and so the model) alive while calls are in flight
+  }
+  ScriptModule* module = module_.get();
+  Completion completion = completion_;
+  thread_->Post([module, completion, job]() mutable {
+    try {
+      job->output = job->features ? module->ExtractFeatures(job->waveforms, job->lengths, job->numLayers)
+                                  : module->Forward(job->waveforms, job->lengths);
+    } catch (...) {
+      job->error = CurrentException("INFERENCE_FAILED");
+    }
+    job->waveforms = at::Tensor();  // drop the view before the JS buffer can go
+    completion.BlockingCall(job);
+  });
+  return promise;
+}
+
+void Model::Complete(Napi::Env env, Napi::Function, Model* model, Job* job) {
+  if (env == nullptr) {
+    // The environment is shutting down: JS values can no longer be touched.
+    job->input.SuppressDestruct();
+    delete job;
+    return;
+  }
+  Napi::HandleScope scope(env);
+  if (job->error) {
+    job->deferred.Reject(ToJsError(env, *job->error).Value());
+  } else {
+    Napi::Object result = Napi::Object::New(env);
+    if (job->features) {
+      Napi::Array list = Napi::Array::New(env, job->output.tensors.size());
+      for (size_t i = 0; i < job->output.tensors.size(); i++) list.Set(static_cast<uint32_t>(i), TensorToJs(env, job->output.tensors[i]));
+      result.Set("features", list);
+    } else {
+      result.Set("emissions", TensorToJs(env, job->output.tensors[0]));
+    }
+    result.Set("lengths", job->output.lengths ? Napi::Value(LengthsToJs(env, *job->output.lengths)) : env.Null());
+    job->deferred.Resolve(result);
+  }
+  delete job;
+  model->Finish(env);
+}
+
+void Model::Finish(Napi::Env env) {
+  if (--pending_ > 0) return;
+  completion_.Unref(env);
+  if (disposed_) Shutdown();
+  Unref();
+}
+
+Napi::Value Model::Forward(const Napi::CallbackInfo& info) { return Submit(info, false); }
+Napi::Value Model::ExtractFeatures(const Napi::CallbackInfo& info) { return Submit(info, true); }
+
+Napi::Value Model::Dispose(const Napi::CallbackInfo& info) {
+  disposed_ = true;
+  if (pending_ == 0) Shutdown();
+  return info.Env().Undefined();
+}
+
+Napi::Value Model::GetPending(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pending_); }
+Napi::Value Model::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed_); }
+
+Napi::Value Model::GetInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!module_) return env.Null();
+  const ModuleInfo& m = module_->info();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("convention", ConventionName(m.convention));
+  out.Set("hasExtractFeatures", m.hasExtractFeatures);
+  Napi::Object methods = Napi::Object::New(env);
+  for (const auto& [name, schema] : m.methods) methods.Set(name, schema);
+  out.Set("methods", methods);
+  out.Set("parameters", Napi::Number::New(env, static_cast<double>(m.parameters)));
+  out.Set("numLayers", m.numLayers > 0 ? Napi::Value(Napi::Number::New(env, static_cast<double>(m.numLayers))) : env.Null());
+  out.Set("numHeads", m.numHeads > 0 ? Napi::Value(Napi::Number::New(env, static_cast<double>(m.numHeads))) : env.Null());
+  out.Set("device", m.device);
+  out.Set("dtype", m.dtype);
+  out.Set("file", m.file);
+  return out;
+}
+
+}  // namespace w2v

@@ -1,0 +1,53 @@
+// The JS-visible Model: owns a ScriptModule and the thread that runs it. One Promise per call; inputs are
+// kept alive until the call settles; outputs are owned by JS.
+//
+// Lifetime rules:
+//  - Calls run one at a time, in order, on the model's InferenceThread; concurrent calls queue.
+//  - dispose() refuses new calls at once (DISPOSED); calls already accepted finish and resolve, then the
+//    weights and the thread are released. A model with calls in flight is kept alive by them.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "inference_thread.h"
+#include "script_module.h"
+
+namespace w2v {
+
+struct Job;
+
+class Model : public Napi::ObjectWrap<Model> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // binding.load(path: string, device: string, dtype: string, threads: number) -> Promise<Model>
+  static Napi::Value Load(const Napi::CallbackInfo& info);
+
+  explicit Model(const Napi::CallbackInfo& info);
+  ~Model() override;
+
+ private:
+  static void Complete(Napi::Env env, Napi::Function unused, Model* model, Job* job);
+  using Completion = Napi::TypedThreadSafeFunction<Model, Job, Complete>;
+
+  Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value ExtractFeatures(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value GetInfo(const Napi::CallbackInfo& info);
+  Napi::Value GetPending(const Napi::CallbackInfo& info);
+  Napi::Value GetDisposed(const Napi::CallbackInfo& info);
+
+  Napi::Value Submit(const Napi::CallbackInfo& info, bool features);
+  void Finish(Napi::Env env);
+  void Shutdown();
+
+  std::unique_ptr<ScriptModule> module_;
+  std::unique_ptr<InferenceThread> thread_;
+  Completion completion_;
+  int pending_ = 0;
+  bool disposed_ = false;
+  bool shutdown_ = false;
+};
+
+}  // namespace w2v

@@ -1,0 +1,200 @@
+#include "script_module.h"
+
+#include <ATen/Context.h>
+#include <torch/cuda.h>
+
+#include <sstream>
+
+#include "errors.h"
+#include "tensor.h"
+
+namespace w2v {
+namespace {
+
+bool IsTensor(const c10::TypePtr& t) { return t->kind() == c10::TypeKind::TensorType; }
+
+bool IsOptionalOf(const c10::TypePtr& t, c10::TypeKind inner) {
+  if (t->kind() != c10::TypeKind::OptionalType) return false;
+  return t->expectRef<c10::OptionalType>().getElementType()->kind() == inner;
+}
+
+std::string SchemaString(const c10::FunctionSchema& schema) {
+  std::ostringstream out;
+  out << schema;
+  return out.str();
+}
+
+c10::Device ParseDevice(const std::string& text) {
+  try {
+    c10::Device device(text);
+    if (device.is_cpu() || device.is_cuda()) return device;
+  } catch (...) {
+  }
+  throw CodedError("INVALID_INPUT", "device: expected 'cpu', 'cuda' or 'cuda:N', got '" + text + "'");
+}
+
+at::ScalarType ParseDtype(const std::string& text) {
+  if (text == "float32") return at::kFloat;
+  if (text == "float16") return at::kHalf;
+  if (text == "bfloat16") return at::kBFloat16;
+  throw CodedError("INVALID_INPUT", "dtype: expected 'float32', 'float16' or 'bfloat16', got '" + text + "'");
+}
+
+void CheckCuda(const c10::Device& device) {
+  if (!device.is_cuda()) return;
+  if (!at::globalContext().hasCUDA()) {
+    throw CodedError("CUDA_UNAVAILABLE",
+                     "CUDA is not available: this addon was built against a CPU-only LibTorch. Rebuild it against a "
+                     "CUDA-enabled torch (set LIBTORCH or install a CUDA torch wheel, then `npm run build:native`), or use device 'cpu'.");
+  }
+  const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+  if (count == 0 || !torch::cuda::is_available()) {
+    throw CodedError("CUDA_UNAVAILABLE", "CUDA is not available: no CUDA device is visible (check the driver and CUDA_VISIBLE_DEVICES), or use device 'cpu'.");
+  }
+  if (device.has_index() && device.index() >= count) {
+    throw CodedError("CUDA_UNAVAILABLE", "device cuda:" + std::to_string(device.index()) + " does not exist: " +
+                                             std::to_string(count) + " CUDA device(s) visible (cuda:0.." + std::to_string(count - 1) + ").");
+  }
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Layer and head counts size the attention memory check in TypeScript. Scripted torchaudio models keep
+// `num_heads` as an attribute; traced models keep the module tree but not plain attributes.
+void FindArchitecture(const torch::jit::Module& m, ModuleInfo& info) {
+  for (const auto& sub : m.named_modules()) {
+    if (info.numLayers < 0 && (EndsWith(sub.name, "transformer.layers") || EndsWith(sub.name, "encoder.layers"))) {
+      int64_t n = 0;
+      for (const auto& child : sub.value.children()) {
+        (void)child;
+        n++;
+      }
+      if (n > 0) info.numLayers = n;
+    }
+    if (info.numHeads < 0 && sub.value.hasattr("num_heads")) {
+      const c10::IValue v = sub.value.attr("num_heads");
+      if (v.isInt()) info.numHeads = v.toInt();
+    }
+  }
+}
+
+Output Parse(const c10::IValue& out, bool features, const char* method) {
+  Output result;
+  c10::IValue first = out;
+  if (out.isTuple()) {
+    const auto& elements = out.toTupleRef().elements();
+    if (elements.empty()) throw CodedError("UNSUPPORTED_METHOD", std::string(method) + " returned an empty tuple");
+    first = elements[0];
+    if (elements.size() > 1 && elements[1].isTensor()) result.lengths = elements[1].toTensor();
+  } else if (out.isGenericDict()) {
+    const auto dict = out.toGenericDict();
+    const auto it = dict.find(c10::IValue(std::string("logits")));
+    if (it == dict.end()) throw CodedError("UNSUPPORTED_METHOD", std::string(method) + " returned a dict without \"logits\"");
+    first = it->value();
+  }
+  if (features) {
+    if (!first.isList()) throw CodedError("UNSUPPORTED_METHOD", std::string(method) + " did not return a list of tensors");
+    for (const c10::IValue& v : first.toListRef()) {
+      if (!v.isTensor()) throw CodedError("UNSUPPORTED_METHOD", std::string(method) + " returned a list holding a non-tensor");
+      result.tensors.push_back(v.toTensor());
+    }
+  } else {
+    if (!first.isTensor()) {
+      throw CodedError("UNSUPPORTED_METHOD", std::string(method) + " returned " + first.tagKind() +
+                                                 "; expected a Tensor, a tuple whose first element is the logits, or a dict with \"logits\"");
+    }
+    result.tensors.push_back(first.toTensor());
+  }
+  for (auto& t : result.tensors) {
+    if (t.dim() != 3) {
+      throw CodedError("UNSUPPORTED_METHOD", std::string(method) + " returned a tensor of " + std::to_string(t.dim()) +
+                                                 " dimensions; expected [batch, frames, classes]");
+    }
+    t = ToHostFloat(t);
+  }
+  if (result.lengths) result.lengths = result.lengths->detach().to(at::kCPU, at::kLong).contiguous();
+  return result;
+}
+
+}  // namespace
+
+std::unique_ptr<ScriptModule> ScriptModule::Load(const std::string& path, const std::string& deviceText,
+                                                 const std::string& dtypeText) {
+  const c10::Device device = ParseDevice(deviceText);
+  const at::ScalarType dtype = ParseDtype(dtypeText);
+  CheckCuda(device);
+
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, device);
+  } catch (...) {
+    const CodedError e = CurrentException("MODEL_LOAD_FAILED");
+    throw CodedError("MODEL_LOAD_FAILED",
+                     "cannot load the TorchScript model " + path + ": " + e.what() +
+                         " (export models with scripts/export_torchaudio.py or scripts/export_hf.py)",
+                     e.detail);
+  }
+  module.eval();
+  if (dtype != at::kFloat) module.to(dtype);
+
+  ModuleInfo info;
+  info.file = path;
+  info.device = device.str();
+  info.dtype = dtypeText;
+  for (const auto& method : module.get_methods()) {
+    info.methods.emplace_back(method.name(), SchemaString(method.function().getSchema()));
+  }
+  for (const auto& p : module.parameters()) info.parameters += p.numel();
+  FindArchitecture(module, info);
+
+  const auto forward = module.find_method("forward");
+  if (!forward) throw CodedError("UNSUPPORTED_METHOD", "the model " + path + " has no forward method");
+  const auto& args = forward->function().getSchema().arguments();  // args[0] is self
+  if (args.size() >= 3 && IsTensor(args[1].type()) && IsOptionalOf(args[2].type(), c10::TypeKind::TensorType)) {
+    info.convention = Convention::Torchaudio;
+  } else if (args.size() >= 2 && IsTensor(args[1].type())) {
+    for (size_t i = 2; i < args.size(); i++) {
+      if (!args[i].default_value()) {
+        throw CodedError("UNSUPPORTED_METHOD", "forward" + SchemaString(forward->function().getSchema()).substr(7) +
+                                                   " is not supported: expected forward(waveforms) or forward(waveforms, lengths: Optional[Tensor])");
+      }
+    }
+    info.convention = Convention::Traced;
+  } else {
+    throw CodedError("UNSUPPORTED_METHOD", "the forward method of " + path + " (" + SchemaString(forward->function().getSchema()) +
+                                               ") is not supported: expected forward(waveforms) or forward(waveforms, lengths: Optional[Tensor])");
+  }
+
+  if (const auto ef = module.find_method("extract_features")) {
+    const auto& a = ef->function().getSchema().arguments();
+    info.hasExtractFeatures = a.size() == 4 && IsTensor(a[1].type()) && IsOptionalOf(a[2].type(), c10::TypeKind::TensorType) &&
+                              IsOptionalOf(a[3].type(), c10::TypeKind::IntType);
+  }
+  return std::unique_ptr<ScriptModule>(new ScriptModule(std::move(module), device, dtype, std::move(info)));
+}
+
+c10::IValue ScriptModule::LengthsArg(const std::optional<at::Tensor>& lengths) const {
+  return lengths ? c10::IValue(lengths->to(device_)) : c10::IValue();
+}
+
+Output ScriptModule::Forward(const at::Tensor& waveforms, const std::optional<at::Tensor>& lengths) {
+  std::vector<c10::IValue> inputs{waveforms.to(device_, dtype_)};
+  if (info_.convention == Convention::Torchaudio) inputs.push_back(LengthsArg(lengths));
+  return Parse(module_.forward(std::move(inputs)), false, "forward");
+}
+
+Output ScriptModule::ExtractFeatures(const at::Tensor& waveforms, const std::optional<at::Tensor>& lengths,
+                                     std::optional<int64_t> numLayers) {
+  if (!info_.hasExtractFeatures) {
+    throw CodedError("UNSUPPORTED_METHOD",
+                     "this model has no extract_features(waveforms, lengths, num_layers) method; export it from torchaudio "
+                     "(scripts/export_torchaudio.py) to get per-layer features");
+  }
+  std::vector<c10::IValue> inputs{waveforms.to(device_, dtype_), LengthsArg(lengths),
+                                  numLayers ? c10::IValue(*numLayers) : c10::IValue()};
+  return Parse(module_.get_method("extract_features")(std::move(inputs)), true, "extract_features");
+}
+
+}  // namespace w2v

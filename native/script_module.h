@@ -1,0 +1,60 @@
+// A loaded TorchScript model and the calling conventions we understand, detected from method schemas:
+//  - torchaudio (scripted): forward(waveforms, lengths: Optional[Tensor]) -> (Tensor, Optional[Tensor]) and
+//    extract_features(waveforms, lengths, num_layers) -> (List[Tensor], Optional[Tensor])
+//  - traced (e.g. Hugging Face Wav2Vec2ForCTC): forward(waveforms) -> Tensor | (Tensor, ...) | {"logits": Tensor}
+// Knows tensors, not speech. Run methods only on the model's inference thread.
+#pragma once
+
+#include <torch/script.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace w2v {
+
+enum class Convention { Torchaudio, Traced };
+
+struct ModuleInfo {
+  Convention convention = Convention::Traced;
+  bool hasExtractFeatures = false;
+  std::vector<std::pair<std::string, std::string>> methods;  // name -> schema
+  int64_t parameters = 0;
+  int64_t numLayers = -1;  // -1: not found in the module
+  int64_t numHeads = -1;
+  std::string device;
+  std::string dtype;
+  std::string file;
+};
+
+struct Output {
+  std::vector<at::Tensor> tensors;  // CPU float32 contiguous
+  std::optional<at::Tensor> lengths;  // CPU int64
+};
+
+class ScriptModule {
+ public:
+  // Throws CodedError (MODEL_LOAD_FAILED, UNSUPPORTED_METHOD, CUDA_UNAVAILABLE, INVALID_INPUT).
+  static std::unique_ptr<ScriptModule> Load(const std::string& path, const std::string& device, const std::string& dtype);
+
+  const ModuleInfo& info() const { return info_; }
+
+  // Inference thread only. `waveforms` is CPU float32 [B, T]; `lengths` CPU int64 [B].
+  Output Forward(const at::Tensor& waveforms, const std::optional<at::Tensor>& lengths);
+  Output ExtractFeatures(const at::Tensor& waveforms, const std::optional<at::Tensor>& lengths,
+                         std::optional<int64_t> numLayers);
+
+ private:
+  ScriptModule(torch::jit::Module module, c10::Device device, at::ScalarType dtype, ModuleInfo info)
+      : module_(std::move(module)), device_(device), dtype_(dtype), info_(std::move(info)) {}
+
+  c10::IValue LengthsArg(const std::optional<at::Tensor>& lengths) const;
+
+  torch::jit::Module module_;
+  c10::Device device_;
+  at::ScalarType dtype_;
+  ModuleInfo info_;
+};
+
+}  // namespace w2v

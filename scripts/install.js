@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm install` entry: find LibTorch (scripts/find-libtorch.js), or, when there is none, create the
+ * project-local Python environment .venv/ and `pip install torch` into it; then build the addon with cmake-js.
+ *   --build-only   do not create .venv; fail if LibTorch is not found
+ *   --debug        Debug build
+ * Environment: WAV2VEC2_SKIP_BUILD=1 skips everything (for packaging), WAV2VEC2_TORCH_SPEC overrides the pip
+ * requirement (default "torch"), PYTHON picks the interpreter that creates .venv.
+ */
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { find, VENV_PYTHON, ROOT } = require('./find-libtorch');
+
+const args = new Set(process.argv.slice(2));
+const log = (msg) => process.stderr.write(`wav2vec2-node: ${msg}\n`);
+
+function run(cmd, argv, opts = {}) {
+  log(`$ ${cmd} ${argv.join(' ')}`);
+  const r = spawnSync(cmd, argv, { stdio: 'inherit', cwd: ROOT, ...opts });
+  if (r.error) throw new Error(`${cmd} could not be started: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} exited with status ${r.status}`);
+}
+
+function createVenv() {
+  const python = process.env.PYTHON || 'python3';
+  if (!fs.existsSync(VENV_PYTHON)) run(python, ['-m', 'venv', path.join(ROOT, '.venv')]);
+  const spec = process.env.WAV2VEC2_TORCH_SPEC || 'torch';
+  run(VENV_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', spec]);
+}
+
+function main() {
+  if (process.env.WAV2VEC2_SKIP_BUILD === '1') return log('WAV2VEC2_SKIP_BUILD=1: not building the addon');
+  let { found, tried } = find();
+  if (!found && !args.has('--build-only')) {
+    log(`LibTorch not found (${tried.join('; ')}); creating .venv/ with the torch pip package`);
+    try {
+      createVenv();
+    } catch (err) {
+      log(`could not install torch into .venv: ${err.message}`);
+    }
+    ({ found, tried } = find());
+  }
+  if (!found) {
+    log(`LibTorch not found. Tried:\n  - ${tried.join('\n  - ')}\n` +
+      'Fix one of: set LIBTORCH=/path/to/libtorch (unpacked zip); set Torch_DIR=/path/to/share/cmake/Torch; ' +
+      '`python3 -m pip install torch`; or let `node scripts/install.js` create .venv/ (needs python3 with venv and pip).');
+    process.exit(1);
+  }
+  log(`LibTorch ${found.version || ''} from ${found.how}: ${found.root}${found.cuda ? ' (CUDA)' : ' (CPU only)'}`);
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  const argv = [cmakeJs, 'compile', '--CDTorch_DIR=' + found.cmakeDir, '--parallel', String(Math.max(1, require('node:os').availableParallelism?.() ?? 2))];
+  if (args.has('--debug')) argv.push('--debug');
+  // CUDA libtorch configs look for the CUDA toolkit; point them at nvcc when it is on the PATH.
+  run(process.execPath, argv);
+  const out = path.join(ROOT, 'build', args.has('--debug') ? 'Debug' : 'Release', 'wav2vec2.node');
+  if (!fs.existsSync(out)) throw new Error(`the build finished but ${out} is missing`);
+  log(`built ${path.relative(ROOT, out)}`);
+}
+
+try {
+  main();
+} catch (err) {
+  log(err.message);
+  process.exit(1);
+}
