@@ -1,0 +1,250 @@
+/**
+ * loadModel and Model: the typed, validated face of the native addon. Everything here runs on the JS
+ * thread and is cheap; the heavy work happens on the model's own inference thread in C++.
+ */
+import { stat } from 'node:fs/promises';
+import { Wav2Vec2Error, invalid } from './errors';
+import { isInteger, isNonEmptyString, isObject, isPositiveInteger } from './is';
+import { type Batch, type ModelInput, makeBatch, normalizeItems } from './batch';
+import { type ModelManifest, STANDARD_CONV_LAYERS, framesFor, manifestPathFor, readManifest, validateManifest } from './manifest';
+import { type NativeModel, type NativeModelInfo, binding, wrapNativeError } from './native';
+import type { Tensor } from './tensor';
+
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
+export type DType = 'float32' | 'float16' | 'bfloat16';
+
+export interface LoadModelOptions {
+  /** 'cpu' (default), 'cuda' or 'cuda:N'. */
+  device?: Device;
+  /** Weights and activations precision (default 'float32'). float16 is meant for CUDA. */
+  dtype?: DType;
+  /** Intra-op threads for this model; default: the global setNumThreads() value. */
+  threads?: number;
+  /** The manifest, its path, or false to ignore one. Default: `<name>.json` beside the model file, if present. */
+  manifest?: ModelManifest | string | false;
+  /**
+   * Largest attention score tensor (batch x heads x frames² x element size) a call may need, in bytes.
+   * Attention memory grows with the square of the input: a 4-minute clip needs 6.9 GB for one
+   * base-size tensor. Longer inputs are rejected with INPUT_TOO_LONG instead of risking an out-of-memory
+   * kill. Default 4 GiB.
+   */
+  maxAttentionBytes?: number;
+}
+
+export interface ForwardOptions {
+  /** Valid samples per item, for an `{ data, shape }` input padded by the caller. */
+  lengths?: ArrayLike<number>;
+  /** Layer-normalise each item over its valid samples first. Default: the manifest's `normalizeWaveform`. */
+  normalize?: boolean;
+}
+
+export interface ExtractFeaturesOptions extends ForwardOptions {
+  /** Run only the first N transformer layers (and return N tensors). Default: all. */
+  numLayers?: number;
+}
+
+export interface ForwardResult {
+  /** CTC logits [batch, frames, classes]. */
+  emissions: Tensor;
+  /** Valid frames per item: the model's own when it returns them, else computed from the conv layout. */
+  lengths: Int32Array;
+}
+
+export interface FeaturesResult {
+  /** One [batch, frames, dim] tensor per transformer layer. */
+  features: Tensor[];
+  lengths: Int32Array;
+}
+
+export interface ModelInfo extends NativeModelInfo {
+  /** Where labels, sample rate and normalisation came from. */
+  manifestFile: string | null;
+}
+
+const DEVICE_RE = /^(cpu|cuda(:\d+)?)$/;
+const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16'];
+const DEFAULT_MAX_ATTENTION_BYTES = 4 * 2 ** 30;
+// When the module does not reveal its head count (traced models), assume the most of the family (large: 16).
+const FALLBACK_HEADS = 16;
+
+/** Loads a TorchScript wav2vec2-family model (torchaudio-scripted or traced) onto CPU or CUDA. */
+export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+  if (!isNonEmptyString(path)) throw invalid('INVALID_INPUT', 'path', 'the path of a TorchScript .pt file', path);
+  if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+  const device = options.device ?? 'cpu';
+  if (typeof device !== 'string' || !DEVICE_RE.test(device)) throw invalid('INVALID_INPUT', 'device', "'cpu', 'cuda' or 'cuda:N'", device);
+  const dtype = options.dtype ?? 'float32';
+  if (!DTYPES.includes(dtype)) throw invalid('INVALID_INPUT', 'dtype', DTYPES.map((d) => `'${d}'`).join(', '), dtype);
+  const threads = options.threads ?? 0;
+  if (options.threads !== undefined && !(isPositiveInteger(threads) && threads <= 1024)) {
+    throw invalid('INVALID_INPUT', 'threads', 'an integer within [1, 1024]', options.threads);
+  }
+  const maxAttentionBytes = options.maxAttentionBytes ?? DEFAULT_MAX_ATTENTION_BYTES;
+  if (!(typeof maxAttentionBytes === 'number' && maxAttentionBytes > 0)) {
+    throw invalid('INVALID_INPUT', 'maxAttentionBytes', 'a positive number of bytes', options.maxAttentionBytes);
+  }
+
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new Wav2Vec2Error('MODEL_LOAD_FAILED', `${path} is not a file.`);
+  } catch (err) {
+    if (err instanceof Wav2Vec2Error) throw err;
+    throw new Wav2Vec2Error('MODEL_LOAD_FAILED',
+      `Model file ${path} not found. Export one with scripts/export_torchaudio.py BUNDLE out.pt or scripts/export_hf.py MODEL out.pt.`,
+      { cause: err });
+  }
+
+  let manifest: ModelManifest | undefined;
+  let manifestFile: string | null = null;
+  if (options.manifest === undefined || typeof options.manifest === 'string') {
+    manifestFile = options.manifest ?? manifestPathFor(path);
+    manifest = await readManifest(manifestFile);
+    if (!manifest) {
+      if (options.manifest !== undefined) throw new Wav2Vec2Error('INVALID_MANIFEST', `Manifest ${manifestFile} not found.`);
+      manifestFile = null;
+    }
+  } else if (options.manifest !== false) {
+    manifest = validateManifest(options.manifest, 'options.manifest');
+  }
+
+  let native: NativeModel;
+  try {
+    native = await binding().load(path, device, dtype, threads);
+  } catch (err) {
+    throw wrapNativeError(err);
+  }
+  return new Model(native, manifest, manifestFile, maxAttentionBytes);
+}
+
+export class Model {
+  readonly info: ModelInfo;
+  readonly manifest: ModelManifest | undefined;
+  readonly #native: NativeModel;
+  readonly #maxAttentionBytes: number;
+
+  /** @internal use loadModel() */
+  constructor(native: NativeModel, manifest: ModelManifest | undefined, manifestFile: string | null, maxAttentionBytes: number) {
+    this.#native = native;
+    this.manifest = manifest;
+    this.info = Object.freeze({ ...(native.info as NativeModelInfo), manifestFile });
+    this.#maxAttentionBytes = maxAttentionBytes;
+  }
+
+  /** CTC labels from the manifest (undefined without one). */
+  get labels(): string[] | undefined {
+    return this.manifest?.labels;
+  }
+
+  /** Sample rate the model expects (the manifest's, else 16000, the rate of every wav2vec2-family model). */
+  get sampleRate(): number {
+    return this.manifest?.sampleRate ?? 16000;
+  }
+
+  get receptiveField(): number {
+    return this.manifest?.receptiveField ?? 400;
+  }
+
+  get frameStride(): number {
+    return this.manifest?.frameStride ?? 320;
+  }
+
+  /** Calls accepted and not settled yet. */
+  get pending(): number {
+    return this.#native.pending;
+  }
+
+  get disposed(): boolean {
+    return this.#native.disposed;
+  }
+
+  /** Emissions (CTC logits) for one waveform or a batch. */
+  async forward(input: ModelInput, options: ForwardOptions = {}): Promise<ForwardResult> {
+    const batch = this.#prepare(input, options);
+    let out;
+    try {
+      out = await this.#native.forward(batch.data, batch.shape, batch.ragged ? batch.lengths : null);
+    } catch (err) {
+      throw wrapNativeError(err);
+    }
+    return { emissions: out.emissions, lengths: out.lengths ?? this.#frames(batch) };
+  }
+
+  /** Per-layer transformer features, as torchaudio's `extract_features`. */
+  async extractFeatures(input: ModelInput, options: ExtractFeaturesOptions = {}): Promise<FeaturesResult> {
+    if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+    const { numLayers } = options;
+    if (numLayers !== undefined && !isInteger(numLayers)) throw invalid('INVALID_INPUT', 'numLayers', 'an integer', numLayers);
+    if (!this.info.hasExtractFeatures && !this.disposed) {
+      throw new Wav2Vec2Error('UNSUPPORTED_METHOD',
+        `This model (${this.info.convention}) has no extract_features(waveforms, lengths, num_layers) method. ` +
+        'Per-layer features need a torchaudio-convention model (scripts/export_torchaudio.py).');
+    }
+    const batch = this.#prepare(input, options);
+    let out;
+    try {
+      out = await this.#native.extractFeatures(batch.data, batch.shape, batch.ragged ? batch.lengths : null, numLayers ?? null);
+    } catch (err) {
+      throw wrapNativeError(err);
+    }
+    return { features: out.features, lengths: out.lengths ?? this.#frames(batch) };
+  }
+
+  /**
+   * Releases the weights and the inference thread. Calls already accepted finish normally; calls made
+   * after dispose() reject with DISPOSED. Safe to call twice.
+   */
+  dispose(): void {
+    this.#native.dispose();
+  }
+
+  #prepare(input: ModelInput, options: ForwardOptions): Batch {
+    if (this.disposed) throw new Wav2Vec2Error('DISPOSED', 'The model was disposed: load it again to run it.');
+    if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+    if (options.normalize !== undefined && typeof options.normalize !== 'boolean') {
+      throw invalid('INVALID_INPUT', 'normalize', 'true or false', options.normalize);
+    }
+    let batch = makeBatch(input, options.lengths, this.receptiveField);
+    this.#checkMemory(batch);
+    if (options.normalize ?? this.manifest?.normalizeWaveform ?? false) batch = normalizeItems(batch);
+    return batch;
+  }
+
+  #checkMemory(batch: Batch): void {
+    const [B, T] = batch.shape;
+    const frames = this.#framesOf(T);
+    const heads = this.info.numHeads ?? this.manifest?.numHeads ?? FALLBACK_HEADS;
+    const elem = this.info.dtype === 'float32' ? 4 : 2;
+    const bytes = B * heads * frames * frames * elem;
+    if (bytes > this.#maxAttentionBytes) {
+      const maxFrames = Math.floor(Math.sqrt(this.#maxAttentionBytes / (B * heads * elem)));
+      const maxSeconds = ((maxFrames - 1) * this.frameStride + this.receptiveField) / this.sampleRate;
+      throw new Wav2Vec2Error('INPUT_TOO_LONG',
+        `input: ${B} x ${(T / this.sampleRate).toFixed(1)} s needs a ${(bytes / 2 ** 30).toFixed(1)} GiB attention tensor, over the ` +
+        `${(this.#maxAttentionBytes / 2 ** 30).toFixed(1)} GiB budget (maxAttentionBytes). Transcribe long audio in chunks ` +
+        `(at most ${Math.floor(maxSeconds)} s per item at this batch size), use a smaller batch, or raise maxAttentionBytes.`);
+    }
+  }
+
+  #framesOf(samples: number): number {
+    return framesFor(samples, this.manifest?.convLayers ?? STANDARD_CONV_LAYERS);
+  }
+
+  #frames(batch: Batch): Int32Array {
+    return Int32Array.from(batch.lengths, (n) => this.#framesOf(n));
+  }
+}
+
+/** Intra-op threads used by models loaded without a `threads` option (LibTorch's default: physical cores). */
+export function setNumThreads(n: number): void {
+  if (!(isPositiveInteger(n) && n <= 1024)) throw invalid('INVALID_INPUT', 'setNumThreads(n)', 'an integer within [1, 1024]', n);
+  binding().setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return binding().getNumThreads();
+}
+
+/** Number of CUDA devices LibTorch can use (0 on a CPU-only build). */
+export function cudaDeviceCount(): number {
+  return binding().cudaDeviceCount();
+}

@@ -1,0 +1,82 @@
+/**
+ * The raw binding, typed. Nothing else imports the .node file: the rest of the package sees these types
+ * (onnxruntime-node's lib/binding.ts idea).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Wav2Vec2Error } from './errors';
+import type { Tensor } from './tensor';
+
+export interface NativeModelInfo {
+  convention: 'torchaudio' | 'traced';
+  hasExtractFeatures: boolean;
+  /** Method name -> TorchScript schema. */
+  methods: Record<string, string>;
+  parameters: number;
+  numLayers: number | null;
+  numHeads: number | null;
+  device: string;
+  dtype: string;
+  file: string;
+}
+
+export interface NativeModel {
+  readonly info: NativeModelInfo | null;
+  readonly pending: number;
+  readonly disposed: boolean;
+  forward(waveforms: Float32Array, shape: [number, number], lengths: Int32Array | null): Promise<{ emissions: Tensor; lengths: Int32Array | null }>;
+  extractFeatures(waveforms: Float32Array, shape: [number, number], lengths: Int32Array | null, numLayers: number | null): Promise<{ features: Tensor[]; lengths: Int32Array | null }>;
+  dispose(): void;
+}
+
+export interface Binding {
+  load(path: string, device: string, dtype: string, threads: number): Promise<NativeModel>;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  cudaDeviceCount(): number;
+  torchVersion: string;
+}
+
+const ROOT = join(__dirname, '..', existsSync(join(__dirname, '..', 'package.json')) ? '' : '..');
+
+/** Where the addon may be: cmake-js and node-gyp both build into build/Release (Debug for debug builds). */
+export const ADDON_CANDIDATES = [join(ROOT, 'build', 'Release', 'wav2vec2.node'), join(ROOT, 'build', 'Debug', 'wav2vec2.node')];
+
+let cached: Binding | undefined;
+
+/** Loads the addon once; throws NATIVE_ADDON_MISSING with the fix when it was not built. */
+export function binding(): Binding {
+  if (cached) return cached;
+  const errors: string[] = [];
+  for (const file of ADDON_CANDIDATES) {
+    if (!existsSync(file)) continue;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      cached = require(file) as Binding;
+      return cached;
+    } catch (err) {
+      errors.push(`${file}: ${(err as Error).message}`);
+    }
+  }
+  throw new Wav2Vec2Error('NATIVE_ADDON_MISSING',
+    `The native addon is not built${errors.length ? ` or failed to load (${errors.join('; ')})` : ` (looked for ${ADDON_CANDIDATES.join(', ')})`}. ` +
+    'Run `npm run build:native` (it finds LibTorch, see README "Install").');
+}
+
+/** True when the addon can be loaded (tests use this to skip with a reason). */
+export function hasBinding(): boolean {
+  try {
+    binding();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Native errors carry `code` (and `detail`); give them our class so callers see one error type. */
+export function wrapNativeError(err: unknown): Wav2Vec2Error {
+  if (err instanceof Wav2Vec2Error) return err;
+  const e = err as { code?: string; message?: string; detail?: string };
+  const code = (typeof e?.code === 'string' ? e.code : 'INFERENCE_FAILED') as Wav2Vec2Error['code'];
+  return new Wav2Vec2Error(code, e?.message ?? String(err), { cause: err, ...(e?.detail ? { detail: e.detail } : {}) });
+}
