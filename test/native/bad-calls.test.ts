@@ -1,0 +1,150 @@
+/** Every bad call gives a coded error and leaves the process (and the model) working. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadModel, setNumThreads, getNumThreads, type Model } from '../../lib/model';
+import { binding } from '../../lib/native';
+import { FIXTURES } from '../helpers/fixtures';
+import { requireAddon } from '../helpers/native';
+
+const TA = join(FIXTURES, 'models', 'ta_tiny_base.pt');
+const HF = join(FIXTURES, 'models', 'hf_tiny_traced.pt');
+
+function rejectsWith(code: string, pattern?: RegExp) {
+  return (err: any) => {
+    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
+    if (pattern) assert.match(err.message, pattern);
+    assert.doesNotMatch(err.message, /Exception raised from|frame #\d/, 'no C++ backtrace in messages');
+    return true;
+  };
+}
+
+describe('bad calls', function () {
+  let model: Model;
+  const wave = new Float32Array(4000).map((_, i) => Math.sin(i / 10) * 0.1);
+  before(async function () {
+    requireAddon(this);
+    model = await loadModel(TA, { manifest: false });
+  });
+  after(() => model?.dispose());
+
+  describe('loadModel', () => {
+    it('rejects a missing file with MODEL_LOAD_FAILED and says how to export one', () =>
+      assert.rejects(loadModel('/nonexistent/model.pt'), rejectsWith('MODEL_LOAD_FAILED', /not found.*export/)));
+    it('rejects a file that is not TorchScript with MODEL_LOAD_FAILED', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'w2v-'));
+      writeFileSync(join(dir, 'junk.pt'), 'not a zip archive');
+      return assert.rejects(loadModel(join(dir, 'junk.pt')), rejectsWith('MODEL_LOAD_FAILED', /cannot load the TorchScript model/));
+    });
+    it('rejects a directory', () => assert.rejects(loadModel(FIXTURES), rejectsWith('MODEL_LOAD_FAILED', /not a file/)));
+    it('rejects a bad device string before touching the file', () =>
+      assert.rejects(loadModel(TA, { device: 'gpu' as any }), rejectsWith('INVALID_INPUT', /device: expected 'cpu', 'cuda' or 'cuda:N', got the string "gpu"/)));
+    it('rejects a bad dtype', () => assert.rejects(loadModel(TA, { dtype: 'int8' as any }), rejectsWith('INVALID_INPUT', /dtype/)));
+    it('rejects bad threads', () => assert.rejects(loadModel(TA, { threads: 0 }), rejectsWith('INVALID_INPUT', /threads/)));
+    it('rejects a non-string path', () => assert.rejects(loadModel(42 as any), rejectsWith('INVALID_INPUT', /path/)));
+    it('rejects CUDA with CUDA_UNAVAILABLE when no GPU is usable', async function () {
+      if (binding().cudaDeviceCount() > 0) this.skip();
+      await assert.rejects(loadModel(TA, { device: 'cuda' }), rejectsWith('CUDA_UNAVAILABLE', /CUDA/));
+      await assert.rejects(loadModel(TA, { device: 'cuda:3' }), rejectsWith('CUDA_UNAVAILABLE'));
+    });
+    it('rejects an invalid manifest with INVALID_MANIFEST', () =>
+      assert.rejects(loadModel(TA, { manifest: { format: 'nope' } as any }), rejectsWith('INVALID_MANIFEST')));
+    it('rejects a manifest path that does not exist', () =>
+      assert.rejects(loadModel(TA, { manifest: '/nonexistent.json' }), rejectsWith('INVALID_MANIFEST')));
+  });
+
+  describe('forward / extractFeatures', () => {
+    const cases: Array<[string, () => Promise<unknown>, string, RegExp?]> = [
+      ['a plain array of numbers', () => model.forward([0.1, 0.2] as any), 'INVALID_INPUT', /Float32Array/],
+      ['a Float64Array', () => model.forward(new Float64Array(1000) as any), 'INVALID_INPUT'],
+      ['null', () => model.forward(null as any), 'INVALID_INPUT'],
+      ['an empty list', () => model.forward([]), 'INVALID_INPUT', /at least one/],
+      ['fewer than 400 samples', () => model.forward(new Float32Array(399)), 'INVALID_INPUT', /at least 400 samples.*got 399/],
+      ['one short item in a list', () => model.forward([wave, new Float32Array(100)]), 'INVALID_INPUT', /input\[1\]: expected at least 400/],
+      ['NaN', () => model.forward(Float32Array.from(wave, (x, i) => (i === 1234 ? NaN : x))), 'INVALID_INPUT', /finite.*NaN at sample 1234/],
+      ['Infinity', () => model.forward(Float32Array.from(wave, (x, i) => (i === 7 ? Infinity : x))), 'INVALID_INPUT', /Infinity at sample 7/],
+      ['a shape that does not match the data', () => model.forward({ data: wave, shape: [2, 4000] }), 'INVALID_INPUT', /needs 8000 samples/],
+      ['a 3-D shape', () => model.forward({ data: wave, shape: [1, 1, 4000] }), 'INVALID_INPUT', /shape/],
+      ['lengths of the wrong count', () => model.forward({ data: wave, shape: [1, 4000] }, { lengths: [4000, 4000] }), 'INVALID_INPUT', /one length per batch item/],
+      ['a length over T', () => model.forward({ data: wave, shape: [1, 4000] }, { lengths: [4001] }), 'INVALID_INPUT', /within \[1, 4000\]/],
+      ['a zero length', () => model.forward({ data: wave, shape: [1, 4000] }, { lengths: [0] }), 'INVALID_INPUT', /within \[1, 4000\]/],
+      ['a fractional length', () => model.forward({ data: wave, shape: [1, 4000] }, { lengths: [1000.5] }), 'INVALID_INPUT'],
+      ['lengths with a single Float32Array', () => model.forward(wave, { lengths: [4000] }), 'INVALID_INPUT'],
+      ['a non-boolean normalize', () => model.forward(wave, { normalize: 'yes' as any }), 'INVALID_INPUT', /normalize/],
+      ['a non-integer numLayers', () => model.extractFeatures(wave, { numLayers: 1.5 }), 'INVALID_INPUT', /numLayers/],
+      ['numLayers out of range (checked by the model itself)', () => model.extractFeatures(wave, { numLayers: 9 }), 'INVALID_INPUT', /must be between \[1, 2\]/],
+    ];
+    for (const [what, call, code, pattern] of cases) {
+      it(`rejects ${what} with ${code}`, () => assert.rejects(call(), rejectsWith(code, pattern)));
+    }
+
+    it('rejects inputs over the attention memory budget with INPUT_TOO_LONG, pointing to chunking', async () => {
+      const small = await loadModel(TA, { manifest: false, maxAttentionBytes: 1e6 });
+      try {
+        // 2 heads (read from the module) x 4 bytes x F^2 > 1e6 once F > 353 frames (about 7 s).
+        await assert.rejects(small.forward(new Float32Array(16000 * 8)), rejectsWith('INPUT_TOO_LONG', /chunks.*at most 7 s/));
+        await small.forward(new Float32Array(16000 * 6)); // under the budget: runs
+      } finally {
+        small.dispose();
+      }
+    });
+
+    it('the default budget rejects a 4-minute base-size batch item before allocating anything', async () => {
+      // base: 12 heads; 240 s -> 11999 frames -> 12 * 11999^2 * 4 B = 6.9 GB > 4 GiB. The traced model does not
+      // reveal its head count, so the manifest's is used.
+      const m = await loadModel(HF, { manifest: { format: 'wav2vec2-node-model/1', sampleRate: 16000, normalizeWaveform: false, frameStride: 320, receptiveField: 400, numHeads: 12 } });
+      try {
+        await assert.rejects(m.forward(new Float32Array(16000 * 240)), rejectsWith('INPUT_TOO_LONG', /6\.4 GiB/));
+      } finally {
+        m.dispose();
+      }
+    });
+
+    it('rejects extractFeatures on a traced model with UNSUPPORTED_METHOD', async () => {
+      const hf = await loadModel(HF, { manifest: false });
+      try {
+        await assert.rejects(hf.extractFeatures(wave), rejectsWith('UNSUPPORTED_METHOD', /extract_features/));
+      } finally {
+        hf.dispose();
+      }
+    });
+
+    it('still works after all of the above', async () => {
+      const out = await model.forward(wave);
+      assert.deepEqual(out.emissions.shape, [1, 12, 29]);
+    });
+  });
+
+  describe('the raw binding guards its arguments too (a bad direct call must not crash)', () => {
+    it('throws coded errors for wrong argument types', async () => {
+      const native = (model as any)['#native'] ?? null;
+      assert.equal(native, null, 'the native handle is private');
+      const raw = await binding().load(TA, 'cpu', 'float32', 0);
+      try {
+        await assert.rejects(raw.forward(new Float64Array(1000) as any, [1, 1000], null), rejectsWith('INVALID_INPUT'));
+        await assert.rejects(raw.forward(new Float32Array(1000), [2, 1000], null), rejectsWith('INVALID_INPUT', /does not match/));
+        await assert.rejects(raw.forward(new Float32Array(1000), [1, 1000], new Int32Array([5000])), rejectsWith('INVALID_INPUT', /within/));
+        await assert.rejects(raw.forward(new Float32Array(1000), 'x' as any, null), rejectsWith('INVALID_INPUT'));
+        // A waveform shorter than the first conv kernel reaches LibTorch: its c10::Error becomes INFERENCE_FAILED.
+        await assert.rejects(raw.forward(new Float32Array(5), [1, 5], null), rejectsWith('INFERENCE_FAILED'));
+        assert.throws(() => (binding().load as any)(1, 2), rejectsWith('INVALID_INPUT'));
+        assert.throws(() => new (binding() as any).Model(), /loadModel/);
+      } finally {
+        raw.dispose();
+      }
+    });
+  });
+
+  describe('threads', () => {
+    it('setNumThreads validates and round-trips', () => {
+      const before = getNumThreads();
+      assert.throws(() => setNumThreads(0), rejectsWith('INVALID_INPUT'));
+      assert.throws(() => setNumThreads(2.5), rejectsWith('INVALID_INPUT'));
+      setNumThreads(1);
+      assert.equal(getNumThreads(), 1);
+      setNumThreads(before);
+      assert.equal(getNumThreads(), before);
+    });
+  });
+});
