@@ -86,7 +86,23 @@ function find() {
   return { found: null, tried };
 }
 
-module.exports = { find, VENV_PYTHON, ROOT };
+/**
+ * A Python interpreter that can import torch (and each of `modules`), for tooling: benchmarks against the
+ * Python reference, export scripts, tests that build models. Returns null when there is none.
+ */
+function findPython(modules = []) {
+  const candidates = [process.env.PYTHON, VENV_PYTHON, 'python3'].filter(Boolean);
+  const code = ['torch', ...modules].map((m) => `import ${m}`).join('; ');
+  for (const py of candidates) {
+    try {
+      execFileSync(py, ['-c', code], { stdio: 'ignore', timeout: 120000 });
+      return py;
+    } catch { /* next */ }
+  }
+  return null;
+}
+
+module.exports = { find, findPython, VENV_PYTHON, ROOT };
 
 if (require.main === module) {
   const { found, tried } = find();

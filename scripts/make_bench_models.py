@@ -1,0 +1,57 @@
+"""Builds the benchmark models: Hugging Face Wav2Vec2ForCTC with random weights in the real layouts, saved as
+a Hugging Face folder and exported to TorchScript by scripts/export_hf.py (so the benchmark measures what
+users run). No pretrained weights are involved.
+
+    python scripts/make_bench_models.py base   -> bench/models/base.pt  (+ base.json, base-hf/)
+    python scripts/make_bench_models.py large  -> bench/models/large.pt (+ large.json, large-hf/)
+
+base:  wav2vec2-base layout (group-norm conv extractor, post-LN encoder, 768 x 12 layers, 12 heads), 94.4M params
+large: wav2vec2-large-lv60 layout (layer-norm conv extractor, pre-LN encoder, 1024 x 24 layers, 16 heads), 315M params
+"""
+import json
+import os
+import subprocess
+import sys
+
+import torch
+from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "bench", "models")
+
+# The 29 labels of torchaudio's WAV2VEC2_ASR_BASE_960H (blank '-' first, '|' word delimiter), plus <unk>.
+LABELS = ["-", "|", "E", "T", "A", "O", "N", "I", "H", "S", "R", "D", "L", "U", "M", "W", "C", "F", "G", "Y", "P", "B", "V", "K", "'", "X", "J", "Q", "Z"]
+
+LAYOUTS = {
+    "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                 feat_extract_norm="group", do_stable_layer_norm=False, conv_bias=False),
+    "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+                  feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True),
+}
+
+
+def build(name):
+    os.makedirs(OUT, exist_ok=True)
+    hf_dir = os.path.join(OUT, f"{name}-hf")
+    torch.manual_seed({"base": 1001, "large": 1002}[name])
+    config = Wav2Vec2Config(vocab_size=len(LABELS), pad_token_id=0, **LAYOUTS[name])
+    model = Wav2Vec2ForCTC(config).eval()
+    model.save_pretrained(hf_dir)
+    # A vocabulary in the Wav2Vec2CTCTokenizer format, so export_hf.py reads labels as for a real checkpoint.
+    vocab = {label: i for i, label in enumerate(LABELS)}
+    with open(os.path.join(hf_dir, "vocab.json"), "w") as f:
+        json.dump(vocab, f)
+    with open(os.path.join(hf_dir, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "Wav2Vec2CTCTokenizer", "pad_token": "-", "unk_token": "<unk>",
+                   "word_delimiter_token": "|", "do_lower_case": False}, f)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{name}: {params / 1e6:.1f}M parameters -> {hf_dir}", flush=True)
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "export_hf.py"), hf_dir, os.path.join(OUT, f"{name}.pt")], check=True)
+
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or ["base"]
+    for n in names:
+        if n not in LAYOUTS:
+            sys.exit(f"unknown layout {n}; choose from {', '.join(LAYOUTS)}")
+        build(n)
