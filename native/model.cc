@@ -109,7 +109,12 @@ Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
   }
   module_.reset(info[0].As<Napi::External<ScriptModule>>().Data());
   thread_ = std::make_unique<InferenceThread>(info[1].As<Napi::Number>().Int32Value());
-  completion_ = Completion::New(env, "wav2vec2:inference", 0, 1, this);
+  completion_ = Completion::New(env, "wav2vec2:inference", 0, 1, this,
+                                [](Napi::Env, std::shared_ptr<std::atomic<bool>>* closed, Model*) {
+                                  (*closed)->store(true);
+                                  delete closed;
+                                },
+                                new std::shared_ptr<std::atomic<bool>>(completionClosed_));
   // The completion channel must not keep the process alive while the model is idle; Submit refs it.
   completion_.Unref(env);
 }
@@ -121,7 +126,7 @@ void Model::Shutdown() {
   shutdown_ = true;
   thread_.reset();  // the queue is empty here: Shutdown runs with no call in flight
   module_.reset();
-  completion_.Release();
+  if (!completionClosed_->load()) completion_.Release();
 }
 
 Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {

@@ -9,6 +9,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 
 #include "inference_thread.h"
@@ -45,6 +46,10 @@ class Model : public Napi::ObjectWrap<Model> {
   std::unique_ptr<ScriptModule> module_;
   std::unique_ptr<InferenceThread> thread_;
   Completion completion_;
+  // Set when Node finalizes the completion channel. At process exit Node closes every channel before it
+  // finalizes the objects that own them, and releasing a closed channel aborts: Shutdown checks this first.
+  // Shared because the channel can also outlive this object (released in the destructor, finalized later).
+  std::shared_ptr<std::atomic<bool>> completionClosed_ = std::make_shared<std::atomic<bool>>(false);
   int pending_ = 0;
   bool disposed_ = false;
   bool shutdown_ = false;

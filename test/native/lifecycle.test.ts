@@ -121,16 +121,35 @@ describe('model lifecycle', function () {
     assert.ok(worstLag < elapsed / 2, `worst lag ${worstLag.toFixed(1)} ms of a ${elapsed.toFixed(0)} ms call`);
   });
 
-  it('an idle loaded model does not keep the process alive', function () {
+  function runScript(body: string): ReturnType<typeof spawnSync> {
+    const script = `const { loadModel } = require(${JSON.stringify(join(__dirname, '..', '..', 'lib', 'model.ts'))});
+      const TA = ${JSON.stringify(TA)};
+      ${body}`;
+    return spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', timeout: 30000 });
+  }
+
+  it('idle loaded models do not keep the process alive, and exit cleanly without dispose()', function () {
     this.timeout(60000);
-    const script = `
-      const { loadModel } = require(${JSON.stringify(join(__dirname, '..', '..', 'lib', 'model.ts'))});
-      loadModel(${JSON.stringify(TA)}, { manifest: false })
-        .then((m) => m.forward(new Float32Array(8000)))
-        .then((r) => console.log('frames', r.emissions.shape[1]));`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', timeout: 30000 });
-    assert.equal(r.signal, null, `killed by ${r.signal} (hung?): ${r.stderr}`);
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /frames 24/);
+    // Several models: at exit Node closes their completion channels before finalizing the models.
+    const r = runScript(`(async () => {
+        const models = await Promise.all([1, 2, 3].map(() => loadModel(TA, { manifest: false })));
+        const outs = await Promise.all(models.map((m) => m.forward(new Float32Array(8000))));
+        console.log('frames', outs.map((o) => o.emissions.shape[1]).join(','));
+      })();`);
+    assert.equal(r.signal, null, `killed by ${r.signal} (hung or crashed): ${r.stderr}`);
+    assert.equal(r.status, 0, String(r.stderr));
+    assert.match(String(r.stdout), /frames 24,24,24/);
+  });
+
+  it('process.exit() while a call is running exits with its code, without a crash', function () {
+    this.timeout(60000);
+    const r = runScript(`(async () => {
+        const m = await loadModel(TA, { manifest: false });
+        const x = new Float32Array(16000 * 60);
+        m.forward([x, x, x, x]).then(() => console.log('finished first'));
+        setTimeout(() => process.exit(7), 30);
+      })();`);
+    assert.equal(r.signal, null, `killed by ${r.signal}: ${r.stderr}`);
+    assert.equal(r.status, 7, String(r.stderr));
   });
 });
