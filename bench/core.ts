@@ -5,6 +5,7 @@
  *   --threads N   intra-op threads for both (default 2)
  *   --reps N      timed runs per runtime and scenario (default 5)
  *   --quick       the tiny fixture model only, 3 runs (for CI)
+ *   --model FILE  benchmark this TorchScript file instead of the built-in scenarios
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { machine, speechLike, summary, table, writeResults } from './stats';
 
 const ROOT = join(__dirname, '..');
 const { values: args } = parseArgs({
-  options: { threads: { type: 'string', default: '2' }, reps: { type: 'string' }, quick: { type: 'boolean', default: false } },
+  options: { threads: { type: 'string', default: '2' }, reps: { type: 'string' }, quick: { type: 'boolean', default: false }, model: { type: 'string' } },
 });
 const threads = Number(args.threads);
 const reps = Number(args.reps ?? (args.quick ? 3 : 5));
@@ -43,9 +44,12 @@ function ensureBaseModel(): string | null {
 
 async function main(): Promise<void> {
   const scenarios: Scenario[] = [];
+  if (args.model) {
+    for (const [batch, seconds] of [[1, 10], [4, 10]] as const) scenarios.push({ model: args.model, file: args.model, batch, seconds });
+  }
   const tiny = join(ROOT, 'test', 'fixtures', 'models', 'ta_tiny_base.pt');
-  for (const [batch, seconds] of [[1, 10], [4, 10]] as const) scenarios.push({ model: 'tiny (fixture ta_tiny_base)', file: tiny, batch, seconds });
-  if (!args.quick) {
+  if (!args.model) for (const [batch, seconds] of [[1, 10], [4, 10]] as const) scenarios.push({ model: 'tiny (fixture ta_tiny_base)', file: tiny, batch, seconds });
+  if (!args.quick && !args.model) {
     const base = ensureBaseModel();
     if (base) for (const [batch, seconds] of [[1, 10], [4, 10]] as const) scenarios.push({ model: 'base (95M, random weights)', file: base, batch, seconds });
   }
