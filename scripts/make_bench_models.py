@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import torch
-from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
+from transformers import Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "models")
@@ -37,13 +37,13 @@ def build(name):
     config = Wav2Vec2Config(vocab_size=len(LABELS), pad_token_id=0, **LAYOUTS[name])
     model = Wav2Vec2ForCTC(config).eval()
     model.save_pretrained(hf_dir)
-    # A vocabulary in the Wav2Vec2CTCTokenizer format, so export_hf.py reads labels as for a real checkpoint.
-    vocab = {label: i for i, label in enumerate(LABELS)}
-    with open(os.path.join(hf_dir, "vocab.json"), "w") as f:
-        json.dump(vocab, f)
-    with open(os.path.join(hf_dir, "tokenizer_config.json"), "w") as f:
-        json.dump({"tokenizer_class": "Wav2Vec2CTCTokenizer", "pad_token": "-", "unk_token": "<unk>",
-                   "word_delimiter_token": "|", "do_lower_case": False}, f)
+    # Tokenizer and feature extractor as a real checkpoint has them, so export_hf.py reads labels the usual way.
+    # do_normalize=False: the benchmark feeds both runtimes the same raw waveform.
+    vocab_file = os.path.join(hf_dir, "vocab.json")
+    with open(vocab_file, "w") as f:
+        json.dump({label: i for i, label in enumerate(LABELS)}, f)
+    Wav2Vec2CTCTokenizer(vocab_file, pad_token="-", unk_token="<unk>", word_delimiter_token="|").save_pretrained(hf_dir)
+    Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=False).save_pretrained(hf_dir)
     params = sum(p.numel() for p in model.parameters())
     print(f"{name}: {params / 1e6:.1f}M parameters -> {hf_dir}", flush=True)
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "export_hf.py"), hf_dir, os.path.join(OUT, f"{name}.pt")], check=True)
