@@ -171,6 +171,10 @@ std::unique_ptr<ScriptModule> ScriptModule::Load(const std::string& path, const 
     const auto& a = ef->function().getSchema().arguments();
     info.hasExtractFeatures = a.size() == 4 && IsTensor(a[1].type()) && IsOptionalOf(a[2].type(), c10::TypeKind::TensorType) &&
                               IsOptionalOf(a[3].type(), c10::TypeKind::IntType);
+    if (!info.hasExtractFeatures && a.size() == 2 && IsTensor(a[1].type())) {
+      info.hasExtractFeatures = true;
+      info.tracedFeatures = true;
+    }
   }
   return std::unique_ptr<ScriptModule>(new ScriptModule(std::move(module), device, dtype, std::move(info)));
 }
@@ -191,6 +195,26 @@ Output ScriptModule::ExtractFeatures(const at::Tensor& waveforms, const std::opt
     throw CodedError("UNSUPPORTED_METHOD",
                      "this model has no extract_features(waveforms, lengths, num_layers) method; export it from torchaudio "
                      "(scripts/export_torchaudio.py) to get per-layer features");
+  }
+  if (info_.tracedFeatures) {
+    // A trace cannot take num_layers: it returns every layer, and we keep the first N (same check and
+    // message as torchaudio's scripted models).
+    const c10::IValue out = module_.get_method("extract_features")(std::vector<c10::IValue>{waveforms.to(device_, dtype_)});
+    std::vector<c10::IValue> items;
+    if (out.isTuple()) items = out.toTupleRef().elements().vec();
+    else if (out.isList()) items = out.toListRef().vec();
+    else throw CodedError("UNSUPPORTED_METHOD", "extract_features returned " + std::string(out.tagKind()) + "; expected a tuple or list of tensors");
+    const int64_t total = static_cast<int64_t>(items.size());
+    if (numLayers && (*numLayers < 1 || *numLayers > total)) {
+      throw CodedError("INVALID_INPUT", "`num_layers` must be between [1, " + std::to_string(total) + "]");
+    }
+    if (numLayers) items.resize(static_cast<size_t>(*numLayers));
+    c10::List<at::Tensor> layers;
+    for (const c10::IValue& v : items) {
+      if (!v.isTensor()) throw CodedError("UNSUPPORTED_METHOD", "extract_features returned a non-tensor layer output");
+      layers.push_back(v.toTensor());
+    }
+    return Parse(c10::IValue(layers), true, "extract_features");
   }
   std::vector<c10::IValue> inputs{waveforms.to(device_, dtype_), LengthsArg(lengths),
                                   numLayers ? c10::IValue(*numLayers) : c10::IValue()};

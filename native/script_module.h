@@ -2,6 +2,8 @@
 //  - torchaudio (scripted): forward(waveforms, lengths: Optional[Tensor]) -> (Tensor, Optional[Tensor]) and
 //    extract_features(waveforms, lengths, num_layers) -> (List[Tensor], Optional[Tensor])
 //  - traced (e.g. Hugging Face Wav2Vec2ForCTC): forward(waveforms) -> Tensor | (Tensor, ...) | {"logits": Tensor}
+//  - traced features (what scripts/export_hf.py adds): extract_features(waveforms) -> (Tensor, ...) with the
+//    output of every transformer layer; num_layers then selects the first N.
 // Knows tensors, not speech. Run methods only on the model's inference thread.
 #pragma once
 
@@ -19,6 +21,7 @@ enum class Convention { Torchaudio, Traced };
 struct ModuleInfo {
   Convention convention = Convention::Traced;
   bool hasExtractFeatures = false;
+  bool tracedFeatures = false;  // extract_features(waveforms) returns every layer
   std::vector<std::pair<std::string, std::string>> methods;  // name -> schema
   int64_t parameters = 0;
   int64_t numLayers = -1;  // -1: not found in the module

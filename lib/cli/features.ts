@@ -1,0 +1,33 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { writeNpy } from '../npy';
+import { loadForModel, padToReceptiveField } from '../transcribe';
+import { addModelOptions, openModel, positiveInt, type ModelCliOptions } from './options';
+
+export function featuresCommand(): Command {
+  const cmd = new Command('features')
+    .description('write per-layer transformer features of an audio file as .npy files (numpy.load reads them)')
+    .argument('<file>', 'audio file');
+  addModelOptions(cmd)
+    .option('--layers <n>', 'the first N transformer layers (default: all)', positiveInt('--layers'))
+    .requiredOption('--out <dir>', 'output directory (created if missing)')
+    .action(async (file: string, o: ModelCliOptions & { layers?: number; out: string }) => {
+      const model = await openModel(o);
+      try {
+        const { samples } = await loadForModel(model, file);
+        const { features } = await model.extractFeatures(padToReceptiveField(model, samples), o.layers ? { numLayers: o.layers } : {});
+        await mkdir(o.out, { recursive: true });
+        for (let i = 0; i < features.length; i++) {
+          const f = features[i]!;
+          // [1, frames, dim] -> [frames, dim]: one utterance per file.
+          const path = join(o.out, `layer${String(i + 1).padStart(2, '0')}.npy`);
+          await writeNpy(path, { data: f.data, shape: f.shape.slice(1) });
+          process.stdout.write(`${path}  [${f.shape.slice(1).join(', ')}]\n`);
+        }
+      } finally {
+        model.dispose();
+      }
+    });
+  return cmd;
+}

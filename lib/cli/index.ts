@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * `wav2vec2` — transcribe, features, plot. User mistakes print one line and exit non-zero; only unexpected
+ * failures print a stack (and WAV2VEC2_DEBUG=1 prints stacks always).
+ */
+import { Command, CommanderError } from 'commander';
+import { Wav2Vec2Error } from '../errors';
+import { featuresCommand } from './features';
+import { plotCommand } from './plot';
+import { transcribeCommand } from './transcribe';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../../' + (require('node:fs').existsSync(require('node:path').join(__dirname, '..', '..', 'package.json')) ? '' : '../') + 'package.json');
+
+export function program(): Command {
+  const root = new Command('wav2vec2').description('speech recognition with wav2vec2-family models (LibTorch)').version(version);
+  for (const cmd of [root, transcribeCommand(), featuresCommand(), plotCommand()]) {
+    // addCommand() does not pass settings down: each command throws instead of exiting, so main() decides.
+    cmd.showHelpAfterError('(run with --help for usage)').exitOverride();
+    if (cmd !== root) root.addCommand(cmd);
+  }
+  return root;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+    }
+    if (process.env.WAV2VEC2_DEBUG === '1') console.error(err);
+    if (err instanceof Wav2Vec2Error) {
+      process.stderr.write(`wav2vec2: ${err.message} [${err.code}]\n`);
+      return 1;
+    }
+    if ((err as NodeJS.ErrnoException)?.code && typeof (err as Error).message === 'string') {
+      process.stderr.write(`wav2vec2: ${(err as Error).message}\n`);
+      return 1;
+    }
+    process.stderr.write(`wav2vec2: unexpected error (please report it): ${(err as Error)?.stack ?? err}\n`);
+    return 70;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * The path from audio to words that the CLI, batch jobs and servers share: load and resample audio to the
+ * model's rate, run the model, decode with greedy or beam search. One place, so every front end agrees.
+ */
+import { loadAudio, type AudioInput } from './audio';
+import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type WordSpan } from './decode';
+import { Wav2Vec2Error, invalid } from './errors';
+import type { Model } from './model';
+import type { Tensor } from './tensor';
+
+export interface DecoderOptions {
+  /** 'greedy' (default) or 'beam'. */
+  decoder?: 'greedy' | 'beam';
+  /** Beam search: ARPA language model path (or a loaded model). */
+  lm?: string | NGramLanguageModel;
+  /** Beam search: lexicon file path (word followed by its tokens per line) or a loaded Lexicon. */
+  lexicon?: string | Lexicon;
+  /** Beam search: words to boost, each with its own weight (natural-log units per word; pyctcdecode's default 10). */
+  hotwords?: Array<{ word: string; weight?: number }>;
+  beamSize?: number;
+  lmWeight?: number;
+  wordScore?: number;
+}
+
+export interface WordTiming {
+  word: string;
+  /** Seconds from the start of the audio. */
+  start: number;
+  end: number;
+  /** In [0, 1]. */
+  confidence: number;
+}
+
+export interface Transcript {
+  /** Words joined by spaces. */
+  text: string;
+  words: WordTiming[];
+}
+
+/** A decoder bound to a model's labels and timing: emission [F, C] -> transcript. */
+export interface BoundDecoder {
+  readonly kind: 'greedy' | 'beam';
+  decode(emission: Tensor): Transcript;
+}
+
+function words(spans: readonly WordSpan[]): WordTiming[] {
+  return spans.map((w) => ({ word: w.word, start: w.startTime, end: w.endTime, confidence: w.confidence }));
+}
+
+/** Builds the decoder for a model from its manifest (labels, blank, word delimiter, frame timing). */
+export function createDecoder(model: Model, options: DecoderOptions = {}): BoundDecoder {
+  const labels = model.labels;
+  if (!labels) {
+    throw new Wav2Vec2Error('INVALID_MANIFEST',
+      `The model ${model.info.file} has no labels: decoding needs its manifest (${model.info.file.replace(/\.[^./]*$/, '')}.json) with "labels". ` +
+      'Export models with scripts/export_torchaudio.py or scripts/export_hf.py, which write it.');
+  }
+  const blank = model.manifest?.blank ?? 0;
+  const wordDelimiter = model.manifest?.wordDelimiter ?? null;
+  const timing = { frameStride: model.frameStride, sampleRate: model.sampleRate };
+  const kind = options.decoder ?? 'greedy';
+  if (kind === 'greedy') {
+    for (const k of ['lm', 'lexicon', 'hotwords'] as const) {
+      if (options[k] !== undefined) throw invalid('INVALID_INPUT', k, `no ${k} with the greedy decoder (use decoder 'beam')`, options[k]);
+    }
+    const greedy = new GreedyCTCDecoder(labels, { blank, wordDelimiter, ...timing });
+    return { kind, decode: (e) => { const r = greedy.decode(e); return { text: r.text, words: words(r.words) }; } };
+  }
+  if (kind !== 'beam') throw invalid('INVALID_INPUT', 'decoder', "'greedy' or 'beam'", kind);
+  const hot = options.hotwords ?? [];
+  // The beam decoder takes one weight for all hotwords: group words by weight, one decoder per group would
+  // change the search, so every weight must agree.
+  const weights = new Set(hot.map((h) => h.weight ?? 10));
+  if (weights.size > 1) {
+    throw new Wav2Vec2Error('INVALID_INPUT', `hotwords: every hotword must have the same boost, got ${[...weights].join(', ')}.`);
+  }
+  const beam = new CTCBeamSearchDecoder(labels, {
+    blankToken: labels[blank],
+    silToken: wordDelimiter,
+    ...(options.lexicon !== undefined ? { lexicon: options.lexicon } : {}),
+    ...(options.lm !== undefined ? { lm: options.lm } : {}),
+    ...(hot.length ? { hotwords: { words: hot.map((h) => h.word), weight: [...weights][0] } } : {}),
+    ...(options.beamSize !== undefined ? { beamSize: options.beamSize } : {}),
+    ...(options.lmWeight !== undefined ? { lmWeight: options.lmWeight } : {}),
+    ...(options.wordScore !== undefined ? { wordScore: options.wordScore } : {}),
+    ...timing,
+  });
+  return { kind, decode: (e) => { const best = beam.decode(e)[0]!; return { text: best.text, words: words(best.wordSpans) }; } };
+}
+
+/** Decoded, mono, at the model's rate: what forward() needs from a file, Buffer or stream. */
+export async function loadForModel(model: Model, input: AudioInput): Promise<{ samples: Float32Array; duration: number; sourceRate: number }> {
+  const audio = await loadAudio(input, { mono: true, sampleRate: model.sampleRate });
+  const samples = audio.channels[0]!;
+  return { samples, duration: samples.length / model.sampleRate, sourceRate: audio.source.sampleRate };
+}
+
+/** Pads clips shorter than the receptive field with silence, so that a short word still gets a frame. */
+export function padToReceptiveField(model: Model, samples: Float32Array): Float32Array {
+  if (samples.length >= model.receptiveField) return samples;
+  const out = new Float32Array(model.receptiveField);
+  out.set(samples);
+  return out;
+}
+
+/** One utterance: audio in, transcript out. */
+export async function transcribe(model: Model, input: AudioInput, decoder: BoundDecoder): Promise<Transcript & { duration: number }> {
+  const { samples, duration } = await loadForModel(model, input);
+  const { emissions } = await model.forward(padToReceptiveField(model, samples));
+  const [, F, C] = emissions.shape as [number, number, number];
+  return { ...decoder.decode({ data: emissions.data, shape: [F, C] }), duration };
+}
