@@ -1,0 +1,145 @@
+/** The `wav2vec2` command line: outputs that tools can read, and one clear line for every user mistake. */
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadModel } from '../../lib/model';
+import { loadAudio } from '../../lib/audio';
+import { GreedyCTCDecoder } from '../../lib/decode';
+import { maxAbsDiff } from '../../lib/tensor';
+import { runCli } from '../helpers/cli';
+import { FIXTURES, manifest } from '../helpers/fixtures';
+import { requireAddon } from '../helpers/native';
+
+/** A 16-bit PCM mono WAV of a speech-like signal, written by hand so the test needs no audio tools. */
+function writeWav(path: string, rate: number, seconds: number): Float32Array {
+  const n = Math.round(rate * seconds);
+  const pcm = Buffer.alloc(44 + n * 2);
+  const x = new Float32Array(n);
+  pcm.write('RIFF', 0); pcm.writeUInt32LE(36 + n * 2, 4); pcm.write('WAVE', 8); pcm.write('fmt ', 12);
+  pcm.writeUInt32LE(16, 16); pcm.writeUInt16LE(1, 20); pcm.writeUInt16LE(1, 22); pcm.writeUInt32LE(rate, 24);
+  pcm.writeUInt32LE(rate * 2, 28); pcm.writeUInt16LE(2, 32); pcm.writeUInt16LE(16, 34); pcm.write('data', 36); pcm.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) {
+    const v = Math.round(8000 * Math.sin((2 * Math.PI * 180 * i) / rate) * (0.5 + 0.5 * Math.sin((2 * Math.PI * 3 * i) / rate)));
+    pcm.writeInt16LE(v, 44 + i * 2);
+    x[i] = v / 32768;
+  }
+  writeFileSync(path, pcm);
+  return x;
+}
+
+/** Reads a float32 .npy (format 1.0) without numpy: header dict and data. */
+function readNpy(path: string): { shape: number[]; data: Float32Array } {
+  const b = readFileSync(path);
+  assert.equal(b.subarray(0, 6).toString('latin1'), '\x93NUMPY');
+  const len = b.readUInt16LE(8);
+  const header = b.subarray(10, 10 + len).toString('latin1');
+  assert.match(header, /'descr': '<f4'/);
+  assert.match(header, /'fortran_order': False/);
+  assert.equal((10 + len) % 64, 0, 'header padded to 64 bytes');
+  const shape = /'shape': \(([^)]*)\)/.exec(header)![1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const body = b.subarray(10 + len);
+  return { shape, data: new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length)) };
+}
+
+describe('cli', function () {
+  this.timeout(120000);
+  let dir: string;
+  let wav: string;
+  let model: string;
+  before(function () {
+    requireAddon(this);
+    dir = mkdtempSync(join(tmpdir(), 'w2v-cli-'));
+    wav = join(dir, 'tone.wav');
+    writeWav(wav, 16000, 1.5);
+    // The fixture model with a manifest (labels) beside it, as an exported model would have.
+    model = join(dir, 'tiny.pt');
+    copyFileSync(join(FIXTURES, 'models', 'ta_tiny_base.pt'), model);
+    writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ format: 'wav2vec2-node-model/1', labels: manifest.labels, sampleRate: 16000, blank: 0, wordDelimiter: '|', normalizeWaveform: false, frameStride: 320, receptiveField: 400 }));
+  });
+
+  it('transcribe --json prints what the library decodes, one object per file', async () => {
+    const r = runCli(['transcribe', wav, wav, '--model', model, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2);
+    const m = await loadModel(model);
+    try {
+      const audio = await loadAudio(wav, { mono: true });
+      const out = await m.forward(audio.channels[0]!);
+      const expected = new GreedyCTCDecoder(manifest.labels).decode({ data: out.emissions.data, shape: out.emissions.shape.slice(1) });
+      assert.equal(lines[0].text, expected.text);
+      assert.equal(lines[0].duration, 1.5);
+      assert.equal(lines[0].decoder, 'greedy');
+      assert.equal(lines[0].words.length, expected.words.length);
+      assert.deepEqual(lines[1].text, lines[0].text);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('features writes one .npy per layer, equal to extractFeatures', async () => {
+    const out = join(dir, 'feat');
+    const r = runCli(['features', wav, '--model', model, '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    const m = await loadModel(model);
+    try {
+      const audio = await loadAudio(wav, { mono: true });
+      const { features } = await m.extractFeatures(audio.channels[0]!);
+      features.forEach((f, i) => {
+        const npy = readNpy(join(out, `layer0${i + 1}.npy`));
+        assert.deepEqual(npy.shape, f.shape.slice(1));
+        assert.ok(maxAbsDiff(npy.data, f.data) === 0);
+      });
+      assert.ok(!existsSync(join(out, 'layer03.npy')));
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('features --layers 1 writes only the first layer', () => {
+    const out = join(dir, 'feat1');
+    const r = runCli(['features', wav, '--model', model, '--out', out, '--layers', '1']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(out, 'layer01.npy')));
+    assert.ok(!existsSync(join(out, 'layer02.npy')));
+  });
+
+  it('plot writes the feature and emission pictures as PNG', () => {
+    const out = join(dir, 'plot');
+    const r = runCli(['plot', wav, '--model', model, '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    for (const name of ['features.png', 'emission.png']) {
+      const png = readFileSync(join(out, name));
+      assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], `${name} is a PNG`);
+      assert.ok(png.readUInt32BE(16) >= 400 && png.readUInt32BE(20) >= 200, `${name} has a sensible size`);
+    }
+  });
+
+  describe('user mistakes: one line on stderr, no stack, non-zero status', () => {
+    const cases: Array<[string, () => string[], number, RegExp]> = [
+      ['a missing audio file', () => ['transcribe', join(dir, 'nope.wav'), '--model', model], 1, /AUDIO_READ_FAILED/],
+      ['a file that is not audio', () => ['transcribe', join(dir, 'tiny.json'), '--model', model], 1, /AUDIO_UNSUPPORTED_FORMAT/],
+      ['a missing model', () => ['transcribe', wav, '--model', join(dir, 'nope.pt')], 1, /MODEL_LOAD_FAILED/],
+      ['an unknown bundle', () => ['transcribe', wav, '--bundle', 'WAV2VEC3'], 1, /UNKNOWN_BUNDLE/],
+      ['a bundle whose model was not exported', () => ['transcribe', wav, '--bundle', 'WAV2VEC2_ASR_BASE_960H', '--models-dir', dir], 1, /export_torchaudio\.py/],
+      ['--model with --bundle', () => ['transcribe', wav, '--model', model, '--bundle', 'WAV2VEC2_ASR_BASE_960H'], 2, /cannot be used with/],
+      ['a bad device', () => ['transcribe', wav, '--model', model, '--device', 'gpu'], 1, /INVALID_INPUT/],
+      ['a bad thread count', () => ['transcribe', wav, '--model', model, '--threads', 'two'], 1, /--threads/],
+      ['a bad decoder', () => ['transcribe', wav, '--model', model, '--decoder', 'viterbi'], 1, /--decoder/],
+      ['a malformed hotword', () => ['transcribe', wav, '--model', model, '--hotword', 'WORD:x'], 1, /--hotword/],
+      ['no files', () => ['transcribe'], 2, /missing required argument/],
+      ['features without --out', () => ['features', wav, '--model', model], 2, /--out/],
+      ['an unknown command', () => ['transcribbe', wav], 2, /unknown command/],
+    ];
+    for (const [what, args, status, pattern] of cases) {
+      it(what, () => {
+        const r = runCli(args());
+        assert.equal(r.status, status, r.stderr);
+        assert.match(r.stderr, pattern);
+        assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+        assert.ok(r.stderr.trim().split('\n').length <= 3, r.stderr); // message, maybe a suggestion, the --help hint
+      });
+    }
+  });
+});
