@@ -12,6 +12,7 @@
       "target_name": "wav2vec2",
       "sources": [
         "native/addon.cc",
+        "native/cpu_cache.cc",
         "native/errors.cc",
         "native/inference_thread.cc",
         "native/model.cc",

@@ -100,11 +100,11 @@ function fromTensor(data: Float32Array, shape: number[], lengths: ArrayLike<numb
 
 /**
  * Layer-normalises each item over its valid samples only, as torchaudio's bundles do for one waveform
- * (`F.layer_norm(x, x.shape)`, eps 1e-5, biased variance). torchaudio normalises a padded batch as a whole,
+ * (`F.layer_norm(x, x.shape)`, eps 1e-5, biased variance; Hugging Face feature extractors use eps 1e-7). torchaudio normalises a padded batch as a whole,
  * which makes an item's result depend on its neighbours; per item, a batch gives each item what it gets alone.
  * Padding stays zero. Returns a new batch (the caller's memory is never modified).
  */
-export function normalizeItems(batch: Batch): Batch {
+export function normalizeItems(batch: Batch, eps = 1e-5): Batch {
   const [B, T] = batch.shape;
   const out = batch.owned ? batch.data : new Float32Array(batch.data.length);
   for (let b = 0; b < B; b++) {
@@ -118,7 +118,7 @@ export function normalizeItems(batch: Batch): Batch {
       const d = batch.data[off + i]! - mean;
       sq += d * d;
     }
-    const inv = 1 / Math.sqrt(sq / n + 1e-5);
+    const inv = 1 / Math.sqrt(sq / n + eps);
     for (let i = 0; i < n; i++) out[off + i] = (batch.data[off + i]! - mean) * inv;
     for (let i = n; i < T; i++) out[off + i] = 0;
   }

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'AUDIO_DECODE_FAILED'
   | 'AUDIO_UNSUPPORTED_FORMAT'
   | 'AUDIO_EMPTY'
+  | 'AUDIO_READ_FAILED'
   // bundles and model files
   | 'MODEL_NOT_FOUND'
   | 'UNKNOWN_BUNDLE'

@@ -1,5 +1,6 @@
 export { loadModel, Model, setNumThreads, getNumThreads, cudaDeviceCount } from './model';
 export type { LoadModelOptions, ForwardOptions, ExtractFeaturesOptions, ForwardResult, FeaturesResult, ModelInfo, Device, DType } from './model';
+export { setCpuCacheLimit, cpuCacheInfo, releaseCpuCache } from './memory';
 export type { ModelInput } from './batch';
 export { normalizeItems } from './batch';
 export type { Tensor } from './tensor';
@@ -7,3 +8,9 @@ export { Wav2Vec2Error } from './errors';
 export type { ErrorCode } from './errors';
 export type { ModelManifest } from './manifest';
 export { framesFor, readManifest } from './manifest';
+export * from './audio';
+export * from './decode';
+export { bundles, getBundle, bundleNames, Bundle } from './bundles';
+export type { BundleName, BundleModelOptions, BundleParams, BundleFacts } from './bundles';
+export { createDecoder, transcribe, loadForModel } from './transcribe';
+export type { DecoderOptions, Transcript, WordTiming, BoundDecoder } from './transcribe';

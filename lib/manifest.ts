@@ -18,6 +18,8 @@ export interface ModelManifest {
   wordDelimiter?: string;
   /** Whether the waveform is layer-normalised (zero mean, unit variance per item) before the model. */
   normalizeWaveform: boolean;
+  /** Epsilon of that normalisation: 1e-5 for torchaudio bundles (the default), 1e-7 for Hugging Face extractors. */
+  normalizeEps?: number;
   /** Samples between two output frames (320 for the standard conv feature extractor). */
   frameStride: number;
   /** Samples seen by the first output frame (400 for the standard conv feature extractor). */
@@ -72,6 +74,7 @@ export function validateManifest(json: unknown, where = 'manifest'): ModelManife
   if (m.format !== MANIFEST_FORMAT) bad(`expected "format": "${MANIFEST_FORMAT}", got ${JSON.stringify(m.format)}`);
   if (!isPositiveInteger(m.sampleRate)) bad('"sampleRate" must be a positive integer');
   if (typeof m.normalizeWaveform !== 'boolean') bad('"normalizeWaveform" must be true or false');
+  if (m.normalizeEps !== undefined && !(typeof m.normalizeEps === 'number' && m.normalizeEps > 0 && m.normalizeEps < 1)) bad('"normalizeEps" must be a number in (0, 1)');
   if (!isPositiveInteger(m.frameStride)) bad('"frameStride" must be a positive integer');
   if (!isPositiveInteger(m.receptiveField)) bad('"receptiveField" must be a positive integer');
   if (m.labels !== undefined) {

@@ -205,7 +205,7 @@ export class Model {
     }
     let batch = makeBatch(input, options.lengths, this.receptiveField);
     this.#checkMemory(batch);
-    if (options.normalize ?? this.manifest?.normalizeWaveform ?? false) batch = normalizeItems(batch);
+    if (options.normalize ?? this.manifest?.normalizeWaveform ?? false) batch = normalizeItems(batch, this.manifest?.normalizeEps);
     return batch;
   }
 

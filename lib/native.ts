@@ -34,6 +34,9 @@ export interface Binding {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   cudaDeviceCount(): number;
+  setCpuCacheLimit(bytes: number): void;
+  cpuCacheInfo(): { limit: number; cached: number };
+  releaseCpuCache(): void;
   torchVersion: string;
 }
 

@@ -3,6 +3,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include "cpu_cache.h"
 #include "errors.h"
 #include "inference_thread.h"
 #include "model.h"
@@ -29,12 +30,36 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   }
 }
 
+Napi::Value SetCpuCacheLimit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  W2V_REQUIRE(env, info.Length() == 1 && info[0].IsNumber() && info[0].As<Napi::Number>().DoubleValue() >= 0,
+              "setCpuCacheLimit(bytes): expected a number >= 0");
+  CpuCache::Instance().SetLimit(static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue()));
+  return env.Undefined();
+}
+
+Napi::Value CpuCacheInfo(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("limit", static_cast<double>(CpuCache::Instance().limit()));
+  out.Set("cached", static_cast<double>(CpuCache::Instance().cached()));
+  return out;
+}
+
+Napi::Value ReleaseCpuCache(const Napi::CallbackInfo& info) {
+  CpuCache::Instance().Release();
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  CpuCache::Install();
   exports.Set("Model", Model::Define(env));
   exports.Set("load", Napi::Function::New(env, Model::Load, "load"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
+  exports.Set("setCpuCacheLimit", Napi::Function::New(env, SetCpuCacheLimit, "setCpuCacheLimit"));
+  exports.Set("cpuCacheInfo", Napi::Function::New(env, CpuCacheInfo, "cpuCacheInfo"));
+  exports.Set("releaseCpuCache", Napi::Function::New(env, ReleaseCpuCache, "releaseCpuCache"));
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   return exports;
 }

@@ -3,6 +3,7 @@
 #include <optional>
 #include <vector>
 
+#include "cpu_cache.h"
 #include "errors.h"
 #include "tensor.h"
 
@@ -126,6 +127,8 @@ void Model::Shutdown() {
   shutdown_ = true;
   thread_.reset();  // the queue is empty here: Shutdown runs with no call in flight
   module_.reset();
+  // The weights and cached activations would otherwise stay in the CPU cache after dispose().
+  CpuCache::Instance().Release();
   if (!completionClosed_->load()) completion_.Release();
 }
 

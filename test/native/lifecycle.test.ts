@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { loadModel, type Model } from '../../lib/model';
+import { loadModel, type ForwardResult, type Model } from '../../lib/model';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES } from '../helpers/fixtures';
 import { requireAddon } from '../helpers/native';
@@ -25,7 +25,7 @@ describe('model lifecycle', function () {
 
   it('concurrent calls on one model each get their own result', async () => {
     const inputs = Array.from({ length: 8 }, (_, i) => signal(i, 4000 + i * 1000));
-    const alone = [];
+    const alone: ForwardResult[] = [];
     for (const x of inputs) alone.push(await model.forward(x));
     const together = await Promise.all(inputs.map((x) => model.forward(x)));
     together.forEach((r, i) => {
@@ -82,16 +82,16 @@ describe('model lifecycle', function () {
     const m = await loadModel(TA, { manifest: false });
     const x = signal(5, 16000 * 5);
     const reference = await m.forward(x);
-    const running = [m.forward(x), m.forward(x), m.extractFeatures(x)];
+    const running = [m.forward(x), m.forward(x), m.extractFeatures(x)] as const;
     assert.equal(m.pending, 3);
     m.dispose();
     assert.equal(m.disposed, true);
     await assert.rejects(m.forward(x), (e: any) => e.code === 'DISPOSED');
     await assert.rejects(m.extractFeatures(x), (e: any) => e.code === 'DISPOSED');
     const [a, b, f] = await Promise.all(running);
+    assert.equal(f.features.length, 2);
     assert.ok(maxAbsDiff(a.emissions.data, reference.emissions.data) <= 1e-6);
     assert.ok(maxAbsDiff(b.emissions.data, reference.emissions.data) <= 1e-6);
-    assert.equal((f as any).features.length, 2);
     assert.equal(m.pending, 0);
     m.dispose(); // twice is fine
     await assert.rejects(m.forward(x), (e: any) => e.code === 'DISPOSED');

@@ -1,0 +1,163 @@
+/**
+ * torchaudio's wav2vec2-family pipeline bundles by their exact names (`bundles.WAV2VEC2_ASR_BASE_960H`,
+ * `bundles.HUBERT_ASR_LARGE`, `bundles.WAVLM_BASE_PLUS`, ...): what each model expects (sample rate, labels,
+ * waveform normalisation, architecture) and a way to load it. The facts are generated into ./bundles-table.ts.
+ *
+ * Weights cannot be downloaded by this package: a bundle's model is a file exported once with
+ * scripts/export_torchaudio.py where torchaudio is installed, found at `<modelsDir>/<BUNDLE_NAME>.pt`.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Wav2Vec2Error, invalid } from './errors';
+import { isNonEmptyString, isObject } from './is';
+import { BUNDLE_FACTS, type BundleFacts, type BundleName, type BundleParams } from './bundles-table';
+import { MANIFEST_FORMAT, type ModelManifest, manifestPathFor, readManifest } from './manifest';
+import { type LoadModelOptions, type Model, loadModel } from './model';
+
+export type { BundleName, BundleParams, BundleFacts };
+
+export interface BundleModelOptions extends Omit<LoadModelOptions, 'manifest'> {
+  /** The exported model file (or a directory holding `<BUNDLE_NAME>.pt`). */
+  path?: string;
+  /** Directory holding `<BUNDLE_NAME>.pt`. Default: $WAV2VEC2_MODELS, else ./models. */
+  modelsDir?: string;
+}
+
+export class Bundle {
+  readonly name: BundleName;
+  /** 'asr' (fine-tuned, CTC labels) or 'pretrained' (features only). */
+  readonly kind: 'asr' | 'pretrained';
+  readonly modelType: 'Wav2Vec2' | 'WavLM';
+  /** The rate the model was trained at: resample audio to this first. */
+  readonly sampleRate: number;
+  /** Whether the waveform is layer-normalised before the model (done per item, over its valid samples). */
+  readonly normalizeWaveform: boolean;
+  /** Samples per output frame, and samples seen by the first frame. */
+  readonly frameStride: number;
+  readonly receptiveField: number;
+  /** torchaudio's model parameters (`_params`), camelCased. */
+  readonly params: Readonly<BundleParams>;
+  readonly facts: Readonly<BundleFacts>;
+
+  constructor(facts: BundleFacts) {
+    this.facts = Object.freeze(facts);
+    this.name = facts.name as BundleName;
+    this.kind = facts.kind;
+    this.modelType = facts.modelType;
+    this.sampleRate = facts.sampleRate;
+    this.normalizeWaveform = facts.normalizeWaveform;
+    this.frameStride = facts.frameStride;
+    this.receptiveField = facts.receptiveField;
+    this.params = Object.freeze(facts.params);
+  }
+
+  /** Whether the bundle has CTC labels (ASR bundles do; pretrained ones only give features). */
+  get hasLabels(): boolean {
+    return this.facts.labels !== null;
+  }
+
+  /** The CTC labels, index = class; index 0 is the blank '-', index 1 the word delimiter '|' (torchaudio's get_labels()). */
+  getLabels(): string[] {
+    if (!this.facts.labels) {
+      throw new Wav2Vec2Error('INVALID_INPUT', `${this.name} is a pretrained bundle without a CTC head: it has no labels (torchaudio's Wav2Vec2Bundle has no get_labels either). Use model.extractFeatures(), or a fine-tuned *_ASR_* bundle for transcripts.`);
+    }
+    return [...this.facts.labels];
+  }
+
+  /** The manifest scripts/export_torchaudio.py writes beside this bundle's model file. */
+  manifest(): ModelManifest {
+    const f = this.facts;
+    const m: ModelManifest = {
+      format: MANIFEST_FORMAT,
+      sampleRate: f.sampleRate,
+      normalizeWaveform: f.normalizeWaveform,
+      frameStride: f.frameStride,
+      receptiveField: f.receptiveField,
+      convLayers: f.params.extractorConvLayerConfig.map(([, kernel, stride]) => [kernel, stride] as [number, number]),
+      convention: 'torchaudio',
+      numLayers: f.params.encoderNumLayers,
+      numHeads: f.params.encoderNumHeads,
+      embedDim: f.params.encoderEmbedDim,
+      source: { kind: 'torchaudio', bundle: f.name, checkpoint: f.checkpoint },
+    };
+    if (f.labels) {
+      m.labels = [...f.labels];
+      m.blank = f.blank!;
+      m.wordDelimiter = f.wordDelimiter!;
+    }
+    return m;
+  }
+
+  /** Where getModel() looks for the model file by default. */
+  modelPath(modelsDir?: string): string {
+    return join(resolve(modelsDir ?? process.env.WAV2VEC2_MODELS ?? 'models'), `${this.name}.pt`);
+  }
+
+  /**
+   * Loads this bundle's exported model (see the file comment). When the file has no manifest beside it the
+   * bundle's own is used; when it has one, it must agree with the bundle (labels, rate, normalisation).
+   */
+  async getModel(options: BundleModelOptions | string = {}): Promise<Model> {
+    const o: BundleModelOptions = typeof options === 'string' ? { path: options } : options;
+    if (!isObject(o)) throw invalid('INVALID_INPUT', 'options', 'an object or a path', options);
+    if (o.path !== undefined && !isNonEmptyString(o.path)) throw invalid('INVALID_INPUT', 'path', 'a file or directory path', o.path);
+    if (o.modelsDir !== undefined && !isNonEmptyString(o.modelsDir)) throw invalid('INVALID_INPUT', 'modelsDir', 'a directory path', o.modelsDir);
+    let file = o.path !== undefined ? resolve(o.path) : this.modelPath(o.modelsDir);
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, `${this.name}.pt`);
+    if (!existsSync(file)) {
+      throw new Wav2Vec2Error(
+        'MODEL_NOT_FOUND',
+        `No exported model for ${this.name} at ${file}. torchaudio's weights cannot be downloaded by this package: export them once where ` +
+          `torchaudio is installed with \`python scripts/export_torchaudio.py ${this.name} ${file}\` (it writes the .pt file and its .json ` +
+          `manifest), then pass { modelsDir } or { path }, or set WAV2VEC2_MODELS.`,
+      );
+    }
+    const manifestFile = manifestPathFor(file);
+    const onDisk = await readManifest(manifestFile);
+    if (onDisk) this.#checkManifest(onDisk, manifestFile);
+    const { path: _p, modelsDir: _d, ...loadOptions } = o;
+    return loadModel(file, { ...loadOptions, manifest: onDisk ?? this.manifest() });
+  }
+
+  #checkManifest(m: ModelManifest, where: string): void {
+    const bad = (what: string) => {
+      throw new Wav2Vec2Error('INVALID_MANIFEST', `${where} does not describe ${this.name}: ${what}. Re-export it with scripts/export_torchaudio.py ${this.name}.`);
+    };
+    if (m.sampleRate !== this.sampleRate) bad(`sampleRate ${m.sampleRate}, the bundle's is ${this.sampleRate}`);
+    if (m.normalizeWaveform !== this.normalizeWaveform) bad(`normalizeWaveform ${m.normalizeWaveform}, the bundle's is ${this.normalizeWaveform}`);
+    const labels = this.facts.labels;
+    if (labels && (!m.labels || m.labels.length !== labels.length || m.labels.some((l, i) => l !== labels[i]))) bad('its labels differ from the bundle\'s');
+  }
+}
+
+/** Every bundle, by its torchaudio name. */
+export const bundles: Readonly<Record<BundleName, Bundle>> = Object.freeze(
+  Object.fromEntries(Object.values(BUNDLE_FACTS).map((f) => [f.name, new Bundle(f as BundleFacts)])) as Record<BundleName, Bundle>,
+);
+
+export const bundleNames = Object.keys(bundles) as BundleName[];
+
+/** Edit distance, for "did you mean" in UNKNOWN_BUNDLE. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** The bundle named `name` (exactly as in torchaudio.pipelines; case-insensitive), or UNKNOWN_BUNDLE. */
+export function getBundle(name: string): Bundle {
+  if (!isNonEmptyString(name)) throw invalid('UNKNOWN_BUNDLE', 'bundle name', 'a torchaudio pipeline name such as "WAV2VEC2_ASR_BASE_960H"', name);
+  const key = name.toUpperCase().replace(/^(TORCHAUDIO\.)?PIPELINES\./, '');
+  const b = (bundles as Record<string, Bundle>)[key];
+  if (b) return b;
+  const near = [...bundleNames].sort((x, y) => distance(key, x) - distance(key, y)).slice(0, 3);
+  throw new Wav2Vec2Error('UNKNOWN_BUNDLE', `There is no bundle named ${JSON.stringify(name)}. Did you mean ${near.join(', ')}? All ${bundleNames.length}: ${bundleNames.join(', ')}.`);
+}

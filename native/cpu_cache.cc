@@ -1,0 +1,115 @@
+#include "cpu_cache.h"
+
+#include <c10/core/CPUAllocator.h>
+#include <c10/util/Exception.h>
+
+#include <cstdlib>
+
+namespace w2v {
+namespace {
+constexpr size_t kMinBlock = 64 << 10;  // smaller blocks stay with the default allocator (malloc's heap)
+constexpr size_t kAlignment = 64;       // c10's alignment for CPU tensors
+constexpr size_t kDefaultLimit = size_t(2) << 30;
+
+size_t RoundUp(size_t n) {
+  const size_t grain = n < (size_t(1) << 20) ? 4096 : size_t(64) << 10;
+  return (n + grain - 1) / grain * grain;
+}
+}  // namespace
+
+CpuCache::CpuCache() : fallback_(c10::GetDefaultCPUAllocator()), limit_(kDefaultLimit) {}
+
+CpuCache& CpuCache::Instance() {
+  // Never destroyed: tensors may be freed during static destruction at exit.
+  static CpuCache* cache = new CpuCache();
+  return *cache;
+}
+
+void CpuCache::Install() {
+  static std::once_flag once;
+  std::call_once(once, [] { c10::SetCPUAllocator(&Instance(), /*priority=*/100); });
+}
+
+c10::DataPtr CpuCache::allocate(size_t n) {
+  if (n < kMinBlock) return fallback_->allocate(n);
+  const size_t size = RoundUp(n);
+  void* ptr = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Best fit, wasting at most an eighth: same-shaped calls find their blocks again exactly.
+    auto it = free_.lower_bound(size);
+    if (it != free_.end() && it->first <= size + size / 8) {
+      ptr = it->second;
+      cached_ -= it->first;
+      free_.erase(it);
+    }
+  }
+  if (!ptr) {
+    if (posix_memalign(&ptr, kAlignment, size) != 0) {
+      Release();  // give the cache back and try once more before reporting out of memory
+      if (posix_memalign(&ptr, kAlignment, size) != 0) {
+        TORCH_CHECK_WITH(OutOfMemoryError, false, "DefaultCPUAllocator: can't allocate memory: you tried to allocate ", n, " bytes.");
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    sizes_[ptr] = size;
+  }
+  return {ptr, ptr, &Free, c10::Device(c10::DeviceType::CPU)};
+}
+
+void CpuCache::Free(void* ptr) {
+  if (ptr) Instance().Put(ptr);
+}
+
+void CpuCache::Put(void* ptr) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  const auto it = sizes_.find(ptr);
+  if (it == sizes_.end()) {
+    // A small block from the default allocator reaching us through raw_deallocate.
+    lock.unlock();
+    fallback_->raw_deleter()(ptr);
+    return;
+  }
+  const size_t size = it->second;
+  if (cached_ + size <= limit_) {
+    free_.emplace(size, ptr);
+    cached_ += size;
+  } else {
+    sizes_.erase(it);
+    std::free(ptr);
+  }
+}
+
+void CpuCache::TrimTo(size_t bytes) {
+  // Largest blocks first: they are the rarest to reuse and the most memory.
+  while (cached_ > bytes && !free_.empty()) {
+    auto it = std::prev(free_.end());
+    cached_ -= it->first;
+    sizes_.erase(it->second);
+    std::free(it->second);
+    free_.erase(it);
+  }
+}
+
+void CpuCache::Release() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  TrimTo(0);
+}
+
+void CpuCache::SetLimit(size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  limit_ = bytes;
+  TrimTo(bytes);
+}
+
+size_t CpuCache::limit() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return limit_;
+}
+
+size_t CpuCache::cached() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return cached_;
+}
+
+}  // namespace w2v

@@ -1,0 +1,184 @@
+/**
+ * Parity of resample/Resampler with torchaudio.functional.resample. Every case is data: the float32 cases come
+ * from test/fixtures (made by torchaudio's own code), the others from test/fixtures/resample64 (made by
+ * scripts/make_resample_fixtures.py, which runs torchaudio's code in float64, and for a few pairs also in float32).
+ * Adding a rate pair = adding a line to that script's CASES and running it.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { resample, Resampler, type ResampleOptions } from '../../lib/audio/resample';
+import { maxAbsDiff } from '../../lib/tensor';
+import { FIXTURES, manifest, readEntry } from '../helpers/fixtures';
+
+const F32_TOLERANCE = 5e-5;
+const F64_TOLERANCE = 1e-9;
+
+interface Case {
+  title: string;
+  orig: number;
+  next: number;
+  options: ResampleOptions;
+  input: { data: Float32Array | Float64Array; shape: number[] };
+  output: { data: Float32Array | Float64Array; shape: number[] };
+  tolerance: number;
+}
+
+/** torchaudio's snake_case params -> our options. */
+function optionsOf(p: { lowpass_filter_width?: number; rolloff?: number; resampling_method?: string; beta?: number | null } = {}): ResampleOptions {
+  const o: ResampleOptions = {};
+  if (p.lowpass_filter_width !== undefined) o.lowpassFilterWidth = p.lowpass_filter_width;
+  if (p.rolloff !== undefined) o.rolloff = p.rolloff;
+  if (p.resampling_method !== undefined) o.resamplingMethod = p.resampling_method as ResampleOptions['resamplingMethod'];
+  if (p.beta !== undefined && p.beta !== null) o.beta = p.beta;
+  return o;
+}
+
+function f32Cases(): Case[] {
+  const out: Case[] = [];
+  const r = manifest.resample;
+  for (const c of r.cases) {
+    for (const [kind, sig] of Object.entries<any>(c.signals)) {
+      out.push({
+        title: `${c.name} ${kind} (float32)`, orig: c.orig_freq, next: c.new_freq, options: optionsOf(c.params),
+        input: readEntry(sig.input) as Case['input'], output: readEntry(sig.output) as Case['output'], tolerance: F32_TOLERANCE,
+      });
+    }
+  }
+  for (const c of r.edge_cases) {
+    out.push({
+      title: `edge: ${c.what}, ${c.orig_freq} -> ${c.new_freq} (float32)`, orig: c.orig_freq, next: c.new_freq, options: {},
+      input: readEntry(c.input) as Case['input'], output: readEntry(c.output) as Case['output'], tolerance: F32_TOLERANCE,
+    });
+  }
+  return out;
+}
+
+function f64Cases(): Case[] {
+  const dir = join(FIXTURES, 'resample64');
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  return m.cases.map((c: any) => {
+    const rel = (e: any) => ({ ...e, file: join('resample64', e.file) });
+    return {
+      title: `${c.name} (${c.dtype})`, orig: c.orig_freq, next: c.new_freq, options: optionsOf(c.params),
+      input: readEntry(rel(c.input)), output: readEntry(rel(c.output)), tolerance: c.dtype === 'float64' ? F64_TOLERANCE : F32_TOLERANCE,
+    } as Case;
+  });
+}
+
+/** Largest difference per case, printed at the end (the figures the README quotes). */
+const report: string[] = [];
+
+function rows(t: { data: Float32Array | Float64Array; shape: number[] }) {
+  const n = t.shape[t.shape.length - 1]!;
+  const r = t.data.length / Math.max(n, 1);
+  return Array.from({ length: r }, (_, i) => t.data.subarray(i * n, (i + 1) * n));
+}
+
+describe('audio/resample: parity with torchaudio.functional.resample', () => {
+  after(() => {
+    // eslint-disable-next-line no-console
+    console.log(`      max |ours - torchaudio| per case:\n${report.map((l) => `        ${l}`).join('\n')}`);
+  });
+
+  for (const c of [...f32Cases(), ...f64Cases()]) {
+    it(c.title, () => {
+      // The tensor form covers mono ([n]) and multi-channel ([2, n]) inputs in one call.
+      const y = resample({ data: c.input.data, shape: c.input.shape }, c.orig, c.next, c.options);
+      assert.deepEqual(y.shape, c.output.shape, 'output shape');
+      assert.equal(y.data.constructor, c.input.data.constructor, 'output keeps the input precision');
+      const d = maxAbsDiff(y.data, c.output.data);
+      report.push(`${c.title}: ${d.toExponential(2)}`);
+      assert.ok(d <= c.tolerance, `max abs diff ${d} > ${c.tolerance}`);
+
+      // The other input forms give the same numbers: one array per channel, and (mono) a bare array.
+      const channels = rows(c.input);
+      const perChannel = resample(channels, c.orig, c.next, c.options);
+      rows(y).forEach((row, i) => assert.deepEqual(perChannel[i], row));
+      if (c.input.shape.length === 1) assert.deepEqual(resample(c.input.data, c.orig, c.next, c.options), y.data);
+    });
+  }
+});
+
+describe('audio/resample: Resampler', () => {
+  it('reuses one filter bank: many waveforms give what resample() gives for each', () => {
+    const c = f32Cases().find((x) => x.orig === 44100 && x.input.shape.length === 1)!;
+    const r = new Resampler(44100, 16000);
+    const x = c.input.data as Float32Array;
+    for (const n of [x.length, 1000, 441, 17, 1]) {
+      const part = x.subarray(0, n);
+      assert.deepEqual(r.resample(part), resample(part, 44100, 16000));
+    }
+    assert.ok(maxAbsDiff(r.forward(x) as Float32Array, c.output.data) <= F32_TOLERANCE);
+  });
+
+  it('reports torchaudio\'s filter half-width and the output length rule ceil(new*n/orig)', () => {
+    // Widths are the `width` torchaudio recorded in the fixture manifest.
+    for (const c of manifest.resample.cases) {
+      assert.equal(new Resampler(c.orig_freq, c.new_freq, optionsOf(c.params)).width, c.width, c.name);
+    }
+    const r = new Resampler(44100, 16000);
+    assert.equal(r.outputLength(39690), 14400);
+    assert.equal(r.outputLength(1), 1);
+    assert.equal(r.outputLength(0), 0);
+    assert.equal(new Resampler(16000, 16000).outputLength(123), 123);
+  });
+
+  it('returns a copy, never the caller\'s array, for equal rates', () => {
+    const x = new Float32Array([0.1, 0.2, 0.3]);
+    const y = resample(x, 16000, 16000);
+    assert.deepEqual(y, x);
+    assert.notEqual(y, x);
+  });
+
+  it('keeps channels of different lengths apart', () => {
+    const a = new Float64Array(441).map((_, i) => Math.sin(i / 7));
+    const b = a.subarray(0, 100);
+    const [ya, yb] = resample([a, b], 44100, 16000);
+    assert.equal(ya!.length, 160);
+    assert.equal(yb!.length, Math.ceil((160 * 100) / 441));
+    assert.deepEqual(yb, resample(b, 44100, 16000));
+  });
+
+  it('gives an empty output for an empty input', () => {
+    assert.equal(resample(new Float32Array(0), 44100, 16000).length, 0);
+  });
+
+  it('accepts torchaudio\'s old method names', () => {
+    const x = new Float32Array(200).map((_, i) => Math.sin(i / 3));
+    assert.deepEqual(resample(x, 48000, 16000, { resamplingMethod: 'kaiser_window' as any }), resample(x, 48000, 16000, { resamplingMethod: 'sinc_interp_kaiser' }));
+  });
+});
+
+describe('audio/resample: bad calls', () => {
+  const x = new Float32Array(100);
+  const bad: Array<[string, () => unknown, RegExp]> = [
+    ['a fractional rate', () => resample(x, 44100.5, 16000), /origFreq: expected a positive integer/],
+    ['a zero rate', () => resample(x, 44100, 0), /newFreq: expected a positive integer/],
+    ['a string rate', () => resample(x, '44100' as any, 16000), /origFreq/],
+    ['lowpassFilterWidth 0', () => resample(x, 44100, 16000, { lowpassFilterWidth: 0 }), /lowpassFilterWidth/],
+    ['a fractional lowpassFilterWidth', () => resample(x, 44100, 16000, { lowpassFilterWidth: 6.5 }), /lowpassFilterWidth/],
+    ['rolloff 0', () => resample(x, 44100, 16000, { rolloff: 0 }), /rolloff/],
+    ['rolloff NaN', () => resample(x, 44100, 16000, { rolloff: NaN }), /rolloff/],
+    ['an unknown method', () => resample(x, 44100, 16000, { resamplingMethod: 'linear' as any }), /resamplingMethod/],
+    ['beta with the hann window', () => resample(x, 44100, 16000, { beta: 8 }), /beta/],
+    ['a negative beta', () => resample(x, 44100, 16000, { resamplingMethod: 'sinc_interp_kaiser', beta: -1 }), /beta/],
+    ['options that are not an object', () => resample(x, 44100, 16000, 6 as any), /options/],
+    ['an Int16Array', () => resample(new Int16Array(4) as any, 44100, 16000), /Float32Array or Float64Array/],
+    ['a plain array of numbers', () => resample([0.1, 0.2] as any, 44100, 16000), /waveform\[0\]/],
+    ['mixed channel precisions', () => resample([new Float32Array(4), new Float64Array(4)] as any, 44100, 16000), /waveform\[1\]/],
+    ['no channels', () => resample([], 44100, 16000), /at least one channel/],
+    ['a shape that does not match the data', () => resample({ data: new Float32Array(10), shape: [3, 4] }, 44100, 16000), /waveform.data/],
+    ['a negative dimension', () => resample({ data: new Float32Array(0), shape: [-1] }, 44100, 16000), /waveform.shape/],
+    ['a rate pair that would need a gigantic filter bank', () => resample(x, 9999991, 9999973), /filter taps/],
+  ];
+  for (const [title, call, message] of bad) {
+    it(`rejects ${title} with INVALID_INPUT`, () => {
+      assert.throws(call, (err: any) => {
+        assert.equal(err.code, 'INVALID_INPUT');
+        assert.match(err.message, message);
+        return true;
+      });
+    });
+  }
+});
