@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { loadModel } from '../lib/model';
 import { binding } from '../lib/native';
 import { maxAbsDiff } from '../lib/tensor';
+import { findPython } from '../test/helpers/python';
 import { PythonReference } from './python-ref';
 import { machine, speechLike, summary, table, writeResults } from './stats';
 
@@ -32,8 +33,7 @@ function ensureBaseModel(): string | null {
   const file = join(ROOT, 'bench', 'models', 'base.pt');
   if (existsSync(file)) return file;
   console.log('building bench/models/base.pt (wav2vec2-base layout, random weights) with scripts/make_bench_models.py ...');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const py = require('../scripts/find-libtorch.js').findPython(['transformers']);
+  const py = findPython(['torch', 'transformers']);
   if (!py) {
     console.log('  no Python with torch + transformers: skipping the base-size model');
     return null;

@@ -3,8 +3,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { findPython } = require('../scripts/find-libtorch.js') as { findPython: (mods?: string[]) => string | null };
+import { findPython } from '../test/helpers/python';
 
 export class PythonReference {
   readonly #proc: ChildProcessWithoutNullStreams;
@@ -20,7 +19,7 @@ export class PythonReference {
 
   /** null when no Python with torch is available (the benchmark then reports ours alone). */
   static start(): PythonReference | null {
-    const python = findPython(['numpy']);
+    const python = findPython(['torch', 'numpy']);
     return python ? new PythonReference(python) : null;
   }
 

@@ -86,20 +86,29 @@ function find() {
   return { found: null, tried };
 }
 
+const pythonCache = new Map();
+
 /**
- * A Python interpreter that can import torch (and each of `modules`), for tooling: benchmarks against the
- * Python reference, export scripts, tests that build models. Returns null when there is none.
+ * A Python interpreter that can import every module in `modules` (default: torch), for tooling: benchmarks
+ * against the Python reference, export scripts, tests that build models. Tried in order: $WAV2VEC2_PYTHON,
+ * $PYTHON, the project's .venv, python3. Returns null when none can (callers skip, saying what is missing).
  */
-function findPython(modules = []) {
-  const candidates = [process.env.PYTHON, VENV_PYTHON, 'python3'].filter(Boolean);
-  const code = ['torch', ...modules].map((m) => `import ${m}`).join('; ');
+function findPython(modules = ['torch']) {
+  const key = modules.join(',');
+  if (pythonCache.has(key)) return pythonCache.get(key);
+  const candidates = [process.env.WAV2VEC2_PYTHON, process.env.PYTHON, VENV_PYTHON, 'python3']
+    .filter((p) => p && (p === 'python3' || fs.existsSync(p)));
+  const code = modules.map((m) => `import ${m}`).join('; ') || 'pass';
+  let found = null;
   for (const py of candidates) {
     try {
       execFileSync(py, ['-c', code], { stdio: 'ignore', timeout: 120000 });
-      return py;
+      found = py;
+      break;
     } catch { /* next */ }
   }
-  return null;
+  pythonCache.set(key, found);
+  return found;
 }
 
 module.exports = { find, findPython, VENV_PYTHON, ROOT };
