@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { GreedyCTCDecoder } from '../../lib/decode';
 import { loadModel, type Model } from '../../lib/model';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES, manifest, readEntry, readF32, readI64 } from '../helpers/fixtures';
@@ -74,6 +75,27 @@ for (const [name, spec] of Object.entries<any>(manifest.models)) {
             assert.ok(d <= TOL, `layer ${layer}: max abs diff ${d} > ${TOL}`);
           });
           if (c.output_lengths) assert.deepEqual(Array.from(out.lengths), c.output_lengths);
+        }
+      });
+    }
+
+    if (spec.greedy_ctc) {
+      it('greedy transcripts of our emissions equal the reference ones (single and every batch item)', async () => {
+        const decoder = new GreedyCTCDecoder(manifest.labels);
+        const single = await model.forward(input('single'));
+        const batch = await model.forward(input('batch'), { lengths: readI64(manifest.inputs.batch_lengths.file) });
+        const [, F, C] = batch.emissions.shape as [number, number, number];
+        for (const [key, ref] of Object.entries<any>(spec.greedy_ctc)) {
+          const m = /^batch\[(\d+)\]$/.exec(key);
+          const emission = m
+            ? { data: batch.emissions.data.subarray(Number(m[1]) * F * C, (Number(m[1]) * F + ref.valid_frames) * C), shape: [ref.valid_frames, C] }
+            : { data: single.emissions.data, shape: single.emissions.shape.slice(1) };
+          // A frame can only flip where the best two logits are closer than our numeric difference (about 3e-6).
+          assert.ok(ref.min_top2_margin > 1e-5, `${key}: margin ${ref.min_top2_margin} too small for a strict comparison`);
+          const got = decoder.decode(emission);
+          assert.deepEqual(Array.from(got.path), ref.argmax_frames, `${key}: argmax frames`);
+          assert.deepEqual(got.indices, ref.indices, `${key}: indices`);
+          assert.equal(got.transcript, ref.transcript, `${key}: transcript`);
         }
       });
     }
