@@ -1,0 +1,169 @@
+/**
+ * `npm run eval`: CER and WER of a model on the default model's held-out set, with greedy decoding and with
+ * beam search + a 3-gram LM built from the training text (Kneser-Ney, scripts/build-arpa.ts).
+ *
+ * The held-out audio is made again from scripts/make_default_model/text/heldout.tsv with the same espeak-ng and
+ * sox commands as the training data (scripts/make_default_model/data.py `synth`), so this needs no Python:
+ * only Debian's espeak-ng and sox. Items run one at a time (the conv feature extractor's group norm would see
+ * padding in a batch). Prints a table and writes bench/results/eval-*.json and eval-latest.md.
+ *
+ *   --model FILE   (default models/default.pt)    --limit N   first N utterances of each subset
+ *   --beam-size N  (default 50)                   --jobs N    synthesis processes (default 2)
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel } from '../lib/decode';
+import { loadModel } from '../lib/model';
+import { loadForModel } from '../lib/transcribe';
+import { machine, table, writeResults } from '../bench/stats';
+import { buildArpa, sentencesOf } from './build-arpa';
+
+const ROOT = join(__dirname, '..');
+const DATA = join(ROOT, 'scripts', 'make_default_model');
+const CACHE = join(ROOT, 'test', 'fixtures', 'generated', 'heldout');
+const run = promisify(execFile);
+
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string', default: join(ROOT, 'models', 'default.pt') },
+    limit: { type: 'string' },
+    'beam-size': { type: 'string', default: '50' },
+    jobs: { type: 'string', default: '2' },
+  },
+});
+
+interface Utterance { id: string; subset: string; voice: string; speed: string; pitch: string; gap: string; sox_effects: string; text: string }
+
+function readTsv(path: string): Utterance[] {
+  const [head, ...lines] = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim());
+  const keys = head!.split('\t');
+  return lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [keys[i], v])) as unknown as Utterance);
+}
+
+/** espeak-ng -> sox, exactly as data.py's synth(); cached by id. */
+async function synth(u: Utterance): Promise<string> {
+  const out = join(CACHE, `${u.id}.wav`);
+  if (existsSync(out)) return out;
+  const espeak = await run('espeak-ng', ['-v', u.voice, '-s', u.speed, '-p', u.pitch, '-g', u.gap, '--stdout', u.text], { encoding: 'buffer', maxBuffer: 1 << 28 });
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile('sox', ['-R', '-D', '-t', 'wav', '-', '-t', 'wav', '-e', 'signed', '-b', '16', '-c', '1', '-r', '16000', out + '.tmp.wav', ...u.sox_effects.split(' ')], (err) => (err ? reject(err) : resolve()));
+    child.stdin!.end(espeak.stdout);
+  });
+  await run('mv', [out + '.tmp.wav', out]);
+  return out;
+}
+
+/** Levenshtein distance between two sequences. */
+function edits<T>(a: readonly T[], b: readonly T[]): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+class Score {
+  charErr = 0; chars = 0; wordErr = 0; words = 0; n = 0;
+  add(ref: string, hyp: string): void {
+    this.charErr += edits([...ref], [...hyp]);
+    this.chars += ref.length;
+    const rw = ref.split(' ').filter(Boolean);
+    this.wordErr += edits(rw, hyp.split(' ').filter(Boolean));
+    this.words += rw.length;
+    this.n++;
+  }
+  get cer(): number { return this.charErr / this.chars; }
+  get wer(): number { return this.wordErr / this.words; }
+}
+
+async function main(): Promise<void> {
+  for (const tool of ['espeak-ng', 'sox']) {
+    try { await run(tool, ['--version']); } catch { throw new Error(`${tool} is needed to make the held-out audio (apt-get install espeak-ng sox)`); }
+  }
+  let utts = readTsv(join(DATA, 'text', 'heldout.tsv'));
+  if (args.limit) {
+    const per = new Map<string, number>();
+    utts = utts.filter((u) => { const k = (per.get(u.subset) ?? 0) + 1; per.set(u.subset, k); return k <= Number(args.limit); });
+  }
+  mkdirSync(CACHE, { recursive: true });
+  const t0 = performance.now();
+  const files: string[] = new Array(utts.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Number(args.jobs) }, async () => {
+    while (next < utts.length) { const i = next++; files[i] = await synth(utts[i]!); }
+  }));
+  console.log(`held-out audio: ${utts.length} utterances (${((performance.now() - t0) / 1000).toFixed(0)} s to make or find)`);
+
+  const model = await loadModel(args.model!);
+  const labels = model.labels!;
+  // The LM and lexicon come from the training text only.
+  const trainText = gunzipSync(readFileSync(join(DATA, 'text', 'train.txt.gz'))).toString('utf8');
+  const sentences = sentencesOf(trainText, true);
+  const t1 = performance.now();
+  const { arpa, stats } = buildArpa(sentences, 3);
+  const lm = NGramLanguageModel.fromArpa(arpa);
+  const vocabulary = [...new Set(sentences.flat())];
+  const lexicon = Lexicon.from(vocabulary.map((w) => [w, [...w, '|']] as [string, string[]]));
+  console.log(`3-gram LM from ${sentences.length} training sentences: ${stats.counts.join(' / ')} n-grams, ${vocabulary.length} words (${((performance.now() - t1) / 1000).toFixed(1)} s)`);
+
+  const common = { blankToken: labels[model.manifest?.blank ?? 0]!, silToken: model.manifest?.wordDelimiter ?? '|', beamSize: Number(args['beam-size']) };
+  const decoders: Array<[string, (e: { data: Float32Array; shape: number[] }) => string]> = [];
+  const greedy = new GreedyCTCDecoder(labels, { blank: model.manifest?.blank ?? 0 });
+  decoders.push(['greedy', (e) => greedy.decode(e).text]);
+  const beamLm = new CTCBeamSearchDecoder(labels, { ...common, lm });
+  decoders.push([`beam ${common.beamSize} + 3-gram LM`, (e) => beamLm.decode(e)[0]!.text]);
+  const beamLex = new CTCBeamSearchDecoder(labels, { ...common, lm, lexicon });
+  decoders.push([`beam ${common.beamSize} + lexicon + 3-gram LM`, (e) => beamLex.decode(e)[0]!.text]);
+
+  const scores = new Map<string, Score>();
+  const score = (decoder: string, subset: string) => {
+    const k = `${decoder}\t${subset}`;
+    if (!scores.has(k)) scores.set(k, new Score());
+    return scores.get(k)!;
+  };
+  const t2 = performance.now();
+  let audioSeconds = 0;
+  for (let i = 0; i < utts.length; i++) {
+    const { samples, duration } = await loadForModel(model, files[i]!);
+    audioSeconds += duration;
+    const { emissions } = await model.forward(samples);
+    const e = { data: emissions.data, shape: emissions.shape.slice(1) };
+    const ref = utts[i]!.text.toUpperCase();
+    for (const [name, decode] of decoders) {
+      const hyp = decode(e);
+      score(name, utts[i]!.subset).add(ref, hyp);
+      score(name, 'all').add(ref, hyp);
+    }
+  }
+  model.dispose();
+  const seconds = (performance.now() - t2) / 1000;
+
+  const subsets = [...new Set(utts.map((u) => u.subset)), 'all'];
+  const rows = decoders.flatMap(([name]) => subsets.map((s) => {
+    const sc = score(name, s);
+    return [name, s, sc.n, `${(sc.cer * 100).toFixed(2)} %`, `${(sc.wer * 100).toFixed(2)} %`];
+  }));
+  const md = [
+    `eval — ${args.model!.replace(ROOT + '/', '')} on the held-out set (${utts.length} utterances, ${(audioSeconds / 60).toFixed(1)} min of audio; ` +
+      `model + all decoders ${seconds.toFixed(0)} s), ${new Date().toISOString().slice(0, 10)}`,
+    '',
+    table(['decoder', 'subset', 'utterances', 'CER', 'WER'], rows),
+  ].join('\n');
+  console.log('\n' + md);
+  const json = {
+    machine: machine(), model: args.model, utterances: utts.length, audioSeconds, lm: stats,
+    results: Object.fromEntries([...scores].map(([k, s]) => [k, { n: s.n, cer: s.cer, wer: s.wer, chars: s.chars, words: s.words }])),
+  };
+  console.log(`\nwrote ${writeResults('eval', json, md).replace(ROOT + '/', '')}`);
+}
+
+main().catch((err) => {
+  console.error(`eval: ${err.message ?? err}`);
+  process.exit(1);
+});
