@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { loadModel } from '../lib/model';
 import { binding } from '../lib/native';
 import { maxAbsDiff } from '../lib/tensor';
-import { findPython } from '../test/helpers/python';
+import { findPython } from '../scripts/python';
 import { PythonReference } from './python-ref';
 import { machine, speechLike, summary, table, writeResults } from './stats';
 

@@ -3,7 +3,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 
-import { findPython } from '../test/helpers/python';
+import { findPython } from '../scripts/python';
 
 export class PythonReference {
   readonly #proc: ChildProcessWithoutNullStreams;

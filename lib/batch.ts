@@ -15,12 +15,12 @@ export interface Batch {
   lengths: Int32Array;
   /** True when some item is shorter than the batch (so the model needs the lengths). */
   ragged: boolean;
-  /** True when `data` is a buffer made here (safe to modify), false when it is the caller's memory. */
+  /** True when `data` is a buffer made here (safe to modify and to hand to LibTorch without a copy). */
   owned: boolean;
 }
 
 /** Pads and validates. `receptiveField`: the fewest samples that give one output frame. */
-export function makeBatch(input: ModelInput, lengths: ArrayLike<number> | undefined, receptiveField: number): Batch {
+export function makeBatch(input: ModelInput, lengths: ArrayLike<number> | undefined, receptiveField: number, sampleRate = 16000): Batch {
   let batch: Batch;
   if (isFloat32Array(input)) {
     if (lengths !== undefined) throw invalid('INVALID_INPUT', 'lengths', 'no lengths for a single Float32Array (its length is the length)', lengths);
@@ -38,7 +38,7 @@ export function makeBatch(input: ModelInput, lengths: ArrayLike<number> | undefi
     if (n < receptiveField) {
       throw new Wav2Vec2Error('INVALID_INPUT',
         `input${batch.lengths.length > 1 ? `[${b}]` : ''}: expected at least ${receptiveField} samples (the model's receptive field, ` +
-        `${(receptiveField / 16000 * 1000).toFixed(0)} ms at 16 kHz), got ${n}. Pad short clips with silence.`);
+        `${((receptiveField / sampleRate) * 1000).toFixed(0)} ms at ${sampleRate / 1000} kHz), got ${n}. Pad short clips with silence.`);
     }
   }
   const bad = firstNonFinite(batch.data);
@@ -48,9 +48,10 @@ export function makeBatch(input: ModelInput, lengths: ArrayLike<number> | undefi
       `input${batch.shape[0] > 1 ? `[${b}]` : ''}: expected finite samples, got ${batch.data[bad]} at sample ${bad - b * T}. ` +
       'Check the audio decoding; NaN or Infinity would turn every emission into NaN.');
   }
-  if (batch.data.buffer instanceof SharedArrayBuffer) {
-    // Another thread could write into shared memory while LibTorch reads it: take a private copy.
-    batch = { ...batch, data: new Float32Array(batch.data), owned: true };
+  if (!batch.owned) {
+    // LibTorch reads the samples on its own thread while JS runs on: the caller could write to, transfer or
+    // detach their buffer meanwhile. A private copy costs far less than the inference it feeds.
+    batch = { ...batch, data: batch.data.slice(), owned: true };
   }
   return batch;
 }

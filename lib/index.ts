@@ -2,7 +2,6 @@ export { loadModel, Model, setNumThreads, getNumThreads, cudaDeviceCount } from 
 export type { LoadModelOptions, ForwardOptions, ExtractFeaturesOptions, ForwardResult, FeaturesResult, ModelInfo, Device, DType } from './model';
 export { setCpuCacheLimit, cpuCacheInfo, releaseCpuCache } from './memory';
 export type { ModelInput } from './batch';
-export { normalizeItems } from './batch';
 export type { Tensor } from './tensor';
 export { Wav2Vec2Error } from './errors';
 export type { ErrorCode } from './errors';

@@ -89,7 +89,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     if (!s.isFile()) throw new Wav2Vec2Error('MODEL_LOAD_FAILED', `${path} is not a file.`);
   } catch (err) {
     if (err instanceof Wav2Vec2Error) throw err;
-    throw new Wav2Vec2Error('MODEL_LOAD_FAILED',
+    throw new Wav2Vec2Error('MODEL_NOT_FOUND',
       `Model file ${path} not found. Export one with scripts/export_torchaudio.py BUNDLE out.pt or scripts/export_hf.py MODEL out.pt.`,
       { cause: err });
   }
@@ -125,7 +125,8 @@ export class Model {
   /** @internal use loadModel() */
   constructor(native: NativeModel, manifest: ModelManifest | undefined, manifestFile: string | null, maxAttentionBytes: number) {
     this.#native = native;
-    this.manifest = manifest;
+    // Frozen copies: callers must not be able to change what the model decodes with.
+    this.manifest = manifest && deepFreeze(structuredClone(manifest));
     this.info = Object.freeze({ ...(native.info as NativeModelInfo), manifestFile });
     this.#maxAttentionBytes = maxAttentionBytes;
   }
@@ -157,9 +158,17 @@ export class Model {
     return this.#native.disposed;
   }
 
-  /** Emissions (CTC logits) for one waveform or a batch. */
+  /**
+   * Emissions (CTC logits) for one waveform or a batch. Items of different lengths: torchaudio-convention
+   * models get the lengths and mask the padding; traced models take no lengths, so their items run one at a
+   * time (padding would change every shorter item's output) and come back as one zero-padded batch.
+   */
   async forward(input: ModelInput, options: ForwardOptions = {}): Promise<ForwardResult> {
     const batch = this.#prepare(input, options);
+    if (batch.ragged && this.info.convention === 'traced') {
+      const items = await this.#perItem(batch, (x) => this.#native.forward(x, [1, x.length], null).then((r) => [r.emissions]));
+      return { emissions: items[0]!, lengths: this.#frames(batch) };
+    }
     let out;
     try {
       out = await this.#native.forward(batch.data, batch.shape, batch.ragged ? batch.lengths : null);
@@ -176,10 +185,14 @@ export class Model {
     if (numLayers !== undefined && !isInteger(numLayers)) throw invalid('INVALID_INPUT', 'numLayers', 'an integer', numLayers);
     if (!this.info.hasExtractFeatures && !this.disposed) {
       throw new Wav2Vec2Error('UNSUPPORTED_METHOD',
-        `This model (${this.info.convention}) has no extract_features(waveforms, lengths, num_layers) method. ` +
-        'Per-layer features need a torchaudio-convention model (scripts/export_torchaudio.py).');
+        `This model (${this.info.convention}) has no extract_features method. Models exported by scripts/export_torchaudio.py ` +
+        'or scripts/export_hf.py have one.');
     }
     const batch = this.#prepare(input, options);
+    if (batch.ragged && this.info.convention === 'traced') {
+      const features = await this.#perItem(batch, (x) => this.#native.extractFeatures(x, [1, x.length], null, numLayers ?? null).then((r) => r.features));
+      return { features, lengths: this.#frames(batch) };
+    }
     let out;
     try {
       out = await this.#native.extractFeatures(batch.data, batch.shape, batch.ragged ? batch.lengths : null, numLayers ?? null);
@@ -203,7 +216,7 @@ export class Model {
     if (options.normalize !== undefined && typeof options.normalize !== 'boolean') {
       throw invalid('INVALID_INPUT', 'normalize', 'true or false', options.normalize);
     }
-    let batch = makeBatch(input, options.lengths, this.receptiveField);
+    let batch = makeBatch(input, options.lengths, this.receptiveField, this.sampleRate);
     this.#checkMemory(batch);
     if (options.normalize ?? this.manifest?.normalizeWaveform ?? false) batch = normalizeItems(batch, this.manifest?.normalizeEps);
     return batch;
@@ -232,6 +245,27 @@ export class Model {
   #frames(batch: Batch): Int32Array {
     return Int32Array.from(batch.lengths, (n) => this.#framesOf(n));
   }
+
+  /**
+   * Runs each item of a ragged batch alone (views into the batch's own buffer, so no copies) and stacks the
+   * outputs into zero-padded [B, maxFrames, D] tensors, one per output (emissions, or each feature layer).
+   */
+  async #perItem(batch: Batch, run: (item: Float32Array) => Promise<Tensor[]>): Promise<Tensor[]> {
+    const [B, T] = batch.shape;
+    const results: Tensor[][] = [];
+    try {
+      for (let b = 0; b < B; b++) results.push(await run(batch.data.subarray(b * T, b * T + batch.lengths[b]!)));
+    } catch (err) {
+      throw wrapNativeError(err);
+    }
+    const F = Math.max(...results.map((r) => r[0]!.shape[1]!));
+    return results[0]!.map((_, k) => {
+      const D = results[0]![k]!.shape[2]!;
+      const data = new Float32Array(B * F * D);
+      results.forEach((r, b) => data.set(r[k]!.data, b * F * D));
+      return { data, shape: [B, F, D] };
+    });
+  }
 }
 
 /** Intra-op threads used by models loaded without a `threads` option (LibTorch's default: physical cores). */
@@ -247,4 +281,12 @@ export function getNumThreads(): number {
 /** Number of CUDA devices LibTorch can use (0 on a CPU-only build). */
 export function cudaDeviceCount(): number {
   return binding().cudaDeviceCount();
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }

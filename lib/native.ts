@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Wav2Vec2Error } from './errors';
+import { PACKAGE_ROOT } from './paths';
 import type { Tensor } from './tensor';
 
 export interface NativeModelInfo {
@@ -40,10 +41,8 @@ export interface Binding {
   torchVersion: string;
 }
 
-const ROOT = join(__dirname, '..', existsSync(join(__dirname, '..', 'package.json')) ? '' : '..');
-
 /** Where the addon may be: cmake-js and node-gyp both build into build/Release (Debug for debug builds). */
-export const ADDON_CANDIDATES = [join(ROOT, 'build', 'Release', 'wav2vec2.node'), join(ROOT, 'build', 'Debug', 'wav2vec2.node')];
+export const ADDON_CANDIDATES = [join(PACKAGE_ROOT, 'build', 'Release', 'wav2vec2.node'), join(PACKAGE_ROOT, 'build', 'Debug', 'wav2vec2.node')];
 
 let cached: Binding | undefined;
 

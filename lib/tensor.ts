@@ -16,13 +16,6 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
-/** Row `i` of the leading axis as a view (no copy): `item({data, shape:[B,F,C]}, b)` -> [F, C]. */
-export function item(t: Tensor, i: number): Tensor {
-  const inner = t.shape.slice(1);
-  const size = numel(inner);
-  return { data: t.data.subarray(i * size, (i + 1) * size), shape: inner };
-}
-
 /** Max absolute elementwise difference (NaN if shapes or sizes differ, or a NaN is present). */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return NaN;

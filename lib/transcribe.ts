@@ -3,8 +3,10 @@
  * model's rate, run the model, decode with greedy or beam search. One place, so every front end agrees.
  */
 import { loadAudio, type AudioInput } from './audio';
-import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type WordSpan } from './decode';
+import { CTCBeamSearchDecoder, DEFAULT_HOTWORD_WEIGHT, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type WordSpan } from './decode';
 import { Wav2Vec2Error, invalid } from './errors';
+import { isObject, isPositiveInteger } from './is';
+import { manifestPathFor } from './manifest';
 import type { Model } from './model';
 import type { Tensor } from './tensor';
 
@@ -24,8 +26,9 @@ export interface DecoderOptions {
 
 export interface WordTiming {
   word: string;
-  /** Seconds from the start of the audio. */
+  /** Start, in seconds from the start of the audio. */
   start: number;
+  /** End, in seconds. */
   end: number;
   /** In [0, 1]. */
   confidence: number;
@@ -49,10 +52,11 @@ function words(spans: readonly WordSpan[]): WordTiming[] {
 
 /** Builds the decoder for a model from its manifest (labels, blank, word delimiter, frame timing). */
 export function createDecoder(model: Model, options: DecoderOptions = {}): BoundDecoder {
+  checkDecoderOptions(options);
   const labels = model.labels;
   if (!labels) {
     throw new Wav2Vec2Error('INVALID_MANIFEST',
-      `The model ${model.info.file} has no labels: decoding needs its manifest (${model.info.file.replace(/\.[^./]*$/, '')}.json) with "labels". ` +
+      `The model ${model.info.file} has no labels: decoding needs its manifest (${manifestPathFor(model.info.file)}) with "labels". ` +
       'Export models with scripts/export_torchaudio.py or scripts/export_hf.py, which write it.');
   }
   const blank = model.manifest?.blank ?? 0;
@@ -68,9 +72,8 @@ export function createDecoder(model: Model, options: DecoderOptions = {}): Bound
   }
   if (kind !== 'beam') throw invalid('INVALID_INPUT', 'decoder', "'greedy' or 'beam'", kind);
   const hot = options.hotwords ?? [];
-  // The beam decoder takes one weight for all hotwords: group words by weight, one decoder per group would
-  // change the search, so every weight must agree.
-  const weights = new Set(hot.map((h) => h.weight ?? 10));
+  // The beam decoder takes one weight for all hotwords, so every weight must agree.
+  const weights = new Set(hot.map((h) => h.weight ?? DEFAULT_HOTWORD_WEIGHT));
   if (weights.size > 1) {
     throw new Wav2Vec2Error('INVALID_INPUT', `hotwords: every hotword must have the same boost, got ${[...weights].join(', ')}.`);
   }
@@ -86,6 +89,21 @@ export function createDecoder(model: Model, options: DecoderOptions = {}): Bound
     ...timing,
   });
   return { kind, decode: (e) => { const best = beam.decode(e)[0]!; return { text: best.text, words: words(best.wordSpans) }; } };
+}
+
+function checkDecoderOptions(o: DecoderOptions): void {
+  if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'decoder options', 'an object', o);
+  if (o.hotwords !== undefined) {
+    if (!Array.isArray(o.hotwords)) throw invalid('INVALID_INPUT', 'hotwords', 'an array of { word, weight? }', o.hotwords);
+    o.hotwords.forEach((h, i) => {
+      if (!isObject(h as unknown) || typeof h.word !== 'string' || h.word.length === 0) throw invalid('INVALID_INPUT', `hotwords[${i}]`, '{ word: a non-empty string, weight?: number }', h);
+      if (h.weight !== undefined && !Number.isFinite(h.weight)) throw invalid('INVALID_INPUT', `hotwords[${i}].weight`, 'a finite number', h.weight);
+    });
+  }
+  if (o.beamSize !== undefined && !isPositiveInteger(o.beamSize)) throw invalid('INVALID_INPUT', 'beamSize', 'a positive integer', o.beamSize);
+  for (const k of ['lmWeight', 'wordScore'] as const) {
+    if (o[k] !== undefined && !Number.isFinite(o[k])) throw invalid('INVALID_INPUT', k, 'a finite number', o[k]);
+  }
 }
 
 /** Decoded, mono, at the model's rate: what forward() needs from a file, Buffer or stream. */

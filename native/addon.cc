@@ -32,9 +32,10 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
 
 Napi::Value SetCpuCacheLimit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  W2V_REQUIRE(env, info.Length() == 1 && info[0].IsNumber() && info[0].As<Napi::Number>().DoubleValue() >= 0,
-              "setCpuCacheLimit(bytes): expected a number >= 0");
-  CpuCache::Instance().SetLimit(static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue()));
+  W2V_REQUIRE(env, info.Length() == 1 && info[0].IsNumber(), "setCpuCacheLimit(bytes): expected a number >= 0");
+  const double bytes = info[0].As<Napi::Number>().DoubleValue();
+  W2V_REQUIRE(env, bytes >= 0 && bytes <= 9007199254740991.0, "setCpuCacheLimit(bytes): expected a number within [0, 2^53)");
+  CpuCache::Instance().SetLimit(static_cast<size_t>(bytes));
   return env.Undefined();
 }
 

@@ -49,6 +49,9 @@ CodedError CurrentException(const char* fallbackCode) {
     throw;
   } catch (const CodedError& e) {
     return e;
+  } catch (const Napi::Error& e) {
+    const Napi::Value code = e.Value().Get("code");
+    return CodedError(code.IsString() ? code.As<Napi::String>().Utf8Value() : fallbackCode, e.Message());
   } catch (const torch::jit::JITException& e) {
     const auto cls = e.getPythonClassName();
     const auto original = e.getOriginalMsg();

@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <cmath>
 #include <optional>
 #include <vector>
 
@@ -60,6 +61,8 @@ class LoadWorker : public Napi::AsyncWorker {
       deferred_.Resolve(model);
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
+    } catch (...) {
+      deferred_.Reject(ToJsError(env, CurrentException("MODEL_LOAD_FAILED")).Value());
     }
   }
 
@@ -93,10 +96,15 @@ Napi::Function Model::Define(Napi::Env env) {
 
 Napi::Value Model::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  W2V_REQUIRE(env, info.Length() >= 4 && info[0].IsString() && info[1].IsString() && info[2].IsString() && info[3].IsNumber(),
-              "load(path, device, dtype, threads): expected three strings and a number");
+  // Like every call of the binding, bad arguments reject the promise rather than throw.
+  const bool ok = info.Length() >= 4 && info[0].IsString() && info[1].IsString() && info[2].IsString() && info[3].IsNumber() &&
+                  info[3].As<Napi::Number>().DoubleValue() >= 0 && info[3].As<Napi::Number>().DoubleValue() <= 1024;
+  if (!ok) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(MakeJsError(env, "INVALID_INPUT", "load(path, device, dtype, threads): expected three strings and a thread count in [0, 1024]").Value());
+    return deferred.Promise();
+  }
   const int threads = info[3].As<Napi::Number>().Int32Value();
-  W2V_REQUIRE(env, threads >= 0, "load: threads must be >= 0");
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>(), info[1].As<Napi::String>(), info[2].As<Napi::String>(), threads);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
@@ -149,10 +157,14 @@ Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
     Napi::Float32Array data = info[0].As<Napi::Float32Array>();
     Napi::Array shapeJs = info[1].As<Napi::Array>();
     W2V_REQUIRE(env, shapeJs.Get(0u).IsNumber() && shapeJs.Get(1u).IsNumber(), "shape must be [batch, samples]");
-    const int64_t batch = shapeJs.Get(0u).As<Napi::Number>().Int64Value();
-    const int64_t samples = shapeJs.Get(1u).As<Napi::Number>().Int64Value();
-    W2V_REQUIRE(env, batch >= 1 && samples >= 1 && static_cast<size_t>(batch * samples) == data.ElementLength(),
+    const double b = shapeJs.Get(0u).As<Napi::Number>().DoubleValue();
+    const double t = shapeJs.Get(1u).As<Napi::Number>().DoubleValue();
+    // Whole numbers within the array's length first, so the product below cannot overflow.
+    const double n = static_cast<double>(data.ElementLength());
+    W2V_REQUIRE(env, b >= 1 && t >= 1 && b <= n && t <= n && b == std::floor(b) && t == std::floor(t) && b * t == n,
                 "shape [batch, samples] does not match the length of waveforms");
+    const int64_t batch = static_cast<int64_t>(b);
+    const int64_t samples = static_cast<int64_t>(t);
 
     if (info.Length() >= 3 && !info[2].IsNull() && !info[2].IsUndefined()) {
       W2V_REQUIRE(env, info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array,
@@ -170,7 +182,9 @@ Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
     }
     if (features && info.Length() >= 4 && !info[3].IsNull() && !info[3].IsUndefined()) {
       W2V_REQUIRE(env, info[3].IsNumber(), "numLayers must be a number");
-      job->numLayers = info[3].As<Napi::Number>().Int64Value();
+      const double layers = info[3].As<Napi::Number>().DoubleValue();
+      W2V_REQUIRE(env, layers == std::floor(layers) && std::abs(layers) < 1e9, "numLayers must be an integer");
+      job->numLayers = static_cast<int64_t>(layers);
     }
     job->input = Napi::Persistent(info[0]);
     // No copy: the tensor views the caller's memory, which `job->input` keeps alive until Complete.
@@ -208,19 +222,28 @@ void Model::Complete(Napi::Env env, Napi::Function, Model* model, Job* job) {
     return;
   }
   Napi::HandleScope scope(env);
-  if (job->error) {
-    job->deferred.Reject(ToJsError(env, *job->error).Value());
-  } else {
-    Napi::Object result = Napi::Object::New(env);
-    if (job->features) {
-      Napi::Array list = Napi::Array::New(env, job->output.tensors.size());
-      for (size_t i = 0; i < job->output.tensors.size(); i++) list.Set(static_cast<uint32_t>(i), TensorToJs(env, job->output.tensors[i]));
-      result.Set("features", list);
+  try {
+    if (job->error) {
+      job->deferred.Reject(ToJsError(env, *job->error).Value());
     } else {
-      result.Set("emissions", TensorToJs(env, job->output.tensors[0]));
+      Napi::Object result = Napi::Object::New(env);
+      if (job->features) {
+        Napi::Array list = Napi::Array::New(env, job->output.tensors.size());
+        for (size_t i = 0; i < job->output.tensors.size(); i++) list.Set(static_cast<uint32_t>(i), TensorToJs(env, job->output.tensors[i]));
+        result.Set("features", list);
+      } else {
+        result.Set("emissions", TensorToJs(env, job->output.tensors[0]));
+      }
+      result.Set("lengths", job->output.lengths ? Napi::Value(LengthsToJs(env, *job->output.lengths)) : env.Null());
+      job->deferred.Resolve(result);
     }
-    result.Set("lengths", job->output.lengths ? Napi::Value(LengthsToJs(env, *job->output.lengths)) : env.Null());
-    job->deferred.Resolve(result);
+  } catch (...) {
+    // Handing the result over failed (out of memory for a copy, ...): the call still settles, and the
+    // model still counts it as finished.
+    try {
+      job->deferred.Reject(ToJsError(env, CurrentException("INFERENCE_FAILED")).Value());
+    } catch (...) {
+    }
   }
   delete job;
   model->Finish(env);

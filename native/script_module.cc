@@ -80,14 +80,22 @@ void FindArchitecture(const torch::jit::Module& m, ModuleInfo& info) {
   }
 }
 
-Output Parse(const c10::IValue& out, bool features, const char* method) {
+// `withLengths`: the torchaudio convention returns (output, Optional[lengths]); a traced model's second tuple
+// element is something else (hidden states, ...) and is ignored.
+Output Parse(const c10::IValue& out, bool features, bool withLengths, int64_t batch, const char* method) {
   Output result;
   c10::IValue first = out;
   if (out.isTuple()) {
     const auto& elements = out.toTupleRef().elements();
     if (elements.empty()) throw CodedError("UNSUPPORTED_METHOD", std::string(method) + " returned an empty tuple");
     first = elements[0];
-    if (elements.size() > 1 && elements[1].isTensor()) result.lengths = elements[1].toTensor();
+    if (withLengths && elements.size() > 1 && elements[1].isTensor()) {
+      const at::Tensor& l = elements[1].toTensor();
+      if (l.dim() != 1 || l.size(0) != batch || !at::isIntegralType(l.scalar_type(), /*includeBool=*/false)) {
+        throw CodedError("UNSUPPORTED_METHOD", std::string(method) + " returned lengths that are not one integer per batch item");
+      }
+      result.lengths = l;
+    }
   } else if (out.isGenericDict()) {
     const auto dict = out.toGenericDict();
     const auto it = dict.find(c10::IValue(std::string("logits")));
@@ -186,15 +194,15 @@ c10::IValue ScriptModule::LengthsArg(const std::optional<at::Tensor>& lengths) c
 Output ScriptModule::Forward(const at::Tensor& waveforms, const std::optional<at::Tensor>& lengths) {
   std::vector<c10::IValue> inputs{waveforms.to(device_, dtype_)};
   if (info_.convention == Convention::Torchaudio) inputs.push_back(LengthsArg(lengths));
-  return Parse(module_.forward(std::move(inputs)), false, "forward");
+  return Parse(module_.forward(std::move(inputs)), false, info_.convention == Convention::Torchaudio, waveforms.size(0), "forward");
 }
 
 Output ScriptModule::ExtractFeatures(const at::Tensor& waveforms, const std::optional<at::Tensor>& lengths,
                                      std::optional<int64_t> numLayers) {
   if (!info_.hasExtractFeatures) {
     throw CodedError("UNSUPPORTED_METHOD",
-                     "this model has no extract_features(waveforms, lengths, num_layers) method; export it from torchaudio "
-                     "(scripts/export_torchaudio.py) to get per-layer features");
+                     "this model has no extract_features method; export it with scripts/export_torchaudio.py or "
+                     "scripts/export_hf.py to get per-layer features");
   }
   if (info_.tracedFeatures) {
     // A trace cannot take num_layers: it returns every layer, and we keep the first N (same check and
@@ -214,11 +222,11 @@ Output ScriptModule::ExtractFeatures(const at::Tensor& waveforms, const std::opt
       if (!v.isTensor()) throw CodedError("UNSUPPORTED_METHOD", "extract_features returned a non-tensor layer output");
       layers.push_back(v.toTensor());
     }
-    return Parse(c10::IValue(layers), true, "extract_features");
+    return Parse(c10::IValue(layers), true, false, waveforms.size(0), "extract_features");
   }
   std::vector<c10::IValue> inputs{waveforms.to(device_, dtype_), LengthsArg(lengths),
                                   numLayers ? c10::IValue(*numLayers) : c10::IValue()};
-  return Parse(module_.get_method("extract_features")(std::move(inputs)), true, "extract_features");
+  return Parse(module_.get_method("extract_features")(std::move(inputs)), true, true, waveforms.size(0), "extract_features");
 }
 
 }  // namespace w2v

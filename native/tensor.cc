@@ -1,6 +1,7 @@
 #include "tensor.h"
 
 #include <cstring>
+#include <memory>
 
 namespace w2v {
 
@@ -25,9 +26,10 @@ Napi::Object TensorToJs(Napi::Env env, const at::Tensor& t) {
   Napi::ArrayBuffer buffer;
   bool external = false;
   if (bytes > 0) {
+    auto owner = std::make_unique<at::Tensor>(t);
     try {
-      auto* owner = new at::Tensor(t);
-      buffer = Napi::ArrayBuffer::New(env, owner->data_ptr(), bytes, FreeTensor, owner);
+      buffer = Napi::ArrayBuffer::New(env, owner->data_ptr(), bytes, FreeTensor, owner.get());
+      owner.release();  // the ArrayBuffer's finalizer owns it now
       Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
       external = true;
     } catch (const Napi::Error&) {

@@ -14,6 +14,14 @@ if (!found) {
   process.stderr.write(`wav2vec2-node: LibTorch not found. Tried:\n  - ${tried.join('\n  - ')}\nRun \`node scripts/install.js\` first.\n`);
   process.exit(1);
 }
+// binding.gyp lists its sources by hand (gyp has no glob); CMakeLists.txt takes every native/*.cc. Keep them equal.
+const fs = require('node:fs');
+const listed = new Set([...fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8').matchAll(/"(native\/[^"]+\.cc)"/g)].map((m) => m[1]));
+const missing = fs.readdirSync(path.join(ROOT, 'native')).filter((f) => f.endsWith('.cc') && !listed.has(`native/${f}`));
+if (missing.length) {
+  process.stderr.write(`wav2vec2-node: binding.gyp does not list ${missing.map((f) => `native/${f}`).join(', ')}: add them to its "sources".\n`);
+  process.exit(1);
+}
 const gyp = require.resolve('node-gyp/bin/node-gyp.js');
 const argv = [gyp, 'rebuild', '--jobs', 'max', ...process.argv.slice(2)];
 process.stderr.write(`wav2vec2-node: node-gyp build against LibTorch ${found.version || ''} (${found.root})\n`);

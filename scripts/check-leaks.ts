@@ -1,5 +1,5 @@
 /**
- * `npm run check:leaks`: 2000 forward calls (and 100 load/dispose cycles) on a fixture model with --expose-gc;
+ * `npm run check:leaks`: 2000 forward calls (and 200 load/dispose cycles) on a fixture model with --expose-gc;
  * fails when resident memory grows by 10 MB or more after warm-up. Prints the figures.
  */
 import { join } from 'node:path';

@@ -21,25 +21,15 @@ Notes for users:
   with one: run their items at equal lengths (or one at a time) rather than zero-padded in a batch.
 """
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
-MANIFEST_FORMAT = "wav2vec2-node-model/1"
+from model_manifest import MANIFEST_FORMAT, receptive_field, write_manifest
+
 CHECK_TOLERANCE = 1e-4
 
 
-def manifest_path_for(model_path: Path) -> Path:
-    return model_path.with_suffix(".json") if model_path.suffix else Path(str(model_path) + ".json")
-
-
-def receptive_field(conv_layers) -> int:
-    field, jump = 1, 1
-    for kernel, stride in conv_layers:
-        field += (kernel - 1) * jump
-        jump *= stride
-    return field
 
 
 def labels_from_tokenizer(tokenizer, num_classes: int):
@@ -156,8 +146,7 @@ def main(argv=None) -> None:
         "featExtractNorm": getattr(model.config, "feat_extract_norm", None),
     }
     manifest = build_manifest(model, tokenizer, feature_extractor, source)
-    path = manifest_path_for(args.out)
-    path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    path = write_manifest(args.out, manifest)
     worst = max(c["maxAbsDiff"] for c in checks)
     print(f"wrote {args.out} and {path}: {len(manifest['labels'])} labels, traced model within {worst:.1e} of eager on {len(checks)} shapes")
 

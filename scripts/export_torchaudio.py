@@ -21,23 +21,12 @@ import json
 import sys
 from pathlib import Path
 
+from model_manifest import MANIFEST_FORMAT, receptive_field, write_manifest
+
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT / "scripts" / "data" / "torchaudio-bundles.json"
-MANIFEST_FORMAT = "wav2vec2-node-model/1"
 
 
-def manifest_path_for(model_path: Path) -> Path:
-    """`dir/name.pt` -> `dir/name.json` (lib/manifest.ts manifestPathFor)."""
-    return model_path.with_suffix(".json") if model_path.suffix else Path(str(model_path) + ".json")
-
-
-def receptive_field(conv_layers) -> int:
-    """Samples seen by one output frame of a stack of (kernel, stride) convolutions."""
-    field, jump = 1, 1
-    for kernel, stride in conv_layers:
-        field += (kernel - 1) * jump
-        jump *= stride
-    return field
 
 
 def manifest_from_facts(facts: dict, source: dict) -> dict:
@@ -91,15 +80,6 @@ def facts_from_torchaudio(bundle, name: str) -> dict:
     }
 
 
-def write_manifest(manifest: dict, out: Path) -> Path:
-    path = manifest_path_for(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
 def export_model(name: str, out: Path) -> None:
     import importlib.util
 
@@ -140,7 +120,8 @@ def export_model(name: str, out: Path) -> None:
         "exportedWith": {"torch": torch.__version__, "torchaudio": torchaudio.__version__},
         "checkMaxAbsDiff": diff,
     }
-    path = write_manifest(manifest_from_facts(facts, source), out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = write_manifest(out, manifest_from_facts(facts, source))
     print(f"wrote {out} and {path} (reloaded vs eager: max abs diff {diff:.2e})")
 
 
@@ -154,7 +135,8 @@ def main(argv=None) -> None:
     if args.manifest_only:
         facts = facts_from_table(name)
         source = {"kind": "torchaudio", "bundle": name, "checkpoint": facts["path"], "facts": "scripts/data/torchaudio-bundles.json"}
-        path = write_manifest(manifest_from_facts(facts, source), args.out)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        path = write_manifest(args.out, manifest_from_facts(facts, source))
         print(f"wrote {path}")
     else:
         export_model(name, args.out)

@@ -91,12 +91,14 @@ const pythonCache = new Map();
 /**
  * A Python interpreter that can import every module in `modules` (default: torch), for tooling: benchmarks
  * against the Python reference, export scripts, tests that build models. Tried in order: $WAV2VEC2_PYTHON,
- * $PYTHON, the project's .venv, python3. Returns null when none can (callers skip, saying what is missing).
+ * then the interpreters find() looks at for LibTorch, in its order ($PYTHON, python3, the project's .venv), so
+ * the tooling runs the torch the addon was built against. Returns null when none can (callers skip, saying
+ * what is missing).
  */
 function findPython(modules = ['torch']) {
   const key = modules.join(',');
   if (pythonCache.has(key)) return pythonCache.get(key);
-  const candidates = [process.env.WAV2VEC2_PYTHON, process.env.PYTHON, VENV_PYTHON, 'python3']
+  const candidates = [process.env.WAV2VEC2_PYTHON, process.env.PYTHON, 'python3', VENV_PYTHON]
     .filter((p) => p && (p === 'python3' || fs.existsSync(p)));
   const code = modules.map((m) => `import ${m}`).join('; ') || 'pass';
   let found = null;

@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { makeAudioCorpus } from './audio-corpus';
+import { mulberry32 } from './random';
 
 export const CODED = ['AUDIO_DECODE_FAILED', 'AUDIO_UNSUPPORTED_FORMAT', 'AUDIO_EMPTY'];
 
@@ -46,18 +47,6 @@ export interface FuzzResult {
   problems: FuzzProblem[];
   slowestMs: number;
   elapsedMs: number;
-}
-
-/** mulberry32: small, seedable, good enough to pick mutations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const INTERESTING_BYTES = [0x00, 0xff, 0x7f, 0x80, 0x01, 0xfe];
@@ -143,7 +132,7 @@ const NAMES = Object.keys(MUTATORS);
 
 /** Input `i` of a run: deterministic in (seed, i), so any failure can be reproduced alone. */
 export function makeInput(seedFiles: Array<{ name: string; bytes: Uint8Array }>, seed: number, i: number): { bytes: Uint8Array; seed: string; mutation: string } {
-  const r = rng((seed * 1000003 + i * 7919) >>> 0);
+  const r = mulberry32((seed * 1000003 + i * 7919) >>> 0);
   const s = seedFiles[int(r, seedFiles.length)]!;
   const other = seedFiles[int(r, seedFiles.length)]!;
   let bytes: Uint8Array = s.bytes;

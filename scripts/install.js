@@ -52,7 +52,6 @@ function main() {
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const argv = [cmakeJs, 'compile', '--CDTorch_DIR=' + found.cmakeDir, '--parallel', String(Math.max(1, require('node:os').availableParallelism?.() ?? 2))];
   if (args.has('--debug')) argv.push('--debug');
-  // CUDA libtorch configs look for the CUDA toolkit; point them at nvcc when it is on the PATH.
   run(process.execPath, argv);
   const out = path.join(ROOT, 'build', args.has('--debug') ? 'Debug' : 'Release', 'wav2vec2.node');
   if (!fs.existsSync(out)) throw new Error(`the build finished but ${out} is missing`);

@@ -130,6 +130,8 @@ export class WavDecoder implements StreamDecoder {
   #skip = 0;
   #fmt: WavFormat | null = null;
   #rf64 = false;
+  /** The RIFF header's size field (RF64: the ds64 chunk's, when the header holds 0xFFFFFFFF). */
+  #riffSize = 0;
   #rf64DataSize = -1;
   #dataLeft = Infinity;
   #chunkSize = 0;
@@ -185,6 +187,7 @@ export class WavDecoder implements StreamDecoder {
           throw fail('it does not start with a RIFF/RF64 WAVE header');
         }
         this.#rf64 = id !== 'RIFF';
+        this.#riffSize = dv.getUint32(4, true);
         this.#enter('chunk', 8);
         return;
       }
@@ -204,11 +207,15 @@ export class WavDecoder implements StreamDecoder {
           this.#enter('ds64', padded);
         } else if (id === 'data') {
           if (!this.#fmt) throw fail('its data chunk comes before the fmt chunk');
-          // 0 and 0xFFFFFFFF are what streaming writers leave when they cannot seek back; RF64 keeps the real size
-          // in ds64. In those cases the audio runs to the end of the file.
+          // A writer that cannot seek back (a pipe) leaves 0xFFFFFFFF or 0 as the size; RF64 keeps the real size in
+          // ds64. 0xFFFFFFFF (or RF64 without a ds64 size) means: the audio runs to the end of the file. 0 means that
+          // only when the RIFF size is unknown too (0 or 0xFFFFFFFF); in a finished file it is an empty data chunk,
+          // and what follows it (a LIST chunk, ...) is not audio.
           const declared = this.#rf64 && size === 0xffffffff ? this.#rf64DataSize : size;
-          this.#dataLeft = declared > 0 && declared !== 0xffffffff ? declared : Infinity;
-          this.#state = 'data';
+          const streamed = this.#riffSize === 0 || this.#riffSize === 0xffffffff;
+          const unknown = declared < 0 || declared === 0xffffffff || (declared === 0 && streamed);
+          this.#dataLeft = unknown ? Infinity : declared;
+          this.#state = declared === 0 && !unknown ? 'done' : 'data';
         } else {
           this.#skip = padded;
           this.#state = padded > 0 ? 'skip' : 'chunk';
@@ -221,7 +228,12 @@ export class WavDecoder implements StreamDecoder {
         this.#enter('chunk', 8);
         return;
       case 'ds64': {
-        // riffSize(8) dataSize(8) sampleCount(8): only the data size matters.
+        // riffSize(8) dataSize(8) sampleCount(8): the sizes the RF64 header's 32-bit fields could not hold.
+        if (this.#riffSize === 0xffffffff) {
+          const lo = dv.getUint32(0, true);
+          const hi = dv.getUint32(4, true);
+          this.#riffSize = lo === 0xffffffff && hi === 0xffffffff ? 0xffffffff : lo + hi * 2 ** 32;
+        }
         const size = dv.getUint32(8, true) + dv.getUint32(12, true) * 2 ** 32;
         this.#rf64DataSize = size;
         this.#enter('chunk', 8);

@@ -2,8 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { writeNpy } from '../npy';
-import { loadForModel, padToReceptiveField } from '../transcribe';
-import { addModelOptions, openModel, positiveInt, type ModelCliOptions } from './options';
+import { addModelOptions, positiveInt, withClip, type ModelCliOptions } from './options';
 
 export function featuresCommand(): Command {
   const cmd = new Command('features')
@@ -12,11 +11,9 @@ export function featuresCommand(): Command {
   addModelOptions(cmd)
     .option('--layers <n>', 'the first N transformer layers (default: all)', positiveInt('--layers'))
     .requiredOption('--out <dir>', 'output directory (created if missing)')
-    .action(async (file: string, o: ModelCliOptions & { layers?: number; out: string }) => {
-      const model = await openModel(o);
-      try {
-        const { samples } = await loadForModel(model, file);
-        const { features } = await model.extractFeatures(padToReceptiveField(model, samples), o.layers ? { numLayers: o.layers } : {});
+    .action((file: string, o: ModelCliOptions & { layers?: number; out: string }) =>
+      withClip(o, file, async (model, x) => {
+        const { features } = await model.extractFeatures(x, o.layers ? { numLayers: o.layers } : {});
         await mkdir(o.out, { recursive: true });
         for (let i = 0; i < features.length; i++) {
           const f = features[i]!;
@@ -25,9 +22,6 @@ export function featuresCommand(): Command {
           await writeNpy(path, { data: f.data, shape: f.shape.slice(1) });
           process.stdout.write(`${path}  [${f.shape.slice(1).join(', ')}]\n`);
         }
-      } finally {
-        model.dispose();
-      }
-    });
+      }));
   return cmd;
 }

@@ -9,8 +9,11 @@ import { featuresCommand } from './features';
 import { plotCommand } from './plot';
 import { transcribeCommand } from './transcribe';
 
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../paths';
+
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { version } = require('../../' + (require('node:fs').existsSync(require('node:path').join(__dirname, '..', '..', 'package.json')) ? '' : '../') + 'package.json');
+const { version } = require(join(PACKAGE_ROOT, 'package.json')) as { version: string };
 
 export function program(): Command {
   const root = new Command('wav2vec2').description('speech recognition with wav2vec2-family models (LibTorch)').version(version);

@@ -2,8 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { renderEmission, renderFeatures } from '../plot';
-import { loadForModel, padToReceptiveField } from '../transcribe';
-import { addModelOptions, openModel, positiveInt, type ModelCliOptions } from './options';
+import { addModelOptions, positiveInt, withClip, type ModelCliOptions } from './options';
 
 export function plotCommand(): Command {
   const cmd = new Command('plot')
@@ -12,29 +11,21 @@ export function plotCommand(): Command {
   addModelOptions(cmd)
     .option('--layers <n>', 'feature layers to draw (default: all)', positiveInt('--layers'))
     .requiredOption('--out <dir>', 'output directory (created if missing)')
-    .action(async (file: string, o: ModelCliOptions & { layers?: number; out: string }) => {
-      const model = await openModel(o);
-      try {
-        const { samples } = await loadForModel(model, file);
-        const x = padToReceptiveField(model, samples);
+    .action((file: string, o: ModelCliOptions & { layers?: number; out: string }) =>
+      withClip(o, file, async (model, x) => {
         await mkdir(o.out, { recursive: true });
         const written: string[] = [];
         if (model.info.hasExtractFeatures) {
           const { features } = await model.extractFeatures(x, o.layers ? { numLayers: o.layers } : {});
-          const p = join(o.out, 'features.png');
-          await writeFile(p, renderFeatures(features));
-          written.push(p);
+          written.push(join(o.out, 'features.png'));
+          await writeFile(written[0]!, renderFeatures(features));
         } else {
           process.stderr.write('wav2vec2: this model has no extract_features method: drawing the emission only\n');
         }
         const { emissions } = await model.forward(x);
-        const p = join(o.out, 'emission.png');
-        await writeFile(p, renderEmission(emissions, model.labels));
-        written.push(p);
+        written.push(join(o.out, 'emission.png'));
+        await writeFile(written[written.length - 1]!, renderEmission(emissions, model.labels));
         for (const w of written) process.stdout.write(w + '\n');
-      } finally {
-        model.dispose();
-      }
-    });
+      }));
   return cmd;
 }

@@ -36,7 +36,7 @@ export function transcribeCommand(): Command {
     .description('transcribe audio files (WAV, FLAC, MP3, OGG Vorbis; any sample rate) to text')
     .argument('<files...>', 'audio files');
   addModelOptions(cmd)
-    .option('--decoder <kind>', "'greedy' or 'beam'", 'greedy')
+    .option('--decoder <kind>', "'greedy' or 'beam' (--lm, --lexicon, --hotword, --beam-size, --lm-weight and --word-score imply beam)", 'greedy')
     .option('--lm <arpa>', 'n-gram language model (ARPA) for beam search')
     .option('--lexicon <file>', 'lexicon for beam search: a word and its tokens per line')
     .option('--hotword <word[:boost]>', 'boost a word in beam search (repeatable)', hotword, [])

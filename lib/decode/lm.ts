@@ -1,4 +1,5 @@
 import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { invalid, Wav2Vec2Error } from '../errors';
@@ -36,6 +37,17 @@ export function checkLmScore(score: unknown, what: string): number {
 }
 
 const LOG10_TO_LN = Math.LN10;
+/** Bytes read (or decompressed text decoded) at a time by loadSync. */
+const READ_CHUNK = 1 << 20;
+/**
+ * Entries allocated up front from the \data\ counts, at most: a header may claim any count, and a tiny or damaged
+ * file must not allocate gigabytes on its word. Larger models grow by half as they are read (the bench's 1.02M
+ * n-gram LM still fits the first allocation).
+ */
+const MAX_INITIAL_ENTRIES = 1 << 20;
+/** Entries are int32 indices, and depths one byte. */
+const MAX_ENTRIES = 2 ** 31 - 1;
+const MAX_ORDER = 255;
 /** KenLM's log10 probability for a word when the model has no <unk>. */
 const MISSING_UNK_LOG10 = -100;
 
@@ -103,16 +115,24 @@ export class NGramLanguageModel implements LanguageModel<number> {
     return r.finish();
   }
 
-  /** Reads an ARPA file (`.gz` is gunzipped), synchronously, in chunks: the text is never held whole. */
+  /**
+   * Reads an ARPA file (`.gz` is gunzipped), synchronously. The text is parsed in chunks and never held as one
+   * string. A plain file is read 1 MiB at a time; a `.gz` file is decompressed whole into one Buffer first (Node
+   * has no synchronous streaming gunzip), so it needs its uncompressed size in memory for the duration of the
+   * load: for a multi-GiB ARPA, use `load()`, which streams both.
+   */
   static loadSync(path: string): NGramLanguageModel {
     const r = new ArpaReader(path);
     try {
       if (path.endsWith('.gz')) {
-        r.push(gunzipSync(readFileSync(path)).toString('utf8'));
+        const text = gunzipSync(readFileSync(path));
+        const dec = new StringDecoder('utf8');
+        for (let i = 0; i < text.length; i += READ_CHUNK) r.push(dec.write(text.subarray(i, i + READ_CHUNK)));
+        r.push(dec.end());
       } else {
         const fd = openSync(path, 'r');
         try {
-          const buf = Buffer.allocUnsafe(1 << 24);
+          const buf = Buffer.allocUnsafe(READ_CHUNK);
           const dec = new StringDecoder('utf8');
           for (;;) {
             const n = readSync(fd, buf, 0, buf.length, null);
@@ -130,14 +150,22 @@ export class NGramLanguageModel implements LanguageModel<number> {
     return r.finish();
   }
 
-  /** Reads an ARPA file (`.gz` is gunzipped) as a stream. */
+  /**
+   * Reads an ARPA file (`.gz` is gunzipped) as a stream. Every failure (a missing or unreadable file, a damaged
+   * `.gz`, malformed ARPA) rejects with `LM_INVALID`; the streams are closed either way.
+   */
   static async load(path: string): Promise<NGramLanguageModel> {
     const r = new ArpaReader(path);
+    const consume = async (source: AsyncIterable<Buffer>): Promise<void> => {
+      const dec = new StringDecoder('utf8');
+      for await (const chunk of source) r.push(dec.write(chunk));
+      r.push(dec.end());
+    };
     try {
-      const file = createReadStream(path);
-      const stream = path.endsWith('.gz') ? file.pipe(createGunzip()) : file;
-      stream.setEncoding('utf8');
-      for await (const chunk of stream) r.push(chunk as string);
+      // pipeline() forwards an error of any stage (ENOENT from the file, a bad header from gunzip) to the promise
+      // and destroys the others; `.pipe()` would leave the file's error unhandled and crash the process.
+      if (path.endsWith('.gz')) await pipeline(createReadStream(path), createGunzip(), consume);
+      else await pipeline(createReadStream(path), consume);
     } catch (err) {
       throw wrapReadError(err, path);
     }
@@ -268,9 +296,12 @@ function hash(parent: number, word: number): number {
   return h >>> 0;
 }
 
+/** A read or decompression failure as the LM's coded error (the same shape as the lexicon's `Cannot read ...`). */
 function wrapReadError(err: unknown, path: string): Error {
   if (err instanceof Wav2Vec2Error) return err;
-  return new Wav2Vec2Error('LM_INVALID', `Cannot read the language model ${path}: ${(err as Error).message}`, { cause: err });
+  // gunzipSync's output is one Buffer: a file too large for it can still be streamed.
+  const hint = err instanceof RangeError && path.endsWith('.gz') ? ' Load a file this large with NGramLanguageModel.load(), which streams it.' : '';
+  return new Wav2Vec2Error('LM_INVALID', `Cannot read the language model ${path}: ${(err as Error).message}.${hint}`, { cause: err });
 }
 
 /** Parses ARPA text pushed in chunks of any size into the arrays NGramLanguageModel keeps. */
@@ -345,8 +376,12 @@ class ArpaReader {
       if (!m) this.fail(`expected "ngram N=count" in \\data\\, got ${JSON.stringify(text.slice(from, Math.min(to, from + 60)))}`);
       const k = Number(m[1]);
       if (k !== this.order + 1) this.fail(`expected the count of ${this.order + 1}-grams, got ${k}-grams`);
+      if (k > MAX_ORDER) this.fail(`an n-gram order above ${MAX_ORDER}`);
+      const count = Number(m[2]);
+      const total = this.declared.reduce((a, b) => a + b, 0) + count;
+      if (total > MAX_ENTRIES - 1) this.fail(`\\data\\ declares ${total} n-grams in all; at most ${MAX_ENTRIES - 1} are supported`);
       this.order = k;
-      this.declared[k] = Number(m[2]);
+      this.declared[k] = count;
       return;
     }
     if (this.section === 'grams') {
@@ -375,9 +410,10 @@ class ArpaReader {
     const k = Number(m[1]);
     if (k !== this.k + 1 || k > this.order) this.fail(`unexpected section \\${k}-grams: (expected \\${this.k + 1}-grams: of ${this.order})`);
     if (this.k === 0) {
+      // Trust the counts only up to a point (see MAX_INITIAL_ENTRIES); `child` grows the arrays when they fill.
       let total = 0;
       for (let i = 1; i <= this.order; i++) total += this.declared[i]!;
-      this.allocate(total + 1);
+      this.allocate(Math.min(total + 1, MAX_INITIAL_ENTRIES));
     }
     this.k = k;
     this.found[k] = 0;
@@ -428,7 +464,13 @@ class ArpaReader {
       h = (h + 1) & this.mask;
     }
     if (this.n >= this.parent.length) {
-      this.allocate(Math.ceil(this.parent.length * 1.5) + 16);
+      if (this.n >= MAX_ENTRIES) this.fail(`more than ${MAX_ENTRIES - 1} n-grams (with context-only prefixes): too many for this reader`);
+      // Grow by half, or straight towards the declared total when the file has backed the claim so far (at most 4x
+      // what has been read, so a false claim costs little): fewer rehashes for big honest files.
+      const len = this.parent.length;
+      const declared = this.declared.reduce((a, b) => a + b, 0) + 1;
+      const next = Math.max(Math.ceil(len * 1.5) + 16, Math.min(declared, len * 4));
+      this.allocate(Math.min(next, MAX_ENTRIES));
       return this.child(parent, word, depth);
     }
     const e = this.n++;
@@ -441,9 +483,21 @@ class ArpaReader {
     return e;
   }
 
-  /** (Re)allocates entry arrays for `capacity` entries and a hash table under half full. */
+  /**
+   * (Re)allocates entry arrays for `capacity` entries and a hash table under half full. Running out of memory
+   * (a RangeError from the typed arrays) becomes an LM_INVALID error that says how many entries were asked for.
+   */
   private allocate(capacity: number): void {
     if (capacity <= this.parent.length) return;
+    try {
+      this.reallocate(capacity);
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      this.fail(`cannot allocate memory for ${capacity} n-gram entries (${err.message})`);
+    }
+  }
+
+  private reallocate(capacity: number): void {
     const grow = <T extends Int32Array | Float32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
       const b = make(capacity);
       b.set(a.subarray(0, this.n) as never);

@@ -120,7 +120,7 @@ describe('cli', function () {
     const cases: Array<[string, () => string[], number, RegExp]> = [
       ['a missing audio file', () => ['transcribe', join(dir, 'nope.wav'), '--model', model], 1, /AUDIO_READ_FAILED/],
       ['a file that is not audio', () => ['transcribe', join(dir, 'tiny.json'), '--model', model], 1, /AUDIO_UNSUPPORTED_FORMAT/],
-      ['a missing model', () => ['transcribe', wav, '--model', join(dir, 'nope.pt')], 1, /MODEL_LOAD_FAILED/],
+      ['a missing model', () => ['transcribe', wav, '--model', join(dir, 'nope.pt')], 1, /MODEL_NOT_FOUND/],
       ['an unknown bundle', () => ['transcribe', wav, '--bundle', 'WAV2VEC3'], 1, /UNKNOWN_BUNDLE/],
       ['a bundle whose model was not exported', () => ['transcribe', wav, '--bundle', 'WAV2VEC2_ASR_BASE_960H', '--models-dir', dir], 1, /export_torchaudio\.py/],
       ['--model with --bundle', () => ['transcribe', wav, '--model', model, '--bundle', 'WAV2VEC2_ASR_BASE_960H'], 2, /cannot be used with/],

@@ -1,3 +1,2 @@
 /** Tests find Python the same way the tooling does (scripts/find-libtorch.js). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const { findPython } = require('../../scripts/find-libtorch.js') as { findPython: (modules?: string[]) => string | null };
+export { findPython } from '../../scripts/python';

@@ -30,8 +30,8 @@ describe('bad calls', function () {
   after(() => model?.dispose());
 
   describe('loadModel', () => {
-    it('rejects a missing file with MODEL_LOAD_FAILED and says how to export one', () =>
-      assert.rejects(loadModel('/nonexistent/model.pt'), rejectsWith('MODEL_LOAD_FAILED', /not found.*export/)));
+    it('rejects a missing file with MODEL_NOT_FOUND and says how to export one', () =>
+      assert.rejects(loadModel('/nonexistent/model.pt'), rejectsWith('MODEL_NOT_FOUND', /not found.*export/)));
     it('rejects a file that is not TorchScript with MODEL_LOAD_FAILED', () => {
       const dir = mkdtempSync(join(tmpdir(), 'w2v-'));
       writeFileSync(join(dir, 'junk.pt'), 'not a zip archive');
@@ -128,7 +128,14 @@ describe('bad calls', function () {
         await assert.rejects(raw.forward(new Float32Array(1000), 'x' as any, null), rejectsWith('INVALID_INPUT'));
         // A waveform shorter than the first conv kernel reaches LibTorch: its c10::Error becomes INFERENCE_FAILED.
         await assert.rejects(raw.forward(new Float32Array(5), [1, 5], null), rejectsWith('INFERENCE_FAILED'));
-        assert.throws(() => (binding().load as any)(1, 2), rejectsWith('INVALID_INPUT'));
+        await assert.rejects((binding().load as any)(1, 2), rejectsWith('INVALID_INPUT'));
+        await assert.rejects(binding().load(TA, 'cpu', 'float32', -1), rejectsWith('INVALID_INPUT'));
+        // Shapes whose product would overflow, or that are not whole numbers, are refused before any read.
+        await assert.rejects(raw.forward(new Float32Array(0), [2 ** 62, 4], null), rejectsWith('INVALID_INPUT'));
+        await assert.rejects(raw.forward(new Float32Array(1000), [1.5, 1000 / 1.5], null), rejectsWith('INVALID_INPUT'));
+        await assert.rejects(raw.extractFeatures(new Float32Array(1000), [1, 1000], null, 1.5), rejectsWith('INVALID_INPUT'));
+        assert.throws(() => binding().setCpuCacheLimit(Infinity), rejectsWith('INVALID_INPUT'));
+        assert.throws(() => binding().setCpuCacheLimit(-1), rejectsWith('INVALID_INPUT'));
         assert.throws(() => new (binding() as any).Model(), /loadModel/);
       } finally {
         raw.dispose();

@@ -71,6 +71,37 @@ describe('model lifecycle', function () {
     }
   });
 
+  it('the caller may change its array as soon as the call is made (the addon reads a copy)', async () => {
+    const x = signal(6, 16000);
+    const expected = await model.forward(x.slice());
+    const pending = model.forward(x);
+    x.fill(0.9);
+    const got = await pending;
+    assert.ok(maxAbsDiff(got.emissions.data, expected.emissions.data) <= 1e-6);
+  });
+
+  it('traced models run the items of a ragged batch one at a time: each gets what it gets alone', async () => {
+    const hf = await loadModel(join(FIXTURES, 'models', 'hf_tiny_traced.pt'), { manifest: false });
+    try {
+      const items = [signal(1, 12000), signal(2, 20000), signal(3, 8001)];
+      const batch = await hf.forward(items);
+      const [B, F, C] = batch.emissions.shape as [number, number, number];
+      assert.equal(B, 3);
+      for (let b = 0; b < B; b++) {
+        const alone = await hf.forward(items[b]!);
+        const n = batch.lengths[b]!;
+        assert.equal(n, alone.emissions.shape[1]);
+        assert.equal(maxAbsDiff(batch.emissions.data.subarray(b * F * C, (b * F + n) * C), alone.emissions.data), 0);
+        assert.ok(batch.emissions.data.subarray((b * F + n) * C, (b + 1) * F * C).every((v) => v === 0), 'padding frames are zero');
+      }
+      // Equal lengths still run as one batch.
+      const same = await hf.forward([items[0]!, items[0]!]);
+      assert.deepEqual(Array.from(same.lengths), [37, 37]);
+    } finally {
+      hf.dispose();
+    }
+  });
+
   it('normalize never modifies the caller\'s array', async () => {
     const x = signal(4, 8000);
     const copy = x.slice();
