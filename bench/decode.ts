@@ -18,6 +18,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { CTCBeamSearchDecoder, forcedAlign, GreedyCTCDecoder, Lexicon, NGramLanguageModel } from '../lib/decode';
 import { buildArpa } from '../scripts/build-arpa';
+import { mulberry32 } from '../scripts/random';
 import { machine, summary, table, writeResults } from './stats';
 
 const LABELS = ['-', '|', 'E', 'T', 'A', 'O', 'N', 'I', 'H', 'S', 'R', 'D', 'L', 'U', 'M', 'W', 'C', 'F', 'G', 'Y', 'P', 'B', 'V', 'K', "'", 'X', 'J', 'Q', 'Z'];
@@ -28,17 +29,6 @@ const UTTERANCE_SECONDS = 30;
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
@@ -164,7 +154,7 @@ function memory(): number {
 }
 
 function main(): void {
-  const r = prng(2024);
+  const r = mulberry32(2024);
   const mb = (b: number): number => +(b / 2 ** 20).toFixed(1);
 
   // Data.

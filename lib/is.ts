@@ -8,6 +8,7 @@ export const isString = (v: unknown): v is string => typeof v === 'string';
 export const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 export const isFloat32Array = (v: unknown): v is Float32Array => v instanceof Float32Array;
 export const isFloat64Array = (v: unknown): v is Float64Array => v instanceof Float64Array;
+export const isFloatArray = (v: unknown): v is Float32Array | Float64Array => isFloat32Array(v) || isFloat64Array(v);
 
 /** Index of the first NaN or ±Infinity in `data`, or -1. */
 export function firstNonFinite(data: ArrayLike<number>): number {

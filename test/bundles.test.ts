@@ -10,19 +10,12 @@ import { join } from 'node:path';
 import { bundleNames, bundles, getBundle } from '../lib/bundles';
 import { makeBatch, normalizeItems } from '../lib/batch';
 import { maxAbsDiff } from '../lib/tensor';
+import { codeOf } from './helpers/errors';
 import { FIXTURES, manifest as fixtures, readEntry } from './helpers/fixtures';
 import { requireAddon } from './helpers/native';
 import { findPython } from './helpers/python';
 
 const FACTS = JSON.parse(readFileSync(join(__dirname, '..', 'scripts', 'data', 'torchaudio-bundles.json'), 'utf8'));
-
-function codeOf(code: string, pattern?: RegExp) {
-  return (err: any) => {
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  };
-}
 
 describe('bundles: the table', () => {
   it('has every bundle of the facts file, by its exact torchaudio name', () => {

@@ -14,24 +14,35 @@
  *   rounding reaches ~1.5e-5 on long kernels; ours is the exact result rounded to float32.
  * - Each phase's filter is trimmed to the taps where |t| < lowpassFilterWidth. torchaudio clamps t to
  *   ±lowpassFilterWidth and keeps those taps, whose values are sin(±W·π)/(±W·π) · window(±W) — below 1e-16 for
- *   the integer widths torchaudio accepts. Trimming them makes the filter ~14× shorter for 44.1 kHz -> 16 kHz
- *   (34 taps instead of 475) and changes no output by more than ~1e-15.
+ *   the integer widths accepted here (torchaudio also takes fractional ones; they are refused, see docs/audio.md).
+ *   Trimming them makes the filter ~14× shorter for 44.1 kHz -> 16 kHz (34 taps instead of 475) and changes no
+ *   output by more than ~1e-15.
  */
 import { invalid } from '../errors';
-import { isFiniteNumber, isObject, isPositiveInteger } from '../is';
+import { isFiniteNumber, isFloatArray, isObject, isPositiveInteger } from '../is';
 import type { FloatTensor } from '../tensor';
 import { besselI0, torchI0Float32 } from './bessel';
 
 export type ResamplingMethod = 'sinc_interp_hann' | 'sinc_interp_kaiser';
 
 export interface ResampleOptions {
-  /** Zero crossings of the sinc on each side: sharper and slower when larger. Positive integer, default 6. */
+  /**
+   * Zero crossings of the sinc on each side: sharper and slower when larger. Positive integer, default 6. No upper
+   * bound of its own: the filter bank it makes must fit 2^24 taps.
+   */
   lowpassFilterWidth?: number;
-  /** Cut-off as a fraction of the lower Nyquist frequency. Default 0.99. */
+  /**
+   * Cut-off as a fraction of the lower Nyquist frequency: any positive number, default 0.99. Above 1 the filter
+   * lets aliasing through (torchaudio accepts it too).
+   */
   rolloff?: number;
   /** Window of the sinc. Default 'sinc_interp_hann'. */
   resamplingMethod?: ResamplingMethod;
-  /** Kaiser window shape; only for 'sinc_interp_kaiser'. Default 14.769656459379492 (torchaudio's). */
+  /**
+   * Kaiser window shape, default 14.769656459379492 (torchaudio's). Used by 'sinc_interp_kaiser' only; ignored with
+   * the Hann window, as torchaudio ignores it. The window depends on |beta|; |beta| must be at most 88, where
+   * torch's float32 I0(beta), which divides the window, is still finite.
+   */
   beta?: number;
 }
 
@@ -70,24 +81,38 @@ function checkRate(what: string, v: unknown): number {
   return v;
 }
 
+/**
+ * Largest |beta|: torchaudio divides the Kaiser window by `torch.i0` of a float32 beta, which overflows to Infinity
+ * above ~88.7 and turns every filter into zeros (or NaN). Refused rather than reproduced.
+ */
+const MAX_BETA = 88;
+
 function checkOptions(options: ResampleOptions | undefined): Required<Omit<ResampleOptions, 'beta'>> & { beta: number } {
   if (options === undefined) return { lowpassFilterWidth: 6, rolloff: 0.99, resamplingMethod: 'sinc_interp_hann', beta: DEFAULT_BETA };
   if (!isObject(options)) throw invalid('INVALID_INPUT', 'resample options', 'an object', options);
   const lowpassFilterWidth = options.lowpassFilterWidth ?? 6;
-  if (!isPositiveInteger(lowpassFilterWidth) || lowpassFilterWidth > 1024) {
-    throw invalid('INVALID_INPUT', 'lowpassFilterWidth', 'an integer within [1, 1024]', options.lowpassFilterWidth);
+  // torchaudio takes any positive width; an integer keeps the sinc's zero crossings at the clamped ends, which the
+  // tap trimming relies on (see the file comment). The size limit is the filter bank's, checked in makePlan.
+  if (!isPositiveInteger(lowpassFilterWidth)) {
+    throw invalid('INVALID_INPUT', 'lowpassFilterWidth', 'a positive integer', options.lowpassFilterWidth);
   }
   const rolloff = options.rolloff ?? 0.99;
-  if (!isFiniteNumber(rolloff) || rolloff <= 0 || rolloff > 1) throw invalid('INVALID_INPUT', 'rolloff', 'a number within (0, 1]', options.rolloff);
+  // torchaudio checks nothing; 0 or less gives it an infinite or negative filter width and an exception.
+  if (!isFiniteNumber(rolloff) || rolloff <= 0) throw invalid('INVALID_INPUT', 'rolloff', 'a positive number', options.rolloff);
   const method = METHOD_ALIASES[String(options.resamplingMethod ?? 'sinc_interp_hann')];
   if (method === undefined || (options.resamplingMethod !== undefined && typeof options.resamplingMethod !== 'string')) {
     throw invalid('INVALID_INPUT', 'resamplingMethod', "'sinc_interp_hann' or 'sinc_interp_kaiser'", options.resamplingMethod);
   }
-  if (options.beta !== undefined) {
-    if (!isFiniteNumber(options.beta) || options.beta < 0 || options.beta > 700) throw invalid('INVALID_INPUT', 'beta', 'a number within [0, 700]', options.beta);
-    if (method !== 'sinc_interp_kaiser') throw invalid('INVALID_INPUT', 'beta', "no value unless resamplingMethod is 'sinc_interp_kaiser'", options.beta);
+  if (options.beta !== undefined && !isFiniteNumber(options.beta)) throw invalid('INVALID_INPUT', 'beta', 'a finite number', options.beta);
+  let beta = DEFAULT_BETA;
+  if (method === 'sinc_interp_kaiser' && options.beta !== undefined) {
+    if (Math.abs(options.beta) > MAX_BETA) {
+      throw invalid('INVALID_INPUT', 'beta', `a number within [-${MAX_BETA}, ${MAX_BETA}]`, options.beta,
+        `torch's float32 I0(beta) overflows above that and torchaudio's filters become zeros.`);
+    }
+    beta = options.beta;
   }
-  return { lowpassFilterWidth, rolloff, resamplingMethod: method, beta: options.beta ?? DEFAULT_BETA };
+  return { lowpassFilterWidth, rolloff, resamplingMethod: method, beta };
 }
 
 // Largest filter bank we build (phases × taps kept). Real rate pairs need far less (44.1 kHz -> 16 kHz: 5.4k taps;
@@ -100,11 +125,12 @@ function makePlan(origFreq: number, newFreq: number, opts: ReturnType<typeof che
   const next = newFreq / g;
   const W = opts.lowpassFilterWidth;
   const baseFreq = Math.min(orig, next) * opts.rolloff;
+  if (!Number.isFinite(baseFreq)) throw invalid('INVALID_INPUT', 'rolloff', `a positive number small enough that ${Math.min(orig, next)} * rolloff is finite`, opts.rolloff);
   const width = Math.ceil((W * orig) / baseFreq);
   const K = 2 * width + orig;
-  if (next * (2 * width + 1) > MAX_KERNEL_TAPS) {
-    throw invalid('INVALID_INPUT', `resample ${origFreq} -> ${newFreq}`, 'a rate pair whose gcd-reduced ratio needs at most 2^24 filter taps', `${next} phases of ${2 * width + 1} taps`,
-      'Round one rate so that the two share a larger common divisor.');
+  if (!(next * (2 * width + 1) <= MAX_KERNEL_TAPS)) {
+    throw invalid('INVALID_INPUT', `resample ${origFreq} -> ${newFreq}`, 'rates and options that need at most 2^24 filter taps', `${next} phases of ${2 * width + 1} taps`,
+      `Round one rate so that the two share a larger common divisor, or use a smaller lowpassFilterWidth (${W}) or a larger rolloff (${opts.rolloff}).`);
   }
   const kaiser = opts.resamplingMethod === 'sinc_interp_kaiser';
   // torchaudio makes beta a float32 scalar tensor (`torch.tensor(float(beta))`) and divides by its float32 i0, even
@@ -198,10 +224,6 @@ function applyPlan<T extends AnyFloatArray>(plan: Plan, x: T): T {
     }
   }
   return out;
-}
-
-function isFloatArray(v: unknown): v is AnyFloatArray {
-  return v instanceof Float32Array || v instanceof Float64Array;
 }
 
 /**

@@ -1,9 +1,9 @@
 import { invalid, Wav2Vec2Error } from '../errors';
 import { isObject } from '../is';
-import { checkBatch, checkEmission, checkIndex, checkLabels, logSoftmax, type Frames } from './emission';
+import { checkBatch, checkEmission, checkIndex, checkLabels, logSoftmax, rowLogSumExp, type Frames } from './emission';
 import { resolveDelimiter } from './greedy';
 import { spellWord } from './lexicon';
-import { checkTimeBase, groupByDelimiter, rowLogSumExp, tokenSpans, wordSpans, type TokenSpan, type WordSpan } from './timestamps';
+import { checkTimeBase, groupByDelimiter, tokenSpans, wordSpans, type TokenSpan, type WordSpan } from './timestamps';
 
 /**
  * CTC forced alignment: the best (Viterbi) path through the emissions that spells a known token sequence,

@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { invalid, Wav2Vec2Error } from '../errors';
+import { invalid } from '../errors';
 import { isFiniteNumber, isObject, isPositiveInteger } from '../is';
-import { checkBatch, checkEmission, checkLabels, logSoftmax, type Frames } from './emission';
+import { checkBatch, checkEmission, checkLabels, logSoftmax, rowLogSumExp, type Frames } from './emission';
 import * as prefixes from './beam-prefixes';
+import { cannotRead } from './files';
 import type { PrefixNode } from './beam-prefixes';
 import { checkHotwords, HotwordBooster, type HotNode, type Hotwords } from './hotwords';
 import { Lexicon, LexiconTrie, spellWord, type TrieNode } from './lexicon';
 import { checkLmScore, isLanguageModel, NGramLanguageModel, type LanguageModel } from './lm';
 import {
-  checkTimeBase, groupByDelimiter, rowLogSumExp, tokenSpans, wordSpans,
+  checkTimeBase, groupByDelimiter, tokenSpans, wordSpans,
   type TimeBase, type TokenSpan, type WordGroup, type WordSpan,
 } from './timestamps';
 
@@ -104,13 +105,16 @@ export interface CTCHypothesis {
   wordSpans: WordSpan[];
 }
 
-/** Reads a torchaudio tokens file: one token per line; several on a line are aliases of one index. */
+/**
+ * Reads a torchaudio tokens file: one token per line; several on a line are aliases of one index. Unreadable or
+ * malformed, it is a bad decoder argument: DECODE_INVALID_INPUT (see files.ts).
+ */
 function readTokens(path: string): { labels: string[]; aliases: Array<[string, number]> } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Wav2Vec2Error('DECODE_INVALID_INPUT', `Cannot read the tokens file ${path}: ${(err as Error).message}`, { cause: err });
+    throw cannotRead('DECODE_INVALID_INPUT', 'tokens file', path, err);
   }
   const labels: string[] = [];
   const aliases: Array<[string, number]> = [];

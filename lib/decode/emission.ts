@@ -5,7 +5,10 @@ import type { Tensor } from '../tensor';
 /**
  * Argument checks shared by every decoder: an emission is a `{ data: Float32Array, shape: [F, C] }` (one
  * utterance) or `[B, F, C]` (a batch, with optional valid lengths). Everything here throws
- * `DECODE_INVALID_INPUT` through `invalid(...)`.
+ * `DECODE_INVALID_INPUT` through `invalid(...)`. Every utterance, and every batch item, needs at least one
+ * frame: a valid length of 0 is an error, not an empty result (a model gives no item fewer frames than one).
+ *
+ * Also the one per-frame log-sum-exp the decoders share (`logSumExp`, `rowLogSumExp`, `logSoftmax`).
  */
 
 /** One utterance's emission, validated: `frames` rows of `classes` values starting at `data[0]`. */
@@ -58,7 +61,7 @@ function checkClasses(classes: number, numLabels: number, what: string): void {
 
 function checkFrames(frames: number, what: string): void {
   if (frames === 0) {
-    throw new Wav2Vec2Error('DECODE_INVALID_INPUT', `${what}: expected at least one frame, got none. Audio shorter than the model's receptive field (400 samples at 16 kHz) yields no frames.`);
+    throw new Wav2Vec2Error('DECODE_INVALID_INPUT', `${what}: expected at least one frame, got none. A model gives no frames for audio shorter than its receptive field (model.receptiveField samples).`);
   }
 }
 
@@ -85,12 +88,12 @@ export function checkBatch(emissions: unknown, numLabels: number, lengths?: unkn
   }
   const [batch, frames, classes] = t.shape as [number, number, number];
   checkClasses(classes, numLabels, what);
+  if (batch > 0) checkFrames(frames, what);
   const lens = checkLengths(lengths, batch, frames, what);
   const out: Frames[] = [];
   for (let b = 0; b < batch; b++) {
     const f = lens[b]!;
     const item = `${what}[${b}]`;
-    checkFrames(f, item);
     const data = t.data.subarray(b * frames * classes, (b * frames + f) * classes);
     checkValues(data, f, classes, item);
     out.push({ data, frames: f, classes });
@@ -98,7 +101,10 @@ export function checkBatch(emissions: unknown, numLabels: number, lengths?: unkn
   return out;
 }
 
-/** Valid lengths as plain numbers: numbers, an Int32Array, or the BigInt64Array a model hands back. */
+/**
+ * Valid lengths as plain numbers: numbers, an Int32Array, or the BigInt64Array a model hands back. Each is in
+ * [1, frames]: an item with no frames has nothing to decode (see the file comment).
+ */
 export function checkLengths(lengths: unknown, batch: number, frames: number, what: string): number[] {
   if (lengths === undefined || lengths === null) return new Array<number>(batch).fill(frames);
   const ok = Array.isArray(lengths) || ArrayBuffer.isView(lengths);
@@ -107,8 +113,8 @@ export function checkLengths(lengths: unknown, batch: number, frames: number, wh
     throw invalid('DECODE_INVALID_INPUT', `${what} lengths`, `${batch} lengths (one per batch item)`, lengths);
   }
   arr.forEach((l, b) => {
-    if (!Number.isInteger(l) || l < 0 || l > frames) {
-      throw invalid('DECODE_INVALID_INPUT', `${what} lengths[${b}]`, `an integer in [0, ${frames}]`, l);
+    if (!Number.isInteger(l) || l < 1 || l > frames) {
+      throw invalid('DECODE_INVALID_INPUT', `${what} lengths[${b}]`, `an integer in [1, ${frames}] (every item needs at least one frame)`, l);
     }
   });
   return arr;
@@ -137,6 +143,30 @@ export function checkIndex(value: unknown, size: number, what: string): number {
 }
 
 /**
+ * log Σ_c exp(data[offset + c]) over the `classes` values of one frame, in float64 around the frame's maximum
+ * (pass `max` when the caller already has it). The one log-sum-exp every decoder uses: `exp(x - lse)` is the
+ * softmax probability of a label whether the emission holds logits or log-probabilities. The maximum must be
+ * finite (checkValues guarantees it: no frame is -Infinity everywhere).
+ */
+export function logSumExp(data: Float32Array, offset: number, classes: number, max?: number): number {
+  let m = max;
+  if (m === undefined) {
+    m = -Infinity;
+    for (let c = 0; c < classes; c++) if (data[offset + c]! > m) m = data[offset + c]!;
+  }
+  let sum = 0;
+  for (let c = 0; c < classes; c++) sum += Math.exp(data[offset + c]! - m);
+  return m + Math.log(sum);
+}
+
+/** `logSumExp` of every frame. */
+export function rowLogSumExp(data: Float32Array, frames: number, classes: number): Float64Array {
+  const out = new Float64Array(frames);
+  for (let t = 0; t < frames; t++) out[t] = logSumExp(data, t * classes, classes);
+  return out;
+}
+
+/**
  * Per-frame log-softmax into a new Float32Array. The beam search and the aligner add these numbers to
  * language-model log-probabilities and compare them against thresholds, which only means something on
  * normalised scores; computed in float64 and stored in float32 like torch.log_softmax on float32 input.
@@ -146,11 +176,7 @@ export function logSoftmax(f: Frames): Float32Array {
   const out = new Float32Array(frames * classes);
   for (let t = 0; t < frames; t++) {
     const row = t * classes;
-    let max = -Infinity;
-    for (let c = 0; c < classes; c++) if (data[row + c]! > max) max = data[row + c]!;
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(data[row + c]! - max);
-    const lse = max + Math.log(sum);
+    const lse = logSumExp(data, row, classes);
     for (let c = 0; c < classes; c++) out[row + c] = data[row + c]! - lse;
   }
   return out;

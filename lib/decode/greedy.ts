@@ -1,6 +1,6 @@
 import { invalid } from '../errors';
 import { isObject } from '../is';
-import { checkBatch, checkEmission, checkIndex, checkLabels, type Frames } from './emission';
+import { checkBatch, checkEmission, checkIndex, checkLabels, logSumExp, type Frames } from './emission';
 import { checkTimeBase, groupByDelimiter, tokenSpans, wordSpans, type TimeBase, type TokenSpan, type WordSpan } from './timestamps';
 
 export interface GreedyCTCDecoderOptions {
@@ -84,9 +84,7 @@ export class GreedyCTCDecoder {
         const x = data[row + c]!;
         if (x > max) { max = x; best = c; }
       }
-      let sum = 0;
-      for (let c = 0; c < classes; c++) sum += Math.exp(data[row + c]! - max);
-      const l = max + Math.log(sum);
+      const l = logSumExp(data, row, classes, max);
       lse[t] = l;
       logProb += max - l;
       path[t] = best;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { invalid, Wav2Vec2Error } from '../errors';
 import { isObject } from '../is';
+import { cannotRead } from './files';
 
 /**
  * Lexicons: which words the beam search may output and how each is spelled in the model's tokens. The
@@ -48,7 +49,7 @@ export class Lexicon {
     try {
       text = readFileSync(path, 'utf8');
     } catch (err) {
-      throw new Wav2Vec2Error('LEXICON_INVALID', `Cannot read the lexicon ${path}: ${(err as Error).message}`, { cause: err });
+      throw cannotRead('LEXICON_INVALID', 'lexicon', path, err);
     }
     return Lexicon.parse(text, path);
   }
@@ -58,7 +59,7 @@ export class Lexicon {
     try {
       text = await readFile(path, 'utf8');
     } catch (err) {
-      throw new Wav2Vec2Error('LEXICON_INVALID', `Cannot read the lexicon ${path}: ${(err as Error).message}`, { cause: err });
+      throw cannotRead('LEXICON_INVALID', 'lexicon', path, err);
     }
     return Lexicon.parse(text, path);
   }

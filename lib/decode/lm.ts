@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { invalid, Wav2Vec2Error } from '../errors';
 import { isObject } from '../is';
+import { cannotRead } from './files';
 
 /**
  * Language models for the beam search. Scores are natural logarithms (the same unit as log-softmax
@@ -41,8 +42,9 @@ const LOG10_TO_LN = Math.LN10;
 const READ_CHUNK = 1 << 20;
 /**
  * Entries allocated up front from the \data\ counts, at most: a header may claim any count, and a tiny or damaged
- * file must not allocate gigabytes on its word. Larger models grow by half as they are read (the bench's 1.02M
- * n-gram LM still fits the first allocation).
+ * file must not allocate gigabytes on its word. Larger models grow as they are read, each time by half or towards
+ * the declared total, at most 4x what was read (ArpaReader.child); the bench's 1.02M n-gram LM still fits the first
+ * allocation.
  */
 const MAX_INITIAL_ENTRIES = 1 << 20;
 /** Entries are int32 indices, and depths one byte. */
@@ -300,8 +302,8 @@ function hash(parent: number, word: number): number {
 function wrapReadError(err: unknown, path: string): Error {
   if (err instanceof Wav2Vec2Error) return err;
   // gunzipSync's output is one Buffer: a file too large for it can still be streamed.
-  const hint = err instanceof RangeError && path.endsWith('.gz') ? ' Load a file this large with NGramLanguageModel.load(), which streams it.' : '';
-  return new Wav2Vec2Error('LM_INVALID', `Cannot read the language model ${path}: ${(err as Error).message}.${hint}`, { cause: err });
+  const hint = err instanceof RangeError && path.endsWith('.gz') ? 'Load a file this large with NGramLanguageModel.load(), which streams it.' : '';
+  return cannotRead('LM_INVALID', 'language model', path, err, hint);
 }
 
 /** Parses ARPA text pushed in chunks of any size into the arrays NGramLanguageModel keeps. */
@@ -355,7 +357,13 @@ class ArpaReader {
       if (this.found[k] !== this.declared[k]) this.fail(`\\data\\ declares ${this.declared[k]} ${k}-grams but the file lists ${this.found[k] ?? 0}`);
     }
     if (this.order === 0 || this.found[1] === 0) this.fail('no unigrams');
-    return new NGramLanguageModel(this);
+    try {
+      return new NGramLanguageModel(this);
+    } catch (err) {
+      // The suffix links take one more int32 per entry: out of memory here is the same failure as in allocate().
+      if (!(err instanceof RangeError)) throw err;
+      this.fail(`cannot allocate memory for the suffix links of ${this.n} n-gram entries (${err.message})`);
+    }
   }
 
   private fail(msg: string): never {

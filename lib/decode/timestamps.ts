@@ -65,24 +65,7 @@ export interface WordGroup {
   lastToken: number;
 }
 
-/**
- * Per-frame log-sum-exp of an emission: `exp(x[t, c] - lse[t])` is the softmax probability of label c at
- * frame t whether the emission holds logits or log-probabilities.
- */
-export function rowLogSumExp(data: Float32Array, frames: number, classes: number): Float64Array {
-  const out = new Float64Array(frames);
-  for (let t = 0; t < frames; t++) {
-    const row = t * classes;
-    let max = -Infinity;
-    for (let c = 0; c < classes; c++) if (data[row + c]! > max) max = data[row + c]!;
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(data[row + c]! - max);
-    out[t] = max + Math.log(sum);
-  }
-  return out;
-}
-
-/** Token spans with times and confidences; `lse` from `rowLogSumExp` of the same `data`. */
+/** Token spans with times and confidences; `lse` from `rowLogSumExp` (emission.ts) of the same `data`. */
 export function tokenSpans(
   tokens: ArrayLike<number>, starts: ArrayLike<number>, ends: ArrayLike<number>,
   data: Float32Array, classes: number, lse: Float64Array, labels: readonly string[], base: TimeBase,

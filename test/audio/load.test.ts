@@ -11,15 +11,8 @@ import { loadAudio, resample, streamAudio } from '../../lib/audio';
 import { maxAbsDiff } from '../../lib/tensor';
 import { CORPUS_FILES, type Corpus, soxDecode } from '../../scripts/audio-corpus';
 import { requireCorpus } from '../helpers/audio-corpus';
+import { codeOf } from '../helpers/errors';
 import { findPython } from '../helpers/python';
-
-function codeOf(code: string, pattern?: RegExp) {
-  return (err: any) => {
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  };
-}
 
 const sameSamples = (a: Float32Array[], b: Float32Array[]) => {
   assert.equal(a.length, b.length, 'channel count');

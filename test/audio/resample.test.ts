@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resample, Resampler, type ResampleOptions } from '../../lib/audio/resample';
 import { maxAbsDiff } from '../../lib/tensor';
+import { throwsCode } from '../helpers/errors';
 import { FIXTURES, manifest, readEntry } from '../helpers/fixtures';
 
 const F32_TOLERANCE = 5e-5;
@@ -150,6 +151,32 @@ describe('audio/resample: Resampler', () => {
   });
 });
 
+describe('audio/resample: arguments torchaudio accepts', () => {
+  // x[i] = sin(0.1 i) + 0.5 sin(0.37 i), i < 300, in float64. Expected samples: torchaudio's resample
+  // (the transcription in scripts/make_resample_fixtures.py, run in float64), printed with repr().
+  const x = Float64Array.from({ length: 300 }, (_, i) => Math.sin(i * 0.1) + 0.5 * Math.sin(i * 0.37));
+  const cases: Array<[string, number, number, ResampleOptions, number, Array<[number, number]>]> = [
+    ['rolloff above 1 (1.2)', 44100, 16000, { rolloff: 1.2 }, 109,
+      [[0, 0.05789558523900191], [7, 1.3140596812234455], [31, 0.8695720489870886], [60, -1.2365494873697294], [108, -1.1931203477142305]]],
+    ['lowpassFilterWidth above 1024 (1100)', 16000, 8000, { lowpassFilterWidth: 1100 }, 150,
+      [[0, 0.04750396540651479], [7, 0.5376187873375581], [31, -0.48979880406408555], [60, -0.3349553823473824], [149, -1.2457459272209692]]],
+    ['a negative Kaiser beta (-8: the window depends on |beta|)', 48000, 16000, { resamplingMethod: 'sinc_interp_kaiser', beta: -8 }, 100,
+      [[0, 0.08465590374448365], [7, 1.3614643797468056], [31, 0.19794933286357255], [60, -1.0441749779463774], [99, -1.062066088704354]]],
+  ];
+  for (const [title, orig, next, options, n, expected] of cases) {
+    it(`${title}, as torchaudio computes it`, () => {
+      const y = resample(x, orig, next, options);
+      assert.equal(y.length, n);
+      for (const [i, v] of expected) assert.ok(Math.abs(y[i]! - v) < 1e-12, `sample ${i}: ${y[i]} vs ${v}`);
+    });
+  }
+
+  it('ignores beta with the Hann window, as torchaudio does', () => {
+    assert.deepEqual(resample(x, 44100, 16000, { beta: 8 }), resample(x, 44100, 16000));
+    assert.deepEqual(resample(x, 44100, 16000, { resamplingMethod: 'sinc_interp_hann', beta: 500 }), resample(x, 44100, 16000));
+  });
+});
+
 describe('audio/resample: bad calls', () => {
   const x = new Float32Array(100);
   const bad: Array<[string, () => unknown, RegExp]> = [
@@ -160,9 +187,12 @@ describe('audio/resample: bad calls', () => {
     ['a fractional lowpassFilterWidth', () => resample(x, 44100, 16000, { lowpassFilterWidth: 6.5 }), /lowpassFilterWidth/],
     ['rolloff 0', () => resample(x, 44100, 16000, { rolloff: 0 }), /rolloff/],
     ['rolloff NaN', () => resample(x, 44100, 16000, { rolloff: NaN }), /rolloff/],
+    ['a negative rolloff', () => resample(x, 44100, 16000, { rolloff: -0.5 }), /rolloff: expected a positive number/],
+    ['a rolloff so large the cut-off overflows', () => resample(x, 44100, 16000, { rolloff: 1e308 }), /rolloff/],
     ['an unknown method', () => resample(x, 44100, 16000, { resamplingMethod: 'linear' as any }), /resamplingMethod/],
-    ['beta with the hann window', () => resample(x, 44100, 16000, { beta: 8 }), /beta/],
-    ['a negative beta', () => resample(x, 44100, 16000, { resamplingMethod: 'sinc_interp_kaiser', beta: -1 }), /beta/],
+    ['a beta that is not a number (even with the hann window)', () => resample(x, 44100, 16000, { beta: '8' as any }), /beta: expected a finite number/],
+    ['a Kaiser beta whose float32 I0 overflows (torchaudio: all-zero filters)', () => resample(x, 44100, 16000, { resamplingMethod: 'sinc_interp_kaiser', beta: 89 }), /beta: expected a number within \[-88, 88\]/],
+    ['a lowpassFilterWidth whose filter bank is too large', () => resample(x, 44100, 16000, { lowpassFilterWidth: 1e9 }), /filter taps.*smaller lowpassFilterWidth/],
     ['options that are not an object', () => resample(x, 44100, 16000, 6 as any), /options/],
     ['an Int16Array', () => resample(new Int16Array(4) as any, 44100, 16000), /Float32Array or Float64Array/],
     ['a plain array of numbers', () => resample([0.1, 0.2] as any, 44100, 16000), /waveform\[0\]/],
@@ -173,12 +203,6 @@ describe('audio/resample: bad calls', () => {
     ['a rate pair that would need a gigantic filter bank', () => resample(x, 9999991, 9999973), /filter taps/],
   ];
   for (const [title, call, message] of bad) {
-    it(`rejects ${title} with INVALID_INPUT`, () => {
-      assert.throws(call, (err: any) => {
-        assert.equal(err.code, 'INVALID_INPUT');
-        assert.match(err.message, message);
-        return true;
-      });
-    });
+    it(`rejects ${title} with INVALID_INPUT`, () => throwsCode(call, 'INVALID_INPUT', message));
   }
 });

@@ -7,26 +7,10 @@ import { loadModel } from '../../lib/model';
 import { loadAudio } from '../../lib/audio';
 import { GreedyCTCDecoder } from '../../lib/decode';
 import { maxAbsDiff } from '../../lib/tensor';
+import { wavBytes } from '../helpers/audio-corpus';
 import { runCli } from '../helpers/cli';
-import { FIXTURES, manifest } from '../helpers/fixtures';
+import { FIXTURES, manifest, readF32 } from '../helpers/fixtures';
 import { requireAddon } from '../helpers/native';
-
-/** A 16-bit PCM mono WAV of a speech-like signal, written by hand so the test needs no audio tools. */
-function writeWav(path: string, rate: number, seconds: number): Float32Array {
-  const n = Math.round(rate * seconds);
-  const pcm = Buffer.alloc(44 + n * 2);
-  const x = new Float32Array(n);
-  pcm.write('RIFF', 0); pcm.writeUInt32LE(36 + n * 2, 4); pcm.write('WAVE', 8); pcm.write('fmt ', 12);
-  pcm.writeUInt32LE(16, 16); pcm.writeUInt16LE(1, 20); pcm.writeUInt16LE(1, 22); pcm.writeUInt32LE(rate, 24);
-  pcm.writeUInt32LE(rate * 2, 28); pcm.writeUInt16LE(2, 32); pcm.writeUInt16LE(16, 34); pcm.write('data', 36); pcm.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) {
-    const v = Math.round(8000 * Math.sin((2 * Math.PI * 180 * i) / rate) * (0.5 + 0.5 * Math.sin((2 * Math.PI * 3 * i) / rate)));
-    pcm.writeInt16LE(v, 44 + i * 2);
-    x[i] = v / 32768;
-  }
-  writeFileSync(path, pcm);
-  return x;
-}
 
 /** Reads a float32 .npy (format 1.0) without numpy: header dict and data. */
 function readNpy(path: string): { shape: number[]; data: Float32Array } {
@@ -50,12 +34,21 @@ describe('cli', function () {
   before(function () {
     requireAddon(this);
     dir = mkdtempSync(join(tmpdir(), 'w2v-cli-'));
-    wav = join(dir, 'tone.wav');
-    writeWav(wav, 16000, 1.5);
+    // The fixture's speech-like input as a float WAV: the samples torchaudio's reference outputs were made from.
+    wav = join(dir, 'single.wav');
+    writeFileSync(wav, wavBytes(readF32(manifest.inputs.single.file)));
     // The fixture model with a manifest (labels) beside it, as an exported model would have.
     model = join(dir, 'tiny.pt');
     copyFileSync(join(FIXTURES, 'models', 'ta_tiny_base.pt'), model);
     writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ format: 'wav2vec2-node-model/1', labels: manifest.labels, sampleRate: 16000, blank: 0, wordDelimiter: '|', normalizeWaveform: false, frameStride: 320, receptiveField: 400 }));
+  });
+
+  it('transcribe prints the reference greedy transcript of the fixture (torchaudio\'s, words split at |)', () => {
+    const r = runCli(['transcribe', wav, '--model', model]);
+    assert.equal(r.status, 0, r.stderr);
+    const reference = (manifest.models.ta_tiny_base.greedy_ctc.single.transcript as string).split('|').filter(Boolean).join(' ');
+    assert.ok(reference.length > 0);
+    assert.equal(r.stdout.trim(), reference);
   });
 
   it('transcribe --json prints what the library decodes, one object per file', async () => {
@@ -69,7 +62,7 @@ describe('cli', function () {
       const out = await m.forward(audio.channels[0]!);
       const expected = new GreedyCTCDecoder(manifest.labels).decode({ data: out.emissions.data, shape: out.emissions.shape.slice(1) });
       assert.equal(lines[0].text, expected.text);
-      assert.equal(lines[0].duration, 1.5);
+      assert.equal(lines[0].duration, 2.2);
       assert.equal(lines[0].decoder, 'greedy');
       assert.equal(lines[0].words.length, expected.words.length);
       assert.deepEqual(lines[1].text, lines[0].text);
@@ -120,6 +113,7 @@ describe('cli', function () {
     const cases: Array<[string, () => string[], number, RegExp]> = [
       ['a missing audio file', () => ['transcribe', join(dir, 'nope.wav'), '--model', model], 1, /AUDIO_READ_FAILED/],
       ['a file that is not audio', () => ['transcribe', join(dir, 'tiny.json'), '--model', model], 1, /AUDIO_UNSUPPORTED_FORMAT/],
+      ['--models-dir without --bundle', () => ['transcribe', wav, '--model', model, '--models-dir', dir], 1, /only used with --bundle/],
       ['a missing model', () => ['transcribe', wav, '--model', join(dir, 'nope.pt')], 1, /MODEL_NOT_FOUND/],
       ['an unknown bundle', () => ['transcribe', wav, '--bundle', 'WAV2VEC3'], 1, /UNKNOWN_BUNDLE/],
       ['a bundle whose model was not exported', () => ['transcribe', wav, '--bundle', 'WAV2VEC2_ASR_BASE_960H', '--models-dir', dir], 1, /export_torchaudio\.py/],

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import { forcedAlign, forcedAlignBatch, GreedyCTCDecoder, tokenize } from '../../lib/decode';
-import { Wav2Vec2Error } from '../../lib/errors';
+import { throwsCode } from '../helpers/errors';
 import { manifest, readF32 } from '../helpers/fixtures';
 import { bestAlignment, logSoftmax64, randomLogits, rng } from './oracle';
-
-function throwsCode(fn: () => unknown, code: string, re?: RegExp): void {
-  assert.throws(fn, (e: unknown) => e instanceof Wav2Vec2Error && e.code === code && (!re || re.test(e.message)));
-}
 
 describe('decode/align: forcedAlign', () => {
   describe('finds the best alignment that a brute-force enumeration finds', () => {

@@ -3,14 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type CTCHypothesis, type LanguageModel } from '../../lib/decode';
-import { Wav2Vec2Error } from '../../lib/errors';
 import { buildArpa } from '../../scripts/build-arpa';
+import { rejectsCode, throwsCode } from '../helpers/errors';
 import { manifest, readF32, readI64 } from '../helpers/fixtures';
 import { ctcOutputs, logSoftmax64, prefixBeamSearch, randomLogits, rng } from './oracle';
-
-function throwsCode(fn: () => unknown, code: string, re?: RegExp): void {
-  assert.throws(fn, (e: unknown) => e instanceof Wav2Vec2Error && e.code === code && (!re || re.test(e.message)));
-}
 
 /** Exhaustive search: every option, no pruning. */
 const EXACT = { beamSize: 1_000_000, beamThreshold: Infinity };
@@ -338,7 +334,22 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
       writeFileSync(join(dir, 'alias-tokens.txt'), '-\n| <space>\nA a\nB b\n');
       const dec = new CTCBeamSearchDecoder(join(dir, 'alias-tokens.txt'), { lexicon: Lexicon.parse('ab a b <space>\n') });
       assert.deepEqual(dec.tokens, ['-', '|', 'A', 'B']);
-      await assert.rejects(Lexicon.load(join(dir, 'missing.lex')), (e: unknown) => e instanceof Wav2Vec2Error && e.code === 'LEXICON_INVALID');
+      await rejectsCode(Lexicon.load(join(dir, 'missing.lex')), 'LEXICON_INVALID', /Cannot read the lexicon .*missing\.lex/);
+    });
+    it('a file that cannot be read gives the code of what it holds, in one message shape (docs/decode.md, Errors)', async () => {
+      const tokens = ['-', '|', 'A', 'B', 'C'];
+      const missing = (name: string): string => join(dir, name);
+      const shape = (what: string, name: string): RegExp => new RegExp(`^Cannot read the ${what} .*${name.replace('.', '\\.')}: ENOENT: .*\\.$`);
+      throwsCode(() => new CTCBeamSearchDecoder(missing('none.tokens')), 'DECODE_INVALID_INPUT', shape('tokens file', 'none.tokens'));
+      throwsCode(() => new CTCBeamSearchDecoder(tokens, { lexicon: missing('none.lex') }), 'LEXICON_INVALID', shape('lexicon', 'none.lex'));
+      throwsCode(() => new CTCBeamSearchDecoder(tokens, { lm: missing('none.arpa') }), 'LM_INVALID', shape('language model', 'none.arpa'));
+      throwsCode(() => new CTCBeamSearchDecoder(tokens, { lm: missing('none.arpa.gz') }), 'LM_INVALID', shape('language model', 'none.arpa.gz'));
+      throwsCode(() => Lexicon.loadSync(missing('none.lex')), 'LEXICON_INVALID', shape('lexicon', 'none.lex'));
+      await rejectsCode(Lexicon.load(missing('none.lex')), 'LEXICON_INVALID', shape('lexicon', 'none.lex'));
+      // A directory, and a tokens file that reads but holds no tokens: the same code as unreadable.
+      throwsCode(() => new CTCBeamSearchDecoder(dir), 'DECODE_INVALID_INPUT', /Cannot read the tokens file .*EISDIR/);
+      writeFileSync(join(dir, 'empty.tokens'), '\n\n');
+      throwsCode(() => new CTCBeamSearchDecoder(join(dir, 'empty.tokens')), 'DECODE_INVALID_INPUT', /tokens \(.*empty\.tokens\): expected a non-empty array/);
     });
   });
 

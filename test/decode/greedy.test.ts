@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { GreedyCTCDecoder } from '../../lib/decode';
-import { Wav2Vec2Error } from '../../lib/errors';
+import { throwsCode } from '../helpers/errors';
 import { manifest, readF32, readI64 } from '../helpers/fixtures';
+import { randomLogits, rng } from './oracle';
 
 const labels: string[] = manifest.labels;
 
@@ -12,10 +13,6 @@ function emissionOf(entry: { file: string; shape: number[] }): { data: Float32Ar
 /** Log-probabilities from probabilities, one row per frame. */
 function fromProbs(rows: number[][]): { data: Float32Array; shape: number[] } {
   return { data: Float32Array.from(rows.flat().map(Math.log)), shape: [rows.length, rows[0]!.length] };
-}
-
-function throwsCode(fn: () => unknown, code: string, re?: RegExp): void {
-  assert.throws(fn, (e: unknown) => e instanceof Wav2Vec2Error && e.code === code && (!re || re.test(e.message)));
 }
 
 describe('decode/greedy: GreedyCTCDecoder', () => {
@@ -128,6 +125,7 @@ describe('decode/greedy: GreedyCTCDecoder', () => {
     });
   });
 
+
   describe('bad calls', () => {
     const L = ['-', '|', 'A'];
     const ok = { data: new Float32Array(6), shape: [2, 3] };
@@ -141,7 +139,9 @@ describe('decode/greedy: GreedyCTCDecoder', () => {
     });
     it('an empty emission', () => {
       throwsCode(() => new GreedyCTCDecoder(L).decode({ data: new Float32Array(0), shape: [0, 3] }), 'DECODE_INVALID_INPUT', /at least one frame/);
-      throwsCode(() => new GreedyCTCDecoder(L).decodeBatch({ data: new Float32Array(6), shape: [1, 2, 3] }, [0]), 'DECODE_INVALID_INPUT', /at least one frame/);
+      throwsCode(() => new GreedyCTCDecoder(L).decodeBatch({ data: new Float32Array(0), shape: [2, 0, 3] }), 'DECODE_INVALID_INPUT', /emissions: expected at least one frame/);
+      // A valid length of 0: refused by the lengths rule itself, whose message states the range.
+      throwsCode(() => new GreedyCTCDecoder(L).decodeBatch({ data: new Float32Array(6), shape: [1, 2, 3] }, [0]), 'DECODE_INVALID_INPUT', /lengths\[0\]: expected an integer in \[1, 2\] \(every item needs at least one frame\)/);
     });
     it('not a tensor, or a shape that does not fit the data', () => {
       throwsCode(() => new GreedyCTCDecoder(L).decode([1, 2, 3] as never), 'DECODE_INVALID_INPUT');

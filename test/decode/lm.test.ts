@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { NGramLanguageModel } from '../../lib/decode';
-import { Wav2Vec2Error } from '../../lib/errors';
 import { buildArpa } from '../../scripts/build-arpa';
+import { rejectsCode, throwsCode } from '../helpers/errors';
 
 const LN10 = Math.LN10;
 
@@ -38,10 +38,6 @@ ngram 3=2
 
 function close(actual: number, expectedLog10: number, what: string): void {
   assert.ok(Math.abs(actual - expectedLog10 * LN10) < 1e-5, `${what}: ${actual / LN10} vs ${expectedLog10} (log10)`);
-}
-
-function throwsCode(fn: () => unknown, code: string, re?: RegExp): void {
-  assert.throws(fn, (e: unknown) => e instanceof Wav2Vec2Error && e.code === code && (!re || re.test(e.message)));
 }
 
 function stateAfter(lm: NGramLanguageModel, words: string[]): number {
@@ -140,8 +136,54 @@ describe('decode/lm: NGramLanguageModel (ARPA)', () => {
       }
     });
     it('a missing file is an LM_INVALID error', async () => {
-      throwsCode(() => NGramLanguageModel.loadSync(join(dir, 'nope.arpa')), 'LM_INVALID', /Cannot read/);
-      await assert.rejects(NGramLanguageModel.load(join(dir, 'nope.arpa')), (e: unknown) => e instanceof Wav2Vec2Error && e.code === 'LM_INVALID');
+      throwsCode(() => NGramLanguageModel.loadSync(join(dir, 'nope.arpa')), 'LM_INVALID', /Cannot read the language model .*nope\.arpa.*ENOENT/);
+      await rejectsCode(NGramLanguageModel.load(join(dir, 'nope.arpa')), 'LM_INVALID', /Cannot read the language model .*ENOENT/);
+    });
+    it('a missing .gz file is an LM_INVALID error, not an uncaught exception (the stream error is forwarded)', async () => {
+      throwsCode(() => NGramLanguageModel.loadSync(join(dir, 'nope.arpa.gz')), 'LM_INVALID', /Cannot read the language model .*nope\.arpa\.gz.*ENOENT/);
+      await rejectsCode(NGramLanguageModel.load(join(dir, 'nope.arpa.gz')), 'LM_INVALID', /Cannot read the language model .*nope\.arpa\.gz.*ENOENT/);
+    });
+    it('a directory is an LM_INVALID error', async () => {
+      throwsCode(() => NGramLanguageModel.loadSync(dir), 'LM_INVALID', /Cannot read/);
+      await rejectsCode(NGramLanguageModel.load(dir), 'LM_INVALID', /Cannot read/);
+    });
+    it('a corrupt .gz file (not gzip, or cut short) is an LM_INVALID error', async () => {
+      const notGzip = join(dir, 'not-gzip.arpa.gz');
+      writeFileSync(notGzip, ARPA);
+      const cut = join(dir, 'cut.arpa.gz');
+      const full = gzipSync(ARPA);
+      writeFileSync(cut, full.subarray(0, full.length >> 1));
+      for (const path of [notGzip, cut]) {
+        throwsCode(() => NGramLanguageModel.loadSync(path), 'LM_INVALID', /Cannot read the language model/);
+        await rejectsCode(NGramLanguageModel.load(path), 'LM_INVALID', /Cannot read the language model/);
+      }
+    });
+    it('reads files larger than one read chunk, with a multi-byte character split between chunks', async () => {
+      // loadSync reads (or decodes the gunzipped bytes) 1 MiB at a time; put a 4-byte UTF-8 word across that boundary.
+      const head = '\\data\\\nngram 1=N\n\n\\1-grams:\n';
+      const lines: string[] = [];
+      let bytes = Buffer.byteLength(head);
+      let n = 0;
+      while (bytes < (1 << 20) - 60) {
+        const line = `-2.5\tword${n++}\n`;
+        lines.push(line);
+        bytes += line.length;
+      }
+      const prefix = head.replace('N', String(n + 2)) + lines.join('');
+      const pad = (1 << 20) - Buffer.byteLength(prefix) - '-2.5\tx'.length - 2; // the emoji's first 2 bytes end the first MiB
+      const special = `-2.5\tx${'y'.repeat(pad)}\u{1F600}z\n`;
+      const text = `${prefix}${special}-1\t</s>\n\n\\end\\\n`;
+      const word = special.slice('-2.5\t'.length, -1);
+      assert.equal(Buffer.from(text).indexOf(Buffer.from('\u{1F600}')), (1 << 20) - 2, 'the emoji straddles the 1 MiB boundary');
+      const big = join(dir, 'big.arpa');
+      const bigGz = join(dir, 'big.arpa.gz');
+      writeFileSync(big, text);
+      writeFileSync(bigGz, gzipSync(text));
+      for (const m of [NGramLanguageModel.loadSync(big), NGramLanguageModel.loadSync(bigGz), await NGramLanguageModel.load(big), await NGramLanguageModel.load(bigGz)]) {
+        assert.deepEqual(m.counts, [n + 2]);
+        assert.ok(m.has(word), `the word across the chunk boundary reads back (${word.length} chars)`);
+        close(m.score(m.start(), word).score, -2.5, 'its score');
+      }
     });
   });
 
@@ -153,6 +195,37 @@ describe('decode/lm: NGramLanguageModel (ARPA)', () => {
     it('an n-gram listed twice', () => throwsCode(() => NGramLanguageModel.fromArpa(ARPA.replace('-0.2\tb a', '-0.2\ta b')), 'LM_INVALID', /listed twice/));
     it('a truncated file', () => throwsCode(() => NGramLanguageModel.fromArpa(ARPA.replace('\\end\\', '')), 'LM_INVALID', /ends before/));
     it('an invalid state', () => throwsCode(() => lm.score(-1, 'a'), 'LM_INVALID'));
+    it('counts too large to index (a RangeError before)', () => {
+      throwsCode(() => NGramLanguageModel.fromArpa(ARPA.replace('ngram 1=5', 'ngram 1=99999999999')), 'LM_INVALID', /declares 99999999999 n-grams in all; at most \d+ are supported/);
+      throwsCode(() => NGramLanguageModel.fromArpa(ARPA.replace('ngram 1=5', `ngram 1=${'9'.repeat(400)}`)), 'LM_INVALID', /at most \d+ are supported/);
+    });
+    it('a header claiming far more n-grams than the file holds allocates for what is read, not for the claim', async () => {
+      // 20M claimed unigrams were ~600 MB of typed arrays allocated up front; now the first allocation is capped and
+      // grows with the entries actually read. Sample the memory between the stream's chunks while the file loads.
+      const dir = mkdtempSync(join(tmpdir(), 'w2v-lm-claim-'));
+      const path = join(dir, 'claim.arpa');
+      const body = Array.from({ length: 20000 }, (_, i) => `-3\tw${i}\n`).join('');
+      writeFileSync(path, `\\data\\\nngram 1=20000000\n\n\\1-grams:\n${body}\n\\end\\\n`);
+      const before = process.memoryUsage().arrayBuffers;
+      let peak = before;
+      let done = false;
+      const sample = (): void => {
+        peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+        if (!done) setImmediate(sample);
+      };
+      sample();
+      try {
+        await rejectsCode(NGramLanguageModel.load(path), 'LM_INVALID', /declares 20000000 1-grams but the file lists 20000/);
+      } finally {
+        done = true;
+        sample();
+      }
+      assert.ok(peak - before < 100 * 2 ** 20, `array buffers grew by ${((peak - before) / 2 ** 20).toFixed(0)} MiB while loading`);
+    });
+    it('an order above 255', () => {
+      const counts = Array.from({ length: 256 }, (_, i) => `ngram ${i + 1}=1`).join('\n');
+      throwsCode(() => NGramLanguageModel.fromArpa(`\\data\\\n${counts}\n`), 'LM_INVALID', /order above 255/);
+    });
   });
 
   it('adds missing prefixes as context-only entries (scores still back off correctly)', () => {

@@ -3,17 +3,8 @@
  * short emission. Nothing here shares code with lib/decode.
  */
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (the project's mulberry32; a generator, not decoding code). */
+export { mulberry32 as rng } from '../../scripts/random';
 
 /** Random logits, uniform in [-scale, scale]. */
 export function randomLogits(r: () => number, frames: number, classes: number, scale = 2): Float32Array {

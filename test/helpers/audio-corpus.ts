@@ -16,18 +16,50 @@ export function requireCorpus(ctx: Mocha.Context): Corpus {
   return cached;
 }
 
-/** A minimal RIFF/WAVE file around `data`, for tests that need exact bytes. */
-export function wavBytes(o: {
+/**
+ * A WAV file of `samples`, for tests that need audio without any tool: Int16Array gives 16-bit PCM, Float32Array
+ * 32-bit IEEE float. Several channels are interleaved (`samples[i * channels + c]` is channel c of frame i).
+ * `loadAudio` gives back `v / 32768` for each Int16 value and the floats unchanged.
+ *
+ *   writeFileSync('tone.wav', wavBytes(Int16Array.from(x, (v) => Math.round(v * 32767)), 16000));
+ */
+export function wavBytes(samples: Int16Array | Float32Array, sampleRate = 16000, channels = 1): Uint8Array {
+  if (!(samples instanceof Int16Array || samples instanceof Float32Array)) throw new TypeError('wavBytes: samples must be an Int16Array or a Float32Array');
+  if (!Number.isInteger(channels) || channels < 1 || samples.length % channels !== 0) {
+    throw new RangeError(`wavBytes: ${samples.length} samples do not make whole frames of ${channels} channel(s)`);
+  }
+  const float = samples instanceof Float32Array;
+  // Little-endian bytes of the samples (copied: `samples` may be a view at an odd offset).
+  const data = new Uint8Array(samples.byteLength);
+  const dv = new DataView(data.buffer);
+  for (let i = 0; i < samples.length; i++) {
+    if (float) dv.setFloat32(i * 4, samples[i]!, true);
+    else dv.setInt16(i * 2, samples[i]!, true);
+  }
+  return buildWav({ code: float ? 3 : 1, bits: float ? 32 : 16, sampleRate, channels, data });
+}
+
+/**
+ * A RIFF/WAVE file laid out field by field around raw sample bytes `data`, for tests that need exact (or damaged)
+ * headers. Every field defaults to what `data` needs: 16-bit PCM, mono, 16 kHz, sizes that match.
+ */
+export function buildWav(o: {
+  /** Format code (1 PCM, 3 float, 6 A-law, 7 µ-law, ...). */
   code?: number;
   channels?: number;
   sampleRate?: number;
   bits?: number;
   data: Uint8Array;
+  /** Write a 40-byte WAVE_FORMAT_EXTENSIBLE fmt chunk, with `code` in its SubFormat GUID. */
   extensible?: boolean;
   /** Value written in the data chunk's size field (default: data.length). */
   dataSize?: number;
+  /** Value written in the RIFF header's size field (default: the real size). */
+  riffSize?: number;
   /** Chunks placed between fmt and data. */
   extra?: Array<[string, Uint8Array]>;
+  /** Chunks placed after data (e.g. a LIST chunk, as some editors write). */
+  after?: Array<[string, Uint8Array]>;
   blockAlign?: number;
 }): Uint8Array {
   const channels = o.channels ?? 1;
@@ -50,12 +82,12 @@ export function wavBytes(o: {
     f.setUint16(24, code, true);
     fmt.set([0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71], 26);
   }
-  const chunks: Array<[string, Uint8Array, number?]> = [['fmt ', fmt], ...(o.extra ?? []), ['data', o.data, o.dataSize]];
+  const chunks: Array<[string, Uint8Array, number?]> = [['fmt ', fmt], ...(o.extra ?? []), ['data', o.data, o.dataSize], ...(o.after ?? [])];
   const size = 4 + chunks.reduce((s, [, d]) => s + 8 + d.length + (d.length & 1), 0);
   const out = new Uint8Array(8 + size);
   const v = new DataView(out.buffer);
   out.set(Buffer.from('RIFF'), 0);
-  v.setUint32(4, size, true);
+  v.setUint32(4, o.riffSize ?? size, true);
   out.set(Buffer.from('WAVE'), 8);
   let p = 12;
   for (const [id, d, declared] of chunks) {

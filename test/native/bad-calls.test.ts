@@ -3,22 +3,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ErrorCode } from '../../lib/errors';
 import { loadModel, setNumThreads, getNumThreads, type Model } from '../../lib/model';
 import { binding } from '../../lib/native';
 import { FIXTURES } from '../helpers/fixtures';
+import { codeOf } from '../helpers/errors';
 import { requireAddon } from '../helpers/native';
 
 const TA = join(FIXTURES, 'models', 'ta_tiny_base.pt');
 const HF = join(FIXTURES, 'models', 'hf_tiny_traced.pt');
 
-function rejectsWith(code: string, pattern?: RegExp) {
-  return (err: any) => {
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    if (pattern) assert.match(err.message, pattern);
-    assert.doesNotMatch(err.message, /Exception raised from|frame #\d/, 'no C++ backtrace in messages');
-    return true;
-  };
-}
 
 describe('bad calls', function () {
   let model: Model;
@@ -31,27 +25,27 @@ describe('bad calls', function () {
 
   describe('loadModel', () => {
     it('rejects a missing file with MODEL_NOT_FOUND and says how to export one', () =>
-      assert.rejects(loadModel('/nonexistent/model.pt'), rejectsWith('MODEL_NOT_FOUND', /not found.*export/)));
+      assert.rejects(loadModel('/nonexistent/model.pt'), codeOf('MODEL_NOT_FOUND', /not found.*export/)));
     it('rejects a file that is not TorchScript with MODEL_LOAD_FAILED', () => {
       const dir = mkdtempSync(join(tmpdir(), 'w2v-'));
       writeFileSync(join(dir, 'junk.pt'), 'not a zip archive');
-      return assert.rejects(loadModel(join(dir, 'junk.pt')), rejectsWith('MODEL_LOAD_FAILED', /cannot load the TorchScript model/));
+      return assert.rejects(loadModel(join(dir, 'junk.pt')), codeOf('MODEL_LOAD_FAILED', /cannot load the TorchScript model/));
     });
-    it('rejects a directory', () => assert.rejects(loadModel(FIXTURES), rejectsWith('MODEL_LOAD_FAILED', /not a file/)));
+    it('rejects a directory', () => assert.rejects(loadModel(FIXTURES), codeOf('MODEL_LOAD_FAILED', /not a file/)));
     it('rejects a bad device string before touching the file', () =>
-      assert.rejects(loadModel(TA, { device: 'gpu' as any }), rejectsWith('INVALID_INPUT', /device: expected 'cpu', 'cuda' or 'cuda:N', got the string "gpu"/)));
-    it('rejects a bad dtype', () => assert.rejects(loadModel(TA, { dtype: 'int8' as any }), rejectsWith('INVALID_INPUT', /dtype/)));
-    it('rejects bad threads', () => assert.rejects(loadModel(TA, { threads: 0 }), rejectsWith('INVALID_INPUT', /threads/)));
-    it('rejects a non-string path', () => assert.rejects(loadModel(42 as any), rejectsWith('INVALID_INPUT', /path/)));
+      assert.rejects(loadModel(TA, { device: 'gpu' as any }), codeOf('INVALID_INPUT', /device: expected 'cpu', 'cuda' or 'cuda:N', got the string "gpu"/)));
+    it('rejects a bad dtype', () => assert.rejects(loadModel(TA, { dtype: 'int8' as any }), codeOf('INVALID_INPUT', /dtype/)));
+    it('rejects bad threads', () => assert.rejects(loadModel(TA, { threads: 0 }), codeOf('INVALID_INPUT', /threads/)));
+    it('rejects a non-string path', () => assert.rejects(loadModel(42 as any), codeOf('INVALID_INPUT', /path/)));
     it('rejects CUDA with CUDA_UNAVAILABLE when no GPU is usable', async function () {
       if (binding().cudaDeviceCount() > 0) this.skip();
-      await assert.rejects(loadModel(TA, { device: 'cuda' }), rejectsWith('CUDA_UNAVAILABLE', /CUDA/));
-      await assert.rejects(loadModel(TA, { device: 'cuda:3' }), rejectsWith('CUDA_UNAVAILABLE'));
+      await assert.rejects(loadModel(TA, { device: 'cuda' }), codeOf('CUDA_UNAVAILABLE', /CUDA/));
+      await assert.rejects(loadModel(TA, { device: 'cuda:3' }), codeOf('CUDA_UNAVAILABLE'));
     });
     it('rejects an invalid manifest with INVALID_MANIFEST', () =>
-      assert.rejects(loadModel(TA, { manifest: { format: 'nope' } as any }), rejectsWith('INVALID_MANIFEST')));
+      assert.rejects(loadModel(TA, { manifest: { format: 'nope' } as any }), codeOf('INVALID_MANIFEST')));
     it('rejects a manifest path that does not exist', () =>
-      assert.rejects(loadModel(TA, { manifest: '/nonexistent.json' }), rejectsWith('INVALID_MANIFEST')));
+      assert.rejects(loadModel(TA, { manifest: '/nonexistent.json' }), codeOf('INVALID_MANIFEST')));
   });
 
   describe('forward / extractFeatures', () => {
@@ -76,14 +70,14 @@ describe('bad calls', function () {
       ['numLayers out of range (checked by the model itself)', () => model.extractFeatures(wave, { numLayers: 9 }), 'INVALID_INPUT', /must be between \[1, 2\]/],
     ];
     for (const [what, call, code, pattern] of cases) {
-      it(`rejects ${what} with ${code}`, () => assert.rejects(call(), rejectsWith(code, pattern)));
+      it(`rejects ${what} with ${code}`, () => assert.rejects(call(), codeOf(code as ErrorCode, pattern)));
     }
 
     it('rejects inputs over the attention memory budget with INPUT_TOO_LONG, pointing to chunking', async () => {
       const small = await loadModel(TA, { manifest: false, maxAttentionBytes: 1e6 });
       try {
         // 2 heads (read from the module) x 4 bytes x F^2 > 1e6 once F > 353 frames (about 7 s).
-        await assert.rejects(small.forward(new Float32Array(16000 * 8)), rejectsWith('INPUT_TOO_LONG', /chunks.*at most 7 s/));
+        await assert.rejects(small.forward(new Float32Array(16000 * 8)), codeOf('INPUT_TOO_LONG', /chunks.*at most 7 s/));
         await small.forward(new Float32Array(16000 * 6)); // under the budget: runs
       } finally {
         small.dispose();
@@ -95,7 +89,7 @@ describe('bad calls', function () {
       // reveal its head count, so the manifest's is used.
       const m = await loadModel(HF, { manifest: { format: 'wav2vec2-node-model/1', sampleRate: 16000, normalizeWaveform: false, frameStride: 320, receptiveField: 400, numHeads: 12 } });
       try {
-        await assert.rejects(m.forward(new Float32Array(16000 * 240)), rejectsWith('INPUT_TOO_LONG', /6\.4 GiB/));
+        await assert.rejects(m.forward(new Float32Array(16000 * 240)), codeOf('INPUT_TOO_LONG', /6\.4 GiB/));
       } finally {
         m.dispose();
       }
@@ -104,7 +98,7 @@ describe('bad calls', function () {
     it('rejects extractFeatures on a traced model with UNSUPPORTED_METHOD', async () => {
       const hf = await loadModel(HF, { manifest: false });
       try {
-        await assert.rejects(hf.extractFeatures(wave), rejectsWith('UNSUPPORTED_METHOD', /extract_features/));
+        await assert.rejects(hf.extractFeatures(wave), codeOf('UNSUPPORTED_METHOD', /extract_features/));
       } finally {
         hf.dispose();
       }
@@ -122,20 +116,20 @@ describe('bad calls', function () {
       assert.equal(native, null, 'the native handle is private');
       const raw = await binding().load(TA, 'cpu', 'float32', 0);
       try {
-        await assert.rejects(raw.forward(new Float64Array(1000) as any, [1, 1000], null), rejectsWith('INVALID_INPUT'));
-        await assert.rejects(raw.forward(new Float32Array(1000), [2, 1000], null), rejectsWith('INVALID_INPUT', /does not match/));
-        await assert.rejects(raw.forward(new Float32Array(1000), [1, 1000], new Int32Array([5000])), rejectsWith('INVALID_INPUT', /within/));
-        await assert.rejects(raw.forward(new Float32Array(1000), 'x' as any, null), rejectsWith('INVALID_INPUT'));
+        await assert.rejects(raw.forward(new Float64Array(1000) as any, [1, 1000], null), codeOf('INVALID_INPUT'));
+        await assert.rejects(raw.forward(new Float32Array(1000), [2, 1000], null), codeOf('INVALID_INPUT', /does not match/));
+        await assert.rejects(raw.forward(new Float32Array(1000), [1, 1000], new Int32Array([5000])), codeOf('INVALID_INPUT', /within/));
+        await assert.rejects(raw.forward(new Float32Array(1000), 'x' as any, null), codeOf('INVALID_INPUT'));
         // A waveform shorter than the first conv kernel reaches LibTorch: its c10::Error becomes INFERENCE_FAILED.
-        await assert.rejects(raw.forward(new Float32Array(5), [1, 5], null), rejectsWith('INFERENCE_FAILED'));
-        await assert.rejects((binding().load as any)(1, 2), rejectsWith('INVALID_INPUT'));
-        await assert.rejects(binding().load(TA, 'cpu', 'float32', -1), rejectsWith('INVALID_INPUT'));
+        await assert.rejects(raw.forward(new Float32Array(5), [1, 5], null), codeOf('INFERENCE_FAILED'));
+        await assert.rejects((binding().load as any)(1, 2), codeOf('INVALID_INPUT'));
+        await assert.rejects(binding().load(TA, 'cpu', 'float32', -1), codeOf('INVALID_INPUT'));
         // Shapes whose product would overflow, or that are not whole numbers, are refused before any read.
-        await assert.rejects(raw.forward(new Float32Array(0), [2 ** 62, 4], null), rejectsWith('INVALID_INPUT'));
-        await assert.rejects(raw.forward(new Float32Array(1000), [1.5, 1000 / 1.5], null), rejectsWith('INVALID_INPUT'));
-        await assert.rejects(raw.extractFeatures(new Float32Array(1000), [1, 1000], null, 1.5), rejectsWith('INVALID_INPUT'));
-        assert.throws(() => binding().setCpuCacheLimit(Infinity), rejectsWith('INVALID_INPUT'));
-        assert.throws(() => binding().setCpuCacheLimit(-1), rejectsWith('INVALID_INPUT'));
+        await assert.rejects(raw.forward(new Float32Array(0), [2 ** 62, 4], null), codeOf('INVALID_INPUT'));
+        await assert.rejects(raw.forward(new Float32Array(1000), [1.5, 1000 / 1.5], null), codeOf('INVALID_INPUT'));
+        await assert.rejects(raw.extractFeatures(new Float32Array(1000), [1, 1000], null, 1.5), codeOf('INVALID_INPUT'));
+        assert.throws(() => binding().setCpuCacheLimit(Infinity), codeOf('INVALID_INPUT'));
+        assert.throws(() => binding().setCpuCacheLimit(-1), codeOf('INVALID_INPUT'));
         assert.throws(() => new (binding() as any).Model(), /loadModel/);
       } finally {
         raw.dispose();
@@ -146,8 +140,8 @@ describe('bad calls', function () {
   describe('threads', () => {
     it('setNumThreads validates and round-trips', () => {
       const before = getNumThreads();
-      assert.throws(() => setNumThreads(0), rejectsWith('INVALID_INPUT'));
-      assert.throws(() => setNumThreads(2.5), rejectsWith('INVALID_INPUT'));
+      assert.throws(() => setNumThreads(0), codeOf('INVALID_INPUT'));
+      assert.throws(() => setNumThreads(2.5), codeOf('INVALID_INPUT'));
       setNumThreads(1);
       assert.equal(getNumThreads(), 1);
       setNumThreads(before);
