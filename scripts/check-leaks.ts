@@ -16,6 +16,7 @@ if (!gc) {
   process.exit(2);
 }
 const rssMb = () => process.memoryUsage().rss / 2 ** 20;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 function settle(): number {
   for (let i = 0; i < 3; i++) gc!();
   return rssMb();
@@ -24,38 +25,40 @@ function settle(): number {
 async function main(): Promise<void> {
   const input = new Float32Array(16000).map((_, i) => 0.2 * Math.sin(i / 17));
   const model = await loadModel(MODEL, { manifest: false });
-  for (let i = 0; i < 200; i++) await model.forward(input); // warm-up: allocator pools, profiling executor
-  const start = settle();
+  for (let i = 0; i < 500; i++) await model.forward(input); // warm-up: allocator pools, profiling executor
+  // RSS wanders by several MB as malloc arenas and V8 pages come and go: compare the median of the first and of
+  // the last five readings (one every 100 calls) rather than two single readings. A leak is a trend; it moves
+  // the late median, noise does not.
+  const samples: number[] = [];
   for (let i = 1; i <= CALLS; i++) {
     const out = await model.forward(input);
     if (out.emissions.data.length === 0) throw new Error('empty output');
-    if (i % 500 === 0) console.log(`  ${i} calls: rss ${settle().toFixed(1)} MB`);
+    if (i % 100 === 0) samples.push(settle());
+    if (i % 500 === 0) console.log(`  ${i} calls: rss ${samples.at(-1)!.toFixed(1)} MB`);
   }
-  const afterCalls = settle();
+  const start = median(samples.slice(0, 5));
+  const afterCalls = median(samples.slice(-5));
   model.dispose();
 
-  // Load / run / dispose cycles: weights, threads and the completion channel must all be released. Each new
-  // inference thread may get its own malloc arena, so RSS wanders by several MB between cycles: compare the
-  // mean of the first and last samples rather than two single readings.
+  // Load / run / dispose cycles: weights, threads and the completion channel must all be released (readings
+  // compared the same way).
   const cycle = async () => {
     const m = await loadModel(MODEL, { manifest: false });
     await m.forward(input);
     m.dispose();
   };
   for (let i = 0; i < 50; i++) await cycle();
-  const samples: number[] = [];
+  const cycleSamples: number[] = [];
   for (let i = 1; i <= CYCLES; i++) {
     await cycle();
-    if (i % 10 === 0) samples.push(settle());
+    if (i % 10 === 0) cycleSamples.push(settle());
   }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const k = Math.max(1, Math.floor(samples.length / 4));
-  const cyclesStart = mean(samples.slice(0, k));
-  const afterCycles = mean(samples.slice(-k));
+  const cyclesStart = median(cycleSamples.slice(0, 5));
+  const afterCycles = median(cycleSamples.slice(-5));
 
   const callGrowth = afterCalls - start;
   const cycleGrowth = afterCycles - cyclesStart;
-  console.log(`forward: ${CALLS} calls of 1 s audio, rss ${start.toFixed(1)} -> ${afterCalls.toFixed(1)} MB (growth ${callGrowth.toFixed(2)} MB)`);
+  console.log(`forward: ${CALLS} calls of 1 s audio, rss ${start.toFixed(1)} -> ${afterCalls.toFixed(1)} MB (growth ${callGrowth.toFixed(2)} MB; readings ${Math.min(...samples).toFixed(1)}-${Math.max(...samples).toFixed(1)} MB)`);
   console.log(`load/forward/dispose: ${CYCLES} cycles, rss ${cyclesStart.toFixed(1)} -> ${afterCycles.toFixed(1)} MB (growth ${cycleGrowth.toFixed(2)} MB)`);
   const ok = callGrowth < LIMIT_MB && cycleGrowth < LIMIT_MB;
   console.log(ok ? `OK: growth under ${LIMIT_MB} MB` : `LEAK: growth of ${LIMIT_MB} MB or more`);
