@@ -38,6 +38,7 @@ export interface Binding {
   setCpuCacheLimit(bytes: number): void;
   cpuCacheInfo(): { limit: number; cached: number };
   releaseCpuCache(): void;
+  joinInferenceThreads(): void;
   torchVersion: string;
 }
 
@@ -55,6 +56,10 @@ export function binding(): Binding {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       cached = require(file) as Binding;
+      // process.exit() would otherwise tear LibTorch down under a running inference thread: let running calls
+      // finish first (native/inference_thread.h, JoinAll).
+      const b = cached;
+      process.once('exit', () => b.joinInferenceThreads());
       return cached;
     } catch (err) {
       errors.push(`${file}: ${(err as Error).message}`);

@@ -51,6 +51,11 @@ Napi::Value ReleaseCpuCache(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value JoinInferenceThreads(const Napi::CallbackInfo& info) {
+  InferenceThread::JoinAll();
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CpuCache::Install();
   exports.Set("Model", Model::Define(env));
@@ -61,6 +66,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setCpuCacheLimit", Napi::Function::New(env, SetCpuCacheLimit, "setCpuCacheLimit"));
   exports.Set("cpuCacheInfo", Napi::Function::New(env, CpuCacheInfo, "cpuCacheInfo"));
   exports.Set("releaseCpuCache", Napi::Function::New(env, ReleaseCpuCache, "releaseCpuCache"));
+  exports.Set("joinInferenceThreads", Napi::Function::New(env, JoinInferenceThreads, "joinInferenceThreads"));
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   return exports;
 }

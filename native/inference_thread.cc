@@ -4,10 +4,26 @@
 #include <c10/core/InferenceMode.h>
 
 #include <atomic>
+#include <set>
 
 namespace w2v {
 namespace {
 std::atomic<int> g_default_threads{0};
+
+// Every live InferenceThread, for JoinAll. Never destroyed: it may be used while the process exits.
+std::mutex& RegistryMutex() {
+  static auto* m = new std::mutex();
+  return *m;
+}
+std::set<InferenceThread*>& Registry() {
+  static auto* r = new std::set<InferenceThread*>();
+  return *r;
+}
+}  // namespace
+
+void InferenceThread::JoinAll() {
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  for (InferenceThread* t : Registry()) t->StopAndJoin();
 }
 
 int DefaultThreads() {
@@ -21,15 +37,26 @@ int DefaultThreads() {
 
 void SetDefaultThreads(int n) { g_default_threads.store(n); }
 
-InferenceThread::InferenceThread(int threads) : threads_(threads), thread_([this] { Run(); }) {}
+InferenceThread::InferenceThread(int threads) : threads_(threads), thread_([this] { Run(); }) {
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  Registry().insert(this);
+}
 
 InferenceThread::~InferenceThread() {
+  {
+    std::lock_guard<std::mutex> lock(RegistryMutex());
+    Registry().erase(this);
+  }
+  StopAndJoin();
+}
+
+void InferenceThread::StopAndJoin() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
   }
   wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
 void InferenceThread::Post(std::function<void()> task) {

@@ -27,6 +27,15 @@ class InferenceThread {
 
   void Post(std::function<void()> task);
 
+  // Finishes the task in progress and the queued ones, then joins. Idempotent.
+  void StopAndJoin();
+
+  // Joins every live inference thread (each finishes its current and queued tasks). lib/native.ts calls it from
+  // process.on('exit'): process.exit() skips Node's cleanup of live models and goes straight to exit(), and a
+  // thread still inside LibTorch while exit() destroys LibTorch's static objects crashes the process. An atexit
+  // handler is too late: statics LibTorch constructs lazily (during a call) are destroyed before it runs.
+  static void JoinAll();
+
  private:
   void Run();
 
