@@ -3,13 +3,15 @@ the manifest that lib/manifest.ts validates.
 
     python export.py work/model ../../models/default.pt
 
-Traces forward(waveforms [B, T] float32) -> logits [B, F, 29], checks the traced module against the eager model
-on other batch sizes and lengths, and writes <out>.json beside <out>.pt with the training provenance.
+Saves the tokenizer and feature extractor into the folder, exports it with scripts/export_hf.py (the one traced
+export and manifest of the project), checks the saved file against the eager model on more batch sizes and
+lengths, and adds the training provenance to the manifest export_hf.py wrote.
 """
 import datetime
 import subprocess
 import json
 import os
+from pathlib import Path
 
 # libgomp's default busy-waiting makes 2 threads ~25x slower on a shared, loaded 2-core machine
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -18,6 +20,8 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from model_manifest import manifest_path_for, write_manifest  # scripts/model_manifest.py
 from common import ACCENTS, DEMO_SENTENCE, HELDOUT_VARIANTS, LABELS, SAMPLE_RATE, SEED, TRAIN_VARIANTS
 
 torch.set_num_threads(2)
@@ -44,16 +48,6 @@ def save_processor(src):
                              return_attention_mask=False).save_pretrained(src)
 
 
-def own_trace(wrapped, out):
-    g = torch.Generator().manual_seed(0)
-    example = torch.randn(2, 2 * SAMPLE_RATE, generator=g)
-    with torch.no_grad():
-        traced = torch.jit.trace(wrapped, example, check_trace=False)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    traced.save(out)
-    return {'kind': 'traced by scripts/make_default_model/export.py', 'exampleShape': list(example.shape)}
-
-
 def main():
     src, out = sys.argv[1], sys.argv[2]
     from transformers import Wav2Vec2ForCTC
@@ -62,14 +56,10 @@ def main():
     cfg = model.config
     wrapped = Logits(model).eval()
     export_hf = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'export_hf.py')
-    base = None
-    if os.path.exists(export_hf) and not os.environ.get('OWN_TRACE'):
-        subprocess.run([sys.executable, export_hf, src, out], check=True)
-        with open(os.path.splitext(out)[0] + '.json') as f:
-            base = json.load(f)
-        exported = base.get('source', {})
-    else:
-        exported = own_trace(wrapped, out)
+    subprocess.run([sys.executable, export_hf, src, out], check=True)
+    with open(manifest_path_for(Path(out))) as f:
+        base = json.load(f)
+    exported = base.get('source', {})
     # check the saved file against the eager model on more batch sizes and lengths
     traced = torch.jit.load(out)
     g = torch.Generator().manual_seed(1)
@@ -94,20 +84,17 @@ def main():
         with open(p) as f:
             results = json.load(f)['results']
     n_params = sum(p.numel() for p in model.parameters())
+    # What export_hf.py derived from the tokenizer, feature extractor and config must be what training used.
+    expected = {
+        'labels': LABELS, 'sampleRate': SAMPLE_RATE, 'blank': 0, 'wordDelimiter': '|', 'normalizeWaveform': True,
+        'normalizeEps': 1e-7, 'frameStride': 320, 'receptiveField': 400,
+        'convLayers': [[k, s] for k, s in zip(cfg.conv_kernel, cfg.conv_stride)], 'convention': 'traced',
+        'numLayers': cfg.num_hidden_layers, 'numHeads': cfg.num_attention_heads, 'embedDim': cfg.hidden_size,
+    }
+    for k, v in expected.items():
+        assert base[k] == v, (k, base[k], v)
     manifest = {
-        'format': 'wav2vec2-node-model/1',
-        'labels': LABELS,
-        'sampleRate': SAMPLE_RATE,
-        'blank': 0,
-        'wordDelimiter': '|',
-        'normalizeWaveform': True,
-        'frameStride': 320,
-        'receptiveField': 400,
-        'convLayers': [[k, s] for k, s in zip(cfg.conv_kernel, cfg.conv_stride)],
-        'convention': 'traced',
-        'numLayers': cfg.num_hidden_layers,
-        'numHeads': cfg.num_attention_heads,
-        'embedDim': cfg.hidden_size,
+        **base,
         'source': {
             'name': 'wav2vec2-node default model',
             'description': 'Wav2Vec2ForCTC trained from scratch with CTC on synthetic English speech (espeak-ng + sox); '
@@ -136,14 +123,7 @@ def main():
             'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d'),
         },
     }
-    if base is not None:  # keep what export_hf.py derived from the tokenizer and config; they must agree
-        for k in ('labels', 'sampleRate', 'blank', 'wordDelimiter', 'normalizeWaveform', 'frameStride',
-                  'receptiveField', 'convLayers', 'convention', 'numLayers', 'numHeads', 'embedDim'):
-            assert base[k] == manifest[k], (k, base[k], manifest[k])
-    with open(os.path.splitext(out)[0] + '.json', 'w') as f:
-        json.dump(manifest, f, indent=2)
-        f.write('\n')
-    print('wrote', os.path.splitext(out)[0] + '.json')
+    print('wrote', write_manifest(Path(out), manifest))
 
 
 if __name__ == '__main__':
