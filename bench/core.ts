@@ -1,137 +1,347 @@
 /**
- * `npm run bench:core`: this addon against Python (torch.jit.load + inference_mode) on the same TorchScript
- * file, inputs and thread count, in one run, interleaved, with warm-ups. Prints median times, × real time,
- * the ratio ours/Python and the max abs difference of the outputs; writes bench/results/core-*.json/.md.
- *   --threads N   intra-op threads for both (default 2)
- *   --reps N      timed runs per runtime and scenario (default 5)
- *   --quick       the tiny fixture model only, 3 runs (for CI)
- *   --model FILE  benchmark this TorchScript file instead of the built-in scenarios
+ * `npm run bench` (also `npm run bench:core`, `npx wav2vec2 bench`): this package against Python
+ * (torch.jit.load + inference_mode, same TorchScript file) and onnxruntime-node (the same weights exported to
+ * ONNX), each in its own process, interleaved, with warm-ups, on the same inputs and thread counts. Reports
+ * median/min/max, × real time, ratios, max abs difference of outputs, peak RSS and the worst event-loop lag
+ * during inference; then an end-to-end case (file -> decode -> resample -> forward -> greedy) against the
+ * equivalent Python pipeline. Writes bench/results/core-<date>-<host>.json, core-latest.md and core-latest.png.
+ *   --quick            tiny model, batch 1 and 4 (CI)
+ *   --models LIST      tiny,base,large (default tiny,base,large; built by scripts/make_bench_models.py)
+ *   --threads LIST     override the thread counts (default: 2, plus 1 for base)
+ *   --reps N           timed runs per runtime and scenario (default 5; 3 for large)
+ *   --device DEV       cpu (default) or cuda
+ *   --model FILE       a TorchScript file of your own (FILE with .onnx instead of .pt is used for onnxruntime)
+ *   --no-e2e           skip the end-to-end case
+ *   --no-variants      skip the variants of this package on the base model (CPU cache off, int8, bfloat16)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../lib/model';
-import { binding } from '../lib/native';
+import { loadAudio } from '../lib/audio';
 import { maxAbsDiff } from '../lib/tensor';
+import { PACKAGE_ROOT } from '../lib/paths';
 import { findPython } from '../scripts/python';
-import { PythonReference } from './python-ref';
+import { lineChart } from './plot';
 import { machine, speechLike, summary, table, writeResults } from './stats';
+import { BenchWorker, type Runtime } from './worker';
 
-const ROOT = join(__dirname, '..');
-const { values: args } = parseArgs({
-  options: { threads: { type: 'string', default: '2' }, reps: { type: 'string' }, quick: { type: 'boolean', default: false }, model: { type: 'string' } },
-});
-const threads = Number(args.threads);
-const reps = Number(args.reps ?? (args.quick ? 3 : 5));
+const ROOT = PACKAGE_ROOT;
+const RUNTIMES: Runtime[] = ['ours', 'python', 'onnxruntime'];
 const WARMUP = 2;
 
-interface Scenario { model: string; file: string; batch: number; seconds: number }
+interface Scenario { model: string; batch: number; seconds: number; threads: number }
+interface ModelFiles { name: string; label: string; pt: string; onnx: string | null }
 
-function ensureBaseModel(): string | null {
-  const file = join(ROOT, 'bench', 'models', 'base.pt');
-  if (existsSync(file)) return file;
-  console.log('building bench/models/base.pt (wav2vec2-base layout, random weights) with scripts/make_bench_models.py ...');
-  const py = findPython(['torch', 'transformers']);
-  if (!py) {
-    console.log('  no Python with torch + transformers: skipping the base-size model');
-    return null;
-  }
-  const r = spawnSync(py, [join(ROOT, 'scripts', 'make_bench_models.py'), 'base'], { stdio: 'inherit' });
-  return r.status === 0 && existsSync(file) ? file : null;
+function parse(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false }, models: { type: 'string' }, threads: { type: 'string' }, reps: { type: 'string' },
+      device: { type: 'string', default: 'cpu' }, model: { type: 'string' }, 'no-e2e': { type: 'boolean', default: false },
+      'no-variants': { type: 'boolean', default: false },
+    },
+  });
+  return values;
 }
 
-async function main(): Promise<void> {
-  const scenarios: Scenario[] = [];
-  if (args.model) {
-    for (const [batch, seconds] of [[1, 10], [4, 10]] as const) scenarios.push({ model: args.model, file: args.model, batch, seconds });
-  }
-  const tiny = join(ROOT, 'test', 'fixtures', 'models', 'ta_tiny_base.pt');
-  if (!args.model) for (const [batch, seconds] of [[1, 10], [4, 10]] as const) scenarios.push({ model: 'tiny (fixture ta_tiny_base)', file: tiny, batch, seconds });
-  if (!args.quick && !args.model) {
-    const base = ensureBaseModel();
-    if (base) for (const [batch, seconds] of [[1, 10], [4, 10]] as const) scenarios.push({ model: 'base (95M, random weights)', file: base, batch, seconds });
-  }
+const LABELS: Record<string, string> = { tiny: 'tiny (random, 0.1M)', base: 'base (random, 94.4M)', large: 'large (random, 315M)' };
 
-  const python = PythonReference.start();
-  if (!python) console.log('no Python with torch found: reporting this addon alone');
-  const tmp = mkdtempSync(join(tmpdir(), 'w2v-bench-'));
-  const results = [];
-  try {
-    let loaded = '';
-    let model = null as Awaited<ReturnType<typeof loadModel>> | null;
-    for (const sc of scenarios) {
-      if (loaded !== sc.file) {
-        model?.dispose();
-        model = await loadModel(sc.file, { threads, manifest: false });
-        if (python) await python.request({ cmd: 'load', path: sc.file, threads });
-        loaded = sc.file;
-      }
-      const items = Array.from({ length: sc.batch }, (_, i) => speechLike(sc.seconds, i + 1));
-      const T = items[0]!.length;
-      const data = new Float32Array(sc.batch * T);
-      items.forEach((x, i) => data.set(x, i * T));
-      const input = { data, shape: [sc.batch, T] as [number, number] };
-      const inFile = join(tmp, 'in.f32');
-      const outFile = join(tmp, 'out.f32');
-      writeFileSync(inFile, Buffer.from(data.buffer));
-      const pyRun = (out: string | null) => python!.request({ cmd: 'run', input: inFile, shape: [sc.batch, T], lengths: null, out });
-
-      for (let i = 0; i < WARMUP; i++) {
-        await model!.forward(input);
-        if (python) await pyRun(null);
-      }
-      const ours: number[] = [];
-      const py: number[] = [];
-      let last = null as Awaited<ReturnType<NonNullable<typeof model>['forward']>> | null;
-      for (let r = 0; r < reps; r++) {
-        // Alternate who goes first so that neither always runs on a warmer cache.
-        const runOurs = async () => {
-          const t0 = performance.now();
-          last = await model!.forward(input);
-          ours.push(performance.now() - t0);
-        };
-        const runPy = async () => {
-          if (python) py.push((await pyRun(r === 0 ? outFile : null)).ms);
-        };
-        if (r % 2 === 0) { await runOurs(); await runPy(); } else { await runPy(); await runOurs(); }
-      }
-      let diff: number | null = null;
-      if (python) {
-        const b = readFileSync(outFile);
-        diff = maxAbsDiff(last!.emissions.data, new Float32Array(b.buffer, b.byteOffset, b.length / 4));
-      }
-      const audio = sc.batch * sc.seconds;
-      const o = summary(ours);
-      const p = python ? summary(py) : null;
-      const row = { ...sc, file: sc.file.replace(ROOT + '/', ''), threads, ours: o, python: p, oursXRT: audio / (o.median / 1000), pythonXRT: p ? audio / (p.median / 1000) : null, ratio: p ? o.median / p.median : null, maxAbsDiff: diff };
-      results.push(row);
-      console.log(`${sc.model} ${sc.batch}x${sc.seconds}s: ours ${o.median.toFixed(1)} ms, python ${p ? p.median.toFixed(1) : '-'} ms, ratio ${row.ratio?.toFixed(3) ?? '-'}, max abs diff ${diff?.toExponential(2) ?? '-'}`);
+/** bench/models/<name>.pt (+ .onnx), built by scripts/make_bench_models.py on first use. */
+function ensureModel(name: string): ModelFiles | null {
+  const pt = join(ROOT, 'bench', 'models', `${name}.pt`);
+  const onnx = join(ROOT, 'bench', 'models', `${name}.onnx`);
+  if (!existsSync(pt) || !existsSync(onnx)) {
+    const py = findPython(['torch', 'transformers']);
+    if (!py) {
+      console.log(`no Python with torch + transformers: cannot build bench/models/${name}.pt; skipping it`);
+      return null;
     }
-    model?.dispose();
+    const haveOnnx = findPython(['torch', 'transformers', 'onnx']) === py;
+    console.log(`building bench/models/${name}.pt${haveOnnx ? ' and .onnx' : ''} (random weights) with scripts/make_bench_models.py ...`);
+    if (!existsSync(pt) || haveOnnx) {
+      const r = spawnSync(py, [join(ROOT, 'scripts', 'make_bench_models.py'), name, ...(haveOnnx ? [] : ['--no-onnx'])], { stdio: 'inherit' });
+      if (r.status !== 0 || !existsSync(pt)) return null;
+    }
+  }
+  return { name, label: LABELS[name] ?? name, pt, onnx: existsSync(onnx) ? onnx : null };
+}
+
+function scenariosFor(name: string, quick: boolean, threadsOverride: number[] | null): Scenario[] {
+  const s = (batch: number, seconds: number, threads: number) => ({ model: name, batch, seconds, threads });
+  let out: Scenario[];
+  if (quick) out = [s(1, 10, 2), s(4, 10, 2)];
+  else if (name === 'tiny') out = [s(1, 10, 2), s(4, 10, 2), s(8, 10, 2)];
+  else if (name === 'base') out = [s(1, 1, 2), s(1, 10, 2), s(4, 10, 2), s(8, 10, 2), s(1, 30, 2), s(1, 10, 1), s(4, 10, 1)];
+  else if (name === 'large') out = [s(1, 10, 2), s(4, 10, 2)];
+  else out = [s(1, 10, 2), s(4, 10, 2)];
+  if (threadsOverride) {
+    const shapes = [...new Map(out.map((x) => [`${x.batch}x${x.seconds}`, x])).values()];
+    out = threadsOverride.flatMap((t) => shapes.map((x) => ({ ...x, threads: t })));
+  }
+  return out;
+}
+
+type Row = Scenario & {
+  label: string;
+  times: Partial<Record<Runtime, ReturnType<typeof summary>>>;
+  xRT: Partial<Record<Runtime, number>>;
+  lagMs: Partial<Record<Runtime, number>>;
+  rssPeakMB: Partial<Record<Runtime, number>>;
+  oursVsPython: number | null;
+  oursVsOnnx: number | null;
+  diffPython: number | null;
+  diffOnnx: number | null;
+};
+
+async function runModel(files: ModelFiles, scenarios: Scenario[], reps: number, device: string, tmp: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  // One set of workers per thread count: a fresh process per configuration gives clean peak RSS figures.
+  for (const threads of [...new Set(scenarios.map((s) => s.threads))]) {
+    const workers = new Map<Runtime, BenchWorker>();
+    try {
+      for (const rt of RUNTIMES) {
+        if (rt === 'onnxruntime' && !files.onnx) continue;
+        const w = BenchWorker.start(rt);
+        if (!w) {
+          console.log(`  ${rt}: not available here, skipped`);
+          continue;
+        }
+        try {
+          await w.request({ cmd: 'load', path: rt === 'onnxruntime' ? files.onnx : files.pt, threads, device });
+          workers.set(rt, w);
+        } catch (err) {
+          console.log(`  ${rt}: could not load the model (${(err as Error).message}); skipped`);
+          w.close();
+        }
+      }
+      if (!workers.has('ours')) throw new Error('this package could not load the model: see the message above');
+      for (const sc of scenarios.filter((x) => x.threads === threads)) {
+        const data = new Float32Array(sc.batch * sc.seconds * 16000);
+        for (let i = 0; i < sc.batch; i++) data.set(speechLike(sc.seconds, i + 1), i * sc.seconds * 16000);
+        const shape = [sc.batch, sc.seconds * 16000];
+        const input = join(tmp, 'in.f32');
+        writeFileSync(input, data);
+        const order = [...workers.keys()];
+        for (let i = 0; i < WARMUP; i++) for (const rt of order) await workers.get(rt)!.request({ cmd: 'run', input, shape, out: null });
+        const ms: Partial<Record<Runtime, number[]>> = {};
+        const lag: Partial<Record<Runtime, number>> = {};
+        const rss: Partial<Record<Runtime, number>> = {};
+        for (let r = 0; r < reps; r++) {
+          // Rotate who goes first so that no runtime always runs on a warmer (or hotter) machine.
+          for (let k = 0; k < order.length; k++) {
+            const rt = order[(r + k) % order.length]!;
+            const reply = await workers.get(rt)!.request({ cmd: 'run', input, shape, out: r === 0 ? join(tmp, `${rt}.f32`) : null });
+            (ms[rt] ??= []).push(reply.ms);
+            if (reply.lagMs !== undefined) lag[rt] = Math.max(lag[rt] ?? 0, reply.lagMs);
+            rss[rt] = reply.rssPeakMB;
+          }
+        }
+        const read = (rt: Runtime) => { const b = readFileSync(join(tmp, `${rt}.f32`)); return new Float32Array(b.buffer, b.byteOffset, b.length / 4); };
+        const ours = read('ours');
+        const times: Row['times'] = {};
+        const xRT: Row['xRT'] = {};
+        for (const rt of order) {
+          times[rt] = summary(ms[rt]!);
+          xRT[rt] = (sc.batch * sc.seconds) / (times[rt]!.median / 1000);
+        }
+        const row: Row = {
+          ...sc, label: files.label, times, xRT, lagMs: lag, rssPeakMB: rss,
+          oursVsPython: times.python ? times.ours!.median / times.python.median : null,
+          oursVsOnnx: times.onnxruntime ? times.ours!.median / times.onnxruntime.median : null,
+          diffPython: workers.has('python') ? maxAbsDiff(ours, read('python')) : null,
+          diffOnnx: workers.has('onnxruntime') ? maxAbsDiff(ours, read('onnxruntime')) : null,
+        };
+        rows.push(row);
+        const f = (rt: Runtime) => (times[rt] ? `${times[rt]!.median.toFixed(0)} ms` : '-');
+        console.log(`${files.name} ${sc.batch}×${sc.seconds} s, ${threads} thr: ours ${f('ours')}, python ${f('python')}, onnxruntime ${f('onnxruntime')}; ` +
+          `ours/python ${row.oursVsPython?.toFixed(3) ?? '-'}, ours/onnxruntime ${row.oursVsOnnx?.toFixed(3) ?? '-'}; lag ours ${lag.ours?.toFixed(1)} ms, onnxruntime ${lag.onnxruntime?.toFixed(0) ?? '-'} ms`);
+      }
+    } finally {
+      for (const w of workers.values()) w.close();
+    }
+  }
+  return rows;
+}
+
+interface VariantRow { variant: string; batch: number; seconds: number; ms: ReturnType<typeof summary>; xRT: number; speedup: number; maxAbsDiff: number }
+
+/**
+ * This package in several configurations on one model, interleaved, each against the default one: what each
+ * optimisation or option buys (time) and costs (max abs difference of the emissions from float32).
+ */
+async function variants(files: ModelFiles, reps: number, tmp: string): Promise<VariantRow[]> {
+  // Exports of the same Hugging Face weights: int8 (quantised Linear layers) and bfloat16 (a trace keeps its dtype).
+  const exportOf = (suffix: string, flags: string[]): string => {
+    const file = join(ROOT, 'bench', 'models', `${files.name}-${suffix}.pt`);
+    const py = findPython(['torch', 'transformers']);
+    const hf = join(ROOT, 'bench', 'models', `${files.name}-hf`);
+    if (!existsSync(file) && py && existsSync(hf)) spawnSync(py, [join(ROOT, 'scripts', 'export_hf.py'), hf, file, ...flags], { stdio: 'inherit' });
+    return file;
+  };
+  const int8 = exportOf('int8', ['--quantize', 'int8']);
+  const bf16 = exportOf('bf16', ['--dtype', 'bfloat16']);
+  const configs: Array<{ name: string; load: Record<string, unknown> }> = [
+    { name: 'default (float32, CPU tensor cache on)', load: { path: files.pt } },
+    { name: 'CPU tensor cache off', load: { path: files.pt, cpuCacheLimit: 0 } },
+    ...(existsSync(bf16) ? [{ name: 'bfloat16 (export_hf.py --dtype bfloat16)', load: { path: bf16, dtype: 'bfloat16' } }] : []),
+    ...(existsSync(int8) ? [{ name: 'int8 dynamic quantisation (export_hf.py --quantize int8)', load: { path: int8 } }] : []),
+  ];
+  const workers: BenchWorker[] = [];
+  const rows: VariantRow[] = [];
+  try {
+    for (const c of configs) {
+      const w = BenchWorker.start('ours')!;
+      await w.request({ cmd: 'load', threads: 2, ...c.load });
+      workers.push(w);
+    }
+    for (const [batch, seconds] of [[1, 10], [4, 10]] as const) {
+      const data = new Float32Array(batch * seconds * 16000);
+      for (let i = 0; i < batch; i++) data.set(speechLike(seconds, i + 1), i * seconds * 16000);
+      const input = join(tmp, 'in.f32');
+      writeFileSync(input, data);
+      const shape = [batch, seconds * 16000];
+      for (const w of workers) for (let i = 0; i < WARMUP; i++) await w.request({ cmd: 'run', input, shape, out: null });
+      const ms: number[][] = workers.map(() => []);
+      for (let r = 0; r < reps; r++) {
+        for (let k = 0; k < workers.length; k++) {
+          const i = (r + k) % workers.length;
+          ms[i]!.push((await workers[i]!.request({ cmd: 'run', input, shape, out: r === 0 ? join(tmp, `v${i}.f32`) : null })).ms);
+        }
+      }
+      const read = (i: number) => { const b = readFileSync(join(tmp, `v${i}.f32`)); return new Float32Array(b.buffer, b.byteOffset, b.length / 4); };
+      const base = summary(ms[0]!);
+      configs.forEach((c, i) => {
+        const t = summary(ms[i]!);
+        rows.push({ variant: c.name, batch, seconds, ms: t, xRT: (batch * seconds) / (t.median / 1000), speedup: base.median / t.median, maxAbsDiff: maxAbsDiff(read(i), read(0)) });
+        console.log(`variant ${files.name} ${batch}×${seconds} s: ${c.name}: ${t.median.toFixed(0)} ms (${(base.median / t.median).toFixed(2)}× the default), max abs diff ${rows.at(-1)!.maxAbsDiff.toExponential(1)}`);
+      });
+    }
   } finally {
+    for (const w of workers) w.close();
+  }
+  return rows;
+}
+
+/** A 16-bit PCM WAV (the end-to-end case needs a file to decode). */
+function wav16(samples: Float32Array, rate: number): Buffer {
+  const b = Buffer.alloc(44 + samples.length * 2);
+  b.write('RIFF', 0); b.writeUInt32LE(36 + samples.length * 2, 4); b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22); b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate * 2, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34); b.write('data', 36); b.writeUInt32LE(samples.length * 2, 40);
+  for (let i = 0; i < samples.length; i++) b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i]! * 32767))), 44 + 2 * i);
+  return b;
+}
+
+interface E2ERow { file: string; seconds: number; rate: number; ours: ReturnType<typeof summary>; python: ReturnType<typeof summary> | null; ratio: number | null; sameText: boolean | null; text: string }
+
+/** file -> decode -> resample -> forward -> greedy on the default model, ours vs the Python pipeline. */
+async function endToEnd(reps: number, tmp: string): Promise<E2ERow[]> {
+  const modelFile = join(ROOT, 'models', 'default.pt');
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'models', 'default.json'), 'utf8'));
+  const sample = join(ROOT, 'samples', 'curiosity-44k.wav');
+  // A 60 s 44.1 kHz file: the sample tiled (decode and resample costs grow with length; the model's too).
+  const one = (await loadAudio(sample, { mono: true })).channels[0]!;
+  const long = new Float32Array(44100 * 60);
+  for (let i = 0; i < long.length; i++) long[i] = one[i % one.length]!;
+  const longFile = join(tmp, 'long-44k.wav');
+  writeFileSync(longFile, wav16(long, 44100));
+  const cases = [{ file: sample, name: 'samples/curiosity-44k.wav', seconds: one.length / 44100 }, { file: longFile, name: 'curiosity-44k tiled to 60 s', seconds: 60 }];
+  const ours = BenchWorker.start('ours')!;
+  const python = findPython(['torch', 'numpy', 'soundfile']) ? BenchWorker.start('python') : null;
+  const rows: E2ERow[] = [];
+  try {
+    await ours.request({ cmd: 'load', path: modelFile, threads: 2, manifest: true });
+    if (python) await python.request({ cmd: 'load', path: modelFile, threads: 2 });
+    for (const c of cases) {
+      const req = { cmd: 'e2e', file: c.file, normalize: manifest.normalizeWaveform, labels: manifest.labels };
+      for (let i = 0; i < WARMUP; i++) { await ours.request(req); if (python) await python.request(req); }
+      const o: number[] = [];
+      const p: number[] = [];
+      let to = '';
+      let tp = '';
+      for (let r = 0; r < reps; r++) {
+        const a = async () => { const x = await ours.request(req); o.push(x.ms); to = x.text; };
+        const b = async () => { if (python) { const x = await python.request(req); p.push(x.ms); tp = x.text; } };
+        if (r % 2) { await b(); await a(); } else { await a(); await b(); }
+      }
+      const row = { file: c.name, seconds: c.seconds, rate: 44100, ours: summary(o), python: python ? summary(p) : null, ratio: python ? summary(o).median / summary(p).median : null, sameText: python ? to === tp : null, text: to.slice(0, 80) };
+      rows.push(row);
+      console.log(`e2e ${c.name}: ours ${row.ours.median.toFixed(0)} ms, python ${row.python?.median.toFixed(0) ?? '-'} ms, ratio ${row.ratio?.toFixed(3) ?? '-'}, same transcript ${row.sameText}`);
+    }
+  } finally {
+    ours.close();
     python?.close();
+  }
+  return rows;
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const args = parse(argv);
+  const threadsOverride = args.threads ? args.threads.split(',').map(Number) : null;
+  const names = args.quick ? ['tiny'] : (args.models ?? 'tiny,base,large').split(',');
+  const tmp = mkdtempSync(join(tmpdir(), 'w2v-bench-'));
+  const rows: Row[] = [];
+  let e2e: E2ERow[] = [];
+  let variantRows: VariantRow[] = [];
+  const started = Date.now();
+  try {
+    if (args.model) {
+      const onnx = args.model.replace(/\.pt$/, '.onnx');
+      const files = { name: args.model, label: args.model, pt: args.model, onnx: onnx !== args.model && existsSync(onnx) ? onnx : null };
+      rows.push(...await runModel(files, scenariosFor('custom', false, threadsOverride), Number(args.reps ?? 5), args.device!, tmp));
+    } else {
+      for (const name of names) {
+        const files = ensureModel(name);
+        if (!files) continue;
+        rows.push(...await runModel(files, scenariosFor(name, args.quick!, threadsOverride), Number(args.reps ?? (args.quick ? 3 : name === 'large' ? 3 : 5)), args.device!, tmp));
+      }
+    }
+    if (!args['no-variants'] && !args.model && args.device === 'cpu') {
+      const target = ensureModel(args.quick ? 'tiny' : names.includes('base') ? 'base' : names[0]!);
+      if (target) variantRows = await variants(target, args.quick ? 3 : 5, tmp);
+    }
+    if (!args['no-e2e']) e2e = await endToEnd(args.quick ? 3 : 5, tmp);
+  } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 
   const m = machine();
+  const ms = (s?: ReturnType<typeof summary>) => (s ? `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})` : '-');
+  const x = (v?: number) => (v === undefined ? '-' : v.toFixed(1));
   const md = [
-    `bench:core — ${new Date().toISOString().slice(0, 10)}, ${m.cpu}, ${m.cores} cores, ${threads} threads, LibTorch ${binding().torchVersion}, median of ${reps} (min–max)`,
+    `bench — ${new Date().toISOString().slice(0, 10)}, ${m.cpu}, ${m.cores} cores, ${m.host}; device ${args.device}; median (min–max) of the timed runs, ms`,
     '',
-    table(['model', 'input', 'ours ms', 'Python ms', 'ours × RT', 'ours / Python', 'max abs diff'], results.map((r) => [
-      r.model, `${r.batch}×${r.seconds} s`,
-      `${r.ours.median.toFixed(1)} (${r.ours.min.toFixed(0)}–${r.ours.max.toFixed(0)})`,
-      r.python ? `${r.python.median.toFixed(1)} (${r.python.min.toFixed(0)}–${r.python.max.toFixed(0)})` : '-',
-      r.oursXRT.toFixed(1), r.ratio?.toFixed(3) ?? '-', r.maxAbsDiff?.toExponential(1) ?? '-',
+    table(['model', 'input', 'thr', 'ours', 'Python', 'onnxruntime', 'ours × RT', 'ours / Python', 'ours / onnxruntime', 'max diff Py / ORT', 'peak RSS MB ours / Py / ORT', 'worst lag ms ours / ORT'], rows.map((r) => [
+      r.label, `${r.batch}×${r.seconds} s`, r.threads, ms(r.times.ours), ms(r.times.python), ms(r.times.onnxruntime), x(r.xRT.ours),
+      r.oursVsPython?.toFixed(2) ?? '-', r.oursVsOnnx?.toFixed(2) ?? '-',
+      `${r.diffPython?.toExponential(1) ?? '-'} / ${r.diffOnnx?.toExponential(1) ?? '-'}`,
+      `${x(r.rssPeakMB.ours)} / ${x(r.rssPeakMB.python)} / ${x(r.rssPeakMB.onnxruntime)}`,
+      `${x(r.lagMs.ours)} / ${x(r.lagMs.onnxruntime)}`,
     ])),
+    ...(variantRows.length ? ['', `This package's configurations on the ${args.quick ? 'tiny' : 'base'} model, 2 threads (speed-up and max abs difference of the emissions against the default, same run):`, '',
+      table(['configuration', 'input', 'ms', '× RT', 'speed-up', 'max abs diff'], variantRows.map((r) => [r.variant, `${r.batch}×${r.seconds} s`, ms(r.ms), r.xRT.toFixed(1), r.speedup.toFixed(2), r.maxAbsDiff.toExponential(1)]))] : []),
+    ...(e2e.length ? ['', 'End to end (default model; file -> decode -> resample 44.1 -> 16 kHz -> forward -> greedy), 2 threads:', '',
+      table(['file', 'ours ms', 'Python ms', 'ours / Python', 'same transcript'], e2e.map((r) => [r.file, ms(r.ours), ms(r.python ?? undefined), r.ratio?.toFixed(2) ?? '-', String(r.sameText ?? '-')]))] : []),
   ].join('\n');
   console.log('\n' + md);
-  const file = writeResults('core', { machine: m, torch: binding().torchVersion, threads, reps, warmup: WARMUP, results }, md);
-  console.log(`\nwrote ${file.replace(ROOT + '/', '')}`);
+  const json = { machine: m, device: args.device, warmup: WARMUP, seconds: (Date.now() - started) / 1000, results: rows, variants: variantRows, endToEnd: e2e };
+  // --quick (CI) writes core-quick-*: the README shows the full run's core-latest.md
+  const name = args.quick ? 'core-quick' : 'core';
+  const file = writeResults(name, json, md);
+  // × real time against batch size, 10 s items at 2 threads, one panel per model
+  const panels = [...new Set(rows.map((r) => r.label))].map((label) => ({
+    title: label,
+    series: RUNTIMES.map((rt) => ({ name: rt === 'ours' ? 'wav2vec2-node' : rt === 'python' ? 'Python torch.jit' : 'onnxruntime-node', points: rows.filter((r) => r.label === label && r.seconds === 10 && r.threads === 2 && r.xRT[rt] !== undefined).map((r) => [r.batch, r.xRT[rt]!] as [number, number]) })).filter((s) => s.points.length),
+  })).filter((p) => p.series.length);
+  if (panels.length) writeFileSync(join(ROOT, 'bench', 'results', `${name}-latest.png`), lineChart(`× real time vs batch size (10 s items, 2 threads, ${args.device}) — ${hostname()}`, 'batch size', '× real time', panels));
+  console.log(`\nwrote ${file.replace(ROOT + '/', '')}, bench/results/${name}-latest.md and ${name}-latest.png`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -1,30 +1,52 @@
 """The Python reference for benchmarks: torch.jit.load + inference_mode, driven over stdin/stdout so that a
 Node benchmark can interleave its runs with ours on the same files, inputs and thread count.
 
-Protocol: one JSON object per line in, one per line out.
-  {"cmd": "load", "path": "m.pt", "threads": 2}                     -> {"ok": true, "convention": "torchaudio"|"traced"}
+Protocol: one JSON object per line in, one per line out (the same as bench/workers/*.ts).
+  {"cmd": "load", "path": "m.pt", "threads": 2, "device": "cpu"}   -> {"ok": true, "convention": "torchaudio"|"traced"}
   {"cmd": "run", "input": "x.f32", "shape": [B, T], "lengths": [..]|null, "out": "y.f32"|null}
-                                                                     -> {"ok": true, "ms": 123.4, "shape": [B, F, C]}
+                                                                     -> {"ok": true, "ms": 123.4, "shape": [B, F, C], "rssPeakMB": ..}
+  {"cmd": "e2e", "file": "a.wav", "normalize": true, "labels": [...]} -> {"ok": true, "ms": .., "text": ".."}
+      file -> soundfile decode -> mono -> resample to 16 kHz (torchaudio's resample; our transcription of it in
+      scripts/make_resample_fixtures.py when torchaudio is absent) -> normalise -> model -> greedy CTC
   {"cmd": "quit"}
 Inputs and outputs are raw little-endian float32 files.
 """
 import json
+import os
+import resource
 import sys
 import time
 
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def resampler():
+    try:
+        import torchaudio.functional as F
+        return F.resample
+    except ImportError:
+        from make_resample_fixtures import resample
+        return resample
+
 
 def main():
     model = None
     convention = None
+    device = "cpu"
     for line in sys.stdin:
         req = json.loads(line)
         try:
             if req["cmd"] == "load":
                 torch.set_num_threads(int(req["threads"]))
-                model = torch.jit.load(req["path"], map_location="cpu").eval()
+                device = req.get("device") or "cpu"
+                model = torch.jit.load(req["path"], map_location=device).eval()
                 args = model.forward.schema.arguments
                 convention = "torchaudio" if len(args) >= 3 else "traced"
                 reply = {"ok": True, "convention": convention}
@@ -33,15 +55,39 @@ def main():
                 lengths = torch.tensor(req["lengths"], dtype=torch.int64) if req.get("lengths") else None
                 with torch.inference_mode():
                     t0 = time.perf_counter()
+                    x = x.to(device)
                     out = model(x, lengths) if convention == "torchaudio" else model(x)
+                    if isinstance(out, dict):
+                        out = out["logits"]
+                    elif isinstance(out, (tuple, list)):
+                        out = out[0]
+                    out = out.cpu()
                     ms = (time.perf_counter() - t0) * 1000
-                if isinstance(out, dict):
-                    out = out["logits"]
-                elif isinstance(out, (tuple, list)):
-                    out = out[0]
                 if req.get("out"):
                     out.contiguous().numpy().astype("<f4").tofile(req["out"])
-                reply = {"ok": True, "ms": ms, "shape": list(out.shape)}
+                reply = {"ok": True, "ms": ms, "shape": list(out.shape), "rssPeakMB": peak_rss_mb()}
+            elif req["cmd"] == "e2e":
+                import soundfile as sf
+                resample = resampler()
+                t0 = time.perf_counter()
+                audio, rate = sf.read(req["file"], dtype="float32", always_2d=True)
+                x = torch.from_numpy(audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0])
+                if rate != 16000:
+                    x = resample(x, rate, 16000)
+                if req.get("normalize"):
+                    x = (x - x.mean()) / torch.sqrt(x.var(unbiased=False) + 1e-7)
+                with torch.inference_mode():
+                    out = model(x[None].to(device))
+                    if isinstance(out, dict):
+                        out = out["logits"]
+                    elif isinstance(out, (tuple, list)):
+                        out = out[0]
+                    ids = torch.unique_consecutive(out[0].argmax(-1)).tolist()
+                labels = req["labels"]
+                text = " ".join("".join(labels[i] for i in ids if i != 0).split("|")).strip()
+                text = " ".join(text.split())
+                ms = (time.perf_counter() - t0) * 1000
+                reply = {"ok": True, "ms": ms, "text": text, "rssPeakMB": peak_rss_mb()}
             elif req["cmd"] == "quit":
                 return
             else:

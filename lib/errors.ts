@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'INPUT_TOO_LONG'
   | 'UNSUPPORTED_METHOD'
   | 'CUDA_UNAVAILABLE'
+  | 'UNSUPPORTED_DEVICE'
+  | 'UNSUPPORTED_DTYPE'
   | 'DISPOSED'
   | 'INFERENCE_FAILED'
   | 'NATIVE_ADDON_MISSING'
@@ -24,7 +26,16 @@ export type ErrorCode =
   // decoding
   | 'DECODE_INVALID_INPUT'
   | 'LEXICON_INVALID'
-  | 'LM_INVALID';
+  | 'LM_INVALID'
+  // batch jobs
+  | 'BATCH_INPUT_INVALID'
+  | 'BATCH_OUTPUT_LOCKED'
+  | 'BATCH_OPTIONS_CHANGED'
+  | 'BATCH_WRITE_FAILED'
+  // serving (Recognizer, HTTP server)
+  | 'OVERLOADED'
+  | 'ABORTED'
+  | 'TIMEOUT';
 
 export class Wav2Vec2Error extends Error {
   readonly code: ErrorCode;

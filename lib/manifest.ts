@@ -28,6 +28,12 @@ export interface ModelManifest {
   convLayers?: Array<[number, number]>;
   /** 'torchaudio' (scripted, forward(waveforms, lengths)) or 'traced' (forward(waveforms)). */
   convention?: 'torchaudio' | 'traced';
+  /**
+   * True when a zero-padded batch with lengths gives every item exactly its result alone (scripts/export_hf.py's
+   * exports: attention mask + GroupNorm over valid frames). torchaudio's BASE-style models normalise over the
+   * padded length, so for them (and when absent) only equal lengths batch exactly.
+   */
+  paddedBatchExact?: boolean;
   numLayers?: number;
   numHeads?: number;
   embedDim?: number;
@@ -88,6 +94,7 @@ export function validateManifest(json: unknown, where = 'manifest'): ModelManife
     if (!ok) bad('"convLayers" must be a list of [kernel, stride] pairs of positive integers');
   }
   if (m.convention !== undefined && m.convention !== 'torchaudio' && m.convention !== 'traced') bad('"convention" must be "torchaudio" or "traced"');
+  if (m.paddedBatchExact !== undefined && typeof m.paddedBatchExact !== 'boolean') bad('"paddedBatchExact" must be true or false');
   for (const k of ['numLayers', 'numHeads', 'embedDim'] as const) {
     if (m[k] !== undefined && !isPositiveInteger(m[k])) bad(`"${k}" must be a positive integer`);
   }

@@ -67,6 +67,28 @@ const DEFAULT_MAX_ATTENTION_BYTES = 4 * 2 ** 30;
 // When the module does not reveal its head count (traced models), assume the most of the family (large: 16).
 const FALLBACK_HEADS = 16;
 
+/**
+ * A trace records the device and dtype of the tensors it creates (Hugging Face's code moves tensors with
+ * `.to(device)`, which a trace keeps as a constant device and dtype), so a file exported by scripts/export_hf.py
+ * runs on the device kind and dtype it was traced for only. Its manifest says which: refuse the others with a
+ * message that says how to export for them, instead of a LibTorch dtype or device error from deep inside.
+ */
+function checkTraceTarget(manifest: ModelManifest | undefined, path: string, device: string, dtype: string): void {
+  const trace = (manifest?.source as { trace?: { device?: unknown; dtype?: unknown } } | undefined)?.trace;
+  if (!trace) return;
+  const wantDevice = device.split(':')[0];
+  if (typeof trace.device === 'string' && trace.device !== wantDevice) {
+    throw new Wav2Vec2Error('UNSUPPORTED_DEVICE',
+      `${path} was traced on ${trace.device} and runs there only (a trace keeps the device of the tensors it makes). ` +
+      `Export it for ${wantDevice}: python scripts/export_hf.py MODEL out.pt --device ${wantDevice}${dtype !== 'float32' ? ` --dtype ${dtype}` : ''}.`);
+  }
+  if (typeof trace.dtype === 'string' && trace.dtype !== dtype) {
+    throw new Wav2Vec2Error('UNSUPPORTED_DTYPE',
+      `${path} was traced in ${trace.dtype} and runs in ${trace.dtype} only (a trace keeps the dtype of the tensors it makes). ` +
+      `Load it with dtype '${trace.dtype}', or export it again with --dtype ${dtype}${wantDevice !== 'cpu' ? ` --device ${wantDevice}` : ''}.`);
+  }
+}
+
 /** Loads a TorchScript wav2vec2-family model (torchaudio-scripted or traced) onto CPU or CUDA. */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   if (!isNonEmptyString(path)) throw invalid('INVALID_INPUT', 'path', 'the path of a TorchScript .pt file', path);
@@ -107,6 +129,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     manifest = validateManifest(options.manifest, 'options.manifest');
   }
 
+  checkTraceTarget(manifest, path, device, dtype);
   let native: NativeModel;
   try {
     native = await binding().load(path, device, dtype, threads);
@@ -160,8 +183,9 @@ export class Model {
 
   /**
    * Emissions (CTC logits) for one waveform or a batch. Items of different lengths: torchaudio-convention
-   * models get the lengths and mask the padding; traced models take no lengths, so their items run one at a
-   * time (padding would change every shorter item's output) and come back as one zero-padded batch.
+   * models (scripts/export_hf.py's exports too) get the lengths and mask the padding; traced models take no
+   * lengths, so their items run one at a time (padding would change every shorter item's output) and come
+   * back as one zero-padded batch.
    */
   async forward(input: ModelInput, options: ForwardOptions = {}): Promise<ForwardResult> {
     const batch = this.#prepare(input, options);

@@ -9,8 +9,11 @@
  *
  *   --model FILE   (default models/default.pt)    --limit N   first N utterances of each subset
  *   --beam-size N  (default 50)                   --jobs N    synthesis processes (default 2)
+ *   --dtype T      float32 (default), bfloat16 or float16: the accuracy cost of reduced precision
+ *   --greedy-only  skip the beam-search decoders
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +36,8 @@ const { values: args } = parseArgs({
     limit: { type: 'string' },
     'beam-size': { type: 'string', default: '50' },
     jobs: { type: 'string', default: '2' },
+    dtype: { type: 'string', default: 'float32' },
+    'greedy-only': { type: 'boolean', default: false },
   },
 });
 
@@ -44,9 +49,10 @@ function readTsv(path: string): Utterance[] {
   return lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [keys[i], v])) as unknown as Utterance);
 }
 
-/** espeak-ng -> sox, exactly as data.py's synth(); cached by id. */
+/** espeak-ng -> sox, exactly as data.py's synth(); cached by id and a hash of the spec (the text is regenerated). */
 async function synth(u: Utterance): Promise<string> {
-  const out = join(CACHE, `${u.id}.wav`);
+  const spec = createHash('sha256').update([u.voice, u.speed, u.pitch, u.gap, u.sox_effects, u.text].join('\t')).digest('hex').slice(0, 10);
+  const out = join(CACHE, `${u.id}-${spec}.wav`);
   if (existsSync(out)) return out;
   const espeak = await run('espeak-ng', ['-v', u.voice, '-s', u.speed, '-p', u.pitch, '-g', u.gap, '--stdout', u.text], { encoding: 'buffer', maxBuffer: 1 << 28 });
   await new Promise<void>((resolve, reject) => {
@@ -100,7 +106,7 @@ async function main(): Promise<void> {
   }));
   console.log(`held-out audio: ${utts.length} utterances (${((performance.now() - t0) / 1000).toFixed(0)} s to make or find)`);
 
-  const model = await loadModel(args.model!);
+  const model = await loadModel(args.model!, { dtype: args.dtype as 'float32' | 'bfloat16' | 'float16' });
   const labels = model.labels!;
   // The LM and lexicon come from the training text only.
   const trainText = gunzipSync(readFileSync(join(DATA, 'text', 'train.txt.gz'))).toString('utf8');
@@ -116,10 +122,12 @@ async function main(): Promise<void> {
   const decoders: Array<[string, (e: { data: Float32Array; shape: number[] }) => string]> = [];
   const greedy = new GreedyCTCDecoder(labels, { blank: model.manifest?.blank ?? 0 });
   decoders.push(['greedy', (e) => greedy.decode(e).text]);
-  const beamLm = new CTCBeamSearchDecoder(labels, { ...common, lm });
-  decoders.push([`beam ${common.beamSize} + 3-gram LM`, (e) => beamLm.decode(e)[0]!.text]);
-  const beamLex = new CTCBeamSearchDecoder(labels, { ...common, lm, lexicon });
-  decoders.push([`beam ${common.beamSize} + lexicon + 3-gram LM`, (e) => beamLex.decode(e)[0]!.text]);
+  if (!args['greedy-only']) {
+    const beamLm = new CTCBeamSearchDecoder(labels, { ...common, lm });
+    decoders.push([`beam ${common.beamSize} + 3-gram LM`, (e) => beamLm.decode(e)[0]!.text]);
+    const beamLex = new CTCBeamSearchDecoder(labels, { ...common, lm, lexicon });
+    decoders.push([`beam ${common.beamSize} + lexicon + 3-gram LM`, (e) => beamLex.decode(e)[0]!.text]);
+  }
 
   const scores = new Map<string, Score>();
   const score = (decoder: string, subset: string) => {
@@ -150,17 +158,17 @@ async function main(): Promise<void> {
     return [name, s, sc.n, `${(sc.cer * 100).toFixed(2)} %`, `${(sc.wer * 100).toFixed(2)} %`];
   }));
   const md = [
-    `eval — ${args.model!.replace(ROOT + '/', '')} on the held-out set (${utts.length} utterances, ${(audioSeconds / 60).toFixed(1)} min of audio; ` +
+    `eval — ${args.model!.replace(ROOT + '/', '')}${args.dtype === 'float32' ? '' : ` (${args.dtype})`} on the held-out set (${utts.length} utterances, ${(audioSeconds / 60).toFixed(1)} min of audio; ` +
       `model + all decoders ${seconds.toFixed(0)} s), ${new Date().toISOString().slice(0, 10)}`,
     '',
     table(['decoder', 'subset', 'utterances', 'CER', 'WER'], rows),
   ].join('\n');
   console.log('\n' + md);
   const json = {
-    machine: machine(), model: args.model, utterances: utts.length, audioSeconds, lm: stats,
+    machine: machine(), model: args.model, dtype: args.dtype, utterances: utts.length, audioSeconds, lm: stats,
     results: Object.fromEntries([...scores].map(([k, s]) => [k, { n: s.n, cer: s.cer, wer: s.wer, chars: s.chars, words: s.words }])),
   };
-  console.log(`\nwrote ${writeResults('eval', json, md).replace(ROOT + '/', '')}`);
+  console.log(`\nwrote ${writeResults(args.dtype === 'float32' ? 'eval' : `eval-${args.dtype}`, json, md).replace(ROOT + '/', '')}`);
 }
 
 main().catch((err) => {

@@ -4,6 +4,9 @@ users run). No pretrained weights are involved.
 
     python scripts/make_bench_models.py base   -> bench/models/base.pt  (+ base.json, base-hf/)
     python scripts/make_bench_models.py large  -> bench/models/large.pt (+ large.json, large-hf/)
+    python scripts/make_bench_models.py tiny   -> bench/models/tiny.pt  (for `npm run bench -- --quick`)
+Each also gets <name>.onnx (scripts/export_onnx.py) for the onnxruntime-node runs when the `onnx` package is
+installed; `--no-onnx` skips it.
 
 base:  wav2vec2-base layout (group-norm conv extractor, post-LN encoder, 768 x 12 layers, 12 heads), 94.4M params
 large: wav2vec2-large-lv60 layout (layer-norm conv extractor, pre-LN encoder, 1024 x 24 layers, 16 heads), 315M params
@@ -23,6 +26,8 @@ OUT = os.path.join(ROOT, "bench", "models")
 LABELS = ["-", "|", "E", "T", "A", "O", "N", "I", "H", "S", "R", "D", "L", "U", "M", "W", "C", "F", "G", "Y", "P", "B", "V", "K", "'", "X", "J", "Q", "Z"]
 
 LAYOUTS = {
+    "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
+                 conv_dim=(32,) * 7, feat_extract_norm="group", do_stable_layer_norm=False, conv_bias=False),
     "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
                  feat_extract_norm="group", do_stable_layer_norm=False, conv_bias=False),
     "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
@@ -30,10 +35,10 @@ LAYOUTS = {
 }
 
 
-def build(name):
+def build(name, onnx=True):
     os.makedirs(OUT, exist_ok=True)
     hf_dir = os.path.join(OUT, f"{name}-hf")
-    torch.manual_seed({"base": 1001, "large": 1002}[name])
+    torch.manual_seed({"tiny": 1000, "base": 1001, "large": 1002}[name])
     config = Wav2Vec2Config(vocab_size=len(LABELS), pad_token_id=0, **LAYOUTS[name])
     model = Wav2Vec2ForCTC(config).eval()
     model.save_pretrained(hf_dir)
@@ -47,11 +52,15 @@ def build(name):
     params = sum(p.numel() for p in model.parameters())
     print(f"{name}: {params / 1e6:.1f}M parameters -> {hf_dir}", flush=True)
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "export_hf.py"), hf_dir, os.path.join(OUT, f"{name}.pt")], check=True)
+    if onnx:
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "export_onnx.py"), hf_dir, os.path.join(OUT, f"{name}.onnx")], check=True)
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or ["base"]
+    args = sys.argv[1:]
+    onnx = "--no-onnx" not in args
+    names = [a for a in args if a != "--no-onnx"] or ["base"]
     for n in names:
         if n not in LAYOUTS:
             sys.exit(f"unknown layout {n}; choose from {', '.join(LAYOUTS)}")
-        build(n)
+        build(n, onnx)

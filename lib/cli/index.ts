@@ -5,8 +5,11 @@
  */
 import { Command, CommanderError } from 'commander';
 import { Wav2Vec2Error } from '../errors';
+import { batchCommand } from './batch';
+import { benchCommand } from './bench';
 import { featuresCommand } from './features';
 import { plotCommand } from './plot';
+import { serveCommand } from './serve';
 import { transcribeCommand } from './transcribe';
 
 import { join } from 'node:path';
@@ -17,7 +20,7 @@ const { version } = require(join(PACKAGE_ROOT, 'package.json')) as { version: st
 
 export function program(): Command {
   const root = new Command('wav2vec2').description('speech recognition with wav2vec2-family models (LibTorch)').version(version);
-  for (const cmd of [root, transcribeCommand(), featuresCommand(), plotCommand()]) {
+  for (const cmd of [root, transcribeCommand(), featuresCommand(), plotCommand(), batchCommand(), benchCommand(), serveCommand()]) {
     // addCommand() does not pass settings down: each command throws instead of exiting, so main() decides.
     cmd.showHelpAfterError('(run with --help for usage)').exitOverride();
     if (cmd !== root) root.addCommand(cmd);
@@ -28,7 +31,8 @@ export function program(): Command {
 export async function main(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv, { from: 'user' });
-    return 0;
+    // A command may finish with a status of its own (batch: 3 when inputs failed, 130 when interrupted).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version exit 0; usage errors were already printed by commander.

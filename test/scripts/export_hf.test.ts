@@ -86,7 +86,7 @@ describe('scripts/export_hf.py', function () {
 
   it('exports and checks the trace on other shapes', () => {
     assert.equal(exported.status, 0, exported.stderr);
-    assert.match(exported.stdout, /traced model within .* of eager on 3 shapes/);
+    assert.match(exported.stdout, /traced model within .* of eager on 4 shapes/);
   });
 
   it('writes a valid manifest with the vocabulary, blank = pad id, "|" and the conv layout', () => {
@@ -100,7 +100,8 @@ describe('scripts/export_hf.py', function () {
     assert.deepEqual(manifest.convLayers, [[10, 5], [3, 2], [3, 2], [3, 2], [3, 2], [2, 2], [2, 2]]);
     assert.equal(manifest.frameStride, 320);
     assert.equal(manifest.receptiveField, 400);
-    assert.equal(manifest.convention, 'traced');
+    assert.equal(manifest.convention, 'torchaudio');
+    assert.equal(manifest.paddedBatchExact, true);
     assert.deepEqual([manifest.numLayers, manifest.numHeads, manifest.embedDim], [2, 2, 32]);
     assert.equal(manifest.source.kind, 'huggingface');
     assert.equal(manifest.source.modelClass, 'Wav2Vec2ForCTC');
@@ -150,6 +151,39 @@ describe('scripts/export_hf.py', function () {
         }
         await assert.rejects(model.extractFeatures(f32(join(dir, 'in0.bin')), { numLayers: 3 }),
           (e: any) => e.code === 'INVALID_INPUT' && e.message === '`num_layers` must be between [1, 2]');
+      } finally {
+        model.dispose();
+      }
+    });
+
+    it('refuses a device or dtype other than the one it was traced for, saying how to export for it', async () => {
+      const file = join(dir, 'out', 'tiny.pt');
+      assert.deepEqual([manifest.source.trace.device, manifest.source.trace.dtype], ['cpu', 'float32']);
+      await assert.rejects(loadModel(file, { dtype: 'bfloat16' }), (e: any) => e.code === 'UNSUPPORTED_DTYPE' && /--dtype bfloat16/.test(e.message));
+      await assert.rejects(loadModel(file, { device: 'cuda' }), (e: any) => e.code === 'UNSUPPORTED_DEVICE' && /--device cuda/.test(e.message));
+    });
+
+    it('runs items of different lengths as one padded batch, each item as it runs alone (<= 1e-4, same frames)', async () => {
+      const model = await loadModel(join(dir, 'out', 'tiny.pt'));
+      try {
+        assert.equal(model.info.convention, 'torchaudio');
+        // Reference item 1's rows at three lengths: the shorter ones are padded in the batch.
+        const row = f32(join(dir, 'in1.bin')).subarray(0, 20800);
+        const items = [row.slice(0, 20800), row.slice(0, 6001), row.slice(0, 13337)];
+        for (const method of ['forward', 'extractFeatures'] as const) {
+          const batch = method === 'forward' ? await model.forward(items) : await model.extractFeatures(items);
+          const outs = method === 'forward' ? [(batch as any).emissions] : (batch as any).features;
+          for (let b = 0; b < items.length; b++) {
+            const alone = method === 'forward' ? [(await model.forward(items[b]!)).emissions] : (await model.extractFeatures(items[b]!)).features;
+            assert.equal(batch.lengths![b], alone[0].shape[1], `item ${b}: frames`);
+            outs.forEach((t: any, k: number) => {
+              const [, F, C] = t.shape;
+              const n = alone[k].shape[1] * C;
+              const d = maxAbsDiff(t.data.subarray(b * F * C, b * F * C + n), alone[k].data);
+              assert.ok(d <= 1e-4, `${method} item ${b} output ${k}: ${d}`);
+            });
+          }
+        }
       } finally {
         model.dispose();
       }

@@ -1,0 +1,37 @@
+/** Benchmark worker: this package (loadModel + forward), speaking bench/workers/loop.ts's protocol. */
+import { writeFileSync } from 'node:fs';
+import { loadAudio } from '../../lib/audio';
+import { GreedyCTCDecoder } from '../../lib/decode';
+import { setCpuCacheLimit } from '../../lib/memory';
+import { loadModel, type Model } from '../../lib/model';
+import { peakRssMB, readF32, serve, withLag } from './loop';
+
+let model: Model | null = null;
+
+serve({
+  async load(req) {
+    model?.dispose();
+    // an ablation of the benchmark: the CPU tensor cache off (limit 0) shows what it buys
+    if (req.cpuCacheLimit !== undefined) setCpuCacheLimit(req.cpuCacheLimit);
+    // manifest: false for raw forward timing (Python and onnxruntime get the same un-normalised input);
+    // the end-to-end case loads with the manifest (labels, normalisation), as users do
+    model = await loadModel(req.path, { threads: req.threads, device: req.device ?? 'cpu', dtype: req.dtype ?? 'float32', ...(req.manifest ? {} : { manifest: false }) });
+    return { convention: model.info.convention };
+  },
+  async run(req) {
+    const data = readF32(req.input);
+    const t0 = performance.now();
+    const { value: out, lagMs } = await withLag(() => model!.forward({ data, shape: req.shape }));
+    const ms = performance.now() - t0;
+    if (req.out) writeFileSync(req.out, out.emissions.data);
+    return { ms, shape: out.emissions.shape, lagMs, rssPeakMB: peakRssMB() };
+  },
+  async e2e(req) {
+    const t0 = performance.now();
+    const audio = await loadAudio(req.file, { mono: true, sampleRate: model!.sampleRate });
+    const { emissions } = await model!.forward(audio.channels[0]!);
+    const [, F, C] = emissions.shape as [number, number, number];
+    const text = new GreedyCTCDecoder(model!.labels!, { blank: 0, wordDelimiter: '|' }).decode({ data: emissions.data, shape: [F, C] }).text;
+    return { ms: performance.now() - t0, text, rssPeakMB: peakRssMB() };
+  },
+});

@@ -1,0 +1,212 @@
+/**
+ * `wav2vec2 batch <inputs...> --out DIR`: runBatchJob from the command line, with a progress bar on a terminal,
+ * plain lines elsewhere (logs, CI), and Ctrl-C that stops cleanly. Exit status: 0 all done, 3 some inputs failed
+ * (see failures.jsonl), 130 interrupted (rerun the same command to resume), 1 and 2 as every command.
+ */
+import { Command, Option } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { Wav2Vec2Error } from '../errors';
+import { runBatchJob } from '../jobs';
+import type { BatchProgress, SubtitleFormat } from '../jobs';
+import type { Model } from '../model';
+import type { DecoderOptions } from '../transcribe';
+import { addModelOptions, number, openModel, positiveInt, type ModelCliOptions } from './options';
+
+interface BatchCliOptions extends ModelCliOptions {
+  out: string;
+  batchSize?: number;
+  concurrency?: number;
+  window: number;
+  stride?: number;
+  decoder: 'greedy' | 'beam';
+  lm?: string;
+  lexicon?: string;
+  hotword: string[];
+  beamSize?: number;
+  lmWeight?: number;
+  wordScore?: number;
+  txt: boolean;
+  srt: boolean;
+  vtt: boolean;
+  features?: number[];
+  withText: boolean;
+  skipFailed: boolean;
+  progress: 'auto' | 'bar' | 'lines' | 'none';
+  progressInterval: number;
+}
+
+/** "4", "1,4,6", "1-4,8": transformer layers, 1-based. */
+export function parseLayers(value: string): number[] {
+  const layers = new Set<number>();
+  for (const part of value.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    const a = m ? Number(m[1]) : NaN;
+    const b = m?.[2] !== undefined ? Number(m[2]) : a;
+    if (!m || a < 1 || b < a) throw new Wav2Vec2Error('INVALID_INPUT', `--features: expected layer numbers like 4, 1,4,6 or 1-4 (1 = the first layer), got "${value}".`);
+    for (let l = a; l <= b; l++) layers.add(l);
+  }
+  return [...layers].sort((x, y) => x - y);
+}
+
+function parseHotwords(values: string[]): DecoderOptions['hotwords'] {
+  return values.map((v) => {
+    const i = v.lastIndexOf(':');
+    if (i < 0) return { word: v };
+    const weight = Number(v.slice(i + 1));
+    if (!Number.isFinite(weight) || i === 0) throw new Wav2Vec2Error('INVALID_INPUT', `--hotword: expected WORD or WORD:BOOST, got "${v}".`);
+    return { word: v.slice(0, i), weight };
+  });
+}
+
+function clock(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '--';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor(s / 60) % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+function line(p: BatchProgress): string {
+  const total = p.files - p.skipped;
+  return `${p.done + p.failed}/${total} files${p.skipped ? ` (+${p.skipped} skipped)` : ''}, ${(p.audioSeconds / 3600).toFixed(3)} h audio, ` +
+    `${p.realTime.toFixed(1)}x real time, ${p.failed} failed, ETA ${clock(p.etaSeconds)}`;
+}
+
+/** Progress on stderr: a bar on a terminal, a line every `interval` seconds otherwise. */
+function progressView(mode: BatchCliOptions['progress'], interval: number): { update(p: BatchProgress): void; stop(): void } {
+  const tty = process.stderr.isTTY === true;
+  if (mode === 'none') return { update() {}, stop() {} };
+  if (mode === 'bar' || (mode === 'auto' && tty)) {
+    const bar = new SingleBar({
+      stream: process.stderr,
+      format: '{bar} {value}/{total} files | {hours} h audio | {xrt}x real time | ETA {eta2} | {failed} failed',
+      hideCursor: true,
+      clearOnComplete: false,
+      etaBuffer: 50,
+    }, Presets.shades_classic);
+    let started = false;
+    return {
+      update(p) {
+        const payload = { hours: (p.audioSeconds / 3600).toFixed(3), xrt: p.realTime.toFixed(1), eta2: clock(p.etaSeconds), failed: p.failed };
+        if (!started) {
+          bar.start(p.files - p.skipped, 0, payload);
+          started = true;
+        }
+        bar.update(p.done + p.failed, payload);
+      },
+      stop() {
+        if (started) bar.stop();
+        started = false;
+      },
+    };
+  }
+  let last = 0;
+  let printedComplete = false;
+  return {
+    update(p) {
+      const now = Date.now();
+      const complete = p.done + p.failed >= p.files - p.skipped;
+      // Every `interval` seconds, and once when the last file is done.
+      if (complete ? printedComplete : now - last < interval * 1000) return;
+      printedComplete = complete;
+      last = now;
+      process.stderr.write(`batch: ${line(p)}\n`);
+    },
+    stop() {},
+  };
+}
+
+export function batchCommand(): Command {
+  const cmd = new Command('batch')
+    .description('transcribe (or featurise) many files into an output folder; rerun the same command to resume')
+    .argument('<inputs...>', 'audio files, directories (searched recursively), globs, or manifests (.csv/.jsonl: path[,id])');
+  addModelOptions(cmd)
+    .requiredOption('--out <dir>', 'output folder: transcripts.jsonl, failures.jsonl, results/, and the optional outputs')
+    .option('--batch-size <n>', 'pieces per model call (default 8)', positiveInt('--batch-size'))
+    .option('--concurrency <n>', 'model replicas running at once, each with --threads threads (default 1)', positiveInt('--concurrency'))
+    .option('--window <seconds>', 'files longer than this are transcribed in overlapping windows of this length', number('--window'), 30)
+    .option('--stride <seconds>', 'context dropped at each inner edge of a window (default window/6)', number('--stride'))
+    .option('--decoder <kind>', "'greedy' or 'beam' (--lm, --lexicon, --hotword, --beam-size, --lm-weight and --word-score imply beam)", 'greedy')
+    .option('--lm <arpa>', 'n-gram language model (ARPA) for beam search')
+    .option('--lexicon <file>', 'lexicon for beam search: a word and its tokens per line')
+    .option('--hotword <word[:boost]>', 'boost a word in beam search (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--beam-size <n>', 'beam size', positiveInt('--beam-size'))
+    .option('--lm-weight <x>', 'language model weight', number('--lm-weight'))
+    .option('--word-score <x>', 'score added per word', number('--word-score'))
+    .option('--txt', 'also write txt/<name>.txt per file', false)
+    .option('--srt', 'also write srt/<name>.srt subtitles per file', false)
+    .option('--vtt', 'also write vtt/<name>.vtt (WebVTT) subtitles per file', false)
+    .option('--features <layers>', 'write these transformer layers per file as features/<name>/layerNN.npy (e.g. 4, 1,4 or 1-4) instead of text', parseLayers)
+    .option('--with-text', 'with --features: transcribe too', false)
+    .option('--skip-failed', 'do not retry inputs that failed in an earlier run', false)
+    .addOption(new Option('--progress <mode>', 'progress on stderr').choices(['auto', 'bar', 'lines', 'none']).default('auto'))
+    .option('--progress-interval <seconds>', 'seconds between progress lines when not on a terminal', number('--progress-interval'), 10)
+    .action(async (inputs: string[], o: BatchCliOptions) => {
+      if (o.decoder !== 'greedy' && o.decoder !== 'beam') throw new Wav2Vec2Error('INVALID_INPUT', `--decoder: expected greedy or beam, got "${o.decoder}".`);
+      if (o.withText && !o.features) throw new Wav2Vec2Error('INVALID_INPUT', '--with-text: only used with --features.');
+      const hotwords = parseHotwords(o.hotword);
+      const beamOnly = o.lm || o.lexicon || hotwords?.length || o.beamSize || o.lmWeight !== undefined || o.wordScore !== undefined;
+      const decoder: DecoderOptions = {
+        decoder: o.decoder === 'greedy' && beamOnly ? 'beam' : o.decoder,
+        ...(o.lm ? { lm: o.lm } : {}),
+        ...(o.lexicon ? { lexicon: o.lexicon } : {}),
+        ...(hotwords?.length ? { hotwords } : {}),
+        ...(o.beamSize ? { beamSize: o.beamSize } : {}),
+        ...(o.lmWeight !== undefined ? { lmWeight: o.lmWeight } : {}),
+        ...(o.wordScore !== undefined ? { wordScore: o.wordScore } : {}),
+      };
+      const formats = (['txt', 'srt', 'vtt'] as SubtitleFormat[]).filter((f) => o[f]);
+      if (o.features && !o.withText && formats.length) throw new Wav2Vec2Error('INVALID_INPUT', `--${formats[0]}: needs text; with --features add --with-text.`);
+
+      // Replicas are loaded here (openModel knows --bundle and the embedded default) and handed to the job.
+      const models: Model[] = [];
+      const view = progressView(o.progress, o.progressInterval);
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        interrupts++;
+        if (interrupts === 1) {
+          view.stop();
+          process.stderr.write('\nbatch: stopping: the running batch finishes and is saved (Ctrl-C again to quit at once; rerun to resume)\n');
+          controller.abort();
+        } else {
+          // Everything committed so far is safe: results are written atomically, a rerun resumes from them.
+          process.exit(130);
+        }
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        for (let i = 0; i < (o.concurrency ?? 1); i++) models.push(await openModel(o));
+        const summary = await runBatchJob({
+          inputs, out: o.out, model: models,
+          ...(o.batchSize ? { batchSize: o.batchSize } : {}),
+          windowSeconds: o.window,
+          ...(o.stride !== undefined ? { strideSeconds: o.stride } : {}),
+          ...(o.features ? { features: o.features, text: o.withText } : {}),
+          ...((!o.features || o.withText) ? { decoder } : {}),
+          formats,
+          retryFailed: !o.skipFailed,
+          signal: controller.signal,
+          onProgress: (p) => view.update(p),
+        });
+        view.stop();
+        const hours = (summary.audioSeconds / 3600).toFixed(3);
+        process.stderr.write(
+          `batch: ${summary.files} files: ${summary.done} done, ${summary.failed} failed, ${summary.skipped} skipped` +
+          `${summary.remaining ? `, ${summary.remaining} left` : ''}; ${hours} h audio in ${clock(summary.elapsedSeconds)}, ` +
+          `${summary.realTime.toFixed(1)}x real time\n` +
+          `batch: results in ${summary.transcripts}${summary.failed ? `; failures in ${summary.failures}` : ''}\n`);
+        if (summary.interrupted) {
+          process.stderr.write('batch: interrupted: rerun the same command to resume\n');
+          process.exitCode = 130;
+        } else if (summary.failed > 0) {
+          process.exitCode = 3;
+        }
+      } finally {
+        view.stop();
+        process.off('SIGINT', onSigint);
+        for (const m of models) m.dispose();
+      }
+    });
+  return cmd;
+}

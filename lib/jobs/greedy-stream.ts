@@ -1,0 +1,76 @@
+/**
+ * Greedy CTC decoding of an emission that arrives in consecutive pieces, with the result of decoding the
+ * concatenated emission once: the greedy path is the per-frame argmax, so only the seam needs care (a token whose
+ * run of frames crosses it is one token, as in the whole). Keeping tokens instead of emissions makes the memory of
+ * a long file's transcription grow with its words, not with its frames x labels.
+ */
+import { type GreedyCTCDecoder } from '../decode';
+import { frameToSeconds, groupByDelimiter, wordSpans, type TimeBase, type TokenSpan } from '../decode/timestamps';
+import type { Tensor } from '../tensor';
+import type { Transcript } from '../transcribe';
+
+export class StreamingGreedyDecoder {
+  readonly #decoder: GreedyCTCDecoder;
+  // Emitted tokens, in parallel arrays: label index, first frame, end frame, summed per-frame probability.
+  readonly #token: number[] = [];
+  readonly #start: number[] = [];
+  readonly #end: number[] = [];
+  readonly #probSum: number[] = [];
+  #frames = 0;
+  /** Argmax label of the last frame seen (-1 before any). */
+  #lastLabel = -1;
+
+  constructor(decoder: GreedyCTCDecoder) {
+    this.#decoder = decoder;
+  }
+
+  get frames(): number {
+    return this.#frames;
+  }
+
+  /** The next `[frames, labels]` of the emission. */
+  push(emission: Tensor): void {
+    const F = emission.shape[0]!;
+    if (F === 0) return;
+    const r = this.#decoder.decode(emission);
+    const offset = this.#frames;
+    r.tokens.forEach((t, i) => {
+      const frames = t.end - t.start;
+      const sum = t.confidence * frames;
+      // The previous piece ended inside a run of this very label: the run continues, so this is the same token.
+      if (i === 0 && t.start === 0 && t.token === this.#lastLabel && t.token !== this.#decoder.blank && this.#token.length > 0) {
+        const k = this.#token.length - 1;
+        this.#end[k] = offset + t.end;
+        this.#probSum[k]! += sum;
+        return;
+      }
+      this.#token.push(t.token);
+      this.#start.push(offset + t.start);
+      this.#end.push(offset + t.end);
+      this.#probSum.push(sum);
+    });
+    this.#lastLabel = r.path[F - 1]!;
+    this.#frames += F;
+  }
+
+  /** Words and text of everything pushed. */
+  finish(): Transcript {
+    const base = this.#decoder.timeBase;
+    const labels = this.#decoder.labels;
+    // The spans tokenSpans() would make, with confidences from the sums kept (the emissions are gone).
+    const spans: TokenSpan[] = this.#token.map((token, i) => {
+      const start = this.#start[i]!;
+      const end = this.#end[i]!;
+      return tokenSpanOf(token, labels, start, end, this.#probSum[i]! / (end - start), base);
+    });
+    const words = wordSpans(groupByDelimiter(this.#token, labels, this.#decoder.wordDelimiter), spans, base);
+    return {
+      text: words.map((w) => w.word).join(' '),
+      words: words.map((w) => ({ word: w.word, start: w.startTime, end: w.endTime, confidence: w.confidence })),
+    };
+  }
+}
+
+function tokenSpanOf(token: number, labels: readonly string[], start: number, end: number, confidence: number, base: TimeBase): TokenSpan {
+  return { token, label: labels[token] ?? '', start, end, startTime: frameToSeconds(start, base), endTime: frameToSeconds(end, base), confidence };
+}

@@ -1,0 +1,8 @@
+/** Batch jobs: many files, long files, resumable output folders. */
+export { runBatchJob } from './run';
+export type { BatchJobOptions, BatchSummary, BatchProgress, BatchFileEvent, SubtitleFormat } from './options';
+export { expandInputs, type JobInput } from './inputs';
+export { StreamResampler } from './stream-resampler';
+export { StreamingGreedyDecoder } from './greedy-stream';
+export { windowPlan, readPieces, type WindowPlan, type Piece } from './windows';
+export { toSrt, toVtt, cues, type Cue } from './subtitles';

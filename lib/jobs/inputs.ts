@@ -1,0 +1,137 @@
+/**
+ * What a batch job reads: audio files, directories (walked recursively for audio file names), glob patterns, and
+ * manifests (`.csv` / `.jsonl` lists of paths with optional ids), expanded into one list of files with stable ids.
+ *
+ * The id names a file's results and decides what a rerun skips: a manifest's id when it gives one, else the file's
+ * absolute path (so a rerun from another directory still finds them). Output files are named by `key`: a readable
+ * part of the id plus a hash of all of it, so two ids never share a name and no id can escape the output folder.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { glob, isDynamicPattern } from 'tinyglobby';
+import { Wav2Vec2Error } from '../errors';
+
+export interface JobInput {
+  id: string;
+  /** Absolute path of the audio file. */
+  path: string;
+  /** File-name-safe, unique name for this input's outputs. */
+  key: string;
+}
+
+/** Extensions a directory walk picks up (a file named explicitly is read whatever its name: formats are sniffed). */
+export const AUDIO_EXTENSIONS = ['.wav', '.flac', '.mp3', '.ogg', '.oga'];
+const MANIFEST_EXTENSIONS = ['.csv', '.jsonl'];
+const PATH_COLUMNS = ['path', 'file', 'audio', 'filename'];
+
+export function keyOf(id: string): string {
+  const hash = createHash('sha1').update(id).digest('hex').slice(0, 10);
+  const readable = basename(id).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(-60);
+  return `${readable || 'input'}-${hash}`;
+}
+
+function bad(message: string): Wav2Vec2Error {
+  return new Wav2Vec2Error('BATCH_INPUT_INVALID', message);
+}
+
+async function walk(dir: string, out: string[]): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await walk(p, out);
+    else if (e.isFile() && AUDIO_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(p);
+  }
+}
+
+/** Rows of a manifest: a path (relative to the manifest's folder) and an optional id. */
+export async function readManifestFile(file: string): Promise<Array<{ path: string; id?: string }>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw bad(`Cannot read the manifest ${file}: ${(err as Error).message}.`);
+  }
+  const base = dirname(file);
+  const rows: Array<{ path: string; id?: string }> = [];
+  const add = (p: unknown, id: unknown, where: string) => {
+    if (typeof p !== 'string' || p.length === 0) throw bad(`${where}: expected a path, got ${JSON.stringify(p)}.`);
+    if (id !== undefined && id !== null && id !== '' && typeof id !== 'string' && typeof id !== 'number') throw bad(`${where}: expected the id to be a string, got ${JSON.stringify(id)}.`);
+    rows.push({ path: isAbsolute(p) ? p : resolve(base, p), ...(id !== undefined && id !== null && id !== '' ? { id: String(id) } : {}) });
+  };
+  if (extname(file).toLowerCase() === '.jsonl') {
+    text.split('\n').forEach((line, i) => {
+      if (line.trim() === '') return;
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch {
+        throw bad(`${file} line ${i + 1}: not JSON (expected {"path": ..., "id": ...} or a string).`);
+      }
+      if (typeof v === 'string') return add(v, undefined, `${file} line ${i + 1}`);
+      if (v === null || typeof v !== 'object') throw bad(`${file} line ${i + 1}: expected an object with "path" (and optionally "id") or a string.`);
+      const o = v as Record<string, unknown>;
+      const col = PATH_COLUMNS.find((c) => c in o);
+      add(col ? o[col] : undefined, o.id, `${file} line ${i + 1}`);
+    });
+    return rows;
+  }
+  let records: string[][];
+  try {
+    records = parseCsv(text, { skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
+  } catch (err) {
+    throw bad(`${file}: not valid CSV (${(err as Error).message}).`);
+  }
+  // A header names the columns ("path,id" or "id,file", ...); without one the columns are path[,id].
+  let pathCol = 0;
+  let idCol = 1;
+  const head = records[0]?.map((c) => c.toLowerCase());
+  if (head && head.some((c) => PATH_COLUMNS.includes(c))) {
+    pathCol = head.findIndex((c) => PATH_COLUMNS.includes(c));
+    idCol = head.indexOf('id');
+    records = records.slice(1);
+  }
+  records.forEach((r, i) => add(r[pathCol], idCol >= 0 ? r[idCol] : undefined, `${file} row ${i + 1}`));
+  return rows;
+}
+
+/**
+ * Expands `inputs` in order (directories sorted by name). A path that does not exist is kept, so that it is
+ * recorded as a failure like any unreadable file; a glob or directory that matches nothing adds nothing.
+ */
+export async function expandInputs(inputs: readonly string[]): Promise<JobInput[]> {
+  const found: Array<{ path: string; id?: string }> = [];
+  for (const input of inputs) {
+    if (typeof input !== 'string' || input.length === 0) throw bad(`inputs: expected file, directory, glob or manifest paths, got ${JSON.stringify(input)}.`);
+    const abs = resolve(input);
+    const s = await stat(abs).catch(() => null);
+    if (s?.isDirectory()) {
+      const files: string[] = [];
+      await walk(abs, files);
+      found.push(...files.map((path) => ({ path })));
+    } else if (s?.isFile() && MANIFEST_EXTENSIONS.includes(extname(abs).toLowerCase())) {
+      found.push(...(await readManifestFile(abs)));
+    } else if (!s && isDynamicPattern(input)) {
+      const files = await glob(input, { absolute: true, onlyFiles: true, dot: false });
+      files.sort();
+      found.push(...files.map((path) => ({ path })));
+    } else {
+      found.push({ path: abs });
+    }
+  }
+  const byId = new Map<string, JobInput>();
+  for (const f of found) {
+    const id = f.id ?? f.path;
+    const prev = byId.get(id);
+    if (prev) {
+      // The same file named twice (a directory and a glob over it) is one input; one id for two files is a mistake.
+      if (prev.path !== f.path) throw bad(`The id ${JSON.stringify(id)} is given to two files: ${prev.path} and ${f.path}. Ids must be unique.`);
+      continue;
+    }
+    byId.set(id, { id, path: f.path, key: keyOf(id) });
+  }
+  if (byId.size === 0) throw bad(`No audio files found in ${inputs.map((i) => JSON.stringify(i)).join(', ')} (directories are searched for ${AUDIO_EXTENSIONS.join(' ')}).`);
+  return [...byId.values()];
+}

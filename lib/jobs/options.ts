@@ -1,0 +1,141 @@
+/** The options of a batch job, checked once before anything is read or loaded. */
+import { invalid } from '../errors';
+import { isNonEmptyString, isObject, isPositiveInteger } from '../is';
+import type { Device, DType, Model } from '../model';
+import type { DecoderOptions } from '../transcribe';
+
+export type SubtitleFormat = 'txt' | 'srt' | 'vtt';
+export const SUBTITLE_FORMATS: readonly SubtitleFormat[] = ['txt', 'srt', 'vtt'];
+
+export interface BatchProgress {
+  /** Inputs of the job (after expanding directories, globs and manifests). */
+  files: number;
+  /** Finished by an earlier run and skipped. */
+  skipped: number;
+  /** Finished by this run. */
+  done: number;
+  /** Failed in this run. */
+  failed: number;
+  /** Audio finished by this run, seconds. */
+  audioSeconds: number;
+  elapsedSeconds: number;
+  /** Audio seconds per wall-clock second (0 until something is done). */
+  realTime: number;
+  /** Estimated seconds left, from the bytes of input read so far (null until something is done). */
+  etaSeconds: number | null;
+}
+
+export interface BatchFileEvent {
+  id: string;
+  file: string;
+  status: 'done' | 'failed';
+  code?: string;
+  message?: string;
+  duration?: number;
+}
+
+export interface BatchJobOptions {
+  /** Audio files, directories (searched recursively), glob patterns, or manifests (.csv / .jsonl). */
+  inputs: string[];
+  /** Output folder (created if missing); rerunning with the same folder resumes. */
+  out: string;
+  /**
+   * A TorchScript model file (with its manifest beside it; loaded `concurrency` times), or loaded models: one, or
+   * several replicas of the same model (each runs batches on its own inference thread). Loaded models are not disposed.
+   */
+  model: string | Model | Model[];
+  device?: Device;
+  dtype?: DType;
+  /** Intra-op threads per model replica. */
+  threads?: number;
+  /** Model replicas running at once, each on its own inference thread (default 1). */
+  concurrency?: number;
+  /** Pieces per model call (default 8). */
+  batchSize?: number;
+  /** Files longer than this are transcribed in overlapping windows of this length, seconds (default 30). */
+  windowSeconds?: number;
+  /** Context dropped at each inner edge of a window, seconds (default windowSeconds / 6). */
+  strideSeconds?: number;
+  decoder?: DecoderOptions;
+  /** Write transcripts (default true, false when `features` is given). */
+  text?: boolean;
+  /** Also write these per input: plain text, SubRip, WebVTT. */
+  formats?: SubtitleFormat[];
+  /** Write these transformer layers (1-based) per input as .npy files [frames, dim]. */
+  features?: number[];
+  /** Retry inputs that failed in an earlier run (default true). */
+  retryFailed?: boolean;
+  /** Abort to stop: batches already running finish, finished files are committed, the rest is left for a rerun. */
+  signal?: AbortSignal;
+  onProgress?: (progress: BatchProgress) => void;
+  onFile?: (event: BatchFileEvent) => void;
+}
+
+export interface BatchSummary extends BatchProgress {
+  /** Inputs not finished because the job was stopped (rerun to resume). */
+  remaining: number;
+  interrupted: boolean;
+  out: string;
+  transcripts: string;
+  failures: string;
+}
+
+export interface CheckedOptions {
+  batchSize: number;
+  concurrency: number;
+  windowSeconds: number;
+  strideSeconds: number;
+  text: boolean;
+  formats: SubtitleFormat[];
+  features: number[];
+  retryFailed: boolean;
+}
+
+export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
+  if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', o);
+  if (!Array.isArray(o.inputs) || o.inputs.length === 0) throw invalid('INVALID_INPUT', 'inputs', 'a non-empty array of paths, directories, globs or manifests', o.inputs);
+  if (!isNonEmptyString(o.out)) throw invalid('INVALID_INPUT', 'out', 'an output folder path', o.out);
+  const isModel = (m: unknown) => isObject(m) && typeof (m as { forward?: unknown }).forward === 'function';
+  if (!isNonEmptyString(o.model) && !isModel(o.model) && !(Array.isArray(o.model) && o.model.length > 0 && o.model.every(isModel))) {
+    throw invalid('INVALID_INPUT', 'model', 'a model file path, a loaded Model or an array of loaded Models', o.model);
+  }
+  const int = (what: string, v: unknown, def: number, max: number) => {
+    if (v === undefined) return def;
+    if (!(isPositiveInteger(v) && v <= max)) throw invalid('INVALID_INPUT', what, `an integer within [1, ${max}]`, v);
+    return v;
+  };
+  const batchSize = int('batchSize', o.batchSize, 8, 1024);
+  const concurrency = int('concurrency', o.concurrency, 1, 64);
+  if (o.concurrency !== undefined && typeof o.model !== 'string') throw invalid('INVALID_INPUT', 'concurrency', 'no concurrency with loaded models (their number is the concurrency)', concurrency);
+  const windowSeconds = o.windowSeconds ?? 30;
+  if (!(typeof windowSeconds === 'number' && windowSeconds >= 1 && windowSeconds <= 600)) {
+    throw invalid('INVALID_INPUT', 'windowSeconds', 'a number of seconds within [1, 600]', o.windowSeconds);
+  }
+  const strideSeconds = o.strideSeconds ?? windowSeconds / 6;
+  if (!(typeof strideSeconds === 'number' && strideSeconds > 0 && strideSeconds * 2 < windowSeconds)) {
+    throw invalid('INVALID_INPUT', 'strideSeconds', `a positive number of seconds below half the window (${windowSeconds / 2})`, o.strideSeconds);
+  }
+  const formats = o.formats ?? [];
+  if (!Array.isArray(formats) || !formats.every((f) => SUBTITLE_FORMATS.includes(f))) {
+    throw invalid('INVALID_INPUT', 'formats', `an array of ${SUBTITLE_FORMATS.map((f) => `'${f}'`).join(', ')}`, o.formats);
+  }
+  const features = o.features ?? [];
+  if (!Array.isArray(features) || !features.every((l) => isPositiveInteger(l) && l <= 1000)) {
+    throw invalid('INVALID_INPUT', 'features', 'an array of transformer layer numbers (1 = the first)', o.features);
+  }
+  const text = o.text ?? features.length === 0;
+  if (typeof text !== 'boolean') throw invalid('INVALID_INPUT', 'text', 'true or false', o.text);
+  if (!text && features.length === 0) throw invalid('INVALID_INPUT', 'text', 'true when no features are asked for (the job would write nothing)', o.text);
+  if (!text && formats.length > 0) throw invalid('INVALID_INPUT', 'formats', 'none when text is false', o.formats);
+  const retryFailed = o.retryFailed ?? true;
+  if (typeof retryFailed !== 'boolean') throw invalid('INVALID_INPUT', 'retryFailed', 'true or false', o.retryFailed);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalid('INVALID_INPUT', 'signal', 'an AbortSignal', o.signal);
+  for (const k of ['onProgress', 'onFile'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'function') throw invalid('INVALID_INPUT', k, 'a function', o[k]);
+  }
+  return {
+    batchSize, concurrency, windowSeconds, strideSeconds, text, retryFailed,
+    formats: [...new Set(formats)],
+    features: [...new Set(features)].sort((a, b) => a - b),
+  };
+}

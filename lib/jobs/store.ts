@@ -1,0 +1,387 @@
+/**
+ * The output folder of a batch job, and how it stays exactly-once across crashes.
+ *
+ *   job.json            the settings that shape results (a rerun with other settings is refused)
+ *   results/<key>.json  one record per finished input: THE commit point
+ *   transcripts.jsonl   every record of results/, one line each (the aggregate people read)
+ *   failed/<key>.json   one record per input that failed in its latest attempt
+ *   failures.jsonl      every record of failed/, rebuilt at the start and end of each run
+ *   txt/ srt/ vtt/ features/<key>/   optional outputs
+ *   .tmp/  .lock
+ *
+ * A finished input is committed in this order: its optional outputs are written under .tmp/, flushed and renamed
+ * into place; then its record is written under .tmp/, flushed and renamed to results/<key>.json (rename is atomic,
+ * so a result is either absent or whole), and the folder is flushed; only then is its line appended to
+ * transcripts.jsonl and flushed. A kill at any point leaves one of: nothing (the input is redone; optional outputs
+ * already renamed are overwritten by the same content), a result without its line, or a result with a torn
+ * or whole line. Opening the folder repairs the last two: it cuts a torn last line, and appends the line of every
+ * result the file lacks. A line is appended only for a result the file does not hold yet, so no line is ever
+ * doubled; results/ decides what a rerun skips.
+ */
+import { closeSync, openSync, fsyncSync } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Wav2Vec2Error } from '../errors';
+import { crashPoint } from './faults';
+
+export interface FailureRecord {
+  id: string;
+  key: string;
+  file: string;
+  code: string;
+  message: string;
+  time: string;
+}
+
+/** An optional output of one input: a path under the output folder and its content. */
+export interface OutputFile {
+  rel: string;
+  content: string | Buffer;
+}
+
+const JOB_FORMAT = 'wav2vec2-node-batch/1';
+
+function writeFailed(what: string, err: unknown): Wav2Vec2Error {
+  return new Wav2Vec2Error('BATCH_WRITE_FAILED', `Cannot write ${what}: ${(err as Error)?.message ?? String(err)}. The job stopped; rerun it to resume once this is fixed.`, { cause: err });
+}
+
+function fsyncDir(dir: string): void {
+  // A rename is durable only once its folder is flushed. Some file systems refuse fsync on folders: nothing to do there.
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
+async function writeDurable(path: string, content: string | Buffer): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export class JobStore {
+  readonly dir: string;
+  /** Keys with a committed result. */
+  readonly done = new Set<string>();
+  /** Keys whose latest attempt failed (retried by a rerun unless told otherwise). */
+  readonly failed = new Map<string, FailureRecord>();
+  #jsonl: FileHandle | null = null;
+  #failures: FileHandle | null = null;
+  #tmpCounter = 0;
+  #lockFile: string;
+  #locked = false;
+  #opened = false;
+  #closed = false;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.#lockFile = join(dir, '.lock');
+  }
+
+  get tmpDir(): string {
+    return join(this.dir, '.tmp');
+  }
+
+  get transcriptsFile(): string {
+    return join(this.dir, 'transcripts.jsonl');
+  }
+
+  get failuresFile(): string {
+    return join(this.dir, 'failures.jsonl');
+  }
+
+  /** Opens (or creates) the folder: lock, check the settings, clear .tmp, repair transcripts.jsonl. */
+  static async open(dir: string, settings: Record<string, unknown>): Promise<JobStore> {
+    const store = new JobStore(dir);
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw writeFailed(`the output folder ${dir}`, err);
+    }
+    await store.#lock();
+    try {
+      await store.#checkSettings(settings);
+      await rm(store.tmpDir, { recursive: true, force: true });
+      for (const sub of ['.tmp', 'results', 'failed']) await mkdir(join(dir, sub), { recursive: true });
+      await store.#scanResults();
+      await store.#repairTranscripts();
+      await store.#scanFailures();
+      await store.#rebuildFailures();
+      store.#jsonl = await open(store.transcriptsFile, 'a');
+      store.#failures = await open(store.failuresFile, 'a');
+      store.#opened = true;
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      if (err instanceof Wav2Vec2Error) throw err;
+      throw writeFailed(`the output folder ${dir}`, err);
+    }
+    return store;
+  }
+
+  /** A fresh path under .tmp/ (removed by the next run if left behind). */
+  tmpPath(name: string): string {
+    return join(this.tmpDir, `${++this.#tmpCounter}-${name}`);
+  }
+
+  /**
+   * Commits one finished input: `files` and `dirs` (folders already written under .tmp/, moved to their place
+   * whole), then the record. Returns once the record and its transcripts.jsonl line are on disk.
+   */
+  async commit(key: string, record: Record<string, unknown>, files: OutputFile[], dirs: Array<{ tmp: string; rel: string }> = []): Promise<void> {
+    try {
+      const touched = new Set<string>();
+      for (const f of files) {
+        const tmp = this.tmpPath(key);
+        await writeDurable(tmp, f.content);
+        const dest = join(this.dir, f.rel);
+        const parent = join(dest, '..');
+        await mkdir(parent, { recursive: true });
+        await rename(tmp, dest);
+        touched.add(parent);
+      }
+      for (const d of dirs) {
+        const dest = join(this.dir, d.rel);
+        const parent = join(dest, '..');
+        await mkdir(parent, { recursive: true });
+        // A folder from an attempt that was killed before its commit: same input, same settings, replaced whole.
+        await rm(dest, { recursive: true, force: true });
+        await rename(d.tmp, dest);
+        touched.add(parent);
+      }
+      for (const t of touched) fsyncDir(t);
+      crashPoint('before-commit');
+      const line = JSON.stringify(record);
+      const tmp = this.tmpPath(key);
+      await writeDurable(tmp, line + '\n');
+      await rename(tmp, join(this.dir, 'results', `${key}.json`));
+      fsyncDir(join(this.dir, 'results'));
+      this.done.add(key);
+      crashPoint('after-commit');
+      await this.#append(this.#jsonl!, line, true);
+      crashPoint('after-append');
+      if (this.failed.delete(key)) await unlink(join(this.dir, 'failed', `${key}.json`)).catch(() => undefined);
+    } catch (err) {
+      throw writeFailed(`the results of ${key} in ${this.dir}`, err);
+    }
+  }
+
+  /** Records a failed input (replacing an earlier failure of it). */
+  async fail(failure: FailureRecord): Promise<void> {
+    try {
+      const line = JSON.stringify(failure);
+      const tmp = this.tmpPath(failure.key);
+      await writeDurable(tmp, line + '\n');
+      await rename(tmp, join(this.dir, 'failed', `${failure.key}.json`));
+      this.failed.set(failure.key, failure);
+      // A retried input may already have a line from an earlier run; failures.jsonl is rebuilt without doubles on close.
+      await this.#append(this.#failures!, line);
+    } catch (err) {
+      throw writeFailed(`the failure record of ${failure.key} in ${this.dir}`, err);
+    }
+  }
+
+  /** Rebuilds failures.jsonl from failed/ and releases the lock. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#jsonl?.close().catch(() => undefined);
+    await this.#failures?.close().catch(() => undefined);
+    this.#jsonl = this.#failures = null;
+    if (!this.#locked) return;
+    try {
+      if (this.#opened) await this.#rebuildFailures();
+    } finally {
+      await rm(this.tmpDir, { recursive: true, force: true }).catch(() => undefined);
+      await unlink(this.#lockFile).catch(() => undefined);
+    }
+  }
+
+  async #append(fh: FileHandle, line: string, faulty = false): Promise<void> {
+    const bytes = Buffer.from(line + '\n');
+    if (faulty && crashPoint('mid-append', true)) {
+      // Fault injection: half a line on disk, then the kill (what a kill during a large write can leave).
+      await fh.write(bytes, 0, bytes.length >> 1);
+      await fh.sync();
+    }
+    if (faulty) crashPoint('mid-append');
+    await fh.write(bytes);
+    await fh.sync();
+  }
+
+  async #lock(): Promise<void> {
+    const me = JSON.stringify({ pid: process.pid, host: hostname() });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(this.#lockFile, me, { flag: 'wx' });
+        this.#locked = true;
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailed(`the lock file ${this.#lockFile}`, err);
+      }
+      let holder: { pid?: number; host?: string } = {};
+      try {
+        holder = JSON.parse(await readFile(this.#lockFile, 'utf8'));
+      } catch {
+        /* unreadable: written by a process killed mid-write; stale */
+      }
+      if (holder.host === hostname() && typeof holder.pid === 'number' && alive(holder.pid)) {
+        throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `${this.dir} is in use by another batch job (process ${holder.pid}). Wait for it, stop it, or choose another --out.`);
+      }
+      if (holder.host && holder.host !== hostname()) {
+        throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `${this.dir} is locked by a batch job on ${holder.host} (process ${holder.pid}). If no job runs there, delete ${this.#lockFile}.`);
+      }
+      // A lock left by a job that was killed: take it over.
+      await unlink(this.#lockFile).catch(() => undefined);
+    }
+    throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `Cannot lock ${this.dir}: another job took it at the same moment.`);
+  }
+
+  async #checkSettings(settings: Record<string, unknown>): Promise<void> {
+    const file = join(this.dir, 'job.json');
+    const want = { format: JOB_FORMAT, ...settings };
+    let have: Record<string, unknown> | null = null;
+    try {
+      have = JSON.parse(await readFile(file, 'utf8'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') have = null;
+    }
+    if (have) {
+      const changed = Object.keys({ ...have, ...want }).filter((k) => JSON.stringify(have![k]) !== JSON.stringify((want as Record<string, unknown>)[k]));
+      if (changed.length > 0) {
+        throw new Wav2Vec2Error('BATCH_OPTIONS_CHANGED',
+          `${this.dir} holds results made with other settings (${changed.map((k) => `${k}: ${JSON.stringify(have![k])} then, ${JSON.stringify((want as Record<string, unknown>)[k])} now`).join('; ')}). ` +
+          'Rerun with the same settings to resume, or write to another --out.');
+      }
+      return;
+    }
+    const tmp = join(this.dir, 'job.json.tmp');
+    await writeDurable(tmp, JSON.stringify(want, null, 2) + '\n');
+    await rename(tmp, file);
+    fsyncDir(this.dir);
+  }
+
+  async #scanResults(): Promise<void> {
+    for (const name of await readdir(join(this.dir, 'results'))) {
+      if (name.endsWith('.json')) this.done.add(name.slice(0, -5));
+    }
+  }
+
+  async #scanFailures(): Promise<void> {
+    for (const name of await readdir(join(this.dir, 'failed'))) {
+      if (!name.endsWith('.json')) continue;
+      const key = name.slice(0, -5);
+      if (this.done.has(key)) {
+        // Succeeded after failing, killed before the failure record was removed.
+        await unlink(join(this.dir, 'failed', name)).catch(() => undefined);
+        continue;
+      }
+      try {
+        this.failed.set(key, JSON.parse(await readFile(join(this.dir, 'failed', name), 'utf8')));
+      } catch {
+        await unlink(join(this.dir, 'failed', name)).catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * Makes transcripts.jsonl hold exactly one line per result: cuts a torn last line, appends the lines of results
+   * committed just before a kill. Lines are read one at a time (a long job's file may be large).
+   */
+  async #repairTranscripts(): Promise<void> {
+    const file = this.transcriptsFile;
+    const seen = new Set<string>();
+    let validEnd = 0;
+    let rebuild = false;
+    const fh = await open(file, 'a+');
+    try {
+      const size = (await fh.stat()).size;
+      const chunk = Buffer.alloc(1 << 20);
+      let pending: Buffer[] = [];
+      let pos = 0;
+      while (pos < size) {
+        const { bytesRead } = await fh.read(chunk, 0, chunk.length, pos);
+        if (bytesRead === 0) break;
+        let from = 0;
+        for (let i = 0; i < bytesRead; i++) {
+          if (chunk[i] !== 0x0a) continue;
+          pending.push(Buffer.from(chunk.subarray(from, i)));
+          const line = Buffer.concat(pending).toString('utf8');
+          pending = [];
+          from = i + 1;
+          let key: unknown;
+          try {
+            key = (JSON.parse(line) as { key?: unknown }).key;
+          } catch {
+            key = undefined;
+          }
+          // A bad line before the end, or a line twice: not something appends can leave; rebuild from results/.
+          if (typeof key !== 'string' || seen.has(key) || !this.done.has(key)) rebuild = true;
+          else seen.add(key);
+          validEnd = pos + i + 1;
+        }
+        if (from < bytesRead) pending.push(Buffer.from(chunk.subarray(from, bytesRead)));
+        pos += bytesRead;
+      }
+      if (!rebuild && validEnd < size) {
+        await fh.truncate(validEnd);
+        await fh.sync();
+      }
+    } finally {
+      await fh.close();
+    }
+    const missing = [...this.done].filter((k) => !seen.has(k)).sort();
+    if (rebuild) {
+      const tmp = join(this.dir, 'transcripts.jsonl.tmp');
+      const out = await open(tmp, 'w');
+      try {
+        for (const key of [...this.done].sort()) await out.write(await this.#resultLine(key));
+        await out.sync();
+      } finally {
+        await out.close();
+      }
+      await rename(tmp, file);
+      fsyncDir(this.dir);
+      return;
+    }
+    if (missing.length === 0) return;
+    const out = await open(file, 'a');
+    try {
+      for (const key of missing) await out.write(await this.#resultLine(key));
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+  }
+
+  async #resultLine(key: string): Promise<string> {
+    const text = (await readFile(join(this.dir, 'results', `${key}.json`), 'utf8')).trim();
+    return text + '\n';
+  }
+
+  async #rebuildFailures(): Promise<void> {
+    const tmp = join(this.dir, 'failures.jsonl.tmp');
+    await writeDurable(tmp, [...this.failed.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((f) => JSON.stringify(f) + '\n').join(''));
+    await rename(tmp, this.failuresFile);
+    fsyncDir(this.dir);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

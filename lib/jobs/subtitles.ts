@@ -1,0 +1,57 @@
+/**
+ * Plain text, SubRip (.srt) and WebVTT (.vtt) from timed words. Cues follow common subtitle guidance: at most 42
+ * characters and 7 seconds, and a new cue after a pause of a second or more (a pause is where a reader expects
+ * the text to change).
+ */
+import type { WordTiming } from '../transcribe';
+
+export interface Cue {
+  start: number;
+  end: number;
+  text: string;
+}
+
+const MAX_CHARS = 42;
+const MAX_SECONDS = 7;
+const PAUSE_SECONDS = 1;
+
+export function cues(words: readonly WordTiming[]): Cue[] {
+  const out: Cue[] = [];
+  let cur: Cue | null = null;
+  for (const w of words) {
+    if (cur && (cur.text.length + 1 + w.word.length > MAX_CHARS || w.end - cur.start > MAX_SECONDS || w.start - cur.end >= PAUSE_SECONDS)) {
+      out.push(cur);
+      cur = null;
+    }
+    if (cur) {
+      cur.text += ' ' + w.word;
+      cur.end = w.end;
+    } else {
+      cur = { start: w.start, end: w.end, text: w.word };
+    }
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
+/** hh:mm:ss,mmm (SRT) or hh:mm:ss.mmm (WebVTT). */
+function clock(seconds: number, sep: ',' | '.'): string {
+  const ms = Math.max(0, Math.round(seconds * 1000));
+  const h = Math.floor(ms / 3600000);
+  const m = Math.floor(ms / 60000) % 60;
+  const s = Math.floor(ms / 1000) % 60;
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${pad(h)}:${pad(m)}:${pad(s)}${sep}${pad(ms % 1000, 3)}`;
+}
+
+export function toSrt(words: readonly WordTiming[]): string {
+  return cues(words).map((c, i) => `${i + 1}\n${clock(c.start, ',')} --> ${clock(c.end, ',')}\n${c.text}\n`).join('\n');
+}
+
+export function toVtt(words: readonly WordTiming[]): string {
+  return 'WEBVTT\n\n' + cues(words).map((c) => `${clock(c.start, '.')} --> ${clock(c.end, '.')}\n${c.text}\n`).join('\n');
+}
+
+export function toTxt(text: string): string {
+  return text + '\n';
+}

@@ -1,0 +1,120 @@
+/**
+ * Long audio in overlapping windows, as the Hugging Face ASR pipeline does it (`chunk_length_s` +
+ * `stride_length_s`): window i covers samples [i·step, i·step + window) with step = window − 2·stride; the model
+ * runs on each window; the frames computed from the first and last `stride` samples of an inner window are
+ * dropped (their context is cut off there), and the rest are concatenated. Every frame of the result thus comes
+ * from a window in which it has at least `stride` of context on both sides, and each frame is kept exactly once, so
+ * a word at a seam is neither lost nor doubled.
+ *
+ * Unlike the pipeline, which rounds `stride / window · frames` per chunk, window, stride and step are whole
+ * multiples of the frame stride here: frame f of window i is then exactly frame i·step/frameStride + f of the whole
+ * signal (same samples under its receptive field), and the kept ranges tile the unchunked frames with no rounding.
+ *
+ * The audio is read as a stream (`streamAudio` + `StreamResampler`); at most one window and one read chunk are
+ * held, whatever the length of the file.
+ */
+import { streamAudio } from '../audio';
+import { Wav2Vec2Error } from '../errors';
+import { StreamResampler } from './stream-resampler';
+
+/** Window layout in samples at the model's rate; all multiples of `frameStride`. */
+export interface WindowPlan {
+  window: number;
+  stride: number;
+  step: number;
+  frameStride: number;
+  receptiveField: number;
+}
+
+/** A window of a file (or the whole of a short file) ready for the model. */
+export interface Piece {
+  /** 0, 1, ... in the order of the file. */
+  index: number;
+  samples: Float32Array;
+  /** First sample of the piece in the file (at the model's rate). */
+  offset: number;
+  /** Frames of this piece's output to keep: [from, to); `to` null means to the end. */
+  keep: { from: number; to: number | null };
+  last: boolean;
+}
+
+export interface PieceSource {
+  /** Sample rate of the file itself. */
+  sourceRate: number | null;
+  /** Samples read so far at the model's rate (the file's length once the last piece is out). */
+  samples: number;
+}
+
+/** Rounds seconds to samples on the frame grid, and checks the layout makes sense. */
+export function windowPlan(windowSeconds: number, strideSeconds: number, sampleRate: number, frameStride: number, receptiveField: number): WindowPlan {
+  const grid = (s: number) => Math.round((s * sampleRate) / frameStride) * frameStride;
+  const window = grid(windowSeconds);
+  const stride = grid(strideSeconds);
+  const step = window - 2 * stride;
+  if (!(stride >= frameStride && step >= frameStride && window >= receptiveField)) {
+    throw new Wav2Vec2Error('INVALID_INPUT',
+      `window ${windowSeconds} s, stride ${strideSeconds} s: expected a stride of at least one frame (${frameStride / sampleRate} s) and a window longer than twice the stride.`);
+  }
+  return { window, stride, step, frameStride, receptiveField };
+}
+
+/** Frames of the conv feature encoder for `samples` inputs, from the frame grid (the standard layout). */
+export function framesOf(samples: number, plan: WindowPlan): number {
+  return samples < plan.receptiveField ? 0 : Math.floor((samples - plan.receptiveField) / plan.frameStride) + 1;
+}
+
+/**
+ * Reads `file` as a stream, resamples it to `sampleRate` and yields its pieces: the whole file when it is no longer
+ * than one window (padded to the receptive field if shorter), else its windows. `source` is filled in as it goes.
+ */
+export async function* readPieces(file: string, sampleRate: number, plan: WindowPlan, source: PieceSource): AsyncGenerator<Piece> {
+  const { window, stride, step, frameStride } = plan;
+  const strideFrames = stride / frameStride;
+  let resampler: StreamResampler | null = null;
+  // The samples from the start of the next window on (absolute index `start`).
+  let buf = new Float32Array(window + (1 << 16));
+  let len = 0;
+  let start = 0;
+  let index = 0;
+  const append = (x: Float32Array) => {
+    if (len + x.length > buf.length) {
+      const grown = new Float32Array(Math.max(len + x.length, buf.length * 2));
+      grown.set(buf.subarray(0, len));
+      buf = grown;
+    }
+    buf.set(x, len);
+    len += x.length;
+    source.samples += x.length;
+  };
+  const windows = function* (): Generator<Piece> {
+    // Window `index` is not the last while more samples than it covers have arrived.
+    while (len > window) {
+      yield { index, samples: buf.slice(0, window), offset: start, keep: { from: index === 0 ? 0 : strideFrames, to: (window - stride) / frameStride }, last: false };
+      index++;
+      buf.copyWithin(0, step, len);
+      len -= step;
+      start += step;
+    }
+  };
+  for await (const chunk of streamAudio(file, { mono: true })) {
+    if (!resampler) {
+      source.sourceRate = chunk.sampleRate;
+      resampler = new StreamResampler(chunk.sampleRate, sampleRate);
+    }
+    append(resampler.push(chunk.channels[0]!));
+    yield* windows();
+  }
+  if (resampler) append(resampler.end());
+  yield* windows();
+  if (index === 0) {
+    let samples = buf.slice(0, len);
+    if (len < plan.receptiveField) {
+      // A short word still gets a frame (as padToReceptiveField does for single clips).
+      samples = new Float32Array(plan.receptiveField);
+      samples.set(buf.subarray(0, len));
+    }
+    yield { index, samples, offset: 0, keep: { from: 0, to: null }, last: true };
+  } else {
+    yield { index, samples: buf.slice(0, len), offset: start, keep: { from: strideFrames, to: null }, last: true };
+  }
+}

@@ -1,0 +1,412 @@
+/**
+ * createRecognizer / Recognizer: many concurrent callers, one model. Requests are decoded and checked on their
+ * own (a bad input fails only its caller), queued with a bound (OVERLOADED beyond it), grouped into batches that
+ * give every item exactly what it would get alone (see policy.ts), run off the event loop by the model's
+ * inference thread, then split and decoded per caller.
+ */
+import { Wav2Vec2Error, invalid } from '../errors';
+import { isFiniteNumber, isInteger, isObject, isPositiveInteger } from '../is';
+import { loadModel, Model, type Device, type DType } from '../model';
+import type { Tensor } from '../tensor';
+import { createDecoder, padToReceptiveField, type BoundDecoder, type DecoderOptions, type WordTiming } from '../transcribe';
+import { DEFAULT_MODEL } from '../cli/options';
+import { Batcher, type Queued } from './batcher';
+import { prepareAudio, type RecognizerAudio } from './input';
+import { DEFAULT_MAX_PADDING, groupingFor, type GroupingPolicy } from './policy';
+
+export interface RecognizerOptions {
+  /** A model file (its manifest beside it) or a loaded Model (then close() leaves it loaded). Default: the embedded model. */
+  model?: string | Model;
+  /** For a model loaded from a path: 'cpu' (default), 'cuda' or 'cuda:N'. */
+  device?: Device;
+  dtype?: DType;
+  threads?: number;
+  /** Most requests in one batch (default 8; 1 turns batching off). */
+  maxBatchSize?: number;
+  /**
+   * Most padded audio per batch, in seconds (batch size × longest item; default 120): bounds a batch's memory
+   * (inputs and attention) whatever the lengths. A single longer request still runs, alone.
+   */
+  maxBatchSeconds?: number;
+  /** Longest a request waits for others to fill its batch while the model is free, in ms (default 10). */
+  maxWaitMs?: number;
+  /** Most requests accepted and not yet running (decoding audio or queued); beyond it calls reject with OVERLOADED (default 64). */
+  maxQueue?: number;
+  /** Longest audio per request, in seconds (default: no limit but the model's maxAttentionBytes). */
+  maxDuration?: number;
+  /** Models that take lengths: padding a batch may add, as a fraction of its shortest item (default 0.25). */
+  maxPadding?: number;
+  /** 'greedy' (default), 'beam', or the full decoder options (LM, lexicon, hotwords, ...). */
+  decoder?: 'greedy' | 'beam' | DecoderOptions;
+}
+
+export interface RecognizeOptions {
+  /** Aborting removes a waiting request; a running one is answered at once with ABORTED and its result dropped. */
+  signal?: AbortSignal;
+}
+
+export interface TranscribeOptions extends RecognizeOptions {
+  /** Include the words with start/end times and confidences (default false). */
+  timestamps?: boolean;
+  /** Include this request's emissions [frames, classes] (default false). */
+  emissions?: boolean;
+}
+
+export interface FeaturesOptions extends RecognizeOptions {
+  /** Run only the first N transformer layers (default: all). */
+  numLayers?: number;
+}
+
+export interface Recognition {
+  text: string;
+  /** Seconds of audio. */
+  duration: number;
+  /** With `timestamps: true`. */
+  words?: WordTiming[];
+  /** With `emissions: true`: CTC logits [frames, classes]. */
+  emissions?: Tensor;
+}
+
+export interface RecognizedFeatures {
+  /** One [frames, dim] tensor per transformer layer. */
+  features: Tensor[];
+  duration: number;
+}
+
+export interface RecognizerStats {
+  /** Requests decoding their audio (accepted, not yet queued). */
+  preparing: number;
+  /** Requests waiting for a batch. */
+  queued: number;
+  /** Requests in the batch running now. */
+  running: number;
+  maxQueue: number;
+  batches: number;
+  completed: number;
+  failed: number;
+  /** Calls refused with OVERLOADED. */
+  overloaded: number;
+}
+
+/** Reported after every batch (metrics, logs). */
+export interface BatchInfo {
+  kind: 'transcribe' | 'features';
+  size: number;
+  /** Seconds of audio in the batch (without padding). */
+  audioSeconds: number;
+  /** Wall time of the model call(s), in ms. */
+  ms: number;
+  /** True when the batch failed and its items were run again one by one. */
+  retriedAlone: boolean;
+}
+
+type Op = { kind: 'transcribe' } | { kind: 'features'; numLayers: number | null };
+
+interface Job extends Queued {
+  readonly samples: Float32Array;
+  readonly duration: number;
+  readonly op: Op;
+  settled: boolean;
+  resolve(out: Tensor[]): void;
+  reject(err: unknown): void;
+}
+
+const DEFAULTS = { maxBatchSize: 8, maxBatchSeconds: 120, maxWaitMs: 10, maxQueue: 64, maxDuration: Infinity };
+
+/** Loads the model (unless one is given) and returns a Recognizer. */
+export async function createRecognizer(options: RecognizerOptions = {}): Promise<Recognizer> {
+  if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+  const limits = checkOptions(options);
+  const decoderOptions: DecoderOptions = typeof options.decoder === 'string' ? { decoder: options.decoder } : (options.decoder ?? {});
+  if (!isObject(decoderOptions as unknown)) throw invalid('INVALID_INPUT', 'decoder', "'greedy', 'beam' or decoder options", options.decoder);
+  // The decoder kind is checked before the model loads; the rest needs the model's labels (createDecoder).
+  if (decoderOptions.decoder !== undefined && decoderOptions.decoder !== 'greedy' && decoderOptions.decoder !== 'beam') {
+    throw invalid('INVALID_INPUT', 'decoder', "'greedy' or 'beam'", decoderOptions.decoder);
+  }
+  const given = options.model instanceof Model ? options.model : null;
+  if (options.model !== undefined && !given && typeof options.model !== 'string') {
+    throw invalid('INVALID_INPUT', 'model', 'a model file path or a Model from loadModel()', options.model);
+  }
+  if (given && (options.device !== undefined || options.dtype !== undefined || options.threads !== undefined)) {
+    throw invalid('INVALID_INPUT', 'options', 'device, dtype and threads only with a model path (a loaded Model has its own)', options);
+  }
+  const model = given ?? await loadModel((options.model as string | undefined) ?? DEFAULT_MODEL, {
+    ...(options.device !== undefined ? { device: options.device } : {}),
+    ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
+  try {
+    let decoder: BoundDecoder | Wav2Vec2Error;
+    try {
+      decoder = createDecoder(model, decoderOptions);
+    } catch (err) {
+      // A model without labels can still serve features; transcribe() then says why it cannot decode.
+      if (!(err instanceof Wav2Vec2Error && err.code === 'INVALID_MANIFEST' && !model.labels)) throw err;
+      decoder = err;
+    }
+    return new Recognizer(model, !given, decoder, { ...limits, grouping: groupingFor(model, limits.maxPadding) });
+  } catch (err) {
+    if (!given) model.dispose();
+    throw err;
+  }
+}
+
+function checkOptions(o: RecognizerOptions): typeof DEFAULTS & { maxPadding: number } {
+  const out = { ...DEFAULTS, maxPadding: DEFAULT_MAX_PADDING };
+  if (o.maxBatchSize !== undefined) {
+    if (!(isPositiveInteger(o.maxBatchSize) && o.maxBatchSize <= 1024)) throw invalid('INVALID_INPUT', 'maxBatchSize', 'an integer within [1, 1024]', o.maxBatchSize);
+    out.maxBatchSize = o.maxBatchSize;
+  }
+  if (o.maxBatchSeconds !== undefined) {
+    if (!(isFiniteNumber(o.maxBatchSeconds) && o.maxBatchSeconds > 0)) throw invalid('INVALID_INPUT', 'maxBatchSeconds', 'a positive number of seconds', o.maxBatchSeconds);
+    out.maxBatchSeconds = o.maxBatchSeconds;
+  }
+  if (o.maxWaitMs !== undefined) {
+    if (!(isFiniteNumber(o.maxWaitMs) && o.maxWaitMs >= 0 && o.maxWaitMs <= 60000)) throw invalid('INVALID_INPUT', 'maxWaitMs', 'a number of ms within [0, 60000]', o.maxWaitMs);
+    out.maxWaitMs = o.maxWaitMs;
+  }
+  if (o.maxQueue !== undefined) {
+    if (!isPositiveInteger(o.maxQueue)) throw invalid('INVALID_INPUT', 'maxQueue', 'a positive integer', o.maxQueue);
+    out.maxQueue = o.maxQueue;
+  }
+  if (o.maxDuration !== undefined) {
+    if (!(typeof o.maxDuration === 'number' && o.maxDuration > 0)) throw invalid('INVALID_INPUT', 'maxDuration', 'a positive number of seconds', o.maxDuration);
+    out.maxDuration = o.maxDuration;
+  }
+  if (o.maxPadding !== undefined) {
+    if (!(isFiniteNumber(o.maxPadding) && o.maxPadding >= 0)) throw invalid('INVALID_INPUT', 'maxPadding', 'a non-negative number', o.maxPadding);
+    out.maxPadding = o.maxPadding;
+  }
+  return out;
+}
+
+function abortError(signal: AbortSignal): Wav2Vec2Error {
+  // A coded reason (e.g. the server's TIMEOUT) is passed on as it is.
+  if (signal.reason instanceof Wav2Vec2Error) return signal.reason;
+  return new Wav2Vec2Error('ABORTED', 'The request was aborted before its result was ready.', { cause: signal.reason });
+}
+
+function closedError(): Wav2Vec2Error {
+  return new Wav2Vec2Error('DISPOSED', 'The recognizer was closed: create a new one to recognise more audio.');
+}
+
+function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) throw invalid('INVALID_INPUT', 'signal', 'an AbortSignal', signal);
+  return signal;
+}
+
+export class Recognizer {
+  readonly model: Model;
+  /** How requests are grouped for this model (see policy.ts). */
+  readonly grouping: GroupingPolicy;
+  readonly maxBatchSize: number;
+  readonly #ownsModel: boolean;
+  readonly #decoder: BoundDecoder | Wav2Vec2Error;
+  readonly #maxQueue: number;
+  readonly #maxDuration: number;
+  readonly #batcher: Batcher<Job>;
+  readonly #preparing = new Set<Promise<unknown>>();
+  readonly #listeners = new Set<(info: BatchInfo) => void>();
+  #closing: { drain: boolean; done: Promise<void> } | null = null;
+  #stats = { batches: 0, completed: 0, failed: 0, overloaded: 0 };
+
+  /** @internal use createRecognizer() */
+  constructor(model: Model, ownsModel: boolean, decoder: BoundDecoder | Wav2Vec2Error,
+    o: { maxBatchSize: number; maxBatchSeconds: number; maxWaitMs: number; maxQueue: number; maxDuration: number; grouping: GroupingPolicy }) {
+    this.model = model;
+    this.grouping = o.grouping;
+    this.maxBatchSize = o.maxBatchSize;
+    this.#ownsModel = ownsModel;
+    this.#decoder = decoder;
+    this.#maxQueue = o.maxQueue;
+    this.#maxDuration = o.maxDuration;
+    const maxBatchSamples = Math.round(o.maxBatchSeconds * model.sampleRate);
+    this.#batcher = new Batcher<Job>({ maxBatchSize: o.maxBatchSize, maxBatchSamples, maxWaitMs: o.maxWaitMs, grouping: o.grouping }, (batch) => this.#runBatch(batch));
+  }
+
+  get closed(): boolean {
+    return this.#closing !== null;
+  }
+
+  stats(): RecognizerStats {
+    return { preparing: this.#preparing.size, queued: this.#batcher.queued, running: this.#batcher.running, maxQueue: this.#maxQueue, ...this.#stats };
+  }
+
+  /** Calls `listener` after every batch; returns a function that removes it. */
+  onBatch(listener: (info: BatchInfo) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Transcribes one clip. Rejects with OVERLOADED at once when maxQueue requests are already waiting. */
+  async transcribe(audio: RecognizerAudio, options: TranscribeOptions = {}): Promise<Recognition> {
+    if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+    for (const k of ['timestamps', 'emissions'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'boolean') throw invalid('INVALID_INPUT', k, 'true or false', options[k]);
+    }
+    if (this.#decoder instanceof Wav2Vec2Error) throw this.#decoder;
+    const decoder = this.#decoder;
+    const { tensors: [emission], duration } = await this.#submit(audio, { kind: 'transcribe' }, options.signal);
+    const r = decoder.decode(emission!);
+    return {
+      text: r.text,
+      duration,
+      ...(options.timestamps ? { words: r.words } : {}),
+      ...(options.emissions ? { emissions: { data: emission!.data.slice(), shape: emission!.shape } } : {}),
+    };
+  }
+
+  /** Per-layer transformer features of one clip (the model's extract_features), batched like transcribe(). */
+  async features(audio: RecognizerAudio, options: FeaturesOptions = {}): Promise<RecognizedFeatures> {
+    if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+    const { numLayers } = options;
+    if (numLayers !== undefined && !(isInteger(numLayers) && numLayers >= 1)) throw invalid('INVALID_INPUT', 'numLayers', 'a positive integer', numLayers);
+    if (!this.model.info.hasExtractFeatures) {
+      throw new Wav2Vec2Error('UNSUPPORTED_METHOD', `This model (${this.model.info.convention}) has no extract_features method.`);
+    }
+    const { tensors, duration } = await this.#submit(audio, { kind: 'features', numLayers: numLayers ?? null }, options.signal);
+    return { features: tensors, duration };
+  }
+
+  /**
+   * Stops accepting calls (they reject with DISPOSED). `drain: true` (default) finishes every accepted request
+   * first, without waiting for batches to fill; `drain: false` rejects the waiting ones with DISPOSED (a batch
+   * already running still finishes). Then disposes the model if the recognizer loaded it. Safe to call twice.
+   */
+  close(options: { drain?: boolean } = {}): Promise<void> {
+    if (this.#closing) return this.#closing.done;
+    const drain = options.drain ?? true;
+    const done = (async () => {
+      if (drain) this.#batcher.drain();
+      else for (const j of this.#batcher.takeAll()) this.#settle(j, closedError());
+      // Requests still decoding their audio were accepted: they join the queue (drain) or are rejected.
+      while (this.#preparing.size > 0) await Promise.allSettled([...this.#preparing]);
+      await this.#batcher.idle();
+      if (this.#ownsModel) this.model.dispose();
+    })();
+    this.#closing = { drain, done };
+    return done;
+  }
+
+  async #submit(audio: RecognizerAudio, op: Op, signalArg: unknown): Promise<{ tensors: Tensor[]; duration: number }> {
+    const signal = checkSignal(signalArg);
+    if (this.#closing) throw closedError();
+    if (signal?.aborted) throw abortError(signal);
+    if (this.#preparing.size + this.#batcher.queued >= this.#maxQueue) {
+      this.#stats.overloaded++;
+      throw new Wav2Vec2Error('OVERLOADED',
+        `The recognizer has ${this.#maxQueue} requests waiting (maxQueue): retry later, or raise maxQueue / add capacity.`);
+    }
+    // Decoding counts against the queue bound too: it holds the request's audio in memory.
+    const preparing = prepareAudio(this.model, audio, this.#maxDuration);
+    this.#preparing.add(preparing);
+    preparing.finally(() => this.#preparing.delete(preparing)).catch(() => undefined);
+    return new Promise((resolve, reject) => {
+      let job: Job | null = null;
+      let done = false;
+      const finish = (settle: () => void) => {
+        if (done) return;
+        done = true;
+        signal?.removeEventListener('abort', onAbort);
+        settle();
+      };
+      // Waiting: out of the queue. Decoding or running: answered now, the work's result is dropped.
+      const onAbort = () => {
+        if (!job) return finish(() => reject(abortError(signal!)));
+        this.#batcher.remove(job);
+        this.#settle(job, abortError(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      preparing.then((prepared) => {
+        if (done) return;
+        // (Re-read after the await: close() may have been called meanwhile.)
+        if (this.#closing && !this.#closing.drain) return finish(() => reject(closedError()));
+        const samples = padToReceptiveField(this.model, prepared.samples);
+        job = {
+          key: op.kind === 'features' ? `features:${op.numLayers ?? 'all'}` : 'transcribe',
+          length: samples.length,
+          enqueuedAt: performance.now(),
+          samples,
+          duration: prepared.duration,
+          op,
+          settled: false,
+          resolve: (tensors) => finish(() => resolve({ tensors, duration: prepared.duration })),
+          reject: (err) => finish(() => reject(err)),
+        };
+        this.#batcher.push(job);
+      }, (err: unknown) => {
+        this.#stats.failed++;
+        finish(() => reject(err));
+      });
+    });
+  }
+
+  #settle(job: Job, result: Tensor[] | unknown): void {
+    if (job.settled) return;
+    job.settled = true;
+    if (result instanceof Error) {
+      this.#stats.failed++;
+      job.reject(result);
+    } else {
+      this.#stats.completed++;
+      job.resolve(result as Tensor[]);
+    }
+  }
+
+  async #runBatch(batch: Job[]): Promise<void> {
+    const live = batch.filter((j) => !j.settled);
+    if (live.length === 0) return;
+    const op = live[0]!.op;
+    const t0 = performance.now();
+    let retriedAlone = false;
+    try {
+      const outs = await this.#infer(live, op);
+      live.forEach((j, i) => this.#settle(j, outs[i]!));
+    } catch (err) {
+      if (live.length > 1 && !(err instanceof Wav2Vec2Error && err.code === 'DISPOSED')) {
+        // One item can sink a batch (e.g. the batch's attention tensor is over budget while each item alone
+        // is not, or one input the model refuses): run each alone so each gets its own result or error.
+        retriedAlone = true;
+        for (const j of live) {
+          if (j.settled) continue;
+          try {
+            this.#settle(j, (await this.#infer([j], op))[0]!);
+          } catch (e) {
+            this.#settle(j, e instanceof Error ? e : new Wav2Vec2Error('INFERENCE_FAILED', String(e)));
+          }
+        }
+      } else {
+        for (const j of live) this.#settle(j, err instanceof Error ? err : new Wav2Vec2Error('INFERENCE_FAILED', String(err)));
+      }
+    }
+    this.#stats.batches++;
+    const info: BatchInfo = { kind: op.kind, size: live.length, audioSeconds: live.reduce((s, j) => s + j.duration, 0), ms: performance.now() - t0, retriedAlone };
+    for (const l of this.#listeners) {
+      try {
+        l(info);
+      } catch {
+        // A failing listener (metrics, logging) must not break the queue.
+      }
+    }
+  }
+
+  /** One model call for `jobs` (same op); returns each job's own tensors, cut to its valid frames. */
+  async #infer(jobs: Job[], op: Op): Promise<Tensor[][]> {
+    const input = jobs.length === 1 ? jobs[0]!.samples : jobs.map((j) => j.samples);
+    if (op.kind === 'transcribe') {
+      const { emissions, lengths } = await this.model.forward(input);
+      return jobs.map((_, b) => [itemOf(emissions, b, lengths[b]!, false)]);
+    }
+    const { features, lengths } = await this.model.extractFeatures(input, op.numLayers === null ? {} : { numLayers: op.numLayers });
+    // Copies: a caller keeps only its own features, not the whole batch's buffers.
+    return jobs.map((_, b) => features.map((f) => itemOf(f, b, lengths[b]!, true)));
+  }
+}
+
+/** Item b of a [B, F, D] tensor, its first `frames` frames: a view, or a copy. */
+function itemOf(t: Tensor, b: number, frames: number, copy: boolean): Tensor {
+  const [, F, D] = t.shape as [number, number, number];
+  const view = t.data.subarray(b * F * D, (b * F + frames) * D);
+  return { data: copy ? view.slice() : view, shape: [frames, D] };
+}

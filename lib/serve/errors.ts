@@ -1,0 +1,61 @@
+/**
+ * Every error response is `{ "error": { "code", "message" } }` with a stable code: the library's Wav2Vec2Error
+ * codes, plus a few HTTP-level ones for what never reaches the library (body too large, not found, ...).
+ */
+import { Wav2Vec2Error, type ErrorCode } from '../errors';
+
+export type HttpErrorCode = ErrorCode | 'BODY_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'BAD_REQUEST' | 'NOT_FOUND' | 'INTERNAL';
+
+export interface HttpError {
+  status: number;
+  code: HttpErrorCode;
+  message: string;
+  /** Seconds, for 503 answers: when to try again. */
+  retryAfter?: number;
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  INVALID_INPUT: 400,
+  AUDIO_EMPTY: 400,
+  AUDIO_DECODE_FAILED: 400,
+  DECODE_INVALID_INPUT: 400,
+  AUDIO_UNSUPPORTED_FORMAT: 415,
+  INPUT_TOO_LONG: 413,
+  // What this server's model cannot do (no extract_features, no labels to decode with).
+  UNSUPPORTED_METHOD: 501,
+  INVALID_MANIFEST: 501,
+  OVERLOADED: 503,
+  DISPOSED: 503,
+  ABORTED: 503,
+  TIMEOUT: 504,
+};
+
+// Fastify's and @fastify/multipart's own errors that a client can cause.
+const FASTIFY: Record<string, HttpErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_REQ_FILE_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_PARTS_LIMIT: 'BODY_TOO_LARGE',
+  FST_FILES_LIMIT: 'BODY_TOO_LARGE',
+  FST_FIELDS_LIMIT: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+/** The HTTP answer for any error a request may raise. */
+export function toHttpError(err: unknown, retryAfter: number): HttpError {
+  if (err instanceof Wav2Vec2Error) {
+    const status = STATUS[err.code] ?? 500;
+    return { status, code: err.code, message: err.message, ...(status === 503 ? { retryAfter } : {}) };
+  }
+  const e = err as { statusCode?: unknown; code?: unknown; message?: unknown; validation?: unknown };
+  if (e && typeof e === 'object' && e.validation) {
+    return { status: 400, code: 'INVALID_INPUT', message: String(e.message) };
+  }
+  const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    const code = (typeof e.code === 'string' && FASTIFY[e.code]) || 'BAD_REQUEST';
+    return { status: code === 'BODY_TOO_LARGE' ? 413 : code === 'UNSUPPORTED_MEDIA_TYPE' ? 415 : status, code, message: String(e.message ?? 'bad request') };
+  }
+  // Unexpected: the details go to the log, not to the client.
+  return { status: 500, code: 'INTERNAL', message: 'Internal error: the request could not be completed (see the server log).' };
+}

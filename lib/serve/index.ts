@@ -1,0 +1,4 @@
+/** The HTTP server (Fastify) around a Recognizer. */
+export { createServer } from './server';
+export type { ServerOptions } from './server';
+export type { HttpErrorCode } from './errors';

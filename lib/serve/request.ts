@@ -1,0 +1,45 @@
+/** Per-request plumbing: the audio bytes of a raw or multipart body, and a signal for timeouts and hang-ups. */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Wav2Vec2Error } from '../errors';
+
+/**
+ * The uploaded audio: the raw body (any content type but multipart; the format is detected from the bytes), or
+ * the first file of a multipart/form-data upload (its size limit is the server's body limit).
+ */
+export async function audioOf(req: FastifyRequest): Promise<Buffer> {
+  let bytes: Buffer | undefined;
+  if (req.isMultipart()) {
+    const part = await req.file();
+    if (!part) throw new Wav2Vec2Error('AUDIO_EMPTY', 'The multipart upload has no file: send the audio as a file field (e.g. curl -F file=@speech.wav).');
+    bytes = await part.toBuffer();
+  } else {
+    bytes = Buffer.isBuffer(req.body) ? req.body : undefined;
+  }
+  if (!bytes || bytes.length === 0) {
+    throw new Wav2Vec2Error('AUDIO_EMPTY', 'The request has no audio: send the file as the body (e.g. curl --data-binary @speech.wav) or as a multipart upload.');
+  }
+  return bytes;
+}
+
+/**
+ * Aborted when the request runs past `timeoutMs` (reason: a TIMEOUT error, answered 504) or when the client
+ * hangs up (its queued work is dropped so that it does not hold a place in the queue). Call `done()` after.
+ */
+export function requestSignal(reply: FastifyReply, timeoutMs: number): { signal: AbortSignal; done(): void } {
+  const ac = new AbortController();
+  const timer = setTimeout(() => {
+    ac.abort(new Wav2Vec2Error('TIMEOUT', `No result within the server's ${timeoutMs} ms request timeout: retry later or send shorter audio.`));
+  }, timeoutMs);
+  const onClose = () => {
+    // 'close' before the response was written: the client is gone.
+    if (!reply.raw.writableFinished) ac.abort(new Wav2Vec2Error('ABORTED', 'The client closed the connection.'));
+  };
+  reply.raw.once('close', onClose);
+  return {
+    signal: ac.signal,
+    done() {
+      clearTimeout(timer);
+      reply.raw.off('close', onClose);
+    },
+  };
+}

@@ -1,0 +1,62 @@
+"""Exports a Hugging Face Wav2Vec2ForCTC folder to ONNX (logits), for the benchmark's onnxruntime-node runs.
+
+    python scripts/export_onnx.py HF_DIR OUT.onnx [--opset 17]
+
+The same weights that scripts/export_hf.py traces to TorchScript, so the benchmark compares runtimes on one
+model. Input `waveforms` [batch, samples] float32, output `logits` [batch, frames, labels]; batch and length
+are dynamic. Uses torch.onnx's TorchScript-based exporter (needs the `onnx` package), opset 17 by default
+(LayerNorm as one op). Checks the file against the eager model with onnxruntime when it is installed.
+"""
+import argparse
+import os
+import sys
+
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+import torch
+
+
+class Logits(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, waveforms):
+        return self.model(waveforms).logits
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('hf_dir')
+    ap.add_argument('out')
+    ap.add_argument('--opset', type=int, default=17)
+    args = ap.parse_args()
+    from transformers import Wav2Vec2ForCTC
+    model = Wav2Vec2ForCTC.from_pretrained(args.hf_dir).eval()
+    wrapper = Logits(model).eval()
+    example = torch.randn(1, 16000)
+    tmp = args.out + '.tmp'
+    with torch.inference_mode():
+        torch.onnx.export(wrapper, (example,), tmp, dynamo=False, opset_version=args.opset,
+                          input_names=['waveforms'], output_names=['logits'],
+                          dynamic_axes={'waveforms': {0: 'batch', 1: 'samples'}, 'logits': {0: 'batch', 1: 'frames'}})
+    os.replace(tmp, args.out)
+    msg = f'wrote {args.out} ({os.path.getsize(args.out) / 2**20:.1f} MiB, opset {args.opset})'
+    try:
+        import numpy as np
+        import onnxruntime as ort
+    except ImportError:
+        print(msg + '; onnxruntime (Python) not installed: not checked', flush=True)
+        return
+    sess = ort.InferenceSession(args.out, providers=['CPUExecutionProvider'])
+    x = torch.randn(2, 23456)
+    with torch.inference_mode():
+        ref = wrapper(x).numpy()
+    got = sess.run(None, {'waveforms': x.numpy()})[0]
+    diff = float(np.abs(ref - got).max())
+    print(f'{msg}; onnxruntime vs eager max |diff| {diff:.2e} on [2, 23456]', flush=True)
+    if diff > 1e-3:
+        sys.exit(f'ONNX export differs from the eager model by {diff}')
+
+
+if __name__ == '__main__':
+    main()

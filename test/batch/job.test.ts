@@ -1,0 +1,206 @@
+/** runBatchJob: outputs, failures, resume, stop, features; window stitching checked exactly on a frame-local model. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_MODEL } from '../../lib/cli/options';
+import { GreedyCTCDecoder } from '../../lib/decode';
+import { runBatchJob } from '../../lib/jobs';
+import { loadModel, type Model } from '../../lib/model';
+import { maxAbsDiff } from '../../lib/tensor';
+import { createDecoder, transcribe, loadForModel } from '../../lib/transcribe';
+import { wavBytes } from '../helpers/audio-corpus';
+import { requireAddon } from '../helpers/native';
+import { haveSpeechTools, sentences, speak } from './speech';
+
+/** Reads a float32 .npy (format 1.0). */
+function readNpy(path: string): { shape: number[]; data: Float32Array } {
+  const b = readFileSync(path);
+  const len = b.readUInt16LE(8);
+  const header = b.subarray(10, 10 + len).toString('latin1');
+  const shape = /'shape': \(([^)]*)\)/.exec(header)![1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const body = b.subarray(10 + len);
+  return { shape, data: new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length)) };
+}
+
+function jsonl(file: string): Array<Record<string, any>> {
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/**
+ * A stand-in model whose frame f depends only on the samples under it ([f·320, f·320 + 400)), as a conv encoder
+ * without attention would: windowed and whole runs must then agree exactly, so any frame lost, doubled or shifted
+ * at a seam shows.
+ */
+function frameLocalModel(): Model {
+  const labels = ['-', '|', 'A', 'B', 'C', 'D'];
+  const frames = (x: Float32Array) => Math.floor((x.length - 400) / 320) + 1;
+  const run = (items: Float32Array[], dim: number, value: (mean: number, c: number) => number) => {
+    const F = Math.max(...items.map(frames));
+    const data = new Float32Array(items.length * F * dim);
+    items.forEach((x, b) => {
+      for (let f = 0; f < frames(x); f++) {
+        let sum = 0;
+        for (let i = f * 320; i < f * 320 + 400; i++) sum += x[i]!;
+        for (let c = 0; c < dim; c++) data[(b * F + f) * dim + c] = value(sum / 400, c);
+      }
+    });
+    return { tensor: { data, shape: [items.length, F, dim] }, lengths: Int32Array.from(items, frames) };
+  };
+  const fake = {
+    info: { file: '/frame-local.pt', convention: 'traced', dtype: 'float32', hasExtractFeatures: true },
+    labels, manifest: { labels, blank: 0, wordDelimiter: '|' },
+    sampleRate: 16000, frameStride: 320, receptiveField: 400,
+    forward: async (items: Float32Array[]) => {
+      const r = run(items, labels.length, (m, c) => -Math.abs(m * 10 - c));
+      return { emissions: r.tensor, lengths: r.lengths };
+    },
+    extractFeatures: async (items: Float32Array[], o: { numLayers: number }) => {
+      const layers = Array.from({ length: o.numLayers }, (_, l) => run(items, 3, (m, c) => m * (l + 1) + c));
+      return { features: layers.map((r) => r.tensor), lengths: layers[0]!.lengths };
+    },
+  };
+  return fake as unknown as Model;
+}
+
+/** Runs of constant blocks whose means decode to label sequences with words. */
+function labelSignal(seconds: number, seed: number): Float32Array {
+  let s = seed;
+  const r = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const x = new Float32Array(seconds * 16000);
+  for (let i = 0; i < x.length;) {
+    const label = Math.floor(r() * 6);
+    const n = 320 * (1 + Math.floor(r() * 5));
+    x.fill(label / 10, i, Math.min(x.length, i + n));
+    i += n;
+  }
+  return x;
+}
+
+describe('batch: runBatchJob', function () {
+  this.timeout(60000);
+
+  describe('window stitching on a frame-local model', () => {
+    let dir: string;
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'w2v-stitch-'));
+    });
+
+    it('gives exactly the unchunked words and features for files of 1 to 6 windows', async () => {
+      const model = frameLocalModel();
+      const files = [1.5, 2, 3.3, 7, 11.1].map((sec, i) => {
+        const x = labelSignal(Math.ceil(sec), i + 1).subarray(0, Math.round(sec * 16000));
+        const file = join(dir, `s${i}.wav`);
+        writeFileSync(file, wavBytes(x, 16000));
+        return { file, x };
+      });
+      const out = join(dir, 'out');
+      const summary = await runBatchJob({ inputs: files.map((f) => f.file), out, model, windowSeconds: 2, strideSeconds: 0.4, batchSize: 3, features: [1, 2], text: true });
+      assert.equal(summary.done, files.length);
+      const records = jsonl(join(out, 'transcripts.jsonl'));
+      const decoder = new GreedyCTCDecoder(model.labels!, { frameStride: 320, sampleRate: 16000 });
+      for (const { file, x } of files) {
+        const rec = records.find((r) => r.file === file)!;
+        const whole = await model.forward([x]);
+        const ref = decoder.decode({ data: whole.emissions.data, shape: whole.emissions.shape.slice(1) });
+        assert.equal(rec.text, ref.text, file);
+        assert.deepEqual(rec.words.map((w: any) => [w.word, w.start, w.end]), ref.words.map((w) => [w.word, +w.startTime.toFixed(3), +w.endTime.toFixed(3)]));
+        assert.equal(rec.pieces, x.length <= 32000 ? 1 : Math.ceil((x.length - 32000) / 19200) + 1);
+        const feats = await model.extractFeatures([x], { numLayers: 2 });
+        rec.features.files.forEach((rel: string, l: number) => {
+          const npy = readNpy(join(out, rel));
+          assert.deepEqual(npy.shape, feats.features[l]!.shape.slice(1));
+          assert.equal(maxAbsDiff(npy.data, feats.features[l]!.data), 0);
+        });
+      }
+    });
+  });
+
+  describe('with the default model', () => {
+    let dir: string;
+    let model: Model;
+    const good: string[] = [];
+    before(async function () {
+      requireAddon(this);
+      if (!haveSpeechTools()) {
+        // eslint-disable-next-line no-console
+        console.log('      (skipped: needs espeak-ng and sox)');
+        this.skip();
+      }
+      dir = mkdtempSync(join(tmpdir(), 'w2v-job-'));
+      mkdirSync(join(dir, 'in', 'sub'), { recursive: true });
+      const text = sentences(3, 10);
+      good.push(speak(text[0]!, join(dir, 'in', 'a.wav')), speak(text[1]!, join(dir, 'in', 'sub', 'b.wav')));
+      speak(text[2]!, join(dir, 'c.wav'));
+      execFileSync('sox', [join(dir, 'c.wav'), '-r', '16000', join(dir, 'in', 'c.flac')]);
+      good.push(join(dir, 'in', 'c.flac'));
+      writeFileSync(join(dir, 'in', 'broken.wav'), 'not audio at all');
+      writeFileSync(join(dir, 'in', 'empty.wav'), '');
+      model = await loadModel(DEFAULT_MODEL);
+    });
+    after(() => model?.dispose());
+
+    it('writes one record per file (what transcribe() gives alone), subtitles, and coded failures; a rerun skips', async () => {
+      const out = join(dir, 'out');
+      const seen: string[] = [];
+      const summary = await runBatchJob({ inputs: [join(dir, 'in')], out, model, formats: ['txt', 'srt', 'vtt'], batchSize: 2, onFile: (e) => seen.push(e.status) });
+      assert.deepEqual({ done: summary.done, failed: summary.failed, skipped: summary.skipped, interrupted: summary.interrupted }, { done: 3, failed: 2, skipped: 0, interrupted: false });
+      assert.equal(seen.length, 5);
+      const records = jsonl(join(out, 'transcripts.jsonl'));
+      assert.deepEqual(records.map((r) => r.file).sort(), [...good].sort());
+      const decoder = createDecoder(model);
+      for (const r of records) {
+        const alone = await transcribe(model, r.file, decoder);
+        assert.equal(r.text, alone.text);
+        assert.equal(r.duration, +alone.duration.toFixed(3));
+        assert.equal(r.model, DEFAULT_MODEL);
+        assert.ok(r.words.length > 0 && r.timing.modelMs >= 0);
+        for (let i = 1; i < r.words.length; i++) assert.ok(r.words[i].start >= r.words[i - 1].end);
+        assert.equal(readFileSync(join(out, r.outputs.txt), 'utf8'), r.text + '\n');
+        assert.match(readFileSync(join(out, r.outputs.srt), 'utf8'), /^1\n00:00:\d\d,\d{3} --> 00:00:\d\d,\d{3}\n[A-Z' ]+\n/);
+        assert.match(readFileSync(join(out, r.outputs.vtt), 'utf8'), /^WEBVTT\n\n00:00:\d\d\.\d{3} --> /);
+      }
+      const failures = jsonl(join(out, 'failures.jsonl'));
+      assert.deepEqual(failures.map((f) => [f.file.slice(dir.length + 1), f.code]).sort(), [['in/broken.wav', 'AUDIO_UNSUPPORTED_FORMAT'], ['in/empty.wav', 'AUDIO_EMPTY']]);
+
+      const again = await runBatchJob({ inputs: [join(dir, 'in')], out, model, formats: ['txt', 'srt', 'vtt'], batchSize: 2 });
+      assert.deepEqual({ done: again.done, failed: again.failed, skipped: again.skipped }, { done: 0, failed: 2, skipped: 3 });
+      assert.equal(jsonl(join(out, 'transcripts.jsonl')).length, 3);
+      assert.equal(jsonl(join(out, 'failures.jsonl')).length, 2);
+      const skipFailed = await runBatchJob({ inputs: [join(dir, 'in')], out, model, formats: ['txt', 'srt', 'vtt'], retryFailed: false });
+      assert.equal(skipFailed.skipped, 5);
+    });
+
+    it('an abort stops after the running batch and leaves a folder that a rerun completes, each file once', async () => {
+      const out = join(dir, 'out-abort');
+      const inputs = good;
+      const ac = new AbortController();
+      const first = await runBatchJob({ inputs, out, model, batchSize: 1, signal: ac.signal, onFile: () => ac.abort() });
+      assert.ok(first.interrupted);
+      assert.ok(first.done >= 1 && first.remaining >= 1, JSON.stringify(first));
+      assert.deepEqual(readdirSync(out).filter((f) => f.startsWith('.')), [], 'no lock or temporary files left');
+      const second = await runBatchJob({ inputs, out, model, batchSize: 1 });
+      assert.equal(second.skipped, first.done);
+      assert.equal(first.done + second.done, good.length);
+      assert.deepEqual(jsonl(join(out, 'transcripts.jsonl')).map((r) => r.file).sort(), [...good].sort());
+    });
+
+    it('--features writes the layers extractFeatures gives, with or without text; settings changes are refused', async () => {
+      const out = join(dir, 'out-feat');
+      const s = await runBatchJob({ inputs: [good[0]!], out, model, features: [1, 4] });
+      assert.equal(s.done, 1);
+      const [rec] = jsonl(join(out, 'transcripts.jsonl'));
+      assert.equal(rec!.text, undefined);
+      const { samples } = await loadForModel(model, good[0]!);
+      const { features } = await model.extractFeatures(samples, { numLayers: 4 });
+      [0, 3].forEach((l, i) => {
+        const npy = readNpy(join(out, rec!.features.files[i]));
+        assert.deepEqual(npy.shape, features[l]!.shape.slice(1));
+        assert.ok(maxAbsDiff(npy.data, features[l]!.data) < 1e-5);
+      });
+      await assert.rejects(runBatchJob({ inputs: [good[0]!], out, model, features: [1, 4], text: true }), (e: any) => e.code === 'BATCH_OPTIONS_CHANGED');
+      await assert.rejects(runBatchJob({ inputs: [good[0]!], out, model, batchSize: 0 }), (e: any) => e.code === 'INVALID_INPUT' && /batchSize/.test(e.message));
+    });
+  });
+});

@@ -1,0 +1,68 @@
+/** pickGroup: which waiting requests go with the oldest one. */
+import assert from 'node:assert/strict';
+import { pickGroup, type Queued } from '../../lib/recognizer/batcher';
+import { extractorNorm, groupingFor } from '../../lib/recognizer/policy';
+
+const q = (...specs: Array<[string, number]>): Queued[] => specs.map(([key, length], i) => ({ key, length, enqueuedAt: i }));
+const lengths = (g: Queued[]) => g.map((j) => j.length);
+
+describe('recognizer batcher: grouping', () => {
+  it('equal-length: the oldest request and the others of exactly its length and key, oldest first, at most max', () => {
+    const queue = q(['t', 100], ['t', 200], ['t', 100], ['f', 100], ['t', 100], ['t', 100]);
+    assert.deepEqual(pickGroup(queue, { kind: 'equal-length' }, 3).map((j) => j.enqueuedAt), [0, 2, 4]);
+    assert.deepEqual(pickGroup(queue.slice(1), { kind: 'equal-length' }, 8).map((j) => j.enqueuedAt), [1]);
+  });
+
+  it('similar-length: nearest lengths first, never beyond (1 + maxPadding) × the shortest, in arrival order', () => {
+    const queue = q(['t', 1000], ['t', 1300], ['t', 900], ['t', 1100], ['t', 5000], ['t', 1200]);
+    const g = pickGroup(queue, { kind: 'similar-length', maxPadding: 0.25 }, 8);
+    // 900 and 1100 are nearest (a tie, kept in arrival order); then 1200 would be 1.33 × 900: left out.
+    assert.deepEqual(lengths(g), [1000, 900, 1100]);
+    const max = Math.max(...lengths(g));
+    const min = Math.min(...lengths(g));
+    assert.ok(max <= min * 1.25);
+    assert.deepEqual(lengths(pickGroup(queue, { kind: 'similar-length', maxPadding: 0.25 }, 2)), [1000, 900]);
+    assert.deepEqual(lengths(pickGroup(q(['t', 5000], ['t', 1000]), { kind: 'similar-length', maxPadding: 0.25 }, 8)), [5000]);
+  });
+
+  it('at most maxSamples padded samples (items × longest), but the oldest always goes', () => {
+    const equal = q(['t', 100], ['t', 100], ['t', 100], ['t', 100]);
+    assert.equal(pickGroup(equal, { kind: 'equal-length' }, 8, 250).length, 2);
+    assert.equal(pickGroup(equal, { kind: 'equal-length' }, 8, 50).length, 1);
+    const similar = q(['t', 100], ['t', 110], ['t', 120], ['t', 90]);
+    // 100 + 110 (nearest, with 90): 3 × 110 = 330 fits 340; adding 120 would make 4 × 120 = 480.
+    assert.deepEqual(lengths(pickGroup(similar, { kind: 'similar-length', maxPadding: 0.5 }, 8, 340)), [100, 110, 90]);
+  });
+
+  it('an empty queue gives an empty group', () => {
+    assert.deepEqual(pickGroup([], { kind: 'equal-length' }, 4), []);
+  });
+});
+
+describe('recognizer policy: which models may batch different lengths', () => {
+  const model = (convention: 'torchaudio' | 'traced', manifest?: Record<string, unknown>) =>
+    ({ info: { convention }, manifest: manifest && { format: 'wav2vec2-node-model/1', sampleRate: 16000, normalizeWaveform: false, frameStride: 320, receptiveField: 400, ...manifest } }) as never;
+
+  it('reads the extractor kind from what each exporter records', () => {
+    assert.equal(extractorNorm(undefined), 'unknown');
+    assert.equal(extractorNorm({ source: { featExtractNorm: 'layer' } } as never), 'layer');
+    assert.equal(extractorNorm({ source: { architecture: { featExtractNorm: 'group' } } } as never), 'group');
+    assert.equal(extractorNorm({ source: { params: { extractor_mode: 'layer_norm' } } } as never), 'layer');
+    assert.equal(extractorNorm({ source: { bundle: 'WAV2VEC2_ASR_BASE_960H' } } as never), 'group');
+    assert.equal(extractorNorm({ source: { bundle: 'WAV2VEC2_ASR_LARGE_LV60K_960H' } } as never), 'layer');
+    assert.equal(extractorNorm({ source: { bundle: 'NOT_A_BUNDLE' } } as never), 'unknown');
+  });
+
+  it('padded batches only for models that take lengths and are exact with padding', () => {
+    const similar = { kind: 'similar-length', maxPadding: 0.25 };
+    const equal = { kind: 'equal-length' };
+    assert.deepEqual(groupingFor(model('torchaudio', { source: { bundle: 'WAV2VEC2_ASR_LARGE_LV60K_960H' } })), similar);
+    assert.deepEqual(groupingFor(model('torchaudio', { source: { bundle: 'WAV2VEC2_ASR_BASE_960H' } })), equal);
+    assert.deepEqual(groupingFor(model('torchaudio')), equal, 'unknown: equal lengths only');
+    assert.deepEqual(groupingFor(model('traced', { paddedBatchExact: true })), equal, 'a traced model takes no lengths');
+    // The manifest's own word wins over the extractor kind, both ways.
+    assert.deepEqual(groupingFor(model('torchaudio', { paddedBatchExact: true, source: { featExtractNorm: 'group' } })), similar);
+    assert.deepEqual(groupingFor(model('torchaudio', { paddedBatchExact: false, source: { featExtractNorm: 'layer' } })), equal);
+    assert.deepEqual(groupingFor(model('torchaudio', { paddedBatchExact: true }), 0.1), { kind: 'similar-length', maxPadding: 0.1 });
+  });
+});
