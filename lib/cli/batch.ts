@@ -35,6 +35,9 @@ interface BatchCliOptions extends ModelCliOptions {
   progressInterval: number;
 }
 
+/** Highest layer number taken (runBatchJob's bound too). */
+const MAX_LAYER = 1000;
+
 /** "4", "1,4,6", "1-4,8": transformer layers, 1-based. */
 export function parseLayers(value: string): number[] {
   const layers = new Set<number>();
@@ -42,7 +45,10 @@ export function parseLayers(value: string): number[] {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
     const a = m ? Number(m[1]) : NaN;
     const b = m?.[2] !== undefined ? Number(m[2]) : a;
-    if (!m || a < 1 || b < a) throw new Wav2Vec2Error('INVALID_INPUT', `--features: expected layer numbers like 4, 1,4,6 or 1-4 (1 = the first layer), got "${value}".`);
+    // Bounded here, before the range is expanded: "1-999999999" would otherwise fill a Set of a billion numbers.
+    if (!m || a < 1 || b < a || b > MAX_LAYER) {
+      throw new Wav2Vec2Error('INVALID_INPUT', `--features: expected layer numbers like 4, 1,4,6 or 1-4 (1 = the first layer, at most ${MAX_LAYER}), got "${value}".`);
+    }
     for (let l = a; l <= b; l++) layers.add(l);
   }
   return [...layers].sort((x, y) => x - y);
@@ -72,21 +78,24 @@ function line(p: BatchProgress): string {
     `${p.realTime.toFixed(1)}x real time, ${p.failed} failed, ETA ${clock(p.etaSeconds)}`;
 }
 
-/** Progress on stderr: a bar on a terminal, a line every `interval` seconds otherwise. */
-function progressView(mode: BatchCliOptions['progress'], interval: number): { update(p: BatchProgress): void; stop(): void } {
-  const tty = process.stderr.isTTY === true;
+/** Progress on stderr (`stream`, for tests): a bar on a terminal, a line every `interval` seconds otherwise. */
+export function progressView(mode: BatchCliOptions['progress'], interval: number, stream: NodeJS.WriteStream = process.stderr): { update(p: BatchProgress): void; stop(): void } {
+  const tty = stream.isTTY === true;
   if (mode === 'none') return { update() {}, stop() {} };
   if (mode === 'bar' || (mode === 'auto' && tty)) {
     const bar = new SingleBar({
-      stream: process.stderr,
+      stream,
       format: '{bar} {value}/{total} files | {hours} h audio | {xrt}x real time | ETA {eta2} | {failed} failed',
       hideCursor: true,
       clearOnComplete: false,
       etaBuffer: 50,
     }, Presets.shades_classic);
     let started = false;
+    // Once stopped (Ctrl-C), later progress must not start the bar again over the "stopping" message.
+    let stopped = false;
     return {
       update(p) {
+        if (stopped) return;
         const payload = { hours: (p.audioSeconds / 3600).toFixed(3), xrt: p.realTime.toFixed(1), eta2: clock(p.etaSeconds), failed: p.failed };
         if (!started) {
           bar.start(p.files - p.skipped, 0, payload);
@@ -97,6 +106,7 @@ function progressView(mode: BatchCliOptions['progress'], interval: number): { up
       stop() {
         if (started) bar.stop();
         started = false;
+        stopped = true;
       },
     };
   }
@@ -110,7 +120,7 @@ function progressView(mode: BatchCliOptions['progress'], interval: number): { up
       if (complete ? printedComplete : now - last < interval * 1000) return;
       printedComplete = complete;
       last = now;
-      process.stderr.write(`batch: ${line(p)}\n`);
+      stream.write(`batch: ${line(p)}\n`);
     },
     stop() {},
   };

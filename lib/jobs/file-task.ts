@@ -65,6 +65,7 @@ export class FileTask {
   #writers: NpyStreamWriter[] | null = null;
   readonly #waiting = new Map<number, PieceOutput>();
   #next = 0;
+  #completed = false;
   #chain: Promise<void> = Promise.resolve();
 
   constructor(input: JobInput, text: TextSink | null, layers: number[], featureDir: string | null) {
@@ -84,7 +85,9 @@ export class FileTask {
 
   /**
    * Takes piece `index`'s output; resolves once every piece up to the last one that arrived in order is consumed.
-   * Returns true when the file is complete.
+   * Returns true to exactly one caller: the one whose step completes the file. With several replicas, steps of other
+   * batches may still be queued on the chain after that; they find nothing left to consume and must not finish (and
+   * commit) the file a second time.
    */
   deliver(index: number, out: PieceOutput): Promise<boolean> {
     this.#waiting.set(index, out);
@@ -96,7 +99,9 @@ export class FileTask {
         if (o.features) await this.#writeFeatures(o.features);
         this.#next++;
       }
-      return !this.failed && this.lastIndex !== null && this.#next === this.lastIndex + 1;
+      if (this.#completed || this.failed || this.lastIndex === null || this.#next !== this.lastIndex + 1) return false;
+      this.#completed = true;
+      return true;
     });
     this.#chain = step.then(() => undefined, () => undefined);
     return step;

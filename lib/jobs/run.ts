@@ -8,7 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { GreedyCTCDecoder } from '../decode';
-import { Wav2Vec2Error } from '../errors';
+import { Wav2Vec2Error, invalid } from '../errors';
 import { loadModel, type Model } from '../model';
 import type { Tensor } from '../tensor';
 import { createDecoder } from '../transcribe';
@@ -26,6 +26,14 @@ interface QueuedPiece extends Piece {
 }
 
 const round = (x: number, digits: number) => +x.toFixed(digits);
+
+/**
+ * Errors that no input causes alone, so the job stops rather than failing every input one by one: the output folder
+ * cannot be written, or the model has fewer layers than asked for (when its depth was not known up front).
+ */
+function stopsJob(err: unknown): boolean {
+  return err instanceof Wav2Vec2Error && (err.code === 'BATCH_WRITE_FAILED' || (err.code === 'INVALID_INPUT' && /num_layers/.test(err.message)));
+}
 
 /** Runs (or resumes) a batch job; resolves with a summary once every input is done or failed, or the job stopped. */
 export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummary> {
@@ -79,6 +87,12 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
   const maxLayer = o.features.length ? o.features[o.features.length - 1]! : 0;
   if (maxLayer > 0 && !model.info.hasExtractFeatures) {
     throw new Wav2Vec2Error('UNSUPPORTED_METHOD', `features: the model ${model.info.file} has no extract_features method (export it with scripts/export_torchaudio.py or scripts/export_hf.py).`);
+  }
+  // Before the folder is touched: a layer the model lacks would fail every input, and job.json would then hold
+  // the bad layers, so the corrected rerun would be refused as a change of settings.
+  const depth = model.info.numLayers ?? model.manifest?.numLayers ?? null;
+  if (depth !== null && maxLayer > depth) {
+    throw invalid('INVALID_INPUT', 'features', `layer numbers within [1, ${depth}] (the model ${model.info.file} has ${depth} transformer layers)`, maxLayer);
   }
   const store = await JobStore.open(out, await settingsOf(options, o, model, plan));
   // From here on the folder is locked: every way out goes through store.close(), which releases it.
@@ -227,7 +241,7 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
         try {
           if (await p.task.deliver(p.index, outs[b]!)) await finish(p.task);
         } catch (err) {
-          if (err instanceof Wav2Vec2Error && err.code === 'BATCH_WRITE_FAILED') throw err;
+          if (stopsJob(err)) throw err;
           await fail(p.task, err);
         }
       }
@@ -239,6 +253,7 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
       try {
         outs = await running;
       } catch (err) {
+        if (stopsJob(err)) throw err;
         if (batch.length === 1 || (err instanceof Wav2Vec2Error && err.code === 'DISPOSED')) {
           for (const p of batch) await fail(p.task, err);
           return;
@@ -250,7 +265,7 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
         try {
           await deliver([p], await runBatch(m, [p]));
         } catch (err) {
-          if (err instanceof Wav2Vec2Error && err.code === 'BATCH_WRITE_FAILED') throw err;
+          if (stopsJob(err)) throw err;
           await fail(p.task, err);
         }
       }

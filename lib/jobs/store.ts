@@ -204,6 +204,7 @@ export class JobStore {
     } finally {
       await rm(this.tmpDir, { recursive: true, force: true }).catch(() => undefined);
       await unlink(this.#lockFile).catch(() => undefined);
+      HELD.delete(this.#lockFile);
     }
   }
 
@@ -220,28 +221,30 @@ export class JobStore {
   }
 
   async #lock(): Promise<void> {
-    const me = JSON.stringify({ pid: process.pid, host: hostname() });
+    const me = JSON.stringify({ pid: process.pid, host: hostname(), start: await processStart(process.pid) });
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         await writeFile(this.#lockFile, me, { flag: 'wx' });
         this.#locked = true;
+        HELD.add(this.#lockFile);
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailed(`the lock file ${this.#lockFile}`, err);
       }
-      let holder: { pid?: number; host?: string } = {};
+      let holder: { pid?: number; host?: string; start?: string | null } = {};
       try {
         holder = JSON.parse(await readFile(this.#lockFile, 'utf8'));
       } catch {
         /* unreadable: written by a process killed mid-write; stale */
       }
-      if (holder.host === hostname() && typeof holder.pid === 'number' && alive(holder.pid)) {
-        throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `${this.dir} is in use by another batch job (process ${holder.pid}). Wait for it, stop it, or choose another --out.`);
-      }
+      const clear = `If no job runs on this folder, delete ${this.#lockFile} and rerun.`;
       if (holder.host && holder.host !== hostname()) {
-        throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `${this.dir} is locked by a batch job on ${holder.host} (process ${holder.pid}). If no job runs there, delete ${this.#lockFile}.`);
+        throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `${this.dir} is locked by a batch job on ${holder.host} (process ${holder.pid}). ${clear}`);
       }
-      // A lock left by a job that was killed: take it over.
+      if (holder.host === hostname() && typeof holder.pid === 'number' && await holds(holder.pid, holder.start, this.#lockFile)) {
+        throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `${this.dir} is in use by another batch job (process ${holder.pid}). Wait for it, stop it, or choose another --out. ${clear}`);
+      }
+      // A lock left by a job that was killed (its pid gone, or now another process's): take it over.
       await unlink(this.#lockFile).catch(() => undefined);
     }
     throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `Cannot lock ${this.dir}: another job took it at the same moment.`);
@@ -384,4 +387,38 @@ function alive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * The lock files this process holds. A lock with our own pid that is not in here was left by an earlier process
+ * that had the same pid: a container restarted (its job runs as pid 1 again), or a recycled pid.
+ */
+const HELD = new Set<string>();
+
+/**
+ * What tells a process from a later one with the same pid: the boot id and the start time in clock ticks since boot
+ * (/proc/<pid>/stat field 22). Null where /proc is missing (not Linux); the pid alone decides there.
+ */
+async function processStart(pid: number): Promise<string | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may itself hold spaces or parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = fields[22 - 3];
+    if (!start) return null;
+    const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
+    return `${boot}:${start}`;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the process that wrote a lock of this host still holds it. */
+async function holds(pid: number, start: string | null | undefined, lockFile: string): Promise<boolean> {
+  if (pid === process.pid) return HELD.has(lockFile);
+  if (!alive(pid)) return false;
+  // Written by an older version (no start time), or start time unknown here: a live pid is taken as the holder.
+  if (typeof start !== 'string') return true;
+  const now = await processStart(pid);
+  return now === null || now === start;
 }

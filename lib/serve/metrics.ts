@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics (prom-client), in a registry of this server's own: two servers in one process (tests)
- * do not collide, and the global registry of an application that embeds us stays untouched.
+ * do not collide, and the global registry of an application that embeds us stays untouched. Only the process
+ * metrics are shared (see processMetrics).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Recognizer } from '../recognizer';
@@ -9,15 +10,30 @@ export interface ServerMetrics {
   registry: Registry;
   /** Counts and times one HTTP request. */
   observeRequest(route: string, method: string, status: number, seconds: number): void;
-  /** Stops listening to the recognizer. */
+  /** Counts a request refused with OVERLOADED on arrival, before it reached the recognizer. */
+  refused(): void;
+  /** Stops listening to the recognizer and drops this server's metrics. */
   stop(): void;
 }
 
+let processRegistry: Registry | null = null;
+
+/**
+ * Process and runtime metrics, among them the event-loop lag (nodejs_eventloop_lag_seconds, _p50, _p99, ...): made
+ * once per process and shared by every server's registry. collectDefaultMetrics starts an event-loop delay monitor
+ * and a GC observer that prom-client can never stop, so one set per server would leak with each server created.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export function createMetrics(rec: Recognizer, maxBatchSize: number): ServerMetrics {
-  const registry = new Registry();
-  // Process and runtime metrics, among them the event-loop lag (nodejs_eventloop_lag_seconds, _p50, _p99, ...).
-  collectDefaultMetrics({ register: registry });
-  const registers = [registry];
+  const own = new Registry();
+  const registers = [own];
   const requests = new Counter({ name: 'wav2vec2_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers });
   const latency = new Histogram({
     name: 'wav2vec2_http_request_duration_seconds', help: 'HTTP request latency by route', labelNames: ['route'], registers,
@@ -43,7 +59,11 @@ export function createMetrics(rec: Recognizer, maxBatchSize: number): ServerMetr
   });
   new Gauge({ name: 'wav2vec2_queue_limit', help: 'maxQueue: beyond it requests get 503', registers, collect() { this.set(rec.stats().maxQueue); } });
   new Gauge({ name: 'wav2vec2_running', help: 'Requests in the batch running now', registers, collect() { this.set(rec.stats().running); } });
-  new Gauge({ name: 'wav2vec2_overloaded', help: 'Requests refused because the queue was full, since start', registers, collect() { this.set(rec.stats().overloaded); } });
+  // Refused by the recognizer, or by the server on arrival (before the body was read).
+  let refusedOnArrival = 0;
+  new Gauge({ name: 'wav2vec2_overloaded', help: 'Requests refused because the queue was full, since start', registers, collect() { this.set(rec.stats().overloaded + refusedOnArrival); } });
+  // The server's metrics and the shared process metrics, scraped together.
+  const registry = Registry.merge([processMetrics(), own]);
 
   const stop = rec.onBatch((b) => {
     batchSize.observe({ kind: b.kind }, b.size);
@@ -58,6 +78,13 @@ export function createMetrics(rec: Recognizer, maxBatchSize: number): ServerMetr
       requests.inc({ route, method, status: String(status) });
       latency.observe({ route }, seconds);
     },
-    stop,
+    refused() {
+      refusedOnArrival++;
+    },
+    stop() {
+      stop();
+      registry.clear();
+      own.clear();
+    },
   };
 }

@@ -9,9 +9,13 @@ import { Wav2Vec2Error } from '../errors';
 export async function audioOf(req: FastifyRequest): Promise<Buffer> {
   let bytes: Buffer | undefined;
   if (req.isMultipart()) {
-    const part = await req.file();
-    if (!part) throw new Wav2Vec2Error('AUDIO_EMPTY', 'The multipart upload has no file: send the audio as a file field (e.g. curl -F file=@speech.wav).');
-    bytes = await part.toBuffer();
+    try {
+      const part = await req.file();
+      if (!part) throw new Wav2Vec2Error('AUDIO_EMPTY', 'The multipart upload has no file: send the audio as a file field (e.g. curl -F file=@speech.wav).');
+      bytes = await part.toBuffer();
+    } catch (err) {
+      throw malformedUpload(err);
+    }
   } else {
     bytes = Buffer.isBuffer(req.body) ? req.body : undefined;
   }
@@ -19,6 +23,17 @@ export async function audioOf(req: FastifyRequest): Promise<Buffer> {
     throw new Wav2Vec2Error('AUDIO_EMPTY', 'The request has no audio: send the file as the body (e.g. curl --data-binary @speech.wav) or as a multipart upload.');
   }
   return bytes;
+}
+
+/**
+ * busboy's errors on a malformed body (no boundary, a body that is not multipart, a part cut short) are plain Errors
+ * without a statusCode, which would be answered 500: they are the client's mistake. Errors with a status (the
+ * plugin's size limits) and our own coded ones pass as they are.
+ */
+function malformedUpload(err: unknown): unknown {
+  if (err instanceof Wav2Vec2Error || typeof (err as { statusCode?: unknown })?.statusCode === 'number') return err;
+  const why = (err as Error)?.message ?? String(err);
+  return new Wav2Vec2Error('INVALID_INPUT', `The multipart/form-data upload is malformed (${why}): send a well-formed upload (e.g. curl -F file=@speech.wav) or the audio as the raw body.`, { cause: err });
 }
 
 /**

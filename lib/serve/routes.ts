@@ -1,5 +1,7 @@
 /** The HTTP API: /v1/transcribe, /v1/features, /health, /metrics. */
-import type { FastifyInstance } from 'fastify';
+import { endianness } from 'node:os';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Wav2Vec2Error } from '../errors';
 import type { Recognizer } from '../recognizer';
 import type { Tensor } from '../tensor';
 import type { ServerMetrics } from './metrics';
@@ -9,7 +11,20 @@ export interface RouteOptions {
   recognizer: Recognizer;
   metrics: ServerMetrics;
   requestTimeoutMs: number;
+  /** True once the server is shutting down (app.close() called). */
+  closing(): boolean;
 }
+
+/**
+ * Most numbers in a JSON /v1/features answer (layers × frames × dim). Beyond it the arrays of numbers and the JSON
+ * text (about 12 characters a number) run to hundreds of MB and, further on, past V8's longest string; raw float32
+ * (format=f32, 4 bytes a number, copied as it is) has no such cap. 8 Mi numbers: about 100 MB of JSON, e.g. 4 layers
+ * of a 768-dim model for 55 s of audio.
+ */
+export const MAX_JSON_FEATURE_VALUES = 8 * 2 ** 20;
+
+/** The f32 answer is the tensors' own bytes: little-endian on a little-endian host (x86-64, arm64: all we build for). */
+const HOST_LITTLE_ENDIAN = endianness() === 'LE';
 
 const round = (x: number, digits: number) => +x.toFixed(digits);
 
@@ -19,27 +34,95 @@ function rows(t: Tensor): number[][] {
   return Array.from({ length: F }, (_, f) => Array.from(t.data.subarray(f * D, (f + 1) * D)));
 }
 
+/** Layers of [frames, dim] as one little-endian float32 buffer [layers, frames, dim]. */
+function float32LE(layers: Tensor[]): Buffer {
+  if (HOST_LITTLE_ENDIAN) return Buffer.concat(layers.map((f) => Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength)));
+  const out = Buffer.alloc(layers.reduce((s, f) => s + f.data.byteLength, 0));
+  let o = 0;
+  for (const f of layers) for (let i = 0; i < f.data.length; i++, o += 4) out.writeFloatLE(f.data[i]!, o);
+  return out;
+}
+
+/** What a request admitted to an audio route carries from its arrival to its answer. */
+interface Admitted {
+  signal: AbortSignal;
+  /** Stops the timer (idempotent). */
+  done(): void;
+  /** Its body has been read and handed on, or the request ended (idempotent). */
+  received(): void;
+}
+
 export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
   const rec = o.recognizer;
+  const admitted = new WeakMap<FastifyRequest, Admitted>();
+  // Requests admitted whose body is still being read: they hold memory the recognizer's queue does not count yet.
+  let receiving = 0;
+
+  /**
+   * Runs when a request arrives, before its body is read: a full queue or a shutdown is answered at once (the body
+   * is never buffered), and the request's time limit starts here, so a slow upload counts against it.
+   */
+  const admit = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (o.closing()) {
+      throw new Wav2Vec2Error('DISPOSED', 'The server is shutting down: retry the request (on another instance, or once this one is back).');
+    }
+    const s = rec.stats();
+    if (receiving + s.preparing + s.queued >= s.maxQueue) {
+      o.metrics.refused();
+      throw new Wav2Vec2Error('OVERLOADED', `The server has ${s.maxQueue} requests waiting (maxQueue): retry later, or raise --max-queue / add capacity.`);
+    }
+    receiving++;
+    let counted = true;
+    const timer = requestSignal(reply, o.requestTimeoutMs);
+    const a: Admitted = {
+      signal: timer.signal,
+      done: timer.done,
+      received() {
+        if (counted) receiving--;
+        counted = false;
+      },
+    };
+    admitted.set(req, a);
+    // A request that fails before its handler (body too large, client gone) ends here.
+    reply.raw.once('close', () => {
+      a.received();
+      a.done();
+    });
+  };
+  const release = async (req: FastifyRequest) => {
+    const a = admitted.get(req);
+    a?.received();
+    a?.done();
+  };
+
+  /** The body's audio; from here on the recognizer counts the request. */
+  const audio = async (req: FastifyRequest, a: Admitted) => {
+    try {
+      return await audioOf(req);
+    } finally {
+      a.received();
+    }
+  };
 
   app.post<{ Querystring: { timestamps: boolean } }>('/v1/transcribe', {
+    onRequest: admit, onResponse: release,
     schema: { querystring: { type: 'object', properties: { timestamps: { type: 'boolean', default: true } }, additionalProperties: false } },
-  }, async (req, reply) => {
-    const audio = await audioOf(req);
-    const { signal, done } = requestSignal(reply, o.requestTimeoutMs);
+  }, async (req) => {
+    const a = admitted.get(req)!;
     try {
-      const r = await rec.transcribe(audio, { signal, timestamps: req.query.timestamps });
+      const r = await rec.transcribe(await audio(req, a), { signal: a.signal, timestamps: req.query.timestamps });
       return {
         text: r.text,
         duration: round(r.duration, 3),
         ...(r.words ? { words: r.words.map((w) => ({ word: w.word, start: round(w.start, 3), end: round(w.end, 3), confidence: round(w.confidence, 4) })) } : {}),
       };
     } finally {
-      done();
+      a.done();
     }
   });
 
   app.post<{ Querystring: { layers?: number; format: 'json' | 'f32' } }>('/v1/features', {
+    onRequest: admit, onResponse: release,
     schema: {
       querystring: {
         type: 'object', additionalProperties: false,
@@ -47,32 +130,34 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       },
     },
   }, async (req, reply) => {
-    const audio = await audioOf(req);
-    const { signal, done } = requestSignal(reply, o.requestTimeoutMs);
+    const a = admitted.get(req)!;
     try {
-      const r = await rec.features(audio, { signal, ...(req.query.layers !== undefined ? { numLayers: req.query.layers } : {}) });
+      const r = await rec.features(await audio(req, a), { signal: a.signal, ...(req.query.layers !== undefined ? { numLayers: req.query.layers } : {}) });
       const frames = r.features[0]?.shape[0] ?? 0;
       const dim = r.features[0]?.shape[1] ?? 0;
+      const shape = `${r.features.length},${frames},${dim}`;
       if (req.query.format === 'f32') {
         // Raw little-endian float32 [layers, frames, dim]: 4 bytes a value instead of ~12 characters of JSON.
-        const out = Buffer.alloc(r.features.length * frames * dim * 4);
-        r.features.forEach((f, k) => {
-          for (let i = 0; i < f.data.length; i++) out.writeFloatLE(f.data[i]!, (k * frames * dim + i) * 4);
-        });
-        return reply.type('application/octet-stream').header('x-shape', `${r.features.length},${frames},${dim}`).header('x-duration', String(round(r.duration, 3))).send(out);
+        return reply.type('application/octet-stream').header('x-shape', shape).header('x-duration', String(round(r.duration, 3))).send(float32LE(r.features));
+      }
+      const values = r.features.length * frames * dim;
+      if (values > MAX_JSON_FEATURE_VALUES) {
+        throw new Wav2Vec2Error('INPUT_TOO_LONG',
+          `features as JSON: expected at most ${MAX_JSON_FEATURE_VALUES} numbers (layers × frames × dim), got ${values} (${shape}). ` +
+          'Ask for format=f32 (raw float32, no cap), fewer layers (layers=N), or send shorter audio.');
       }
       return { duration: round(r.duration, 3), layers: r.features.length, frames, dim, frameStride: rec.model.frameStride, sampleRate: rec.model.sampleRate, features: r.features.map(rows) };
     } finally {
-      done();
+      a.done();
     }
   });
 
   app.get('/health', async (_req, reply) => {
     const s = rec.stats();
-    const status = rec.closed ? 'closing' : 'ok';
-    if (rec.closed) reply.code(503);
+    const closing = o.closing() || rec.closed;
+    if (closing) reply.code(503);
     return {
-      status,
+      status: closing ? 'closing' : 'ok',
       model: { file: rec.model.info.file, convention: rec.model.info.convention, device: rec.model.info.device, sampleRate: rec.model.sampleRate },
       batching: rec.grouping,
       queue: { depth: s.queued + s.preparing, limit: s.maxQueue, running: s.running },

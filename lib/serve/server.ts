@@ -1,8 +1,8 @@
 /**
  * createServer: the Fastify app around one Recognizer. Returned not listening, so tests use `app.inject()`
  * and applications `await app.listen({ port })`. `app.close()` is the graceful shutdown: it stops accepting
- * connections, answers new requests on open ones with 503, lets in-flight requests finish, then closes the
- * recognizer (draining its queue) when the server created it.
+ * connections, answers new transcribe/features requests on open ones with 503 DISPOSED (and Retry-After), lets
+ * in-flight requests finish, then closes the recognizer (draining its queue) when the server created it.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -71,8 +71,9 @@ async function build(rec: Recognizer, ownsRecognizer: boolean, limits: typeof DE
     bodyLimit: limits.maxBodyBytes,
     // Node's own limit on receiving a whole request: a client trickling bytes cannot hold a connection for ever.
     requestTimeout: limits.requestTimeoutMs,
-    // Answer requests that arrive on open connections during shutdown with 503 instead of running them.
-    return503OnClosing: true,
+    // Fastify's own 503 for requests that arrive on open connections during shutdown has no error code and no
+    // Retry-After, and skips our hooks: the routes' onRequest hook answers them instead (503 DISPOSED, Retry-After).
+    return503OnClosing: false,
   });
   const metrics = createMetrics(rec, rec.maxBatchSize);
   app.decorate('recognizer', rec);
@@ -110,7 +111,7 @@ async function build(rec: Recognizer, ownsRecognizer: boolean, limits: typeof DE
     if (ownsRecognizer) await rec.close({ drain: true });
   });
 
-  registerRoutes(app, { recognizer: rec, metrics, requestTimeoutMs: limits.requestTimeoutMs });
+  registerRoutes(app, { recognizer: rec, metrics, requestTimeoutMs: limits.requestTimeoutMs, closing: () => closing });
   await app.ready();
   return app;
 }

@@ -7,6 +7,9 @@ import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { parseLayers, progressView } from '../../lib/cli/batch';
+import { throwsCode } from '../helpers/errors';
 import { requireAddon } from '../helpers/native';
 import { haveSpeechTools, sentences, speak } from './speech';
 
@@ -129,5 +132,28 @@ describe('batch: command line, kills and resumes', function () {
     assert.equal(u.status, 1);
     assert.match(u.stderr, /--features: expected layer numbers .* \[INVALID_INPUT\]/);
     assert.equal(u.stderr.trim().split('\n').length, 1);
+  });
+});
+
+describe('batch: command-line parsing and progress', () => {
+  it('--features: ranges are bounded before they are expanded', () => {
+    assert.deepEqual(parseLayers('4, 1-2,2'), [1, 2, 4]);
+    throwsCode(() => parseLayers('1-1001'), 'INVALID_INPUT', /at most 1000/);
+    // Would fill a Set of a billion numbers before any later check.
+    throwsCode(() => parseLayers('1-999999999'), 'INVALID_INPUT', /--features/);
+  });
+
+  it('the bar stays stopped after Ctrl-C: later progress does not draw it again over the message', () => {
+    const written: string[] = [];
+    const tty = Object.assign(new Writable({ write(chunk, _enc, cb) { written.push(String(chunk)); cb(); } }), { isTTY: true, columns: 80 });
+    const view = progressView('bar', 10, tty as unknown as NodeJS.WriteStream);
+    const p = { files: 3, skipped: 0, done: 1, failed: 0, audioSeconds: 1, elapsedSeconds: 1, realTime: 1, etaSeconds: 2 };
+    view.update(p);
+    assert.ok(written.length > 0);
+    view.stop();
+    const after = written.length;
+    view.update({ ...p, done: 2 });
+    view.stop();
+    assert.equal(written.length, after);
   });
 });

@@ -1,16 +1,18 @@
 /** runBatchJob: outputs, failures, resume, stop, features; window stitching checked exactly on a frame-local model. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MODEL } from '../../lib/cli/options';
 import { GreedyCTCDecoder } from '../../lib/decode';
+import { Wav2Vec2Error } from '../../lib/errors';
 import { runBatchJob } from '../../lib/jobs';
 import { loadModel, type Model } from '../../lib/model';
 import { maxAbsDiff } from '../../lib/tensor';
 import { createDecoder, transcribe, loadForModel } from '../../lib/transcribe';
 import { wavBytes } from '../helpers/audio-corpus';
+import { rejectsCode } from '../helpers/errors';
 import { requireAddon } from '../helpers/native';
 import { haveSpeechTools, sentences, speak } from './speech';
 
@@ -117,6 +119,66 @@ describe('batch: runBatchJob', function () {
     });
   });
 
+  describe('several replicas', () => {
+    it('commits every file exactly once, with its features, when two replicas deliver pieces of one file', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'w2v-replicas-'));
+      // Files of several windows, one piece per batch: pieces of one file go to both replicas, and a replica's step
+      // can still be queued on the file after the other one's step completed it.
+      const files = [5, 7, 6, 9].map((sec, i) => {
+        const file = join(dir, `r${i}.wav`);
+        writeFileSync(file, wavBytes(labelSignal(sec, i + 7), 16000));
+        return file;
+      });
+      const out = join(dir, 'out');
+      const models = [frameLocalModel(), frameLocalModel()];
+      const events: string[] = [];
+      const summary = await runBatchJob({
+        inputs: files, out, model: models, windowSeconds: 2, strideSeconds: 0.4, batchSize: 1, features: [1, 2], text: true,
+        onFile: (e) => events.push(`${e.status} ${e.file}`),
+      });
+      assert.deepEqual({ done: summary.done, failed: summary.failed }, { done: files.length, failed: 0 });
+      assert.deepEqual(events.sort(), files.map((f) => `done ${f}`).sort(), 'one event per file');
+      const records = jsonl(join(out, 'transcripts.jsonl'));
+      assert.deepEqual(records.map((r) => r.file).sort(), [...files].sort(), 'one line per file');
+      assert.equal(readdirSync(join(out, 'results')).length, files.length);
+      for (const r of records) {
+        for (const rel of r.features.files) assert.deepEqual(readNpy(join(out, rel)).shape, [r.features.frames, 3]);
+      }
+    });
+  });
+
+  describe('layers the model lacks', () => {
+    let dir: string;
+    let file: string;
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'w2v-depth-'));
+      file = join(dir, 'a.wav');
+      writeFileSync(file, wavBytes(labelSignal(3, 3), 16000));
+      writeFileSync(join(dir, 'b.wav'), wavBytes(labelSignal(2, 4), 16000));
+    });
+
+    it('are refused before the folder is touched, so the corrected rerun runs', async () => {
+      const model = frameLocalModel();
+      (model.info as { numLayers: number }).numLayers = 2;
+      const out = join(dir, 'out-known');
+      await rejectsCode(runBatchJob({ inputs: [file], out, model, features: [1, 3] }), 'INVALID_INPUT', /features: expected layer numbers within \[1, 2\]/);
+      assert.ok(!existsSync(join(out, 'job.json')), 'no job state written');
+      assert.equal((await runBatchJob({ inputs: [file], out, model, features: [1, 2] })).done, 1);
+    });
+
+    it('stop the job when the model says so (depth unknown up front) instead of failing each input', async () => {
+      const model = frameLocalModel();
+      const extract = model.extractFeatures.bind(model);
+      model.extractFeatures = async (x, o) => {
+        if (o!.numLayers! > 2) throw new Wav2Vec2Error('INVALID_INPUT', '`num_layers` must be between [1, 2]');
+        return extract(x, o);
+      };
+      const out = join(dir, 'out-unknown');
+      await rejectsCode(runBatchJob({ inputs: [file, join(dir, 'b.wav')], out, model, features: [3] }), 'INVALID_INPUT', /num_layers/);
+      assert.deepEqual(readdirSync(join(out, 'failed')), [], 'no input recorded as failed');
+    });
+  });
+
   describe('with the default model', () => {
     let dir: string;
     let model: Model;
@@ -201,6 +263,10 @@ describe('batch: runBatchJob', function () {
       });
       await assert.rejects(runBatchJob({ inputs: [good[0]!], out, model, features: [1, 4], text: true }), (e: any) => e.code === 'BATCH_OPTIONS_CHANGED');
       await assert.rejects(runBatchJob({ inputs: [good[0]!], out, model, batchSize: 0 }), (e: any) => e.code === 'INVALID_INPUT' && /batchSize/.test(e.message));
+      // The default model has 4 layers: a 5th is refused before its folder gets a job.json.
+      const deep = join(dir, 'out-feat-deep');
+      await rejectsCode(runBatchJob({ inputs: [good[0]!], out: deep, model, features: [1, 5] }), 'INVALID_INPUT', /within \[1, 4\]/);
+      assert.ok(!existsSync(join(deep, 'job.json')));
     });
   });
 });

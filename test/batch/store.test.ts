@@ -69,7 +69,7 @@ describe('batch: output folder', () => {
 
   it('refuses a folder in use by a live job, and takes over the lock of a killed one', async () => {
     const s = await JobStore.open(dir, settings);
-    await rejectsCode(JobStore.open(dir, settings), 'BATCH_OUTPUT_LOCKED', /in use/);
+    await rejectsCode(JobStore.open(dir, settings), 'BATCH_OUTPUT_LOCKED', /in use.*delete .*\.lock/);
     // The lock belongs to this (live) process: nothing was released by the refusal.
     assert.ok(existsSync(join(dir, '.lock')));
     await s.close();
@@ -79,6 +79,25 @@ describe('batch: output folder', () => {
     await new Promise((resolve) => child.on('exit', resolve));
     writeFileSync(join(dir, '.lock'), JSON.stringify({ pid, host: hostname() }));
     await (await JobStore.open(dir, settings)).close();
+  });
+
+  it('takes over a lock with its own pid that it does not hold (a restarted container, a recycled pid)', async () => {
+    await (await JobStore.open(dir, settings)).close();
+    writeFileSync(join(dir, '.lock'), JSON.stringify({ pid: process.pid, host: hostname() }));
+    const s = await JobStore.open(dir, settings);
+    // And now that it holds it, it refuses a second job of its own.
+    await rejectsCode(JobStore.open(dir, settings), 'BATCH_OUTPUT_LOCKED', /in use/);
+    await s.close();
+  });
+
+  it('takes over the lock of a live pid that is another process than the one that wrote it (Linux)', async function () {
+    if (!existsSync(`/proc/${process.ppid}/stat`)) this.skip();
+    await (await JobStore.open(dir, settings)).close();
+    writeFileSync(join(dir, '.lock'), JSON.stringify({ pid: process.ppid, host: hostname(), start: 'another-boot:1' }));
+    await (await JobStore.open(dir, settings)).close();
+    // Without a start time (an older lock), a live pid holds it; the message says how to clear it.
+    writeFileSync(join(dir, '.lock'), JSON.stringify({ pid: process.ppid, host: hostname() }));
+    await rejectsCode(JobStore.open(dir, settings), 'BATCH_OUTPUT_LOCKED', new RegExp(`delete ${join(dir, '.lock').replace(/[.\\/]/g, '\\$&')}`));
   });
 
   it('refuses to resume with other settings', async () => {

@@ -2,10 +2,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+// Fastify's own request injector: app.inject() refuses a closing server, its router still takes requests.
+import injectInto from 'light-my-request';
 import type { Model } from '../../lib/model';
 import { createRecognizer } from '../../lib/recognizer';
 import { createServer, type ServerOptions } from '../../lib/serve';
+import { MAX_JSON_FEATURE_VALUES } from '../../lib/serve/routes';
 import * as lib from '../../lib';
 import { createDecoder, transcribe } from '../../lib/transcribe';
 import { loadAudio } from '../../lib/audio';
@@ -166,6 +170,22 @@ describe('serve: HTTP server', function () {
       assertError(await app.inject({ method: 'GET', url: '/v1/transcribe' }), 404, 'NOT_FOUND');
     });
 
+    it('a malformed multipart body is 400 INVALID_INPUT, not 500', async () => {
+      const boundary = '----w2vbad';
+      const part = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n`;
+      const cases: Array<[string, string, Buffer]> = [
+        ['no boundary', 'multipart/form-data', Buffer.from(`${part}abc\r\n--${boundary}--\r\n`)],
+        ['not a multipart body', `multipart/form-data; boundary=${boundary}`, wav(4000)],
+        ['a part cut short', `multipart/form-data; boundary=${boundary}`, Buffer.concat([Buffer.from(part), wav(4000)])],
+      ];
+      for (const [what, type, body] of cases) {
+        const res = await post(app, '/v1/transcribe', body, { 'content-type': type });
+        assert.equal(res.statusCode, 400, `${what}: ${res.body}`);
+        assertError(res, 400, 'INVALID_INPUT');
+        assert.match(res.json().error.message, /multipart/);
+      }
+    });
+
     it('40 mutated or random bodies get 200 or a coded 4xx, never a 5xx or a crash', async () => {
       const rand = prng(99);
       const seed = wav(6000);
@@ -201,6 +221,62 @@ describe('serve: HTTP server', function () {
       assert.equal((await first).statusCode, 200);
     });
 
+    it('a full queue is answered on arrival, before the body is read', async () => {
+      const app = await server({ recognizer: { maxQueue: 1, maxWaitMs: 60000 }, retryAfterS: 3 });
+      const first = post(app, '/v1/transcribe', wav(16000));
+      while (app.recognizer.stats().queued < 1) await new Promise((r) => setTimeout(r, 5));
+      // A body that never ends: only an answer given before reading it can come back.
+      const endless = new Readable({ read() {} });
+      endless.push(wav(16000).subarray(0, 1000));
+      const res = await app.inject({ method: 'POST', url: '/v1/transcribe', payload: endless, headers: { 'content-type': 'audio/wav' } });
+      assertError(res, 503, 'OVERLOADED');
+      assert.equal(res.headers['retry-after'], '3');
+      endless.destroy();
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(metrics, /wav2vec2_overloaded 1/);
+      await app.close();
+      assert.equal((await first).statusCode, 200);
+    });
+
+    it('the request timeout runs from arrival: a slow upload counts against it', async () => {
+      const app = await server({ requestTimeoutMs: 100 });
+      try {
+        const body = wav(16000);
+        const slow = new Readable({ read() {} });
+        slow.push(body.subarray(0, 1000));
+        // The rest comes well after the time limit; timed from the end of the body, the request would succeed.
+        setTimeout(() => {
+          slow.push(body.subarray(1000));
+          slow.push(null);
+        }, 500);
+        assertError(await app.inject({ method: 'POST', url: '/v1/transcribe', payload: slow, headers: { 'content-type': 'audio/wav' } }), 504, 'TIMEOUT');
+        assert.equal((await post(app, '/v1/transcribe', body)).statusCode, 200, 'a prompt request still succeeds');
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('/v1/features as JSON is capped (413, pointing to format=f32); raw float32 is not', async () => {
+      const rec = await createRecognizer({ model });
+      const app = await createServer({ recognizer: rec });
+      try {
+        // Two layers of 65537 frames × 64: just over the cap (the shape decides; the data is never read).
+        const frames = MAX_JSON_FEATURE_VALUES / 128 + 1;
+        rec.features = async () => ({ features: [0, 1].map(() => ({ data: new Float32Array(0), shape: [frames, 64] })), duration: 1 });
+        const res = await post(app, '/v1/features', wav(16000));
+        assertError(res, 413, 'INPUT_TOO_LONG');
+        assert.match(res.json().error.message, /format=f32/);
+        const small = { data: Float32Array.from([1.5, -2, 3.25, 0]), shape: [2, 2] };
+        rec.features = async () => ({ features: [small, small], duration: 1 });
+        const bin = await post(app, '/v1/features?format=f32', wav(16000));
+        assert.equal(bin.headers['x-shape'], '2,2,2');
+        assert.deepEqual([...new Float32Array(new Uint8Array(bin.rawPayload).buffer)], [1.5, -2, 3.25, 0, 1.5, -2, 3.25, 0]);
+      } finally {
+        await app.close();
+        await rec.close();
+      }
+    });
+
     it('a request past the timeout gets 504 TIMEOUT and leaves the queue', async () => {
       const app = await server({ recognizer: { maxWaitMs: 60000 }, requestTimeoutMs: 200 });
       try {
@@ -224,6 +300,48 @@ describe('serve: HTTP server', function () {
       await assert.rejects(fetch(`${url}/health`), 'no new connections after close');
       assert.ok(app.recognizer.closed, 'the server closed the recognizer it created');
       assert.ok(!model.disposed, 'and left the given model loaded');
+    });
+
+    it('while closing, a request arriving on an open connection gets a coded 503 DISPOSED with Retry-After, unread', async () => {
+      const app = await server({ recognizer: { maxWaitMs: 60000 }, retryAfterS: 4 });
+      const inFlight = post(app, '/v1/transcribe', wav(16000));
+      while (app.recognizer.stats().queued < 1) await new Promise((r) => setTimeout(r, 5));
+      const closing = app.close();
+      // The recognizer is closed in onClose, after preClose: from then on the server is closing.
+      while (!app.recognizer.closed) await new Promise((r) => setTimeout(r, 5));
+      const endless = new Readable({ read() {} });
+      endless.push(wav(16000).subarray(0, 1000));
+      const late = await injectInto(app.routing, { method: 'POST', url: '/v1/transcribe', payload: endless, headers: { 'content-type': 'audio/wav' } });
+      endless.destroy();
+      assertError({ statusCode: late.statusCode, json: () => late.json() }, 503, 'DISPOSED');
+      assert.equal(late.headers['retry-after'], '4');
+      const health = await injectInto(app.routing, { method: 'GET', url: '/health' });
+      assert.deepEqual([health.statusCode, health.json().status], [503, 'closing']);
+      await closing;
+      assert.equal((await inFlight).statusCode, 200, 'the request in flight finished');
+    });
+
+    it('servers share one set of process metrics (prom-client cannot stop its event-loop monitor)', async () => {
+      // The module object prom-client calls through (an ES namespace would be read-only).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const perfHooks = require('node:perf_hooks') as typeof import('node:perf_hooks');
+      const original = perfHooks.monitorEventLoopDelay;
+      let monitors = 0;
+      (perfHooks as { monitorEventLoopDelay: typeof original }).monitorEventLoopDelay = (o) => {
+        monitors++;
+        return original(o);
+      };
+      try {
+        for (let i = 0; i < 3; i++) {
+          const app = await server();
+          assert.match((await app.inject({ method: 'GET', url: '/metrics' })).body, /nodejs_eventloop_lag_seconds \d/);
+          await app.close();
+        }
+      } finally {
+        (perfHooks as { monitorEventLoopDelay: typeof original }).monitorEventLoopDelay = original;
+      }
+      // Earlier tests in this process may already have made the one set.
+      assert.ok(monitors <= 1, `${monitors} event-loop monitors for 3 servers`);
     });
 
     it('a given Recognizer is left open when the server closes', async () => {
