@@ -158,7 +158,8 @@ async function main(): Promise<void> {
     ])),
     ...(pythonNote ? ['', pythonNote] : []),
   ].join('\n');
-  const file = writeResults('batch', json, md);
+  // one result file per thread count: the README reports both
+  const file = writeResults(THREADS === 2 ? 'batch' : `batch-threads${THREADS}`, json, md);
   console.log('\n' + md + `\n\n${file}`);
 }
 

@@ -15,7 +15,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
@@ -40,6 +40,12 @@ const { values: args } = parseArgs({
     'greedy-only': { type: 'boolean', default: false },
   },
 });
+
+/** eval-latest.md for the default model in float32; other models and dtypes get their own name. */
+function resultName(): string {
+  const model = args.model === join(ROOT, 'models', 'default.pt') ? '' : `-${basename(args.model!, '.pt')}`;
+  return `eval${model}${args.dtype === 'float32' ? '' : `-${args.dtype}`}`;
+}
 
 interface Utterance { id: string; subset: string; voice: string; speed: string; pitch: string; gap: string; sox_effects: string; text: string }
 
@@ -168,7 +174,7 @@ async function main(): Promise<void> {
     machine: machine(), model: args.model, dtype: args.dtype, utterances: utts.length, audioSeconds, lm: stats,
     results: Object.fromEntries([...scores].map(([k, s]) => [k, { n: s.n, cer: s.cer, wer: s.wer, chars: s.chars, words: s.words }])),
   };
-  console.log(`\nwrote ${writeResults(args.dtype === 'float32' ? 'eval' : `eval-${args.dtype}`, json, md).replace(ROOT + '/', '')}`);
+  console.log(`\nwrote ${writeResults(resultName(), json, md).replace(ROOT + '/', '')}`);
 }
 
 main().catch((err) => {

@@ -19,17 +19,19 @@ export function peakRssMB(): number {
 }
 
 /**
- * Worst event-loop delay while `fn` runs, in ms: a 1 ms timer that cannot fire while the loop is blocked.
- * What a server sees: a runtime that computes on the main thread blocks it for the whole run.
+ * Times `fn` and measures the worst event-loop delay while it runs, in ms: a 1 ms timer that cannot fire while
+ * the loop is blocked. What a server sees: a runtime that computes on the main thread blocks it for the whole run.
  */
-export async function withLag<T>(fn: () => Promise<T>): Promise<{ value: T; lagMs: number }> {
+export async function timedWithLag<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; lagMs: number }> {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   try {
+    const t0 = performance.now();
     const value = await fn();
-    // one more turn so that a block at the very end is recorded
+    const ms = performance.now() - t0;
+    // one more turn (outside the timing) so that a block at the very end is recorded
     await new Promise((r) => setTimeout(r, 2));
-    return { value, lagMs: h.max / 1e6 };
+    return { value, ms, lagMs: h.max / 1e6 };
   } finally {
     h.disable();
   }

@@ -1,6 +1,6 @@
 /** Benchmark worker: onnxruntime-node on the ONNX export of the same model (scripts/export_onnx.py). */
 import { writeFileSync } from 'node:fs';
-import { peakRssMB, readF32, serve, withLag } from './loop';
+import { peakRssMB, readF32, serve, timedWithLag } from './loop';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
@@ -20,9 +20,7 @@ serve({
   },
   async run(req) {
     const data = readF32(req.input);
-    const t0 = performance.now();
-    const { value: out, lagMs } = await withLag(() => session!.run({ [session!.inputNames[0]!]: new ort.Tensor('float32', data, req.shape) }));
-    const ms = performance.now() - t0;
+    const { value: out, ms, lagMs } = await timedWithLag(() => session!.run({ [session!.inputNames[0]!]: new ort.Tensor('float32', data, req.shape) }));
     const logits = out[session!.outputNames[0]!]!;
     if (req.out) writeFileSync(req.out, logits.data as Float32Array);
     return { ms, shape: logits.dims, lagMs, rssPeakMB: peakRssMB() };

@@ -4,7 +4,7 @@ import { loadAudio } from '../../lib/audio';
 import { GreedyCTCDecoder } from '../../lib/decode';
 import { setCpuCacheLimit } from '../../lib/memory';
 import { loadModel, type Model } from '../../lib/model';
-import { peakRssMB, readF32, serve, withLag } from './loop';
+import { peakRssMB, readF32, serve, timedWithLag } from './loop';
 
 let model: Model | null = null;
 
@@ -20,9 +20,7 @@ serve({
   },
   async run(req) {
     const data = readF32(req.input);
-    const t0 = performance.now();
-    const { value: out, lagMs } = await withLag(() => model!.forward({ data, shape: req.shape }));
-    const ms = performance.now() - t0;
+    const { value: out, ms, lagMs } = await timedWithLag(() => model!.forward({ data, shape: req.shape }));
     if (req.out) writeFileSync(req.out, out.emissions.data);
     return { ms, shape: out.emissions.shape, lagMs, rssPeakMB: peakRssMB() };
   },

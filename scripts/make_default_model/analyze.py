@@ -11,20 +11,21 @@ import sys
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import DEMO_SENTENCE, SEED, to_transcript
-from data import MAX_WORDS, faker_words, read_tsv
+from data import MAX_WORDS, read_tsv, salad_words
 from grammar import Grammar
 from train import edit_distance
 
 
 def sentence_sources(n):
     """Replays data.make_sentences, remembering which generator made each sentence."""
-    g, words, r = Grammar(), faker_words(), random.Random(SEED)
+    g = Grammar('small', SEED)
+    words, r = salad_words('small', g), random.Random(SEED)
     seen, out = set(), {}
     while len(out) < n:
         if r.random() < 0.75:
             s, src = g.sentence(r), 'grammar'
         else:
-            s, src = ' '.join(r.choice(words) for _ in range(r.randint(3, 10))), 'faker words'
+            s, src = ' '.join(r.choice(words) for _ in range(r.randint(3, 10))), 'word salad'
         s = re.sub(r"\bi'", "I'", re.sub(r"\bi\b", 'I', ' '.join(s.split()).lower()))
         t = to_transcript(s)
         if len(s.split()) > MAX_WORDS or t == DEMO_SENTENCE or t in seen:

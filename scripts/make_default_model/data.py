@@ -1,11 +1,13 @@
 """Text and synthetic speech for the default model.
 
-    python data.py text  --train N --heldout-sentences M     # sentence lists -> text/ (committed)
+    python data.py text  [--vocab small|full] --train N --heldout-sentences M   # sentence lists -> text/ (committed)
     python data.py audio [--jobs 2] [--limit N]              # espeak-ng + sox -> work/*.npy, work/heldout/*.wav
 
-Text: our grammar (grammar.py, ~1,700 words) for 75 % of the sentences, and for 25 % random word sequences over
-Faker's English word list (faker.providers.lorem.en_US, ~960 common words), so the model also hears words in
-orders the grammar never produces. Sentences are unique; the held-out sentences are drawn from the same
+Text: our grammar (grammar.py) for 75 % of the sentences, and for 25 % random word sequences, so the model also
+hears words in orders the grammar never produces. `--vocab small` (the default model): a seeded subset of the
+grammar's open word classes, 696 words in all, and the word sequences use the same words; `--vocab full` (the first
+model): the whole grammar (~1,700 words) and Faker's English word list (faker.providers.lorem.en_US, ~960 common
+words) for the sequences. Sentences are unique; the held-out sentences are drawn from the same
 pool and never appear in training. DEMO_SENTENCE is excluded everywhere.
 
 Audio: every utterance is fully described by a spec (voice, speed, pitch, word gap, sox effects) drawn from a
@@ -40,9 +42,18 @@ def faker_words():
     return sorted({w for w in Provider.word_list if re.fullmatch(r"[A-Za-z']+", w) and w not in ('Mr', 'Mrs', 'PM', 'TV')})
 
 
-def make_sentences(n, seed):
-    g = Grammar()
-    words = faker_words()
+def salad_words(vocab, g):
+    """Words for the 25 % random word sequences: Faker's list with the full vocabulary, the grammar's own
+    (restricted) words with the small one, so that no word is outside the vocabulary."""
+    if vocab == 'full':
+        return faker_words()
+    from grammar import words_in_grammar
+    return sorted(words_in_grammar(g))
+
+
+def make_sentences(n, seed, vocab='small'):
+    g = Grammar(vocab, seed)
+    words = salad_words(vocab, g)
     r = random.Random(seed)
     seen, out = set(), []
     while len(out) < n:
@@ -64,7 +75,7 @@ def make_sentences(n, seed):
 
 def cmd_text(args):
     os.makedirs(TEXT, exist_ok=True)
-    sents = make_sentences(args.train + args.heldout_sentences, SEED)
+    sents = make_sentences(args.train + args.heldout_sentences, SEED, args.vocab)
     r = random.Random(SEED + 1)
     r.shuffle(sents)
     held, train = sents[:args.heldout_sentences], sents[args.heldout_sentences:]
@@ -188,6 +199,8 @@ def main():
     t = sub.add_parser('text')
     t.add_argument('--train', type=int, default=20000)
     t.add_argument('--heldout-sentences', type=int, default=450)
+    t.add_argument('--vocab', choices=['small', 'full'], default='small',
+                   help="small: ~680 words (grammar.SMALL_VOCAB; the default model); full: ~2,200 words with Faker's")
     a = sub.add_parser('audio')
     a.add_argument('--jobs', type=int, default=2)
     a.add_argument('--limit', type=int, default=0)

@@ -67,7 +67,7 @@ def main():
     with torch.no_grad():
         for b, n in [(1, 16000), (3, 47123), (1, 7 * SAMPLE_RATE + 11), (5, 400), (4, 2 * SAMPLE_RATE)]:
             x = torch.randn(b, n, generator=g)
-            ref, got = wrapped(x), traced(x)
+            ref, got = wrapped(x), traced(x)[0]
             assert ref.shape == got.shape, (ref.shape, got.shape)
             worst = max(worst, float((ref - got).abs().max()))
     print(f'{out}: traced vs eager max |diff| {worst:.2e} over batch sizes 1-5 and lengths 400-112011; '
@@ -88,7 +88,7 @@ def main():
     expected = {
         'labels': LABELS, 'sampleRate': SAMPLE_RATE, 'blank': 0, 'wordDelimiter': '|', 'normalizeWaveform': True,
         'normalizeEps': 1e-7, 'frameStride': 320, 'receptiveField': 400,
-        'convLayers': [[k, s] for k, s in zip(cfg.conv_kernel, cfg.conv_stride)], 'convention': 'traced',
+        'convLayers': [[k, s] for k, s in zip(cfg.conv_kernel, cfg.conv_stride)], 'convention': 'torchaudio', 'paddedBatchExact': True,
         'numLayers': cfg.num_hidden_layers, 'numHeads': cfg.num_attention_heads, 'embedDim': cfg.hidden_size,
     }
     for k, v in expected.items():
@@ -110,8 +110,8 @@ def main():
                                                   'training_utterances', 'training_hours')},
             'trainingPhase1': {k: (state.get('previous_phase') or {}).get(k) for k in
                                ('step', 'note', 'train_seconds', 'audio_seconds_seen')} if state.get('previous_phase') else None,
-            'data': {'text': 'scripts/make_default_model/grammar.py (75 %) + random sequences of Faker en_US '
-                             'lorem words (25 %); unique sentences',
+            'data': {'text': 'scripts/make_default_model/grammar.py (75 %) + random sequences of its words (25 %), '
+                             'small vocabulary (grammar.SMALL_VOCAB, 696 words); unique sentences',
                      'voices': {'accents': ACCENTS, 'trainVariants': len(TRAIN_VARIANTS),
                                 'heldOutVariants': HELDOUT_VARIANTS},
                      'excludedSentence': DEMO_SENTENCE},

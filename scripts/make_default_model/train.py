@@ -28,16 +28,26 @@ from common import LABELS, SAMPLE_RATE, SEED, WORK, encode, to_transcript
 torch.set_num_threads(2)
 
 
+def conv_dims(spec):
+    """'64' -> 7 x 64; '32,32,64,64,64,64,64' -> per layer."""
+    dims = tuple(int(x) for x in str(spec).split(','))
+    if len(dims) == 1:
+        dims = dims * 7
+    if len(dims) != 7:
+        raise SystemExit(f'--conv-dim: one number or 7, got {spec}')
+    return dims
+
+
 def model_config(args):
     from transformers import Wav2Vec2Config
     return Wav2Vec2Config(
         vocab_size=len(LABELS), pad_token_id=0, bos_token_id=None, eos_token_id=None,
-        conv_dim=(args.conv_dim,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),
+        conv_dim=conv_dims(args.conv_dim), conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),
         conv_bias=False, feat_extract_norm='layer' if args.stable else 'group', feat_extract_activation='gelu',
         do_stable_layer_norm=args.stable,
         hidden_size=args.hidden, num_hidden_layers=args.layers, num_attention_heads=args.heads,
         intermediate_size=args.hidden * 4, num_conv_pos_embeddings=64, num_conv_pos_embedding_groups=16,
-        hidden_dropout=0.1, attention_dropout=0.1, activation_dropout=0.05, feat_proj_dropout=0.05,
+        hidden_dropout=args.dropout, attention_dropout=args.dropout, activation_dropout=0.05, feat_proj_dropout=0.05,
         final_dropout=0.05, layerdrop=0.0,
         apply_spec_augment=True, mask_time_prob=0.08, mask_time_length=5, mask_feature_prob=0.02,
         mask_feature_length=8, ctc_loss_reduction='mean', ctc_zero_infinity=True)
@@ -190,7 +200,7 @@ def main():
     ap.add_argument('--batch-seconds', type=float, default=40)
     ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--warmup', type=int, default=300)
-    ap.add_argument('--conv-dim', type=int, default=64)
+    ap.add_argument('--conv-dim', default='64', help='channels: one for all 7 conv layers, or 7 comma-separated')
     ap.add_argument('--hidden', type=int, default=192)
     ap.add_argument('--layers', type=int, default=4)
     ap.add_argument('--heads', type=int, default=4)
