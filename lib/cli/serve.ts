@@ -89,7 +89,7 @@ export function serveCommand(): Command {
         process.on('SIGINT', stop);
         const g = app.recognizer.grouping;
         process.stdout.write(`wav2vec2 serve: listening on ${address} (model ${model.info.file}, batches of up to ${o.maxBatchSize}, ` +
-          `${g.kind === 'equal-length' ? 'equal lengths only' : `lengths within ${Math.round(g.maxPadding * 100)} %`})\n`);
+          `${g.kind === 'single' ? 'one request at a time: a quantised model' : g.kind === 'equal-length' ? 'equal lengths only' : `lengths within ${Math.round(g.maxPadding * 100)} %`})\n`);
         await closed;
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);

@@ -35,6 +35,7 @@ export interface BatcherOptions {
 export function pickGroup<J extends Queued>(queue: readonly J[], policy: GroupingPolicy, max: number, maxSamples = Infinity): J[] {
   const head = queue[0];
   if (!head) return [];
+  if (policy.kind === 'single') return [head];
   const same = queue.filter((j) => j.key === head.key);
   if (policy.kind === 'equal-length') {
     return same.filter((j) => j.length === head.length).slice(0, Math.max(1, Math.min(max, Math.floor(maxSamples / head.length))));

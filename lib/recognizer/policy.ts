@@ -21,8 +21,8 @@ import type { Model } from '../model';
 
 export type ExtractorNorm = 'group' | 'layer' | 'unknown';
 
-/** How the batcher may group: equal lengths only, or lengths within `maxPadding` of each other. */
-export type GroupingPolicy = { kind: 'equal-length' } | { kind: 'similar-length'; maxPadding: number };
+/** How the batcher may group: one request at a time, equal lengths only, or lengths within `maxPadding` of each other. */
+export type GroupingPolicy = { kind: 'single' } | { kind: 'equal-length' } | { kind: 'similar-length'; maxPadding: number };
 
 /**
  * Padding a batch may add, as a fraction of its shortest item (0.25: the longest is at most 1.25× the
@@ -60,6 +60,9 @@ export function extractorNorm(manifest: ModelManifest | undefined): ExtractorNor
 
 /** The grouping that keeps batched results equal to single ones for this model (see the module comment). */
 export function groupingFor(model: Pick<Model, 'info' | 'manifest'>, maxPadding = DEFAULT_MAX_PADDING): GroupingPolicy {
+  // Dynamic int8 quantisation (scripts/export_hf.py --quantize int8) scales each call's activations by the
+  // whole batch's range: any neighbour, even of equal length, changes an item's result. No batching then.
+  if ((model.manifest?.source as { quantization?: unknown } | undefined)?.quantization) return { kind: 'single' };
   const takesLengths = model.info.convention !== 'traced';
   // Unknown counts as inexact: grouping equal lengths only is always exact.
   const exact = model.manifest?.paddedBatchExact ?? extractorNorm(model.manifest) === 'layer';

@@ -65,4 +65,12 @@ describe('recognizer policy: which models may batch different lengths', () => {
     assert.deepEqual(groupingFor(model('torchaudio', { paddedBatchExact: false, source: { featExtractNorm: 'layer' } })), equal);
     assert.deepEqual(groupingFor(model('torchaudio', { paddedBatchExact: true }), 0.1), { kind: 'similar-length', maxPadding: 0.1 });
   });
+
+  it('no batching at all for a dynamically quantised model (its activation scale comes from the whole batch)', () => {
+    const int8 = model('torchaudio', { paddedBatchExact: false, source: { quantization: { kind: 'dynamic int8' } } });
+    assert.deepEqual(groupingFor(int8), { kind: 'single' });
+    const queue = q(['a', 16000], ['a', 16000], ['a', 16000]);
+    assert.equal(pickGroup(queue, { kind: 'single' }, 8).length, 1);
+    assert.equal(pickGroup(queue, { kind: 'equal-length' }, 8).length, 3);
+  });
 });
