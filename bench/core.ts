@@ -24,8 +24,9 @@ import { maxAbsDiff } from '../lib/tensor';
 import { PACKAGE_ROOT } from '../lib/paths';
 import { findPython } from '../scripts/python';
 import { lineChart } from './plot';
-import { machine, speechLike, summary, table, writeResults } from './stats';
+import { machine, speechLike, summary, table, wav16, writeResults } from './stats';
 import { BenchWorker, type Runtime } from './worker';
+import { readF32 } from './workers/loop';
 
 const ROOT = PACKAGE_ROOT;
 const RUNTIMES: Runtime[] = ['ours', 'python', 'onnxruntime'];
@@ -83,6 +84,16 @@ function scenariosFor(name: string, quick: boolean, threadsOverride: number[] | 
   return out;
 }
 
+/** `batch` speech-like items of `seconds` each as one raw float32 file, the input every runtime reads. */
+function writeInput(tmp: string, batch: number, seconds: number): { input: string; shape: number[] } {
+  const T = seconds * 16000;
+  const data = new Float32Array(batch * T);
+  for (let i = 0; i < batch; i++) data.set(speechLike(seconds, i + 1), i * T);
+  const input = join(tmp, 'in.f32');
+  writeFileSync(input, data);
+  return { input, shape: [batch, T] };
+}
+
 type Row = Scenario & {
   label: string;
   times: Partial<Record<Runtime, ReturnType<typeof summary>>>;
@@ -118,11 +129,7 @@ async function runModel(files: ModelFiles, scenarios: Scenario[], reps: number, 
       }
       if (!workers.has('ours')) throw new Error('this package could not load the model: see the message above');
       for (const sc of scenarios.filter((x) => x.threads === threads)) {
-        const data = new Float32Array(sc.batch * sc.seconds * 16000);
-        for (let i = 0; i < sc.batch; i++) data.set(speechLike(sc.seconds, i + 1), i * sc.seconds * 16000);
-        const shape = [sc.batch, sc.seconds * 16000];
-        const input = join(tmp, 'in.f32');
-        writeFileSync(input, data);
+        const { input, shape } = writeInput(tmp, sc.batch, sc.seconds);
         const order = [...workers.keys()];
         for (let i = 0; i < WARMUP; i++) for (const rt of order) await workers.get(rt)!.request({ cmd: 'run', input, shape, out: null });
         const ms: Partial<Record<Runtime, number[]>> = {};
@@ -138,7 +145,7 @@ async function runModel(files: ModelFiles, scenarios: Scenario[], reps: number, 
             rss[rt] = reply.rssPeakMB;
           }
         }
-        const read = (rt: Runtime) => { const b = readFileSync(join(tmp, `${rt}.f32`)); return new Float32Array(b.buffer, b.byteOffset, b.length / 4); };
+        const read = (rt: Runtime) => readF32(join(tmp, `${rt}.f32`));
         const ours = read('ours');
         const times: Row['times'] = {};
         const xRT: Row['xRT'] = {};
@@ -197,11 +204,7 @@ async function variants(files: ModelFiles, reps: number, tmp: string): Promise<V
       workers.push(w);
     }
     for (const [batch, seconds] of [[1, 10], [4, 10]] as const) {
-      const data = new Float32Array(batch * seconds * 16000);
-      for (let i = 0; i < batch; i++) data.set(speechLike(seconds, i + 1), i * seconds * 16000);
-      const input = join(tmp, 'in.f32');
-      writeFileSync(input, data);
-      const shape = [batch, seconds * 16000];
+      const { input, shape } = writeInput(tmp, batch, seconds);
       for (const w of workers) for (let i = 0; i < WARMUP; i++) await w.request({ cmd: 'run', input, shape, out: null });
       const ms: number[][] = workers.map(() => []);
       for (let r = 0; r < reps; r++) {
@@ -210,7 +213,7 @@ async function variants(files: ModelFiles, reps: number, tmp: string): Promise<V
           ms[i]!.push((await workers[i]!.request({ cmd: 'run', input, shape, out: r === 0 ? join(tmp, `v${i}.f32`) : null })).ms);
         }
       }
-      const read = (i: number) => { const b = readFileSync(join(tmp, `v${i}.f32`)); return new Float32Array(b.buffer, b.byteOffset, b.length / 4); };
+      const read = (i: number) => readF32(join(tmp, `v${i}.f32`));
       const base = summary(ms[0]!);
       configs.forEach((c, i) => {
         const t = summary(ms[i]!);
@@ -222,16 +225,6 @@ async function variants(files: ModelFiles, reps: number, tmp: string): Promise<V
     for (const w of workers) w.close();
   }
   return rows;
-}
-
-/** A 16-bit PCM WAV (the end-to-end case needs a file to decode). */
-function wav16(samples: Float32Array, rate: number): Buffer {
-  const b = Buffer.alloc(44 + samples.length * 2);
-  b.write('RIFF', 0); b.writeUInt32LE(36 + samples.length * 2, 4); b.write('WAVEfmt ', 8);
-  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22); b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34); b.write('data', 36); b.writeUInt32LE(samples.length * 2, 40);
-  for (let i = 0; i < samples.length; i++) b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i]! * 32767))), 44 + 2 * i);
-  return b;
 }
 
 interface E2ERow { file: string; seconds: number; rate: number; ours: ReturnType<typeof summary>; python: ReturnType<typeof summary> | null; ratio: number | null; sameText: boolean | null; text: string }

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { loadAudio } from '../lib/audio';
 import { binding } from '../lib/native';
-import { machine, table, writeResults } from './stats';
+import { machine, table, wav16, writeResults } from './stats';
 
 const ROOT = join(__dirname, '..');
 const { values: args } = parseArgs({
@@ -35,25 +35,6 @@ const RATE = 16000;
 
 interface Clip { seconds: number; body: Buffer }
 
-/** 16-bit mono WAV bytes. */
-function wav(samples: Float32Array): Buffer {
-  const b = Buffer.alloc(44 + samples.length * 2);
-  b.write('RIFF', 0, 'latin1');
-  b.writeUInt32LE(36 + samples.length * 2, 4);
-  b.write('WAVEfmt ', 8, 'latin1');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(RATE, 24);
-  b.writeUInt32LE(RATE * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36, 'latin1');
-  b.writeUInt32LE(samples.length * 2, 40);
-  samples.forEach((v, i) => b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(v * 32767))), 44 + i * 2));
-  return b;
-}
-
 /** Clips of 1–15 s cut from the shipped speech samples (all four, resampled to 16 kHz and joined end to end). */
 async function makeClips(): Promise<Clip[]> {
   const files = ['curiosity-16k.wav', 'question-16k.wav', 'telephone-8k.wav', 'curiosity-44k.wav'];
@@ -64,7 +45,7 @@ async function makeClips(): Promise<Clip[]> {
   return DURATIONS.map((s, i) => {
     const n = s * RATE;
     const start = (i * 7919) % Math.max(1, speech.length - n);
-    return { seconds: s, body: wav(speech.subarray(start, start + n)) };
+    return { seconds: s, body: wav16(speech.subarray(start, start + n), RATE) };
   });
 }
 

@@ -1,9 +1,8 @@
 /** Benchmark worker: this package (loadModel + forward), speaking bench/workers/loop.ts's protocol. */
 import { writeFileSync } from 'node:fs';
-import { loadAudio } from '../../lib/audio';
-import { GreedyCTCDecoder } from '../../lib/decode';
 import { setCpuCacheLimit } from '../../lib/memory';
 import { loadModel, type Model } from '../../lib/model';
+import { createDecoder, transcribe } from '../../lib/transcribe';
 import { peakRssMB, readF32, serve, timedWithLag } from './loop';
 
 let model: Model | null = null;
@@ -25,11 +24,9 @@ serve({
     return { ms, shape: out.emissions.shape, lagMs, rssPeakMB: peakRssMB() };
   },
   async e2e(req) {
+    // What a user of the package runs: file -> decode -> resample -> forward -> greedy (lib/transcribe.ts).
     const t0 = performance.now();
-    const audio = await loadAudio(req.file, { mono: true, sampleRate: model!.sampleRate });
-    const { emissions } = await model!.forward(audio.channels[0]!);
-    const [, F, C] = emissions.shape as [number, number, number];
-    const text = new GreedyCTCDecoder(model!.labels!, { blank: 0, wordDelimiter: '|' }).decode({ data: emissions.data, shape: [F, C] }).text;
+    const { text } = await transcribe(model!, req.file, createDecoder(model!));
     return { ms: performance.now() - t0, text, rssPeakMB: peakRssMB() };
   },
 });

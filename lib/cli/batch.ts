@@ -9,22 +9,14 @@ import { Wav2Vec2Error } from '../errors';
 import { runBatchJob } from '../jobs';
 import type { BatchProgress, SubtitleFormat } from '../jobs';
 import type { Model } from '../model';
-import type { DecoderOptions } from '../transcribe';
-import { addModelOptions, number, openModel, positiveInt, type ModelCliOptions } from './options';
+import { addDecoderOptions, addModelOptions, decoderOptionsFrom, number, openModel, positiveInt, type DecoderCliOptions, type ModelCliOptions } from './options';
 
-interface BatchCliOptions extends ModelCliOptions {
+interface BatchCliOptions extends ModelCliOptions, DecoderCliOptions {
   out: string;
   batchSize?: number;
   concurrency?: number;
   window: number;
   stride?: number;
-  decoder: 'greedy' | 'beam';
-  lm?: string;
-  lexicon?: string;
-  hotword: string[];
-  beamSize?: number;
-  lmWeight?: number;
-  wordScore?: number;
   txt: boolean;
   srt: boolean;
   vtt: boolean;
@@ -52,16 +44,6 @@ export function parseLayers(value: string): number[] {
     for (let l = a; l <= b; l++) layers.add(l);
   }
   return [...layers].sort((x, y) => x - y);
-}
-
-function parseHotwords(values: string[]): DecoderOptions['hotwords'] {
-  return values.map((v) => {
-    const i = v.lastIndexOf(':');
-    if (i < 0) return { word: v };
-    const weight = Number(v.slice(i + 1));
-    if (!Number.isFinite(weight) || i === 0) throw new Wav2Vec2Error('INVALID_INPUT', `--hotword: expected WORD or WORD:BOOST, got "${v}".`);
-    return { word: v.slice(0, i), weight };
-  });
 }
 
 function clock(seconds: number | null): string {
@@ -135,14 +117,8 @@ export function batchCommand(): Command {
     .option('--batch-size <n>', 'pieces per model call (default 8)', positiveInt('--batch-size'))
     .option('--concurrency <n>', 'model replicas running at once, each with --threads threads (default 1)', positiveInt('--concurrency'))
     .option('--window <seconds>', 'files longer than this are transcribed in overlapping windows of this length', number('--window'), 30)
-    .option('--stride <seconds>', 'context dropped at each inner edge of a window (default window/6)', number('--stride'))
-    .option('--decoder <kind>', "'greedy' or 'beam' (--lm, --lexicon, --hotword, --beam-size, --lm-weight and --word-score imply beam)", 'greedy')
-    .option('--lm <arpa>', 'n-gram language model (ARPA) for beam search')
-    .option('--lexicon <file>', 'lexicon for beam search: a word and its tokens per line')
-    .option('--hotword <word[:boost]>', 'boost a word in beam search (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
-    .option('--beam-size <n>', 'beam size', positiveInt('--beam-size'))
-    .option('--lm-weight <x>', 'language model weight', number('--lm-weight'))
-    .option('--word-score <x>', 'score added per word', number('--word-score'))
+    .option('--stride <seconds>', 'context dropped at each inner edge of a window (default window/6)', number('--stride'));
+  addDecoderOptions(cmd)
     .option('--txt', 'also write txt/<name>.txt per file', false)
     .option('--srt', 'also write srt/<name>.srt subtitles per file', false)
     .option('--vtt', 'also write vtt/<name>.vtt (WebVTT) subtitles per file', false)
@@ -152,19 +128,8 @@ export function batchCommand(): Command {
     .addOption(new Option('--progress <mode>', 'progress on stderr').choices(['auto', 'bar', 'lines', 'none']).default('auto'))
     .option('--progress-interval <seconds>', 'seconds between progress lines when not on a terminal', number('--progress-interval'), 10)
     .action(async (inputs: string[], o: BatchCliOptions) => {
-      if (o.decoder !== 'greedy' && o.decoder !== 'beam') throw new Wav2Vec2Error('INVALID_INPUT', `--decoder: expected greedy or beam, got "${o.decoder}".`);
+      const decoder = decoderOptionsFrom(o);
       if (o.withText && !o.features) throw new Wav2Vec2Error('INVALID_INPUT', '--with-text: only used with --features.');
-      const hotwords = parseHotwords(o.hotword);
-      const beamOnly = o.lm || o.lexicon || hotwords?.length || o.beamSize || o.lmWeight !== undefined || o.wordScore !== undefined;
-      const decoder: DecoderOptions = {
-        decoder: o.decoder === 'greedy' && beamOnly ? 'beam' : o.decoder,
-        ...(o.lm ? { lm: o.lm } : {}),
-        ...(o.lexicon ? { lexicon: o.lexicon } : {}),
-        ...(hotwords?.length ? { hotwords } : {}),
-        ...(o.beamSize ? { beamSize: o.beamSize } : {}),
-        ...(o.lmWeight !== undefined ? { lmWeight: o.lmWeight } : {}),
-        ...(o.wordScore !== undefined ? { wordScore: o.wordScore } : {}),
-      };
       const formats = (['txt', 'srt', 'vtt'] as SubtitleFormat[]).filter((f) => o[f]);
       if (o.features && !o.withText && formats.length) throw new Wav2Vec2Error('INVALID_INPUT', `--${formats[0]}: needs text; with --features add --with-text.`);
 

@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import { getBundle } from '../bundles';
 import { Wav2Vec2Error } from '../errors';
 import { loadModel, type Device, type Model } from '../model';
-import { loadForModel, padToReceptiveField } from '../transcribe';
+import { loadForModel, padToReceptiveField, type DecoderOptions } from '../transcribe';
 
 /** The model shipped with the package (trained by scripts/make_default_model on synthetic speech). */
 export const DEFAULT_MODEL = join(PACKAGE_ROOT, 'models', 'default.pt');
@@ -42,6 +42,55 @@ export function addModelOptions(cmd: Command): Command {
     .option('--models-dir <dir>', 'where --bundle looks for <NAME>.pt (default: ./models or $WAV2VEC2_MODELS)')
     .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
     .option('--threads <n>', 'intra-op threads (default: physical cores)', positiveInt('--threads'));
+}
+
+/** The decoder flags of `transcribe` and `batch`. */
+export interface DecoderCliOptions {
+  decoder: 'greedy' | 'beam';
+  lm?: string;
+  lexicon?: string;
+  hotword: string[];
+  beamSize?: number;
+  lmWeight?: number;
+  wordScore?: number;
+}
+
+export function addDecoderOptions(cmd: Command): Command {
+  return cmd
+    .option('--decoder <kind>', "'greedy' or 'beam' (--lm, --lexicon, --hotword, --beam-size, --lm-weight and --word-score imply beam)", 'greedy')
+    .option('--lm <arpa>', 'n-gram language model (ARPA) for beam search')
+    .option('--lexicon <file>', 'lexicon for beam search: a word and its tokens per line')
+    .option('--hotword <word[:boost]>', 'boost a word in beam search (repeatable)', (v: string, previous: string[]) => [...previous, v], [])
+    .option('--beam-size <n>', 'beam size', positiveInt('--beam-size'))
+    .option('--lm-weight <x>', 'language model weight', number('--lm-weight'))
+    .option('--word-score <x>', 'score added per word', number('--word-score'));
+}
+
+/** `WORD` or `WORD:BOOST`. */
+function parseHotwords(values: string[]): DecoderOptions['hotwords'] {
+  return values.map((v) => {
+    const i = v.lastIndexOf(':');
+    if (i < 0) return { word: v };
+    const weight = Number(v.slice(i + 1));
+    if (!Number.isFinite(weight) || i === 0) throw new Wav2Vec2Error('INVALID_INPUT', `--hotword: expected WORD or WORD:BOOST, got "${v}".`);
+    return { word: v.slice(0, i), weight };
+  });
+}
+
+/** The decoder flags as createDecoder's options; any beam-search flag implies --decoder beam. */
+export function decoderOptionsFrom(o: DecoderCliOptions): DecoderOptions {
+  if (o.decoder !== 'greedy' && o.decoder !== 'beam') throw new Wav2Vec2Error('INVALID_INPUT', `--decoder: expected greedy or beam, got "${o.decoder}".`);
+  const hotwords = parseHotwords(o.hotword);
+  const beamOnly = o.lm || o.lexicon || hotwords?.length || o.beamSize || o.lmWeight !== undefined || o.wordScore !== undefined;
+  return {
+    decoder: o.decoder === 'greedy' && beamOnly ? 'beam' : o.decoder,
+    ...(o.lm ? { lm: o.lm } : {}),
+    ...(o.lexicon ? { lexicon: o.lexicon } : {}),
+    ...(hotwords?.length ? { hotwords } : {}),
+    ...(o.beamSize ? { beamSize: o.beamSize } : {}),
+    ...(o.lmWeight !== undefined ? { lmWeight: o.lmWeight } : {}),
+    ...(o.wordScore !== undefined ? { wordScore: o.wordScore } : {}),
+  };
 }
 
 export async function openModel(o: ModelCliOptions): Promise<Model> {
