@@ -14,6 +14,7 @@
         "native/addon.cc",
         "native/cpu_cache.cc",
         "native/errors.cc",
+        "native/graph_optimizer.cc",
         "native/inference_thread.cc",
         "native/model.cc",
         "native/script_module.cc",

@@ -12,7 +12,7 @@
  *   --device DEV       cpu (default) or cuda
  *   --model FILE       a TorchScript file of your own (FILE with .onnx instead of .pt is used for onnxruntime)
  *   --no-e2e           skip the end-to-end case
- *   --no-variants      skip the variants of this package on the base model (CPU cache off, int8, bfloat16)
+ *   --no-variants      skip the variants of this package on the base model (graph rewrites off, CPU cache off, int8, bfloat16)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -190,7 +190,8 @@ async function variants(files: ModelFiles, reps: number, tmp: string): Promise<V
   const int8 = exportOf('int8', ['--quantize', 'int8']);
   const bf16 = exportOf('bf16', ['--dtype', 'bfloat16']);
   const configs: Array<{ name: string; load: Record<string, unknown> }> = [
-    { name: 'default (float32, CPU tensor cache on)', load: { path: files.pt } },
+    { name: 'default (float32, graph rewrites and CPU tensor cache on)', load: { path: files.pt } },
+    { name: 'graph rewrites off (optimize: false)', load: { path: files.pt, optimize: false } },
     { name: 'CPU tensor cache off', load: { path: files.pt, cpuCacheLimit: 0 } },
     ...(existsSync(bf16) ? [{ name: 'bfloat16 (export_hf.py --dtype bfloat16)', load: { path: bf16, dtype: 'bfloat16' } }] : []),
     ...(existsSync(int8) ? [{ name: 'int8 dynamic quantisation (export_hf.py --quantize int8)', load: { path: int8 } }] : []),
@@ -203,7 +204,7 @@ async function variants(files: ModelFiles, reps: number, tmp: string): Promise<V
       await w.request({ cmd: 'load', threads: 2, ...c.load });
       workers.push(w);
     }
-    for (const [batch, seconds] of [[1, 10], [4, 10]] as const) {
+    for (const [batch, seconds] of [[1, 1], [1, 10], [4, 10]] as const) {
       const { input, shape } = writeInput(tmp, batch, seconds);
       for (const w of workers) for (let i = 0; i < WARMUP; i++) await w.request({ cmd: 'run', input, shape, out: null });
       const ms: number[][] = workers.map(() => []);

@@ -29,6 +29,14 @@ export interface LoadModelOptions {
    * kill. Default 4 GiB.
    */
   maxAttentionBytes?: number;
+  /**
+   * Rewrite the model's graph at load for faster CPU float32 kernels (default true): every linear layer runs
+   * through oneDNN's matmul, and a GELU after a linear or convolution layer is fused into it. Results differ from
+   * Python's `torch.jit.load` of the same file by float rounding only (about 1e-6); pass false for LibTorch's
+   * own kernels, bit for bit what Python computes. `model.info.rewrites` says what was rewritten. Ignored on
+   * CUDA and for other dtypes.
+   */
+  optimize?: boolean;
 }
 
 export interface ForwardOptions {
@@ -101,6 +109,8 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   if (options.threads !== undefined && !(isPositiveInteger(threads) && threads <= 1024)) {
     throw invalid('INVALID_INPUT', 'threads', 'an integer within [1, 1024]', options.threads);
   }
+  const optimize = options.optimize ?? true;
+  if (typeof optimize !== 'boolean') throw invalid('INVALID_INPUT', 'optimize', 'a boolean', options.optimize);
   const maxAttentionBytes = options.maxAttentionBytes ?? DEFAULT_MAX_ATTENTION_BYTES;
   if (!(typeof maxAttentionBytes === 'number' && maxAttentionBytes > 0)) {
     throw invalid('INVALID_INPUT', 'maxAttentionBytes', 'a positive number of bytes', options.maxAttentionBytes);
@@ -132,7 +142,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   checkTraceTarget(manifest, path, device, dtype);
   let native: NativeModel;
   try {
-    native = await binding().load(path, device, dtype, threads);
+    native = await binding().load(path, device, dtype, threads, optimize);
   } catch (err) {
     throw wrapNativeError(err);
   }

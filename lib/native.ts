@@ -19,6 +19,8 @@ export interface NativeModelInfo {
   device: string;
   dtype: string;
   file: string;
+  /** Load-time graph rewrites applied (see LoadModelOptions.optimize): name -> nodes replaced. */
+  rewrites: Record<string, number>;
 }
 
 export interface NativeModel {
@@ -31,7 +33,7 @@ export interface NativeModel {
 }
 
 export interface Binding {
-  load(path: string, device: string, dtype: string, threads: number): Promise<NativeModel>;
+  load(path: string, device: string, dtype: string, threads: number, optimize: boolean): Promise<NativeModel>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   cudaDeviceCount(): number;

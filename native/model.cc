@@ -30,19 +30,20 @@ struct AddonData {
 
 class LoadWorker : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, std::string device, std::string dtype, int threads)
+  LoadWorker(Napi::Env env, std::string path, std::string device, std::string dtype, int threads, bool optimize)
       : Napi::AsyncWorker(env, "wav2vec2:load"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         device_(std::move(device)),
         dtype_(std::move(dtype)),
-        threads_(threads) {}
+        threads_(threads),
+        optimize_(optimize) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      module_ = ScriptModule::Load(path_, device_, dtype_);
+      module_ = ScriptModule::Load(path_, device_, dtype_, optimize_);
     } catch (...) {
       error_ = CurrentException("MODEL_LOAD_FAILED");
     }
@@ -70,6 +71,7 @@ class LoadWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::string path_, device_, dtype_;
   int threads_;
+  bool optimize_;
   std::unique_ptr<ScriptModule> module_;
   std::optional<CodedError> error_;
 };
@@ -97,15 +99,17 @@ Napi::Function Model::Define(Napi::Env env) {
 Napi::Value Model::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   // Like every call of the binding, bad arguments reject the promise rather than throw.
-  const bool ok = info.Length() >= 4 && info[0].IsString() && info[1].IsString() && info[2].IsString() && info[3].IsNumber() &&
-                  info[3].As<Napi::Number>().DoubleValue() >= 0 && info[3].As<Napi::Number>().DoubleValue() <= 1024;
+  const bool ok = info.Length() >= 5 && info[0].IsString() && info[1].IsString() && info[2].IsString() && info[3].IsNumber() &&
+                  info[3].As<Napi::Number>().DoubleValue() >= 0 && info[3].As<Napi::Number>().DoubleValue() <= 1024 &&
+                  info[4].IsBoolean();
   if (!ok) {
     auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(MakeJsError(env, "INVALID_INPUT", "load(path, device, dtype, threads): expected three strings and a thread count in [0, 1024]").Value());
+    deferred.Reject(MakeJsError(env, "INVALID_INPUT", "load(path, device, dtype, threads, optimize): expected three strings, a thread count in [0, 1024] and a boolean").Value());
     return deferred.Promise();
   }
   const int threads = info[3].As<Napi::Number>().Int32Value();
-  auto* worker = new LoadWorker(env, info[0].As<Napi::String>(), info[1].As<Napi::String>(), info[2].As<Napi::String>(), threads);
+  auto* worker = new LoadWorker(env, info[0].As<Napi::String>(), info[1].As<Napi::String>(), info[2].As<Napi::String>(), threads,
+                                info[4].As<Napi::Boolean>().Value());
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -284,6 +288,9 @@ Napi::Value Model::GetInfo(const Napi::CallbackInfo& info) {
   out.Set("device", m.device);
   out.Set("dtype", m.dtype);
   out.Set("file", m.file);
+  Napi::Object rewrites = Napi::Object::New(env);
+  for (const auto& [name, count] : m.rewrites) rewrites.Set(name, Napi::Number::New(env, static_cast<double>(count)));
+  out.Set("rewrites", rewrites);
   return out;
 }
 

@@ -129,28 +129,42 @@ Output Parse(const c10::IValue& out, bool features, bool withLengths, int64_t ba
 }  // namespace
 
 std::unique_ptr<ScriptModule> ScriptModule::Load(const std::string& path, const std::string& deviceText,
-                                                 const std::string& dtypeText) {
+                                                 const std::string& dtypeText, bool optimize) {
   const c10::Device device = ParseDevice(deviceText);
   const at::ScalarType dtype = ParseDtype(dtypeText);
   CheckCuda(device);
 
-  torch::jit::Module module;
-  try {
-    module = torch::jit::load(path, device);
-  } catch (...) {
-    const CodedError e = CurrentException("MODEL_LOAD_FAILED");
-    throw CodedError("MODEL_LOAD_FAILED",
-                     "cannot load the TorchScript model " + path + ": " + e.what() +
-                         " (export models with scripts/export_torchaudio.py or scripts/export_hf.py)",
-                     e.detail);
+  const auto loadFile = [&]() {
+    try {
+      torch::jit::Module m = torch::jit::load(path, device);
+      m.eval();
+      if (dtype != at::kFloat) m.to(dtype);
+      return m;
+    } catch (...) {
+      const CodedError e = CurrentException("MODEL_LOAD_FAILED");
+      throw CodedError("MODEL_LOAD_FAILED",
+                       "cannot load the TorchScript model " + path + ": " + e.what() +
+                           " (export models with scripts/export_torchaudio.py or scripts/export_hf.py)",
+                       e.detail);
+    }
+  };
+  torch::jit::Module module = loadFile();
+  Rewrites rewrites;
+  if (optimize && device.is_cpu() && dtype == at::kFloat && GraphRewritesAvailable()) {
+    try {
+      rewrites = RewriteForCpu(module);
+    } catch (...) {
+      // A pass that fails leaves the graphs half rewritten: run the model as exported instead.
+      module = loadFile();
+      rewrites.clear();
+    }
   }
-  module.eval();
-  if (dtype != at::kFloat) module.to(dtype);
 
   ModuleInfo info;
   info.file = path;
   info.device = device.str();
   info.dtype = dtypeText;
+  info.rewrites = std::move(rewrites);
   for (const auto& method : module.get_methods()) {
     info.methods.emplace_back(method.name(), SchemaString(method.function().getSchema()));
   }

@@ -9,6 +9,8 @@
 
 #include <torch/script.h>
 
+#include "graph_optimizer.h"
+
 #include <optional>
 #include <string>
 #include <utility>
@@ -29,6 +31,7 @@ struct ModuleInfo {
   std::string device;
   std::string dtype;
   std::string file;
+  Rewrites rewrites;  // load-time graph rewrites applied (graph_optimizer.h); empty when none
 };
 
 struct Output {
@@ -39,7 +42,9 @@ struct Output {
 class ScriptModule {
  public:
   // Throws CodedError (MODEL_LOAD_FAILED, UNSUPPORTED_METHOD, CUDA_UNAVAILABLE, INVALID_INPUT).
-  static std::unique_ptr<ScriptModule> Load(const std::string& path, const std::string& device, const std::string& dtype);
+  // `optimize`: apply the CPU float32 graph rewrites of graph_optimizer.h when they apply.
+  static std::unique_ptr<ScriptModule> Load(const std::string& path, const std::string& device, const std::string& dtype,
+                                            bool optimize);
 
   const ModuleInfo& info() const { return info_; }
 

@@ -14,7 +14,7 @@ serve({
     if (req.cpuCacheLimit !== undefined) setCpuCacheLimit(req.cpuCacheLimit);
     // manifest: false for raw forward timing (Python and onnxruntime get the same un-normalised input);
     // the end-to-end case loads with the manifest (labels, normalisation), as users do
-    model = await loadModel(req.path, { threads: req.threads, device: req.device ?? 'cpu', dtype: req.dtype ?? 'float32', ...(req.manifest ? {} : { manifest: false }) });
+    model = await loadModel(req.path, { threads: req.threads, device: req.device ?? 'cpu', dtype: req.dtype ?? 'float32', optimize: req.optimize ?? true, ...(req.manifest ? {} : { manifest: false }) });
     return { convention: model.info.convention };
   },
   async run(req) {

@@ -114,7 +114,7 @@ describe('bad calls', function () {
     it('throws coded errors for wrong argument types', async () => {
       const native = (model as any)['#native'] ?? null;
       assert.equal(native, null, 'the native handle is private');
-      const raw = await binding().load(TA, 'cpu', 'float32', 0);
+      const raw = await binding().load(TA, 'cpu', 'float32', 0, true);
       try {
         await assert.rejects(raw.forward(new Float64Array(1000) as any, [1, 1000], null), codeOf('INVALID_INPUT'));
         await assert.rejects(raw.forward(new Float32Array(1000), [2, 1000], null), codeOf('INVALID_INPUT', /does not match/));
@@ -123,7 +123,7 @@ describe('bad calls', function () {
         // A waveform shorter than the first conv kernel reaches LibTorch: its c10::Error becomes INFERENCE_FAILED.
         await assert.rejects(raw.forward(new Float32Array(5), [1, 5], null), codeOf('INFERENCE_FAILED'));
         await assert.rejects((binding().load as any)(1, 2), codeOf('INVALID_INPUT'));
-        await assert.rejects(binding().load(TA, 'cpu', 'float32', -1), codeOf('INVALID_INPUT'));
+        await assert.rejects(binding().load(TA, 'cpu', 'float32', -1, true), codeOf('INVALID_INPUT'));
         // Shapes whose product would overflow, or that are not whole numbers, are refused before any read.
         await assert.rejects(raw.forward(new Float32Array(0), [2 ** 62, 4], null), codeOf('INVALID_INPUT'));
         await assert.rejects(raw.forward(new Float32Array(1000), [1.5, 1000 / 1.5], null), codeOf('INVALID_INPUT'));
