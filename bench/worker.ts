@@ -20,6 +20,8 @@ function nodeWorker(name: string): { cmd: string; args: string[] } {
   return { cmd: process.execPath, args: compiled ? [file] : ['--import', 'tsx', file] };
 }
 
+const SETTLE_MS = 100;
+
 export class BenchWorker {
   readonly runtime: Runtime;
   readonly #proc: ChildProcessWithoutNullStreams;
@@ -28,7 +30,10 @@ export class BenchWorker {
 
   private constructor(runtime: Runtime, cmd: string, args: string[]) {
     this.runtime = runtime;
-    this.#proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' } });
+    // The environment as it is: each runtime with its threads' default waiting (libgomp spins briefly at a
+    // barrier before sleeping; onnxruntime's pool spins). Forcing OMP_WAIT_POLICY=PASSIVE cost LibTorch 10-15 %
+    // on 1 s inputs (a sleeping thread wakes late for each of the many short parallel regions).
+    this.#proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
     this.#proc.stderr.on('data', (d) => { this.#stderr = (this.#stderr + d).slice(-4000); });
     createInterface({ input: this.#proc.stdout }).on('line', (line) => this.#waiting.shift()?.(line));
     this.#proc.on('exit', () => { for (const w of this.#waiting.splice(0)) w(null); });
@@ -52,6 +57,9 @@ export class BenchWorker {
   }
 
   async request(req: Record<string, unknown>): Promise<any> {
+    // Runs of the runtimes alternate: let the last one's threads stop spinning (onnxruntime's pool and libgomp
+    // spin-wait after a parallel region before they sleep) so that they do not take cores from this one.
+    if (req.cmd === 'run' || req.cmd === 'e2e') await new Promise((r) => setTimeout(r, SETTLE_MS));
     const reply = new Promise<string | null>((resolve) => this.#waiting.push(resolve));
     this.#proc.stdin.write(JSON.stringify(req) + '\n');
     const line = await reply;

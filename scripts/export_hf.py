@@ -91,6 +91,24 @@ def build_manifest(model, tokenizer, feature_extractor, source: dict) -> dict:
     return manifest
 
 
+def fold_weight_norm(model) -> int:
+    """The positional convolution keeps its weight weight-normalised (g and v); a trace would recompute
+    g * v / |v| on every call (2-4 ms on a base model). At inference the weight is constant: store it once.
+    Returns how many weights were folded."""
+    import torch
+    from torch.nn.utils import parametrize
+
+    folded = 0
+    for module in model.modules():
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+            folded += 1
+        elif hasattr(module, "weight_g") and hasattr(module, "weight_v"):
+            torch.nn.utils.remove_weight_norm(module)
+            folded += 1
+    return folded
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", help="a local directory saved with save_pretrained, or a Hugging Face model id")
@@ -120,6 +138,7 @@ def main(argv=None) -> None:
     except (OSError, ValueError, KeyError) as err:
         sys.exit(f"error: cannot load a CTC model with its tokenizer and feature extractor from {args.model!r}: {err}")
     rate = int(getattr(feature_extractor, "sampling_rate", 16000))
+    folded = fold_weight_norm(model)
 
     quantization = None
     if args.quantize:
@@ -291,8 +310,10 @@ def main(argv=None) -> None:
                 diff = max(diff, (a[i, :f] - b[0]).abs().max().item())
         checks.append({"paddedBatch": lens, "maxAbsDiffVsAlone": diff})
         # Dynamic int8 quantises activations with one scale per call, from the whole batch: other items (and
-        # padding) shift it, so a batched item cannot equal its result alone. Recorded, not enforced.
-        if not quantization and not diff <= tolerance:
+        # padding) shift it, so a batched item cannot equal its result alone. In float16 / bfloat16 an item's
+        # result depends on the kernels its batch shape gets, to the format's precision (0.1 on the base
+        # benchmark model in bfloat16). Both recorded, not enforced; such exports are not paddedBatchExact.
+        if not quantization and args.dtype == "float32" and not diff <= tolerance:
             sys.exit(f"error: an item of a padded batch differs from its result alone by {diff:g}; not saved")
     padded_exact = not quantization and args.dtype == "float32" and diff <= CHECK_TOLERANCE
 
@@ -311,7 +332,8 @@ def main(argv=None) -> None:
         "model": args.model,
         "modelClass": type(model).__name__,
         "exportedWith": {"torch": torch.__version__, "transformers": transformers.__version__},
-        "trace": {"exampleShape": list(example.shape), "device": dev.type, "dtype": args.dtype, "checks": checks},
+        "trace": {"exampleShape": list(example.shape), "device": dev.type, "dtype": args.dtype, "checks": checks,
+                  "foldedWeightNorms": folded},
         "featureExtractor": {
             "doNormalize": bool(getattr(feature_extractor, "do_normalize", False)),
             "normalizeEps": 1e-7,

@@ -105,6 +105,8 @@ describe('scripts/export_hf.py', function () {
     assert.deepEqual([manifest.numLayers, manifest.numHeads, manifest.embedDim], [2, 2, 32]);
     assert.equal(manifest.source.kind, 'huggingface');
     assert.equal(manifest.source.modelClass, 'Wav2Vec2ForCTC');
+    // the positional convolution's weight norm is stored as one weight, not recomputed per call
+    assert.equal(manifest.source.trace.foldedWeightNorms, 1);
   });
 
   describe('through loadModel', function () {
