@@ -207,7 +207,7 @@ export class Model {
     try {
       out = await this.#native.forward(batch.data, batch.shape, batch.ragged ? batch.lengths : null);
     } catch (err) {
-      throw wrapNativeError(err);
+      throw this.#inferenceError(err);
     }
     return { emissions: out.emissions, lengths: out.lengths ?? this.#frames(batch) };
   }
@@ -231,7 +231,7 @@ export class Model {
     try {
       out = await this.#native.extractFeatures(batch.data, batch.shape, batch.ragged ? batch.lengths : null, numLayers ?? null);
     } catch (err) {
-      throw wrapNativeError(err);
+      throw this.#inferenceError(err);
     }
     return { features: out.features, lengths: out.lengths ?? this.#frames(batch) };
   }
@@ -284,13 +284,25 @@ export class Model {
    * Runs each item of a ragged batch alone (views into the batch's own buffer, so no copies) and stacks the
    * outputs into zero-padded [B, maxFrames, D] tensors, one per output (emissions, or each feature layer).
    */
+  /**
+   * A LibTorch error during a call, as our error. When the graph was rewritten at load, say how to rule the
+   * rewrite out: a model that runs in Python but fails here after a rewrite is a bug of ours.
+   */
+  #inferenceError(err: unknown): Wav2Vec2Error {
+    const e = wrapNativeError(err);
+    if (e.code !== 'INFERENCE_FAILED' || Object.keys(this.info.rewrites ?? {}).length === 0) return e;
+    return new Wav2Vec2Error(e.code,
+      `${e.message} (this model's graph was rewritten at load for faster CPU kernels; if the same input runs in Python, ` +
+      'load the model with { optimize: false } and please report it)', { cause: e.cause ?? err, ...(e.detail ? { detail: e.detail } : {}) });
+  }
+
   async #perItem(batch: Batch, run: (item: Float32Array) => Promise<Tensor[]>): Promise<Tensor[]> {
     const [B, T] = batch.shape;
     const results: Tensor[][] = [];
     try {
       for (let b = 0; b < B; b++) results.push(await run(batch.data.subarray(b * T, b * T + batch.lengths[b]!)));
     } catch (err) {
-      throw wrapNativeError(err);
+      throw this.#inferenceError(err);
     }
     const F = Math.max(...results.map((r) => r[0]!.shape[1]!));
     return results[0]!.map((_, k) => {

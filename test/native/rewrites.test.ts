@@ -3,11 +3,15 @@
  * with the default (rewritten) graphs against the reference outputs; these pin down when the rewrites apply.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../lib/model';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES, manifest, readF32 } from '../helpers/fixtures';
 import { requireAddon } from '../helpers/native';
+import { findPython } from '../helpers/python';
 
 const TOL = manifest.tolerance.emissions_and_features_abs as number;
 
@@ -53,6 +57,41 @@ describe('graph rewrites at load (optimize)', function () {
       assert.deepEqual(m.info.rewrites, {});
     } finally {
       m.dispose();
+    }
+  });
+
+  it('a LibTorch failure in a rewritten graph says how to rule the rewrite out', async function () {
+    this.timeout(120000);
+    const py = findPython(['torch']);
+    if (!py || process.arch !== 'x64') this.skip();
+    const dir = mkdtempSync(join(tmpdir(), 'w2v-rewrite-'));
+    try {
+      // A model whose linear layer takes 400 samples only: a longer waveform fails in LibTorch in both graphs.
+      const file = join(dir, 'bad.pt');
+      const r = spawnSync(py!, ['-c', `
+import torch
+class M(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(400, 29)
+    def forward(self, x):
+        return self.proj(x)[None]
+torch.jit.trace(M(), torch.zeros(1, 400)).save(${JSON.stringify(file)})
+`], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const x = new Float32Array(1000);
+      const m = await loadModel(file, { manifest: false });
+      const plain = await loadModel(file, { manifest: false, optimize: false });
+      try {
+        assert.equal(m.info.rewrites.onednnLinear, 1);
+        await assert.rejects(m.forward(x), (e: any) => e.code === 'INFERENCE_FAILED' && /optimize: false/.test(e.message));
+        await assert.rejects(plain.forward(x), (e: any) => e.code === 'INFERENCE_FAILED' && !/optimize/.test(e.message));
+      } finally {
+        m.dispose();
+        plain.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
