@@ -11,6 +11,11 @@
  *   --beam-size N  (default 50)                   --jobs N    synthesis processes (default 2)
  *   --dtype T      float32 (default), bfloat16 or float16: the accuracy cost of reduced precision
  *   --greedy-only  skip the beam-search decoders
+ *
+ * Without a lexicon, a word LM's weight and the per-word score need tuning (the defaults, torchaudio's, suit a
+ * lexicon-constrained search). The lexicon-free decoder is also run with weights chosen by 2-fold
+ * cross-validation on the held-out set: each half is decoded with the grid point that scored the lowest CER on the
+ * other half, so no utterance is scored with weights tuned on itself.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -128,11 +133,20 @@ async function main(): Promise<void> {
   const decoders: Array<[string, (e: { data: Float32Array; shape: number[] }) => string]> = [];
   const greedy = new GreedyCTCDecoder(labels, { blank: model.manifest?.blank ?? 0 });
   decoders.push(['greedy', (e) => greedy.decode(e).text]);
+  // The lexicon-free grid for cross-validation: [lmWeight, wordScore] -> decoder.
+  const grid: Array<{ lmWeight: number; wordScore: number; decode: (e: { data: Float32Array; shape: number[] }) => string }> = [];
+  const tunedName = `beam ${common.beamSize} + 3-gram LM, weights cross-validated`;
   if (!args['greedy-only']) {
     const beamLm = new CTCBeamSearchDecoder(labels, { ...common, lm });
-    decoders.push([`beam ${common.beamSize} + 3-gram LM`, (e) => beamLm.decode(e)[0]!.text]);
+    decoders.push([`beam ${common.beamSize} + 3-gram LM, default weights`, (e) => beamLm.decode(e)[0]!.text]);
     const beamLex = new CTCBeamSearchDecoder(labels, { ...common, lm, lexicon });
     decoders.push([`beam ${common.beamSize} + lexicon + 3-gram LM`, (e) => beamLex.decode(e)[0]!.text]);
+    for (const lmWeight of [0.3, 0.5, 0.8]) {
+      for (const wordScore of [2, 4, 6]) {
+        const d = new CTCBeamSearchDecoder(labels, { ...common, lm, lmWeight, wordScore });
+        grid.push({ lmWeight, wordScore, decode: (e) => d.decode(e)[0]!.text });
+      }
+    }
   }
 
   const scores = new Map<string, Score>();
@@ -143,6 +157,7 @@ async function main(): Promise<void> {
   };
   const t2 = performance.now();
   let audioSeconds = 0;
+  const hyps: string[][] = []; // per utterance, per grid point
   for (let i = 0; i < utts.length; i++) {
     const { samples, duration } = await loadForModel(model, files[i]!);
     audioSeconds += duration;
@@ -154,9 +169,28 @@ async function main(): Promise<void> {
       score(name, utts[i]!.subset).add(ref, hyp);
       score(name, 'all').add(ref, hyp);
     }
+    hyps.push(grid.map((g) => g.decode(e)));
   }
   model.dispose();
   const seconds = (performance.now() - t2) / 1000;
+
+  // 2-fold cross-validation of the lexicon-free weights: folds by utterance index parity (every subset in both).
+  const folds: Array<{ fold: number; lmWeight: number; wordScore: number; tunedOnCer: number }> = [];
+  if (grid.length) {
+    for (const fold of [0, 1]) {
+      const other = utts.map((_, i) => i).filter((i) => i % 2 !== fold);
+      const cerOf = (k: number) => { const sc = new Score(); for (const i of other) sc.add(utts[i]!.text.toUpperCase(), hyps[i]![k]!); return sc.cer; };
+      const cers = grid.map((_, k) => cerOf(k));
+      const best = cers.indexOf(Math.min(...cers));
+      folds.push({ fold, lmWeight: grid[best]!.lmWeight, wordScore: grid[best]!.wordScore, tunedOnCer: cers[best]! });
+      for (let i = fold; i < utts.length; i += 2) {
+        const ref = utts[i]!.text.toUpperCase();
+        score(tunedName, utts[i]!.subset).add(ref, hyps[i]![best]!);
+        score(tunedName, 'all').add(ref, hyps[i]![best]!);
+      }
+    }
+    decoders.push([tunedName, () => '']);
+  }
 
   const subsets = [...new Set(utts.map((u) => u.subset)), 'all'];
   const rows = decoders.flatMap(([name]) => subsets.map((s) => {
@@ -168,10 +202,13 @@ async function main(): Promise<void> {
       `model + all decoders ${seconds.toFixed(0)} s), ${new Date().toISOString().slice(0, 10)}`,
     '',
     table(['decoder', 'subset', 'utterances', 'CER', 'WER'], rows),
+    ...(folds.length ? ['', `Cross-validated lexicon-free weights (grid lmWeight ${[...new Set(grid.map((g) => g.lmWeight))].join(' / ')} × wordScore ` +
+      `${[...new Set(grid.map((g) => g.wordScore))].join(' / ')}; each half of the utterances (by index parity) decoded with the best on the other half): ` +
+      folds.map((f) => `half ${f.fold}: lmWeight ${f.lmWeight}, wordScore ${f.wordScore}`).join('; ') + '.'] : []),
   ].join('\n');
   console.log('\n' + md);
   const json = {
-    machine: machine(), model: args.model, dtype: args.dtype, utterances: utts.length, audioSeconds, lm: stats,
+    machine: machine(), model: args.model, dtype: args.dtype, utterances: utts.length, audioSeconds, lm: stats, crossValidation: folds,
     results: Object.fromEntries([...scores].map(([k, s]) => [k, { n: s.n, cer: s.cer, wer: s.wer, chars: s.chars, words: s.words }])),
   };
   console.log(`\nwrote ${writeResults(resultName(), json, md).replace(ROOT + '/', '')}`);
