@@ -14,14 +14,7 @@ import sys
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import torch
 
-
-class Logits(torch.nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, waveforms):
-        return self.model(waveforms).logits
+from hf_logits import Logits  # scripts/hf_logits.py (this script's folder is on sys.path)
 
 
 def main():

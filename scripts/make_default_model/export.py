@@ -21,19 +21,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from hf_logits import Logits  # scripts/hf_logits.py
 from model_manifest import manifest_path_for, write_manifest  # scripts/model_manifest.py
 from common import ACCENTS, DEMO_SENTENCE, HELDOUT_VARIANTS, LABELS, SAMPLE_RATE, SEED, TRAIN_VARIANTS
 
 torch.set_num_threads(2)
-
-
-class Logits(torch.nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, waveforms):
-        return self.model(waveforms).logits
 
 
 def save_processor(src):
