@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { parseLayers, progressView } from '../../lib/cli/batch';
 import { throwsCode } from '../helpers/errors';
 import { requireAddon } from '../helpers/native';
-import { haveSpeechTools, sentences, speak } from './speech';
+import { requireSpeechTools, sentences, speak } from '../helpers/speech';
 
 const CLI = join(__dirname, '..', '..', 'lib', 'cli', 'index.ts');
 const FILES = 12;
@@ -30,11 +30,7 @@ describe('batch: command line, kills and resumes', function () {
   let inputs: string;
   before(function () {
     requireAddon(this);
-    if (!haveSpeechTools()) {
-      // eslint-disable-next-line no-console
-      console.log('      (skipped: needs espeak-ng and sox)');
-      this.skip();
-    }
+    requireSpeechTools(this);
     dir = mkdtempSync(join(tmpdir(), 'w2v-batch-cli-'));
     inputs = join(dir, 'in');
     mkdirSync(inputs);

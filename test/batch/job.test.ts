@@ -14,7 +14,7 @@ import { createDecoder, transcribe, loadForModel } from '../../lib/transcribe';
 import { wavBytes } from '../helpers/audio-corpus';
 import { rejectsCode } from '../helpers/errors';
 import { requireAddon } from '../helpers/native';
-import { haveSpeechTools, sentences, speak } from './speech';
+import { requireSpeechTools, sentences, speak } from '../helpers/speech';
 
 /** Reads a float32 .npy (format 1.0). */
 function readNpy(path: string): { shape: number[]; data: Float32Array } {
@@ -185,11 +185,7 @@ describe('batch: runBatchJob', function () {
     const good: string[] = [];
     before(async function () {
       requireAddon(this);
-      if (!haveSpeechTools()) {
-        // eslint-disable-next-line no-console
-        console.log('      (skipped: needs espeak-ng and sox)');
-        this.skip();
-      }
+      requireSpeechTools(this);
       dir = mkdtempSync(join(tmpdir(), 'w2v-job-'));
       mkdirSync(join(dir, 'in', 'sub'), { recursive: true });
       const text = sentences(3, 10);

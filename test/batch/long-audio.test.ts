@@ -13,7 +13,7 @@ import { runBatchJob } from '../../lib/jobs';
 import { loadModel, type Model } from '../../lib/model';
 import { createDecoder, loadForModel, type WordTiming } from '../../lib/transcribe';
 import { requireAddon } from '../helpers/native';
-import { haveSpeechTools, lcs, sentences, speak } from './speech';
+import { requireSpeechTools, lcs, sentences, speak } from '../helpers/speech';
 
 /** Words of `ref` found in `got` with the same spelling and a start within 60 ms (3 frames). */
 function matched(ref: readonly WordTiming[], got: readonly WordTiming[]): WordTiming[] {
@@ -27,11 +27,7 @@ describe('batch: long audio in overlapping windows', function () {
   let dir: string;
   before(async function () {
     requireAddon(this);
-    if (!haveSpeechTools()) {
-      // eslint-disable-next-line no-console
-      console.log('      (skipped: needs espeak-ng and sox)');
-      this.skip();
-    }
+    requireSpeechTools(this);
     dir = mkdtempSync(join(tmpdir(), 'w2v-long-'));
     // About 75 held-out sentences make three minutes at espeak-ng's default speed.
     file = speak(sentences(80).join('\n'), join(dir, 'long.wav'));

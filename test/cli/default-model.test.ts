@@ -10,19 +10,9 @@ import { join } from 'node:path';
 import { DEFAULT_MODEL } from '../../lib/cli/options';
 import { runCli } from '../helpers/cli';
 import { requireAddon } from '../helpers/native';
+import { lcs, requireSpeechTools } from '../helpers/speech';
 
 const SENTENCE = 'I HAD THAT CURIOSITY BESIDE ME AT THIS MOMENT';
-
-/** Length of the longest common subsequence of two sequences. */
-function lcs<T>(a: readonly T[], b: readonly T[]): number {
-  let prev = new Array(b.length + 1).fill(0);
-  for (const x of a) {
-    const cur = [0];
-    for (let j = 1; j <= b.length; j++) cur[j] = x === b[j - 1] ? prev[j - 1] + 1 : Math.max(prev[j], cur[j - 1]);
-    prev = cur;
-  }
-  return prev[b.length];
-}
 
 /**
  * The default model is a small demonstration model (13 % CER on its held-out set, docs/default-model.md): it gets
@@ -41,11 +31,7 @@ describe('cli with the default model', function () {
   before(function () {
     requireAddon(this);
     if (!existsSync(DEFAULT_MODEL)) throw new Error(`the default model ${DEFAULT_MODEL} is missing`);
-    if (spawnSync('espeak-ng', ['--version']).status !== 0 || spawnSync('sox', ['--version']).status !== 0) {
-      // eslint-disable-next-line no-console
-      console.log('      (skipped: needs espeak-ng and sox: apt-get install espeak-ng sox)');
-      this.skip();
-    }
+    requireSpeechTools(this);
     dir = mkdtempSync(join(tmpdir(), 'w2v-default-'));
   });
 

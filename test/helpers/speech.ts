@@ -1,5 +1,5 @@
 /**
- * Test audio for the batch suites: sentences of the default model's held-out set (words it knows) spoken by
+ * Test audio for the suites that need real speech (batch jobs, the CLI on the default model): sentences of the default model's held-out set (words it knows) spoken by
  * espeak-ng, so the embedded model gives real transcripts to compare.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -13,9 +13,13 @@ export function sentences(n: number, from = 0): string[] {
   return readFileSync(HELDOUT, 'utf8').split('\n').slice(1 + from, 1 + from + n).map((l) => l.split('\t')[7]!).filter(Boolean);
 }
 
-/** True when espeak-ng and sox are installed. */
-export function haveSpeechTools(): boolean {
-  return spawnSync('espeak-ng', ['--version']).status === 0 && spawnSync('sox', ['--version']).status === 0;
+/** Call in a describe() body's before(): skips the suite, with the reason, unless espeak-ng and sox are installed. */
+export function requireSpeechTools(ctx: Mocha.Context): void {
+  if (spawnSync('espeak-ng', ['--version']).status !== 0 || spawnSync('sox', ['--version']).status !== 0) {
+    // eslint-disable-next-line no-console
+    console.log('      (skipped: needs espeak-ng and sox: apt-get install espeak-ng sox)');
+    ctx.skip();
+  }
 }
 
 /** Speaks `text` into `file` (espeak-ng's 22.05 kHz 16-bit WAV). */
