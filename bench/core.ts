@@ -104,6 +104,14 @@ type Row = Scenario & {
   oursVsOnnx: number | null;
   diffPython: number | null;
   diffOnnx: number | null;
+  /** floating-point operations of one forward pass (torch.utils.flop_counter: convolutions, matmuls, attention) */
+  gflop: number | null;
+  /** the best float32 GEMM rate measured on these cores at this thread count (CPU only) */
+  peak: { gflops: number; shape: number[]; kernel: string } | null;
+  /** gflop at the peak rate: no float32 runtime doing this arithmetic on these cores takes less */
+  floorMs: number | null;
+  /** gflop / median time, per runtime */
+  gflops: Partial<Record<Runtime, number>>;
 };
 
 async function runModel(files: ModelFiles, scenarios: Scenario[], reps: number, device: string, tmp: string): Promise<Row[]> {
@@ -128,6 +136,9 @@ async function runModel(files: ModelFiles, scenarios: Scenario[], reps: number, 
         }
       }
       if (!workers.has('ours')) throw new Error('this package could not load the model: see the message above');
+      // The compute ceiling, measured once per thread count by the Python worker (LibTorch's own GEMM kernels).
+      const python = workers.get('python');
+      const peak = python && device === 'cpu' ? await python.request({ cmd: 'peak', threads }).catch(() => null) : null;
       for (const sc of scenarios.filter((x) => x.threads === threads)) {
         const { input, shape } = writeInput(tmp, sc.batch, sc.seconds);
         const order = [...workers.keys()];
@@ -147,6 +158,7 @@ async function runModel(files: ModelFiles, scenarios: Scenario[], reps: number, 
         }
         const read = (rt: Runtime) => readF32(join(tmp, `${rt}.f32`));
         const ours = read('ours');
+        const gflop: number | null = python ? (await python.request({ cmd: 'flops', shape }).catch(() => null))?.gflop ?? null : null;
         const times: Row['times'] = {};
         const xRT: Row['xRT'] = {};
         for (const rt of order) {
@@ -159,6 +171,9 @@ async function runModel(files: ModelFiles, scenarios: Scenario[], reps: number, 
           oursVsOnnx: times.onnxruntime ? times.ours!.median / times.onnxruntime.median : null,
           diffPython: workers.has('python') ? maxAbsDiff(ours, read('python')) : null,
           diffOnnx: workers.has('onnxruntime') ? maxAbsDiff(ours, read('onnxruntime')) : null,
+          gflop, peak: peak ? { gflops: peak.gflops, shape: peak.shape, kernel: peak.kernel } : null,
+          floorMs: gflop !== null && peak ? (gflop / peak.gflops) * 1000 : null,
+          gflops: Object.fromEntries(order.map((rt) => [rt, gflop !== null ? gflop / (times[rt]!.median / 1000) : undefined]).filter(([, v]) => v !== undefined)),
         };
         rows.push(row);
         const f = (rt: Runtime) => (times[rt] ? `${times[rt]!.median.toFixed(0)} ms` : '-');
@@ -314,6 +329,14 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       `${x(r.rssPeakMB.ours)} / ${x(r.rssPeakMB.python)} / ${x(r.rssPeakMB.onnxruntime)}`,
       `${x(r.lagMs.ours)} / ${x(r.lagMs.onnxruntime)}`,
     ])),
+    ...(rows.some((r) => r.floorMs !== null) ? ['', 'Against the machine\'s float32 ceiling: GFLOP = one forward pass\'s floating-point operations (convolutions, matrix multiplies, attention; torch.utils.flop_counter); ' +
+      'floor = that work at the best float32 GEMM rate measured on these cores at that thread count (LibTorch\'s MKL and oneDNN kernels, large model-like shapes), a lower bound for a runtime that uses these kernels; ' +
+      'GFLOP/s = GFLOP / median time (% of the peak).', '',
+      table(['model', 'input', 'thr', 'GFLOP', 'peak GFLOP/s', 'floor ms', 'GFLOP/s ours', 'GFLOP/s Python', 'GFLOP/s onnxruntime', 'floor / Python', 'floor / onnxruntime'], rows.filter((r) => r.floorMs !== null).map((r) => {
+        const rate = (rt: Runtime) => (r.gflops[rt] !== undefined ? `${r.gflops[rt]!.toFixed(0)} (${((100 * r.gflops[rt]!) / r.peak!.gflops).toFixed(0)} %)` : '-');
+        return [r.label, `${r.batch}×${r.seconds} s`, r.threads, r.gflop!.toFixed(1), r.peak!.gflops.toFixed(0), r.floorMs!.toFixed(0), rate('ours'), rate('python'), rate('onnxruntime'),
+          r.times.python ? (r.floorMs! / r.times.python.median).toFixed(2) : '-', r.times.onnxruntime ? (r.floorMs! / r.times.onnxruntime.median).toFixed(2) : '-'];
+      }))] : []),
     ...(variantRows.length ? ['', `This package's configurations on the ${args.quick ? 'tiny' : 'base'} model, 2 threads (speed-up and max abs difference of the emissions against the default, same run):`, '',
       table(['configuration', 'input', 'ms', '× RT', 'speed-up', 'max abs diff'], variantRows.map((r) => [r.variant, `${r.batch}×${r.seconds} s`, ms(r.ms), r.xRT.toFixed(1), r.speedup.toFixed(2), r.maxAbsDiff.toExponential(1)]))] : []),
     ...(e2e.length ? ['', 'End to end (default model; file -> decode -> resample 44.1 -> 16 kHz -> forward -> greedy), 2 threads:', '',

@@ -8,6 +8,12 @@ Protocol: one JSON object per line in, one per line out (the same as bench/worke
   {"cmd": "e2e", "file": "a.wav", "normalize": true, "labels": [...]} -> {"ok": true, "ms": .., "text": ".."}
       file -> soundfile decode -> mono -> resample to 16 kHz (torchaudio's resample; our transcription of it in
       scripts/make_resample_fixtures.py when torchaudio is absent) -> normalise -> model -> greedy CTC
+  {"cmd": "flops", "shape": [B, T]}                                -> {"ok": true, "gflop": .., "byOp": {op: gflop}}
+      the loaded model's floating-point operations on that input, counted by torch.utils.flop_counter
+      (convolutions, matrix multiplies, attention; element-wise work is not counted)
+  {"cmd": "peak", "threads": 2}                                     -> {"ok": true, "gflops": .., "shape": [M, K, N], "kernel": ..}
+      the best float32 matrix-multiply rate on these cores at that thread count (MKL's sgemm and oneDNN's
+      matmul, large model-like shapes): with the flop count, the least time any float32 runtime can take
   {"cmd": "quit"}
 Inputs and outputs are raw little-endian float32 files.
 """
@@ -25,6 +31,47 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def count_flops(model, convention, shape, device):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    # LibTorch's CPU attention kernel is not in the counter's table (a decomposed scaled_dot_product_attention
+    # lands on it): Q K^T and the weighted sum of V, 2 flops per multiply-add each.
+    def attention(q, k, v, *args, out_shape=None, **kwargs):
+        b, h, tq, d = q
+        return 2 * b * h * tq * k[-2] * d + 2 * b * h * tq * k[-2] * v[-1]
+
+    mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: attention}
+    x = torch.zeros(shape, device=device)
+    with torch.inference_mode(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
+        model(x, None) if convention == "torchaudio" else model(x)
+    by_op = {str(op): n / 1e9 for op, n in counter.get_flop_counts()["Global"].items()}
+    return {"gflop": counter.get_total_flops() / 1e9, "byOp": by_op}
+
+
+def gemm_peak(threads):
+    torch.set_num_threads(threads)
+    onednn = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
+    best = {"gflops": 0.0}
+    with torch.inference_mode():
+        # a square one and the shapes of wav2vec2's layers (feed-forward both ways, a 3-tap convolution as GEMM)
+        for m, k, n in [(2048, 2048, 2048), (4096, 768, 3072), (4096, 3072, 768), (16000, 1536, 512)]:
+            a, w = torch.randn(m, k), torch.randn(n, k)
+            kernels = [("MKL sgemm (torch.mm)", lambda: torch.mm(a, w.t()))]
+            if onednn is not None:
+                kernels.append(("oneDNN matmul (mkldnn._linear_pointwise)", lambda: onednn(a, w, None, "none", [], None)))
+            for name, f in kernels:
+                f()
+                times = []
+                for _ in range(5):
+                    t0 = time.perf_counter()
+                    f()
+                    times.append(time.perf_counter() - t0)
+                rate = 2 * m * k * n / sorted(times)[2] / 1e9
+                if rate > best["gflops"]:
+                    best = {"gflops": rate, "shape": [m, k, n], "kernel": name}
+    return best
 
 
 def resampler():
@@ -88,6 +135,14 @@ def main():
                 text = " ".join(text.split())
                 ms = (time.perf_counter() - t0) * 1000
                 reply = {"ok": True, "ms": ms, "text": text, "rssPeakMB": peak_rss_mb()}
+            elif req["cmd"] == "flops":
+                reply = {"ok": True, **count_flops(model, convention, req["shape"], device)}
+            elif req["cmd"] == "peak":
+                threads = torch.get_num_threads()
+                try:
+                    reply = {"ok": True, **gemm_peak(int(req["threads"]))}
+                finally:
+                    torch.set_num_threads(threads)
             elif req["cmd"] == "quit":
                 return
             else:

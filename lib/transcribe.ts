@@ -3,7 +3,8 @@
  * model's rate, run the model, decode with greedy or beam search. One place, so every front end agrees.
  */
 import { loadAudio, type AudioInput } from './audio';
-import { CTCBeamSearchDecoder, DEFAULT_HOTWORD_WEIGHT, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type WordSpan } from './decode';
+import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type Hotwords, type WordSpan } from './decode';
+import { checkHotwords } from './decode/hotwords';
 import { Wav2Vec2Error, invalid } from './errors';
 import { isObject, isPositiveInteger } from './is';
 import { manifestPathFor } from './manifest';
@@ -17,8 +18,11 @@ export interface DecoderOptions {
   lm?: string | NGramLanguageModel;
   /** Beam search: lexicon file path (word followed by its tokens per line) or a loaded Lexicon. */
   lexicon?: string | Lexicon;
-  /** Beam search: words to boost, each with its own weight (natural-log units per word; pyctcdecode's default 10). */
-  hotwords?: Array<{ word: string; weight?: number }>;
+  /**
+   * Beam search: words to boost, as CTCBeamSearchDecoder takes them: `{ words, weight? }` (one boost for all, in
+   * natural-log units per word; pyctcdecode's default 10) or a plain word list.
+   */
+  hotwords?: Hotwords | readonly string[];
   beamSize?: number;
   lmWeight?: number;
   wordScore?: number;
@@ -71,18 +75,12 @@ export function createDecoder(model: Model, options: DecoderOptions = {}): Bound
     return { kind, decode: (e) => { const r = greedy.decode(e); return { text: r.text, words: words(r.words) }; } };
   }
   if (kind !== 'beam') throw invalid('INVALID_INPUT', 'decoder', "'greedy' or 'beam'", kind);
-  const hot = options.hotwords ?? [];
-  // The beam decoder takes one weight for all hotwords, so every weight must agree.
-  const weights = new Set(hot.map((h) => h.weight ?? DEFAULT_HOTWORD_WEIGHT));
-  if (weights.size > 1) {
-    throw new Wav2Vec2Error('INVALID_INPUT', `hotwords: every hotword must have the same boost, got ${[...weights].join(', ')}.`);
-  }
   const beam = new CTCBeamSearchDecoder(labels, {
     blankToken: labels[blank],
     silToken: wordDelimiter,
     ...(options.lexicon !== undefined ? { lexicon: options.lexicon } : {}),
     ...(options.lm !== undefined ? { lm: options.lm } : {}),
-    ...(hot.length ? { hotwords: { words: hot.map((h) => h.word), weight: [...weights][0] } } : {}),
+    ...(options.hotwords !== undefined ? { hotwords: options.hotwords } : {}),
     ...(options.beamSize !== undefined ? { beamSize: options.beamSize } : {}),
     ...(options.lmWeight !== undefined ? { lmWeight: options.lmWeight } : {}),
     ...(options.wordScore !== undefined ? { wordScore: options.wordScore } : {}),
@@ -93,13 +91,8 @@ export function createDecoder(model: Model, options: DecoderOptions = {}): Bound
 
 function checkDecoderOptions(o: DecoderOptions): void {
   if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'decoder options', 'an object', o);
-  if (o.hotwords !== undefined) {
-    if (!Array.isArray(o.hotwords)) throw invalid('INVALID_INPUT', 'hotwords', 'an array of { word, weight? }', o.hotwords);
-    o.hotwords.forEach((h, i) => {
-      if (!isObject(h as unknown) || typeof h.word !== 'string' || h.word.length === 0) throw invalid('INVALID_INPUT', `hotwords[${i}]`, '{ word: a non-empty string, weight?: number }', h);
-      if (h.weight !== undefined && !Number.isFinite(h.weight)) throw invalid('INVALID_INPUT', `hotwords[${i}].weight`, 'a finite number', h.weight);
-    });
-  }
+  // the beam decoder's own check, here so that a greedy decoder's options are checked too
+  if (o.hotwords !== undefined) checkHotwords(o.hotwords);
   if (o.beamSize !== undefined && !isPositiveInteger(o.beamSize)) throw invalid('INVALID_INPUT', 'beamSize', 'a positive integer', o.beamSize);
   for (const k of ['lmWeight', 'wordScore'] as const) {
     if (o[k] !== undefined && !Number.isFinite(o[k])) throw invalid('INVALID_INPUT', k, 'a finite number', o[k]);

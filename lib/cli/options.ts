@@ -6,6 +6,7 @@ import { Option, type Command } from 'commander';
 import { getBundle } from '../bundles';
 import { Wav2Vec2Error } from '../errors';
 import { loadModel, type Device, type Model } from '../model';
+import type { Hotwords } from '../decode';
 import { loadForModel, padToReceptiveField, type DecoderOptions } from '../transcribe';
 
 /** The model shipped with the package (trained by scripts/make_default_model on synthetic speech). */
@@ -66,27 +67,36 @@ export function addDecoderOptions(cmd: Command): Command {
     .option('--word-score <x>', 'score added per word', number('--word-score'));
 }
 
-/** `WORD` or `WORD:BOOST`. */
-function parseHotwords(values: string[]): DecoderOptions['hotwords'] {
-  return values.map((v) => {
+/** `WORD` or `WORD:BOOST`, repeated; the beam search has one boost for all hotwords, so given boosts must agree. */
+function parseHotwords(values: string[]): Hotwords | undefined {
+  if (values.length === 0) return undefined;
+  const words: string[] = [];
+  const boosts = new Set<number>();
+  for (const v of values) {
     const i = v.lastIndexOf(':');
-    if (i < 0) return { word: v };
+    if (i < 0) {
+      words.push(v);
+      continue;
+    }
     const weight = Number(v.slice(i + 1));
-    if (!Number.isFinite(weight) || i === 0) throw new Wav2Vec2Error('INVALID_INPUT', `--hotword: expected WORD or WORD:BOOST, got "${v}".`);
-    return { word: v.slice(0, i), weight };
-  });
+    if (!Number.isFinite(weight) || i === 0 || v.slice(i + 1).trim() === '') throw new Wav2Vec2Error('INVALID_INPUT', `--hotword: expected WORD or WORD:BOOST, got "${v}".`);
+    words.push(v.slice(0, i));
+    boosts.add(weight);
+  }
+  if (boosts.size > 1) throw new Wav2Vec2Error('INVALID_INPUT', `--hotword: all hotwords share one boost, got ${[...boosts].join(' and ')}.`);
+  return { words, ...(boosts.size ? { weight: [...boosts][0]! } : {}) };
 }
 
 /** The decoder flags as createDecoder's options; any beam-search flag implies --decoder beam. */
 export function decoderOptionsFrom(o: DecoderCliOptions): DecoderOptions {
   if (o.decoder !== 'greedy' && o.decoder !== 'beam') throw new Wav2Vec2Error('INVALID_INPUT', `--decoder: expected greedy or beam, got "${o.decoder}".`);
   const hotwords = parseHotwords(o.hotword);
-  const beamOnly = o.lm || o.lexicon || hotwords?.length || o.beamSize || o.lmWeight !== undefined || o.wordScore !== undefined;
+  const beamOnly = o.lm || o.lexicon || hotwords || o.beamSize || o.lmWeight !== undefined || o.wordScore !== undefined;
   return {
     decoder: o.decoder === 'greedy' && beamOnly ? 'beam' : o.decoder,
     ...(o.lm ? { lm: o.lm } : {}),
     ...(o.lexicon ? { lexicon: o.lexicon } : {}),
-    ...(hotwords?.length ? { hotwords } : {}),
+    ...(hotwords ? { hotwords } : {}),
     ...(o.beamSize ? { beamSize: o.beamSize } : {}),
     ...(o.lmWeight !== undefined ? { lmWeight: o.lmWeight } : {}),
     ...(o.wordScore !== undefined ? { wordScore: o.wordScore } : {}),

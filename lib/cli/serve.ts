@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { Wav2Vec2Error } from '../errors';
 import { createServer } from '../serve';
-import { addModelOptions, number, openModel, positiveInt, type ModelCliOptions } from './options';
+import { addDecoderOptions, addModelOptions, decoderOptionsFrom, number, openModel, positiveInt, type DecoderCliOptions, type ModelCliOptions } from './options';
 
-interface ServeCliOptions extends ModelCliOptions {
+interface ServeCliOptions extends ModelCliOptions, DecoderCliOptions {
   host: string;
   port: number;
   maxBatchSize: number;
@@ -13,10 +13,6 @@ interface ServeCliOptions extends ModelCliOptions {
   maxBodyMb: number;
   maxDuration: number;
   timeoutMs: number;
-  decoder: 'greedy' | 'beam';
-  lm?: string;
-  lexicon?: string;
-  beamSize?: number;
   log: boolean;
 }
 
@@ -37,7 +33,7 @@ function nonNegative(what: string) {
 
 export function serveCommand(): Command {
   const cmd = new Command('serve').description('HTTP server: POST /v1/transcribe, POST /v1/features, GET /health, GET /metrics (Prometheus)');
-  addModelOptions(cmd)
+  addDecoderOptions(addModelOptions(cmd))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', port, 8080)
     .option('--max-batch-size <n>', 'most requests per model call (1: no batching)', positiveInt('--max-batch-size'), 8)
@@ -47,14 +43,10 @@ export function serveCommand(): Command {
     .option('--max-body-mb <n>', 'largest request body or upload, in MiB', positiveInt('--max-body-mb'), 25)
     .option('--max-duration <s>', 'longest audio per request, in seconds', positiveInt('--max-duration'), 120)
     .option('--timeout-ms <ms>', 'per-request time limit (504 beyond it)', positiveInt('--timeout-ms'), 60000)
-    .option('--decoder <kind>', "'greedy' or 'beam' (--lm, --lexicon, --beam-size imply beam)", 'greedy')
-    .option('--lm <arpa>', 'n-gram language model (ARPA) for beam search')
-    .option('--lexicon <file>', 'lexicon for beam search')
-    .option('--beam-size <n>', 'beam size', positiveInt('--beam-size'))
     .option('--log', 'log every request (JSON lines on stdout)', false)
     .action(async (o: ServeCliOptions) => {
-      if (o.decoder !== 'greedy' && o.decoder !== 'beam') throw new Wav2Vec2Error('INVALID_INPUT', `--decoder: expected greedy or beam, got "${o.decoder}".`);
-      const beam = o.decoder === 'beam' || o.lm || o.lexicon || o.beamSize;
+      // the decoder flags of `transcribe` and `batch`, checked before the model loads
+      const decoder = decoderOptionsFrom(o);
       const model = await openModel(o);
       try {
         const app = await createServer({
@@ -65,9 +57,7 @@ export function serveCommand(): Command {
             maxWaitMs: o.maxWaitMs,
             maxQueue: o.maxQueue,
             maxDuration: o.maxDuration,
-            decoder: beam
-              ? { decoder: 'beam', ...(o.lm ? { lm: o.lm } : {}), ...(o.lexicon ? { lexicon: o.lexicon } : {}), ...(o.beamSize ? { beamSize: o.beamSize } : {}) }
-              : { decoder: 'greedy' },
+            decoder,
           },
           maxBodyBytes: o.maxBodyMb * 2 ** 20,
           requestTimeoutMs: o.timeoutMs,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../lib/model';
 import { loadAudio } from '../../lib/audio';
-import { GreedyCTCDecoder } from '../../lib/decode';
+import { CTCBeamSearchDecoder, GreedyCTCDecoder } from '../../lib/decode';
 import { maxAbsDiff } from '../../lib/tensor';
 import { wavBytes } from '../helpers/audio-corpus';
 import { runCli } from '../helpers/cli';
@@ -71,6 +71,26 @@ describe('cli', function () {
     }
   });
 
+  it('--hotword WORD:BOOST implies beam search and reaches the decoder as { words, weight }', async () => {
+    const m = await loadModel(model);
+    let withBoost: string;
+    try {
+      const out = await m.forward((await loadAudio(wav, { mono: true })).channels[0]!);
+      const emission = { data: out.emissions.data, shape: out.emissions.shape.slice(1) };
+      const beam = (hotwords?: { words: string[]; weight: number }) => new CTCBeamSearchDecoder(manifest.labels, { silToken: '|', ...(hotwords ? { hotwords } : {}) }).decode(emission)[0]!.text;
+      withBoost = beam({ words: ['TEA', 'EAT'], weight: 30 });
+      // the boost must change this transcript, or the comparison below would not show that it arrived
+      assert.notEqual(withBoost, beam());
+    } finally {
+      m.dispose();
+    }
+    const r = runCli(['transcribe', wav, '--model', model, '--json', '--hotword', 'TEA:30', '--hotword', 'EAT']);
+    assert.equal(r.status, 0, r.stderr);
+    const line = JSON.parse(r.stdout);
+    assert.equal(line.decoder, 'beam');
+    assert.equal(line.text, withBoost);
+  });
+
   it('features writes one .npy per layer, equal to extractFeatures', async () => {
     const out = join(dir, 'feat');
     const r = runCli(['features', wav, '--model', model, '--out', out]);
@@ -122,6 +142,7 @@ describe('cli', function () {
       ['a bad thread count', () => ['transcribe', wav, '--model', model, '--threads', 'two'], 1, /--threads/],
       ['a bad decoder', () => ['transcribe', wav, '--model', model, '--decoder', 'viterbi'], 1, /--decoder/],
       ['a malformed hotword', () => ['transcribe', wav, '--model', model, '--hotword', 'WORD:x'], 1, /--hotword/],
+      ['hotwords with different boosts', () => ['transcribe', wav, '--model', model, '--hotword', 'A:5', '--hotword', 'B:6'], 1, /--hotword: all hotwords share one boost, got 5 and 6/],
       ['no files', () => ['transcribe'], 2, /missing required argument/],
       ['features without --out', () => ['features', wav, '--model', model], 2, /--out/],
       ['an unknown command', () => ['transcribbe', wav], 2, /unknown command/],

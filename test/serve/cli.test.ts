@@ -67,4 +67,15 @@ describe('serve: command line', function () {
     assert.equal(code, 1);
     assert.match(err, /--port: expected an integer within \[0, 65535\]/);
   });
+
+  it('takes the decoder flags of transcribe and batch, checked before the model loads', async () => {
+    // --hotword and --word-score were transcribe/batch-only before: commander would have called them unknown
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '0', '--word-score', '2', '--hotword', 'CURIOSITY:lots'], { cwd: ROOT });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.equal(code, 1);
+    assert.equal(err.trim().split('\n').length, 1, err);
+    assert.match(err, /--hotword: expected WORD or WORD:BOOST, got "CURIOSITY:lots"/);
+  });
 });
