@@ -98,8 +98,10 @@ def main():
                              'heads': cfg.num_attention_heads, 'featExtractNorm': cfg.feat_extract_norm,
                              'positionalConv': [cfg.num_conv_pos_embeddings, cfg.num_conv_pos_embedding_groups]},
             'seed': SEED,
-            'training': {k: state.get(k) for k in ('step', 'note', 'train_seconds', 'audio_seconds_seen',
-                                                  'training_utterances', 'training_hours')},
+            'training': {**{k: state.get(k) for k in ('step', 'note', 'train_seconds', 'audio_seconds_seen',
+                                                     'training_utterances', 'training_hours')},
+                         # the train.py command line that made it (bf16, steps, learning rate, augmentation, ...)
+                         'args': {k: v for k, v in (state.get('args') or {}).items() if k not in ('out', 'eval_only')}},
             'trainingPhase1': {k: (state.get('previous_phase') or {}).get(k) for k in
                                ('step', 'note', 'train_seconds', 'audio_seconds_seen')} if state.get('previous_phase') else None,
             'data': {'text': 'scripts/make_default_model/grammar.py (75 %) + random sequences of its words (25 %), '
