@@ -108,7 +108,7 @@ type Row = Scenario & {
   gflop: number | null;
   /** the best float32 GEMM rate measured on these cores at this thread count (CPU only) */
   peak: { gflops: number; shape: number[]; kernel: string } | null;
-  /** gflop at the peak rate: no float32 runtime doing this arithmetic on these cores takes less */
+  /** gflop at the peak rate: a lower bound for a runtime that does this arithmetic with these kernels on these cores */
   floorMs: number | null;
   /** gflop / median time, per runtime */
   gflops: Partial<Record<Runtime, number>>;

@@ -13,7 +13,7 @@ Protocol: one JSON object per line in, one per line out (the same as bench/worke
       (convolutions, matrix multiplies, attention; element-wise work is not counted)
   {"cmd": "peak", "threads": 2}                                     -> {"ok": true, "gflops": .., "shape": [M, K, N], "kernel": ..}
       the best float32 matrix-multiply rate on these cores at that thread count (MKL's sgemm and oneDNN's
-      matmul, large model-like shapes): with the flop count, the least time any float32 runtime can take
+      matmul, large model-like shapes): with the flop count, a lower bound for a runtime using these kernels
   {"cmd": "quit"}
 Inputs and outputs are raw little-endian float32 files.
 """
