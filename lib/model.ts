@@ -281,10 +281,6 @@ export class Model {
   }
 
   /**
-   * Runs each item of a ragged batch alone (views into the batch's own buffer, so no copies) and stacks the
-   * outputs into zero-padded [B, maxFrames, D] tensors, one per output (emissions, or each feature layer).
-   */
-  /**
    * A LibTorch error during a call, as our error. When the graph was rewritten at load, say how to rule the
    * rewrite out: a model that runs in Python but fails here after a rewrite is a bug of ours.
    */
@@ -296,6 +292,10 @@ export class Model {
       'load the model with { optimize: false } and please report it)', { cause: e.cause ?? err, ...(e.detail ? { detail: e.detail } : {}) });
   }
 
+  /**
+   * Runs each item of a ragged batch alone (views into the batch's own buffer, so no copies) and stacks the
+   * outputs into zero-padded [B, maxFrames, D] tensors, one per output (emissions, or each feature layer).
+   */
   async #perItem(batch: Batch, run: (item: Float32Array) => Promise<Tensor[]>): Promise<Tensor[]> {
     const [B, T] = batch.shape;
     const results: Tensor[][] = [];

@@ -189,11 +189,12 @@ async function main(): Promise<void> {
         score(tunedName, 'all').add(ref, hyps[i]![best]!);
       }
     }
-    decoders.push([tunedName, () => '']);
   }
 
   const subsets = [...new Set(utts.map((u) => u.subset)), 'all'];
-  const rows = decoders.flatMap(([name]) => subsets.map((s) => {
+  // the cross-validated rows were scored above, from the grid's hypotheses
+  const names = [...decoders.map(([name]) => name), ...(folds.length ? [tunedName] : [])];
+  const rows = names.flatMap((name) => subsets.map((s) => {
     const sc = score(name, s);
     return [name, s, sc.n, `${(sc.cer * 100).toFixed(2)} %`, `${(sc.wer * 100).toFixed(2)} %`];
   }));

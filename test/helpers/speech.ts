@@ -1,6 +1,7 @@
 /**
- * Test audio for the suites that need real speech (batch jobs, the CLI on the default model): sentences of the default model's held-out set (words it knows) spoken by
- * espeak-ng, so the embedded model gives real transcripts to compare.
+ * Test audio for the suites that need real speech (batch jobs, the CLI on the default model): sentences of the
+ * default model's held-out set (words it knows) spoken by espeak-ng, so the embedded model gives real transcripts
+ * to compare.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
