@@ -252,7 +252,10 @@ def main():
         prev = None
     # Hugging Face marks the waveform itself as requiring grad in training (for gradient checkpointing), so every
     # step also computed the gradient with respect to the 1-channel input of the first conv: 60 ms of a 300 ms step.
-    # The conv weights still train; only that unused input gradient goes.
+    # The conv weights still train; only that unused input gradient goes. (A private attribute: say so if it is gone.)
+    if not hasattr(model.wav2vec2.feature_extractor, '_requires_grad'):
+        print('warning: transformers no longer has Wav2Vec2FeatureEncoder._requires_grad; steps may be slower',
+              flush=True)
     model.wav2vec2.feature_extractor._requires_grad = False
     model.config.mask_time_prob = args.mask_time_prob
     for name in ('hidden_dropout', 'attention_dropout'):
