@@ -1,6 +1,7 @@
 /**
  * `npm run check:leaks`: 2000 forward calls (and 200 load/dispose cycles) on a fixture model with --expose-gc;
- * fails when resident memory grows by 10 MB or more after warm-up. Prints the figures.
+ * fails when resident memory grows by 10 MB or more after warm-up (the cycles get a second span to tell a trend
+ * from a step of noise). Prints the figures.
  */
 import { join } from 'node:path';
 import { loadModel } from '../lib/model';
@@ -8,7 +9,7 @@ import { loadModel } from '../lib/model';
 const MODEL = join(__dirname, '..', 'test', 'fixtures', 'models', 'ta_tiny_base.pt');
 const CALLS = Number(process.env.LEAK_CALLS ?? 2000);
 const CYCLES = Number(process.env.LEAK_CYCLES ?? 200);
-const LIMIT_MB = 10;
+const LIMIT_MB = Number(process.env.LEAK_LIMIT_MB ?? 10);
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -54,12 +55,25 @@ async function main(): Promise<void> {
     if (i % 10 === 0) cycleSamples.push(settle());
   }
   const cyclesStart = median(cycleSamples.slice(0, 5));
-  const afterCycles = median(cycleSamples.slice(-5));
+  let afterCycles = median(cycleSamples.slice(-5));
+  // RSS after load/dispose cycles wanders in steps (0 to 9 MB over 200 cycles in CI runs; -2.8 MB over 1000), so a
+  // reading over the limit is checked against the trend: run as many cycles again. A leak doubles its growth over
+  // the doubled span; a step of noise does not, so the verdict is the growth over the whole span.
+  let cycles = CYCLES;
+  if (afterCycles - cyclesStart >= LIMIT_MB) {
+    console.log(`  ${CYCLES} cycles: growth ${(afterCycles - cyclesStart).toFixed(2)} MB; running ${CYCLES} more`);
+    for (let i = 1; i <= CYCLES; i++) {
+      await cycle();
+      if (i % 10 === 0) cycleSamples.push(settle());
+    }
+    cycles += CYCLES;
+    afterCycles = median(cycleSamples.slice(-5));
+  }
 
   const callGrowth = afterCalls - start;
   const cycleGrowth = afterCycles - cyclesStart;
   console.log(`forward: ${CALLS} calls of 1 s audio, rss ${start.toFixed(1)} -> ${afterCalls.toFixed(1)} MB (growth ${callGrowth.toFixed(2)} MB; readings ${Math.min(...samples).toFixed(1)}-${Math.max(...samples).toFixed(1)} MB)`);
-  console.log(`load/forward/dispose: ${CYCLES} cycles, rss ${cyclesStart.toFixed(1)} -> ${afterCycles.toFixed(1)} MB (growth ${cycleGrowth.toFixed(2)} MB)`);
+  console.log(`load/forward/dispose: ${cycles} cycles, rss ${cyclesStart.toFixed(1)} -> ${afterCycles.toFixed(1)} MB (growth ${cycleGrowth.toFixed(2)} MB)`);
   const ok = callGrowth < LIMIT_MB && cycleGrowth < LIMIT_MB;
   console.log(ok ? `OK: growth under ${LIMIT_MB} MB` : `LEAK: growth of ${LIMIT_MB} MB or more`);
   process.exit(ok ? 0 : 1);
