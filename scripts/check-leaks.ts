@@ -50,10 +50,13 @@ async function main(): Promise<void> {
   };
   for (let i = 0; i < 50; i++) await cycle();
   const cycleSamples: number[] = [];
-  for (let i = 1; i <= CYCLES; i++) {
-    await cycle();
-    if (i % 10 === 0) cycleSamples.push(settle());
-  }
+  const measuredCycles = async (n: number) => {
+    for (let i = 1; i <= n; i++) {
+      await cycle();
+      if (i % 10 === 0) cycleSamples.push(settle());
+    }
+  };
+  await measuredCycles(CYCLES);
   const cyclesStart = median(cycleSamples.slice(0, 5));
   let afterCycles = median(cycleSamples.slice(-5));
   // RSS after load/dispose cycles wanders in steps (0 to 9 MB over 200 cycles in CI runs; -2.8 MB over 1000), so a
@@ -62,10 +65,7 @@ async function main(): Promise<void> {
   let cycles = CYCLES;
   if (afterCycles - cyclesStart >= LIMIT_MB) {
     console.log(`  ${CYCLES} cycles: growth ${(afterCycles - cyclesStart).toFixed(2)} MB; running ${CYCLES} more`);
-    for (let i = 1; i <= CYCLES; i++) {
-      await cycle();
-      if (i % 10 === 0) cycleSamples.push(settle());
-    }
+    await measuredCycles(CYCLES);
     cycles += CYCLES;
     afterCycles = median(cycleSamples.slice(-5));
   }
