@@ -67,10 +67,10 @@ class AudioSet:
         peak (espeak-ng's closing silence and reverb tails were 9.5 % of the training audio: compute spent on
         frames that only teach the blank)."""
         keep, before = int(keep_seconds * SAMPLE_RATE), sum(self.lengths)
-        for i, (o, n) in enumerate(zip(self.offsets, self.lengths)):
-            x = np.abs(np.asarray(self.audio[o:o + n], dtype=np.float32))
+        for i, n in enumerate(self.lengths):
+            x = np.abs(self.wave(i))
             frames = x[:n // 160 * 160].reshape(-1, 160).max(1)
-            loud = np.nonzero(frames >= 0.03 * max(float(x.max()), 1.0))[0]
+            loud = np.nonzero(frames >= 0.03 * max(float(x.max()), 1 / 32768))[0]
             if len(loud):
                 self.lengths[i] = min(n, (int(loud[-1]) + 1) * 160 + keep)
         return 1 - sum(self.lengths) / before
