@@ -15,7 +15,7 @@ import { lcs, requireSpeechTools } from '../helpers/speech';
 const SENTENCE = 'I HAD THAT CURIOSITY BESIDE ME AT THIS MOMENT';
 
 /**
- * The default model is a small demonstration model (5.2 % CER on its held-out set, docs/default-model.md): it gets
+ * The default model is a small demonstration model (4.2 % CER on its held-out set, docs/default-model.md): it gets
  * most words of this sentence right and misspells or splits a few. Pinned: at least 6 of the 9 words, in
  * order, and at least 80 % of the characters in order.
  */
