@@ -39,7 +39,7 @@ def main():
     d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'work', 'model')
     hyps = json.load(open(os.path.join(d, 'eval.json')))['hypotheses']
     rows = read_tsv(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'text', 'heldout.tsv'))
-    src = sentence_sources(24450)
+    src = sentence_sources(24450)  # the held-out sentences are drawn from the stream's first 24,000 + 450 (data.py)
     odd = ('whisper', 'croak', 'robo', 'Robot', 'klatt', 'Demonic', 'Storm', 'Tweaky')
     groups = {}
     for row in rows:

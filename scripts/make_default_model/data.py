@@ -75,12 +75,16 @@ def make_sentences(n, seed, vocab='small'):
 
 def cmd_text(args):
     os.makedirs(TEXT, exist_ok=True)
-    sents = make_sentences(args.train + args.heldout_sentences, SEED, args.vocab)
+    # --more-train sentences come from the same stream after the first --train + held-out ones, so the held-out set
+    # (drawn from those first ones) and the first --train utterances stay those of a run without them: models trained
+    # on more text are measured on the same held-out utterances
+    stream = make_sentences(args.train + args.heldout_sentences + args.more_train, SEED, args.vocab)
+    sents, more = stream[:args.train + args.heldout_sentences], stream[args.train + args.heldout_sentences:]
     r = random.Random(SEED + 1)
     r.shuffle(sents)
     held, train = sents[:args.heldout_sentences], sents[args.heldout_sentences:]
-    assert not {to_transcript(s) for s in held} & {to_transcript(s) for s in train}
-    write_train_text(train)
+    assert not {to_transcript(s) for s in held} & {to_transcript(s) for s in train + more}
+    write_train_text(train + more)
     # held-out utterance specs: unseen sentences (training voices), unseen voice (training sentences),
     # unseen voice and sentences
     n_us = args.heldout_sentences * 2 // 3
@@ -96,6 +100,7 @@ def cmd_text(args):
         f.write('id\tsubset\tvoice\tspeed\tpitch\tgap\tsox_effects\ttext\n')
         for row in rows:
             f.write('\t'.join(str(row[k]) for k in ('id', 'subset', 'voice', 'speed', 'pitch', 'gap', 'sox', 'text')) + '\n')
+    train += more
     words_train = {w for s in train for w in s.split()}
     oov = sum(1 for s in held for w in s.split() if w not in words_train) / sum(len(s.split()) for s in held)
     print(f'text: {len(train)} training sentences, {len(held)} held-out sentences, {len(words_train)} distinct '
@@ -198,6 +203,8 @@ def main():
     sub = ap.add_subparsers(dest='cmd', required=True)
     t = sub.add_parser('text')
     t.add_argument('--train', type=int, default=20000)
+    t.add_argument('--more-train', type=int, default=0,
+                   help='further training sentences that leave the held-out set as --train alone draws it')
     t.add_argument('--heldout-sentences', type=int, default=450)
     t.add_argument('--vocab', choices=['small', 'full'], default='small',
                    help="small: ~680 words (grammar.SMALL_VOCAB; the default model); full: ~2,200 words with Faker's")

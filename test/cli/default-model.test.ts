@@ -15,7 +15,7 @@ import { lcs, requireSpeechTools } from '../helpers/speech';
 const SENTENCE = 'I HAD THAT CURIOSITY BESIDE ME AT THIS MOMENT';
 
 /**
- * The default model is a small demonstration model (4.2 % CER on its held-out set, docs/default-model.md). With
+ * The default model is a small demonstration model (3.2 % CER on its held-out set, docs/default-model.md). With
  * Debian's espeak-ng it gets this sentence exactly, but a few misspelt or split words are within what it does on
  * unseen sentences (18 % WER), and another espeak-ng build may say it differently. Pinned: at least 6 of the 9
  * words, in order, and at least 80 % of the characters in order.
