@@ -121,12 +121,15 @@ def padded(n, grid):
     return -(-n // grid) * grid if grid else n
 
 
-def make_batches(lengths, max_samples, r, shuffle=True, grid=0):
+def make_batches(lengths, max_samples, r=None, shuffle=True, grid=0, indices=None):
     """Batches of similar lengths, each at most max_samples once padded to its longest utterance rounded up to a
     multiple of grid (0: no rounding). Rounding makes the same few shapes recur, which oneDNN's per-shape kernels
     need: with a new shape for every batch, steps were 1.6x slower (120 against 193 audio-s/s in a microbenchmark;
-    a 0.25 s grid leaves 74 shapes an epoch for 4.2 % more padding)."""
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], r.random()))
+    a 0.25 s grid leaves 74 shapes an epoch for 4.2 % more padding). Over indices (default: all), equal lengths in
+    random order when r is given, else in the order of indices (evaluation: shuffle=False, r=None)."""
+    indices = range(len(lengths)) if indices is None else indices
+    key = (lambda i: (lengths[i], r.random())) if r else (lambda i: lengths[i])
+    order = sorted(indices, key=key)
     batches, cur = [], []
     for i in order:
         n = padded(lengths[i], grid)
@@ -189,18 +192,12 @@ def greedy(ids):
 def evaluate(model, ds, indices, batch_samples=16000 * 60):
     model.eval()
     hyps = {}
-    order = sorted(indices, key=lambda i: ds.lengths[i])
-    cur = []
-    for k, i in enumerate(order + [None]):
-        if i is not None and not (cur and (len(cur) + 1) * ds.lengths[i] > batch_samples):
-            cur.append(i)
-            continue
+    for cur in make_batches(ds.lengths, batch_samples, shuffle=False, indices=indices):
         x, lens = collate([ds.wave(j) for j in cur])
         logits = model(x).logits
         ol = out_lengths(model, lens)
         for j, b in enumerate(cur):
             hyps[b] = greedy(logits[j, :ol[j]].argmax(-1).tolist())
-        cur = [i] if i is not None else []
     stats = {}
     for i in indices:
         ref = to_transcript(ds.items[i]['text']).replace('|', ' ')
@@ -276,6 +273,12 @@ def main():
     from transformers import Wav2Vec2ForCTC
     train_ds, held_ds = AudioSet('train'), AudioSet('heldout')
     if args.eval_only:
+        # the training sample is scored as the run trained on it, cut as in its train_state.json, so that this
+        # reproduces the run's final evaluation (--trim-tail when there is no such file)
+        state_file = os.path.join(args.eval_only, 'train_state.json')
+        trim = json.load(open(state_file))['args'].get('trim_tail', 0) if os.path.exists(state_file) else args.trim_tail
+        if trim:
+            train_ds.trim_tails(trim)
         model = Wav2Vec2ForCTC.from_pretrained(args.eval_only)
         res, hyps = eval_all(model, train_ds, held_ds)
         print(fmt(res))
