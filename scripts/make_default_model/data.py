@@ -78,13 +78,15 @@ def cmd_text(args):
     # --more-train sentences come from the same stream after the first --train + held-out ones, so the held-out set
     # (drawn from those first ones) and the first --train utterances stay those of a run without them: models trained
     # on more text are measured on the same held-out utterances
-    stream = make_sentences(args.train + args.heldout_sentences + args.more_train, SEED, args.vocab)
-    sents, more = stream[:args.train + args.heldout_sentences], stream[args.train + args.heldout_sentences:]
+    first = args.train + args.heldout_sentences
+    stream = make_sentences(first + args.more_train, SEED, args.vocab)
+    sents = stream[:first]
     r = random.Random(SEED + 1)
     r.shuffle(sents)
     held, train = sents[:args.heldout_sentences], sents[args.heldout_sentences:]
-    assert not {to_transcript(s) for s in held} & {to_transcript(s) for s in train + more}
-    write_train_text(train + more)
+    all_train = train + stream[first:]
+    assert not {to_transcript(s) for s in held} & {to_transcript(s) for s in all_train}
+    write_train_text(all_train)
     # held-out utterance specs: unseen sentences (training voices), unseen voice (training sentences),
     # unseen voice and sentences
     n_us = args.heldout_sentences * 2 // 3
@@ -100,10 +102,9 @@ def cmd_text(args):
         f.write('id\tsubset\tvoice\tspeed\tpitch\tgap\tsox_effects\ttext\n')
         for row in rows:
             f.write('\t'.join(str(row[k]) for k in ('id', 'subset', 'voice', 'speed', 'pitch', 'gap', 'sox', 'text')) + '\n')
-    train += more
-    words_train = {w for s in train for w in s.split()}
+    words_train = {w for s in all_train for w in s.split()}
     oov = sum(1 for s in held for w in s.split() if w not in words_train) / sum(len(s.split()) for s in held)
-    print(f'text: {len(train)} training sentences, {len(held)} held-out sentences, {len(words_train)} distinct '
+    print(f'text: {len(all_train)} training sentences, {len(held)} held-out sentences, {len(words_train)} distinct '
           f'training words, held-out word OOV rate {oov:.2%}; demo sentence words in training: '
           f'{[w for w in DEMO_SENTENCE.lower().split() if w.lower() in {x.lower() for x in words_train}]}')
 
