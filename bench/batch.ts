@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_MODEL } from '../lib/cli/options';
+import { DEFAULT_MODEL_PATH as DEFAULT_MODEL } from '../lib/paths';
 import { runBatchJob } from '../lib/jobs';
 import { loadModel } from '../lib/model';
 import { createDecoder, transcribe } from '../lib/transcribe';

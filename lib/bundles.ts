@@ -109,7 +109,7 @@ export class Bundle {
         'MODEL_NOT_FOUND',
         `No exported model for ${this.name} at ${file}. torchaudio's weights cannot be downloaded by this package: export them once where ` +
           `torchaudio is installed with \`python scripts/export_torchaudio.py ${this.name} ${file}\` (it writes the .pt file and its .json ` +
-          `manifest), then pass { modelsDir } or { path }, or set WAV2VEC2_MODELS.`,
+          `manifest), then point to it: --models-dir DIR on the command line, { modelsDir } or { path } in the API, or WAV2VEC2_MODELS.`,
       );
     }
     const manifestFile = manifestPathFor(file);

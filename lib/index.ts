@@ -1,4 +1,5 @@
 export { loadModel, Model, setNumThreads, getNumThreads, cudaDeviceCount } from './model';
+export { DEFAULT_MODEL_PATH } from './paths';
 export type { LoadModelOptions, ForwardOptions, ExtractFeaturesOptions, ForwardResult, FeaturesResult, ModelInfo, Device, DType } from './model';
 export { setCpuCacheLimit, cpuCacheInfo, releaseCpuCache } from './memory';
 export type { ModelInput } from './batch';

@@ -2,7 +2,9 @@
  * loadModel and Model: the typed, validated face of the native addon. Everything here runs on the JS
  * thread and is cheap; the heavy work happens on the model's own inference thread in C++.
  */
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { DEFAULT_MODEL_PATH } from './paths';
 import { Wav2Vec2Error, invalid } from './errors';
 import { isInteger, isNonEmptyString, isObject, isPositiveInteger } from './is';
 import { type Batch, type ModelInput, makeBatch, normalizeItems } from './batch';
@@ -97,6 +99,47 @@ function checkTraceTarget(manifest: ModelManifest | undefined, path: string, dev
   }
 }
 
+/**
+ * The file exists and is a zip archive, as every TorchScript file is: anything else (a manifest passed by mistake,
+ * a text file, an HTML error page saved as .pt) gets a message that says so, not LibTorch's zip-reader error.
+ */
+async function checkModelFile(path: string): Promise<void> {
+  const full = resolve(path);
+  let info;
+  try {
+    info = await stat(full);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Wav2Vec2Error('MODEL_NOT_FOUND',
+      `Model file ${full} not found${code && code !== 'ENOENT' ? ` (${code})` : ''}. The embedded default model is ${DEFAULT_MODEL_PATH}; ` +
+        'export others with scripts/export_torchaudio.py BUNDLE out.pt or scripts/export_hf.py MODEL out.pt.',
+      { cause: err });
+  }
+  // Checked before opening: opening a FIFO would wait for a writer.
+  if (!info.isFile()) throw new Wav2Vec2Error('MODEL_LOAD_FAILED', `${full} is ${info.isDirectory() ? 'a directory' : 'not a regular file'}, not a TorchScript model file.`);
+  const head = Buffer.alloc(4);
+  const handle = await open(full, 'r');
+  let bytesRead;
+  try {
+    ({ bytesRead } = await handle.read(head, 0, 4, 0));
+  } finally {
+    await handle.close();
+  }
+  if (bytesRead < 4 || head.readUInt32LE(0) !== ZIP_MAGIC) {
+    throw new Wav2Vec2Error('MODEL_LOAD_FAILED',
+      `${full} is not a TorchScript archive (a .pt file saved by torch.jit.save is a zip file; this one starts with ${describeHead(head.subarray(0, bytesRead))}).`);
+  }
+}
+
+/** "PK\x03\x04", the first bytes of a zip file's first local header. */
+const ZIP_MAGIC = 0x04034b50;
+
+function describeHead(head: Buffer): string {
+  if (head.length === 0) return 'nothing: it is empty';
+  const text = head.toString('latin1');
+  return /^[\x20-\x7e\s]+$/.test(text) ? `the text ${JSON.stringify(text)}` : `the bytes ${head.toString('hex')}`;
+}
+
 /** Loads a TorchScript wav2vec2-family model (torchaudio-scripted or traced) onto CPU or CUDA. */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   if (!isNonEmptyString(path)) throw invalid('INVALID_INPUT', 'path', 'the path of a TorchScript .pt file', path);
@@ -116,15 +159,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     throw invalid('INVALID_INPUT', 'maxAttentionBytes', 'a positive number of bytes', options.maxAttentionBytes);
   }
 
-  try {
-    const s = await stat(path);
-    if (!s.isFile()) throw new Wav2Vec2Error('MODEL_LOAD_FAILED', `${path} is not a file.`);
-  } catch (err) {
-    if (err instanceof Wav2Vec2Error) throw err;
-    throw new Wav2Vec2Error('MODEL_NOT_FOUND',
-      `Model file ${path} not found. Export one with scripts/export_torchaudio.py BUNDLE out.pt or scripts/export_hf.py MODEL out.pt.`,
-      { cause: err });
-  }
+  await checkModelFile(path);
 
   let manifest: ModelManifest | undefined;
   let manifestFile: string | null = null;
@@ -160,7 +195,15 @@ export class Model {
     this.#native = native;
     // Frozen copies: callers must not be able to change what the model decodes with.
     this.manifest = manifest && deepFreeze(structuredClone(manifest));
-    this.info = Object.freeze({ ...(native.info as NativeModelInfo), manifestFile });
+    const info = native.info as NativeModelInfo;
+    // TorchScript keeps the layer and head counts only where the module has them as attributes; the manifest
+    // (written from the model's config at export) has them always.
+    this.info = Object.freeze({
+      ...info,
+      numLayers: info.numLayers ?? manifest?.numLayers ?? null,
+      numHeads: info.numHeads ?? manifest?.numHeads ?? null,
+      manifestFile,
+    });
     this.#maxAttentionBytes = maxAttentionBytes;
   }
 
@@ -259,7 +302,7 @@ export class Model {
   #checkMemory(batch: Batch): void {
     const [B, T] = batch.shape;
     const frames = this.#framesOf(T);
-    const heads = this.info.numHeads ?? this.manifest?.numHeads ?? FALLBACK_HEADS;
+    const heads = this.info.numHeads ?? FALLBACK_HEADS;
     const elem = this.info.dtype === 'float32' ? 4 : 2;
     const bytes = B * heads * frames * frames * elem;
     if (bytes > this.#maxAttentionBytes) {

@@ -69,7 +69,8 @@ export function binding(): Binding {
   }
   throw new Wav2Vec2Error('NATIVE_ADDON_MISSING',
     `The native addon is not built${errors.length ? ` or failed to load (${errors.join('; ')})` : ` (looked for ${ADDON_CANDIDATES.join(', ')})`}. ` +
-    'Run `npm run build:native` (it finds LibTorch, see README "Install").');
+    'Run `npx wav2vec2 setup` to build it: it finds LibTorch (or pip-installs torch into the package\'s .venv/) and builds the addon, ' +
+    'as `npm install` does when install scripts are allowed (README "Install").');
 }
 
 /** True when the addon can be loaded (tests use this to skip with a reason). */

@@ -11,11 +11,13 @@
  * weight of a context is its interpolation weight gamma(h) = D_n N1+(h .) / sum_w a(h w), which makes every
  * conditional distribution sum to one exactly (up to the printed precision).
  *
- * Usage: node --import tsx scripts/build-arpa.ts [--order 3] [--upper] [--lexicon out.lex] input.txt output.arpa
- *   one sentence per line, words separated by spaces; --upper upper-cases the text (for the torchaudio
- *   English labels); --lexicon also writes a lexicon spelling each word letter by letter, then '|'.
+ * Usage: node --import tsx scripts/build-arpa.ts [--order 3] [--upper] [--lexicon out.lex] input.txt[.gz] output.arpa
+ *   one sentence per line, words separated by spaces (gzipped input is recognised by its bytes); --upper
+ *   upper-cases the text (for the torchaudio English labels); --lexicon also writes a lexicon spelling each word
+ *   letter by letter, then '|'. `npm run build:lm` builds the default model's LM and lexicon this way.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 
 const BOS = 0;
 const EOS = 1;
@@ -170,6 +172,23 @@ export function buildArpa(sentences: Iterable<readonly string[]>, order = 3): { 
   return { arpa: lines.join('\n'), stats: { order, counts, vocabulary: V, discounts } };
 }
 
+/**
+ * A text file's contents, gunzipped when it starts with gzip's magic bytes. Anything that is not UTF-8 text (a
+ * compressed or binary file) is refused: its bytes would otherwise become "words" of a useless LM.
+ */
+export function readText(path: string): string {
+  let bytes = readFileSync(path);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error(`${path} is not UTF-8 text (a binary or compressed file other than gzip?)`);
+  }
+  if (text.includes('\0')) throw new Error(`${path} is not text: it holds NUL bytes`);
+  return text;
+}
+
 /** Sentences of a text: one per non-empty line, words split on whitespace. */
 export function sentencesOf(text: string, upper = false): string[][] {
   return text.split('\n').map((l) => (upper ? l.toUpperCase() : l).trim()).filter((l) => l.length > 0).map((l) => l.split(/\s+/));
@@ -188,10 +207,11 @@ function main(argv: string[]): void {
     else files.push(a);
   }
   if (files.length !== 2) {
-    console.error('usage: node --import tsx scripts/build-arpa.ts [--order 3] [--upper] [--lexicon out.lex] input.txt output.arpa');
+    console.error('usage: node --import tsx scripts/build-arpa.ts [--order 3] [--upper] [--lexicon out.lex] input.txt[.gz] output.arpa');
     process.exit(2);
   }
-  const sentences = sentencesOf(readFileSync(files[0]!, 'utf8'), upper);
+  const sentences = sentencesOf(readText(files[0]!), upper);
+  if (sentences.length === 0) throw new Error(`${files[0]} holds no sentence: nothing to build an LM from`);
   const { arpa, stats } = buildArpa(sentences, order);
   writeFileSync(files[1]!, arpa);
   if (lexicon) {
@@ -201,4 +221,11 @@ function main(argv: string[]): void {
   console.log(`${files[1]}: order ${stats.order}, ${stats.counts.map((c, i) => `${c} ${i + 1}-grams`).join(', ')}, vocabulary ${stats.vocabulary}, discounts ${stats.discounts.map((d) => d.toFixed(3)).join(' ')}`);
 }
 
-if (require.main === module) main(process.argv.slice(2));
+if (require.main === module) {
+  try {
+    main(process.argv.slice(2));
+  } catch (err) {
+    console.error(`build-arpa: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}

@@ -23,12 +23,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel } from '../lib/decode';
 import { loadModel } from '../lib/model';
 import { loadForModel } from '../lib/transcribe';
 import { machine, table, writeResults } from '../bench/stats';
-import { buildArpa, sentencesOf } from './build-arpa';
+import { buildArpa, readText, sentencesOf } from './build-arpa';
 
 const ROOT = join(__dirname, '..');
 const DATA = join(ROOT, 'scripts', 'make_default_model');
@@ -120,7 +119,8 @@ async function main(): Promise<void> {
   const model = await loadModel(args.model!, { dtype: args.dtype as 'float32' | 'bfloat16' | 'float16' });
   const labels = model.labels!;
   // The LM and lexicon come from the training text only.
-  const trainText = gunzipSync(readFileSync(join(DATA, 'text', 'train.txt.gz'))).toString('utf8');
+  // The same text, read the same way, as `npm run build:lm` writes models/default.arpa and its lexicon from.
+  const trainText = readText(join(DATA, 'text', 'train.txt.gz'));
   const sentences = sentencesOf(trainText, true);
   const t1 = performance.now();
   const { arpa, stats } = buildArpa(sentences, 3);

@@ -6,7 +6,8 @@
  *   --build-only   do not create .venv; fail if LibTorch is not found
  *   --debug        Debug build
  * Environment: WAV2VEC2_SKIP_BUILD=1 skips everything (for packaging), WAV2VEC2_TORCH_SPEC overrides the pip
- * requirement (default "torch"), PYTHON picks the interpreter that creates .venv.
+ * requirement (default "torch"; numpy is installed beside it), PYTHON picks the interpreter that creates .venv.
+ * `npx wav2vec2 setup` runs this same script where npm did not run install scripts.
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -27,7 +28,8 @@ function createVenv() {
   const python = process.env.PYTHON || 'python3';
   if (!fs.existsSync(VENV_PYTHON)) run(python, ['-m', 'venv', path.join(ROOT, '.venv')]);
   const spec = process.env.WAV2VEC2_TORCH_SPEC || 'torch';
-  run(VENV_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', spec]);
+  // numpy: torch warns at import without it, and the tests' Python references (and the benchmarks) use it.
+  run(VENV_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', spec, 'numpy']);
 }
 
 function main() {

@@ -13,7 +13,7 @@ import { maxAbsDiff } from '../lib/tensor';
 import { codeOf } from './helpers/errors';
 import { FIXTURES, manifest as fixtures, readEntry } from './helpers/fixtures';
 import { requireAddon } from './helpers/native';
-import { findPython } from './helpers/python';
+import { requirePython } from './helpers/python';
 
 const FACTS = JSON.parse(readFileSync(join(__dirname, '..', 'scripts', 'data', 'torchaudio-bundles.json'), 'utf8'));
 
@@ -189,8 +189,7 @@ describe('bundles: waveform normalisation, per item', () => {
   });
 
   it('matches torch.nn.functional.layer_norm(x, x.shape) on a single item, and differs from it on the padded batch', function () {
-    const py = findPython(['torch']);
-    if (!py) this.skip();
+    const py = requirePython(this, ['torch', 'numpy']);
     this.timeout(120000);
     const dir = mkdtempSync(join(tmpdir(), 'w2v-ln-'));
     writeFileSync(join(dir, 'batch.bin'), batch().data);

@@ -5,11 +5,10 @@
  */
 import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { Wav2Vec2Error } from '../errors';
 import { runBatchJob } from '../jobs';
 import type { BatchProgress, SubtitleFormat } from '../jobs';
 import type { Model } from '../model';
-import { addDecoderOptions, addModelOptions, decoderOptionsFrom, number, openModel, positiveInt, type DecoderCliOptions, type ModelCliOptions } from './options';
+import { addDecoderOptions, addModelOptions, decoderOptionsFrom, nonNegative, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
 interface BatchCliOptions extends ModelCliOptions, DecoderCliOptions {
   out: string;
@@ -39,7 +38,7 @@ export function parseLayers(value: string): number[] {
     const b = m?.[2] !== undefined ? Number(m[2]) : a;
     // Bounded here, before the range is expanded: "1-999999999" would otherwise fill a Set of a billion numbers.
     if (!m || a < 1 || b < a || b > MAX_LAYER) {
-      throw new Wav2Vec2Error('INVALID_INPUT', `--features: expected layer numbers like 4, 1,4,6 or 1-4 (1 = the first layer, at most ${MAX_LAYER}), got "${value}".`);
+      throw new UsageError(`--features: expected layer numbers like 4, 1,4,6 or 1-4 (1 = the first layer, at most ${MAX_LAYER}), got "${value}".`);
     }
     for (let l = a; l <= b; l++) layers.add(l);
   }
@@ -116,22 +115,22 @@ export function batchCommand(): Command {
     .requiredOption('--out <dir>', 'output folder: transcripts.jsonl, failures.jsonl, results/, and the optional outputs')
     .option('--batch-size <n>', 'pieces per model call (default 8)', positiveInt('--batch-size'))
     .option('--concurrency <n>', 'model replicas running at once, each with --threads threads (default 1)', positiveInt('--concurrency'))
-    .option('--window <seconds>', 'files longer than this are transcribed in overlapping windows of this length', number('--window'), 30)
-    .option('--stride <seconds>', 'context dropped at each inner edge of a window (default window/6)', number('--stride'));
+    .option('--window <seconds>', 'files longer than this are transcribed in overlapping windows of this length', positiveNumber('--window'), 30)
+    .option('--stride <seconds>', 'context dropped at each inner edge of a window (default window/6)', nonNegative('--stride'));
   addDecoderOptions(cmd)
-    .option('--txt', 'also write txt/<name>.txt per file', false)
-    .option('--srt', 'also write srt/<name>.srt subtitles per file', false)
-    .option('--vtt', 'also write vtt/<name>.vtt (WebVTT) subtitles per file', false)
-    .option('--features <layers>', 'write these transformer layers per file as features/<name>/layerNN.npy (e.g. 4, 1,4 or 1-4) instead of text', parseLayers)
+    .option('--txt', 'also write txt/<key>.txt per file (<key>: the file name, "-", a hash of its id; docs/batch.md)', false)
+    .option('--srt', 'also write srt/<key>.srt subtitles per file', false)
+    .option('--vtt', 'also write vtt/<key>.vtt (WebVTT) subtitles per file', false)
+    .option('--features <layers>', 'write these transformer layers per file as features/<key>/layerNN.npy (e.g. 4, 1,4 or 1-4) instead of text', parseLayers)
     .option('--with-text', 'with --features: transcribe too', false)
     .option('--skip-failed', 'do not retry inputs that failed in an earlier run', false)
     .addOption(new Option('--progress <mode>', 'progress on stderr').choices(['auto', 'bar', 'lines', 'none']).default('auto'))
-    .option('--progress-interval <seconds>', 'seconds between progress lines when not on a terminal', number('--progress-interval'), 10)
+    .option('--progress-interval <seconds>', 'seconds between progress lines when not on a terminal', positiveNumber('--progress-interval'), 10)
     .action(async (inputs: string[], o: BatchCliOptions) => {
       const decoder = decoderOptionsFrom(o);
-      if (o.withText && !o.features) throw new Wav2Vec2Error('INVALID_INPUT', '--with-text: only used with --features.');
+      if (o.withText && !o.features) throw new UsageError('--with-text: only used with --features.');
       const formats = (['txt', 'srt', 'vtt'] as SubtitleFormat[]).filter((f) => o[f]);
-      if (o.features && !o.withText && formats.length) throw new Wav2Vec2Error('INVALID_INPUT', `--${formats[0]}: needs text; with --features add --with-text.`);
+      if (o.features && !o.withText && formats.length) throw new UsageError(`--${formats[0]}: needs text; with --features add --with-text.`);
 
       // Replicas are loaded here (openModel knows --bundle and the embedded default) and handed to the job.
       const models: Model[] = [];

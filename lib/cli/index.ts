@@ -11,6 +11,8 @@ import { featuresCommand } from './features';
 import { plotCommand } from './plot';
 import { serveCommand } from './serve';
 import { transcribeCommand } from './transcribe';
+import { setupCommand } from './setup';
+import { UsageError } from './options';
 
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths';
@@ -18,11 +20,16 @@ import { PACKAGE_ROOT } from '../paths';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require(join(PACKAGE_ROOT, 'package.json')) as { version: string };
 
+/** Commander's own usage errors ("error: unknown option '--x'") in the one-line shape of every other mistake. */
+function usageLine(text: string, write: (s: string) => void): void {
+  write(text.startsWith('error: ') ? `wav2vec2: ${text.slice(7).trimEnd()} [INVALID_INPUT]\n` : text);
+}
+
 export function program(): Command {
   const root = new Command('wav2vec2').description('speech recognition with wav2vec2-family models (LibTorch)').version(version);
-  for (const cmd of [root, transcribeCommand(), featuresCommand(), plotCommand(), batchCommand(), benchCommand(), serveCommand()]) {
+  for (const cmd of [root, transcribeCommand(), featuresCommand(), plotCommand(), batchCommand(), benchCommand(), serveCommand(), setupCommand()]) {
     // addCommand() does not pass settings down: each command throws instead of exiting, so main() decides.
-    cmd.showHelpAfterError('(run with --help for usage)').exitOverride();
+    cmd.showHelpAfterError('(run with --help for usage)').exitOverride().configureOutput({ outputError: usageLine });
     if (cmd !== root) root.addCommand(cmd);
   }
   return root;
@@ -41,10 +48,12 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.WAV2VEC2_DEBUG === '1') console.error(err);
     if (err instanceof Wav2Vec2Error) {
       process.stderr.write(`wav2vec2: ${err.message} [${err.code}]\n`);
-      return 1;
+      return err instanceof UsageError ? 2 : 1;
     }
-    if ((err as NodeJS.ErrnoException)?.code && typeof (err as Error).message === 'string') {
-      process.stderr.write(`wav2vec2: ${(err as Error).message}\n`);
+    const errno = err as NodeJS.ErrnoException;
+    if (typeof errno?.code === 'string' && typeof errno.message === 'string') {
+      // A file system error (EEXIST, EACCES, ENOSPC, ...): Node's message names the call and the path.
+      process.stderr.write(`wav2vec2: ${errno.message.replace(/^[A-Z]+: /, '')} [${errno.code}]\n`);
       return 1;
     }
     process.stderr.write(`wav2vec2: unexpected error (please report it): ${(err as Error)?.stack ?? err}\n`);

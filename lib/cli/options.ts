@@ -1,7 +1,7 @@
 /** Options shared by the CLI commands, and the one place that turns them into a loaded model. */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { PACKAGE_ROOT } from '../paths';
+import { resolve } from 'node:path';
+import { DEFAULT_MODEL_PATH } from '../paths';
 import { Option, type Command } from 'commander';
 import { getBundle } from '../bundles';
 import { Wav2Vec2Error } from '../errors';
@@ -9,8 +9,6 @@ import { loadModel, type Device, type Model } from '../model';
 import type { Hotwords } from '../decode';
 import { loadForModel, padToReceptiveField, type DecoderOptions } from '../transcribe';
 
-/** The model shipped with the package (trained by scripts/make_default_model on synthetic speech). */
-export const DEFAULT_MODEL = join(PACKAGE_ROOT, 'models', 'default.pt');
 
 export interface ModelCliOptions {
   model?: string;
@@ -20,10 +18,20 @@ export interface ModelCliOptions {
   threads?: number;
 }
 
+/**
+ * A mistake on the command line itself (a flag's value, flags that do not go together): printed like any coded
+ * error, but the exit status is 2, as for the usage errors commander finds (unknown flags, missing arguments).
+ */
+export class UsageError extends Wav2Vec2Error {
+  constructor(message: string) {
+    super('INVALID_INPUT', message);
+  }
+}
+
 export function positiveInt(what: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new Wav2Vec2Error('INVALID_INPUT', `${what}: expected a positive integer, got "${value}".`);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what}: expected a positive integer, got "${value}".`);
     return n;
   };
 }
@@ -31,9 +39,40 @@ export function positiveInt(what: string) {
 export function number(what: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n)) throw new Wav2Vec2Error('INVALID_INPUT', `${what}: expected a number, got "${value}".`);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${what}: expected a number, got "${value}".`);
     return n;
   };
+}
+
+export function positiveNumber(what: string) {
+  const parse = number(what);
+  return (value: string): number => {
+    const n = parse(value);
+    if (n <= 0) throw new UsageError(`${what}: expected a number > 0, got "${value}".`);
+    return n;
+  };
+}
+
+export function nonNegative(what: string) {
+  const parse = number(what);
+  return (value: string): number => {
+    const n = parse(value);
+    if (n < 0) throw new UsageError(`${what}: expected a number ≥ 0, got "${value}".`);
+    return n;
+  };
+}
+
+/** One of a fixed set of words, e.g. `--decoder greedy|beam`. */
+export function oneOf<T extends string>(what: string, choices: readonly T[]) {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${what}: expected ${choices.join(' or ')}, got "${value}".`);
+    return value as T;
+  };
+}
+
+function device(value: string): string {
+  if (!/^(cpu|cuda(:\d+)?)$/.test(value)) throw new UsageError(`--device: expected cpu, cuda or cuda:N, got "${value}".`);
+  return value;
 }
 
 export function addModelOptions(cmd: Command): Command {
@@ -41,13 +80,14 @@ export function addModelOptions(cmd: Command): Command {
     .addOption(new Option('--model <path>', 'TorchScript model file (default: the embedded model)').conflicts('bundle'))
     .addOption(new Option('--bundle <name>', 'a torchaudio bundle name, e.g. WAV2VEC2_ASR_BASE_960H (its exported model)'))
     .option('--models-dir <dir>', 'where --bundle looks for <NAME>.pt (default: ./models or $WAV2VEC2_MODELS)')
-    .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'", 'cpu')
+    .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'", device, 'cpu')
     .option('--threads <n>', 'intra-op threads (default: physical cores)', positiveInt('--threads'));
 }
 
 /** The decoder flags of `transcribe` and `batch`. */
 export interface DecoderCliOptions {
-  decoder: 'greedy' | 'beam';
+  /** Unset: greedy, or beam when a beam-search flag is given. */
+  decoder?: 'greedy' | 'beam';
   lm?: string;
   lexicon?: string;
   hotword: string[];
@@ -58,7 +98,7 @@ export interface DecoderCliOptions {
 
 export function addDecoderOptions(cmd: Command): Command {
   return cmd
-    .option('--decoder <kind>', "'greedy' or 'beam' (--lm, --lexicon, --hotword, --beam-size, --lm-weight and --word-score imply beam)", 'greedy')
+    .option('--decoder <kind>', "'greedy' or 'beam' (default: greedy; --lm, --lexicon, --hotword, --beam-size, --lm-weight and --word-score imply beam)", oneOf('--decoder', ['greedy', 'beam'] as const))
     .option('--lm <arpa>', 'n-gram language model (ARPA) for beam search')
     .option('--lexicon <file>', 'lexicon for beam search: a word and its tokens per line')
     .option('--hotword <word[:boost]>', 'boost a word in beam search (repeatable)', (v: string, previous: string[]) => [...previous, v], [])
@@ -79,21 +119,33 @@ function parseHotwords(values: string[]): Hotwords | undefined {
       continue;
     }
     const weight = Number(v.slice(i + 1));
-    if (!Number.isFinite(weight) || i === 0 || v.slice(i + 1).trim() === '') throw new Wav2Vec2Error('INVALID_INPUT', `--hotword: expected WORD or WORD:BOOST, got "${v}".`);
+    if (!Number.isFinite(weight) || i === 0 || v.slice(i + 1).trim() === '') throw new UsageError(`--hotword: expected WORD or WORD:BOOST, got "${v}".`);
     words.push(v.slice(0, i));
     boosts.add(weight);
   }
-  if (boosts.size > 1) throw new Wav2Vec2Error('INVALID_INPUT', `--hotword: all hotwords share one boost, got ${[...boosts].join(' and ')}.`);
+  if (boosts.size > 1) throw new UsageError(`--hotword: all hotwords share one boost, got ${[...boosts].join(' and ')}.`);
   return { words, ...(boosts.size ? { weight: [...boosts][0]! } : {}) };
 }
 
-/** The decoder flags as createDecoder's options; any beam-search flag implies --decoder beam. */
+/** The beam-search flags given, by name. */
+function beamFlags(o: DecoderCliOptions, hotwords: Hotwords | undefined): string[] {
+  const given: Array<[string, unknown]> = [['--lm', o.lm], ['--lexicon', o.lexicon], ['--hotword', hotwords], ['--beam-size', o.beamSize],
+    ['--lm-weight', o.lmWeight], ['--word-score', o.wordScore]];
+  return given.filter(([, v]) => v !== undefined && v !== '').map(([flag]) => flag);
+}
+
+/**
+ * The decoder flags as createDecoder's options. A beam-search flag implies --decoder beam; with an explicit
+ * --decoder greedy it is a usage error, since greedy decoding would silently ignore it.
+ */
 export function decoderOptionsFrom(o: DecoderCliOptions): DecoderOptions {
-  if (o.decoder !== 'greedy' && o.decoder !== 'beam') throw new Wav2Vec2Error('INVALID_INPUT', `--decoder: expected greedy or beam, got "${o.decoder}".`);
   const hotwords = parseHotwords(o.hotword);
-  const beamOnly = o.lm || o.lexicon || hotwords || o.beamSize || o.lmWeight !== undefined || o.wordScore !== undefined;
+  const beamOnly = beamFlags(o, hotwords);
+  if (o.decoder === 'greedy' && beamOnly.length) {
+    throw new UsageError(`${beamOnly.join(', ')}: beam-search option${beamOnly.length > 1 ? 's' : ''}, ignored by --decoder greedy; drop --decoder greedy (or use --decoder beam).`);
+  }
   return {
-    decoder: o.decoder === 'greedy' && beamOnly ? 'beam' : o.decoder,
+    decoder: o.decoder ?? (beamOnly.length ? 'beam' : 'greedy'),
     ...(o.lm ? { lm: o.lm } : {}),
     ...(o.lexicon ? { lexicon: o.lexicon } : {}),
     ...(hotwords ? { hotwords } : {}),
@@ -104,10 +156,10 @@ export function decoderOptionsFrom(o: DecoderCliOptions): DecoderOptions {
 }
 
 export async function openModel(o: ModelCliOptions): Promise<Model> {
-  if (o.modelsDir && !o.bundle) throw new Wav2Vec2Error('INVALID_INPUT', '--models-dir: only used with --bundle NAME.');
+  if (o.modelsDir && !o.bundle) throw new UsageError('--models-dir: only used with --bundle NAME.');
   const common = { device: o.device as Device, ...(o.threads ? { threads: o.threads } : {}) };
   if (o.bundle) return getBundle(o.bundle).getModel({ ...common, ...(o.modelsDir ? { modelsDir: o.modelsDir } : {}) });
-  const file = o.model ? resolve(o.model) : DEFAULT_MODEL;
+  const file = o.model ? resolve(o.model) : DEFAULT_MODEL_PATH;
   if (!o.model && !existsSync(file)) {
     throw new Wav2Vec2Error('MODEL_NOT_FOUND', `The embedded default model is missing (${file}). Reinstall the package, or pass --model PATH.`);
   }

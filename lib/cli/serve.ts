@@ -1,7 +1,6 @@
 import { Command } from 'commander';
-import { Wav2Vec2Error } from '../errors';
 import { createServer } from '../serve';
-import { addDecoderOptions, addModelOptions, decoderOptionsFrom, number, openModel, positiveInt, type DecoderCliOptions, type ModelCliOptions } from './options';
+import { addDecoderOptions, addModelOptions, decoderOptionsFrom, nonNegative, openModel, positiveInt, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
 interface ServeCliOptions extends ModelCliOptions, DecoderCliOptions {
   host: string;
@@ -18,17 +17,8 @@ interface ServeCliOptions extends ModelCliOptions, DecoderCliOptions {
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Wav2Vec2Error('INVALID_INPUT', `--port: expected an integer within [0, 65535], got "${value}".`);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port: expected an integer within [0, 65535], got "${value}".`);
   return n;
-}
-
-function nonNegative(what: string) {
-  const parse = number(what);
-  return (value: string): number => {
-    const n = parse(value);
-    if (n < 0) throw new Wav2Vec2Error('INVALID_INPUT', `${what}: expected a number ≥ 0, got "${value}".`);
-    return n;
-  };
 }
 
 export function serveCommand(): Command {

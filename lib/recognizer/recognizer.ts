@@ -9,7 +9,7 @@ import { isFiniteNumber, isInteger, isObject, isPositiveInteger } from '../is';
 import { loadModel, Model, type Device, type DType } from '../model';
 import type { Tensor } from '../tensor';
 import { createDecoder, padToReceptiveField, type BoundDecoder, type DecoderOptions, type WordTiming } from '../transcribe';
-import { DEFAULT_MODEL } from '../cli/options';
+import { DEFAULT_MODEL_PATH } from '../paths';
 import { Batcher, type Queued } from './batcher';
 import { prepareAudio, type RecognizerAudio } from './input';
 import { DEFAULT_MAX_PADDING, groupingFor, type GroupingPolicy } from './policy';
@@ -130,7 +130,7 @@ export async function createRecognizer(options: RecognizerOptions = {}): Promise
   if (given && (options.device !== undefined || options.dtype !== undefined || options.threads !== undefined)) {
     throw invalid('INVALID_INPUT', 'options', 'device, dtype and threads only with a model path (a loaded Model has its own)', options);
   }
-  const model = given ?? await loadModel((options.model as string | undefined) ?? DEFAULT_MODEL, {
+  const model = given ?? await loadModel((options.model as string | undefined) ?? DEFAULT_MODEL_PATH, {
     ...(options.device !== undefined ? { device: options.device } : {}),
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),

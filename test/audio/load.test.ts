@@ -12,7 +12,7 @@ import { maxAbsDiff } from '../../lib/tensor';
 import { CORPUS_FILES, type Corpus, soxDecode } from '../../scripts/audio-corpus';
 import { requireCorpus } from '../helpers/audio-corpus';
 import { codeOf } from '../helpers/errors';
-import { findPython } from '../helpers/python';
+import { requirePython } from '../helpers/python';
 
 const sameSamples = (a: Float32Array[], b: Float32Array[]) => {
   assert.equal(a.length, b.length, 'channel count');
@@ -73,12 +73,7 @@ describe('audio/load: every format against sox', function () {
   });
 
   it('decodes an MP3 like libsndfile (mpg123) does', async function () {
-    const py = findPython(['soundfile']);
-    if (!py) {
-      // eslint-disable-next-line no-console
-      console.log('      (skipped: needs a Python with the soundfile package for the libsndfile reference)');
-      this.skip();
-    }
+    const py = requirePython(this, ['soundfile', 'numpy']);
     for (const name of ['mono.mp3', 'stereo.mp3'].concat(corpus.lame ? ['lame.mp3'] : [])) {
       const path = name === 'lame.mp3' ? corpus.lame! : join(corpus.dir, name);
       const out = join(mkdtempSync(join(tmpdir(), 'w2v-sf-')), 'ref.f32');

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_MODEL } from '../../lib/cli/options';
+import { DEFAULT_MODEL_PATH as DEFAULT_MODEL } from '../../lib/paths';
 import { GreedyCTCDecoder } from '../../lib/decode';
 import { Wav2Vec2Error } from '../../lib/errors';
 import { runBatchJob } from '../../lib/jobs';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_MODEL } from '../../lib/cli/options';
+import { DEFAULT_MODEL_PATH as DEFAULT_MODEL } from '../../lib/paths';
 import { runBatchJob } from '../../lib/jobs';
 import { loadModel, type Model } from '../../lib/model';
 import { createDecoder, loadForModel, type WordTiming } from '../../lib/transcribe';

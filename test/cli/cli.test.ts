@@ -11,6 +11,7 @@ import { wavBytes } from '../helpers/audio-corpus';
 import { runCli } from '../helpers/cli';
 import { FIXTURES, manifest, readF32 } from '../helpers/fixtures';
 import { requireAddon } from '../helpers/native';
+import { DEFAULT_MODEL_PATH } from '../../lib/paths';
 
 /** Reads a float32 .npy (format 1.0) without numpy: header dict and data. */
 function readNpy(path: string): { shape: number[]; data: Float32Array } {
@@ -31,6 +32,8 @@ describe('cli', function () {
   let dir: string;
   let wav: string;
   let model: string;
+  let empty: string;
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   before(function () {
     requireAddon(this);
     dir = mkdtempSync(join(tmpdir(), 'w2v-cli-'));
@@ -40,6 +43,8 @@ describe('cli', function () {
     // The fixture model with a manifest (labels) beside it, as an exported model would have.
     model = join(dir, 'tiny.pt');
     copyFileSync(join(FIXTURES, 'models', 'ta_tiny_base.pt'), model);
+    empty = join(dir, 'empty.pt');
+    writeFileSync(empty, '');
     writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ format: 'wav2vec2-node-model/1', labels: manifest.labels, sampleRate: 16000, blank: 0, wordDelimiter: '|', normalizeWaveform: false, frameStride: 320, receptiveField: 400 }));
   });
 
@@ -133,19 +138,31 @@ describe('cli', function () {
     const cases: Array<[string, () => string[], number, RegExp]> = [
       ['a missing audio file', () => ['transcribe', join(dir, 'nope.wav'), '--model', model], 1, /AUDIO_READ_FAILED/],
       ['a file that is not audio', () => ['transcribe', join(dir, 'tiny.json'), '--model', model], 1, /AUDIO_UNSUPPORTED_FORMAT/],
-      ['--models-dir without --bundle', () => ['transcribe', wav, '--model', model, '--models-dir', dir], 1, /only used with --bundle/],
-      ['a missing model', () => ['transcribe', wav, '--model', join(dir, 'nope.pt')], 1, /MODEL_NOT_FOUND/],
+      ['--models-dir without --bundle', () => ['transcribe', wav, '--model', model, '--models-dir', dir], 2, /only used with --bundle/],
+      // the resolved path, and where the embedded model is
+      ['a missing model', () => ['transcribe', wav, '--model', 'nope.pt'], 1, new RegExp(`Model file ${escape(join(process.cwd(), 'nope.pt'))} not found\\. The embedded default model is ${escape(DEFAULT_MODEL_PATH)}.*\\[MODEL_NOT_FOUND\\]`)],
+      ['a manifest given as the model', () => ['transcribe', wav, '--model', join(dir, 'tiny.json')], 1, /tiny\.json is not a TorchScript archive \(.*starts with the text "\{\\"fo"\)\. \[MODEL_LOAD_FAILED\]/],
+      ['an empty model file', () => ['transcribe', wav, '--model', empty], 1, /empty\.pt is not a TorchScript archive .*it is empty.*\[MODEL_LOAD_FAILED\]/],
+      ['a directory as the model', () => ['transcribe', wav, '--model', dir], 1, /is a directory, not a TorchScript model file\. \[MODEL_LOAD_FAILED\]/],
       ['an unknown bundle', () => ['transcribe', wav, '--bundle', 'WAV2VEC3'], 1, /UNKNOWN_BUNDLE/],
-      ['a bundle whose model was not exported', () => ['transcribe', wav, '--bundle', 'WAV2VEC2_ASR_BASE_960H', '--models-dir', dir], 1, /export_torchaudio\.py/],
-      ['--model with --bundle', () => ['transcribe', wav, '--model', model, '--bundle', 'WAV2VEC2_ASR_BASE_960H'], 2, /cannot be used with/],
-      ['a bad device', () => ['transcribe', wav, '--model', model, '--device', 'gpu'], 1, /INVALID_INPUT/],
-      ['a bad thread count', () => ['transcribe', wav, '--model', model, '--threads', 'two'], 1, /--threads/],
-      ['a bad decoder', () => ['transcribe', wav, '--model', model, '--decoder', 'viterbi'], 1, /--decoder/],
-      ['a malformed hotword', () => ['transcribe', wav, '--model', model, '--hotword', 'WORD:x'], 1, /--hotword/],
-      ['hotwords with different boosts', () => ['transcribe', wav, '--model', model, '--hotword', 'A:5', '--hotword', 'B:6'], 1, /--hotword: all hotwords share one boost, got 5 and 6/],
-      ['no files', () => ['transcribe'], 2, /missing required argument/],
+      // the command-line flag, not only the API's option
+      ['a bundle whose model was not exported', () => ['transcribe', wav, '--bundle', 'WAV2VEC2_ASR_BASE_960H', '--models-dir', dir], 1, /export_torchaudio\.py.*--models-dir DIR on the command line/],
+      ['--model with --bundle', () => ['transcribe', wav, '--model', model, '--bundle', 'WAV2VEC2_ASR_BASE_960H'], 2, /^wav2vec2: option .* cannot be used with .* \[INVALID_INPUT\]/],
+      ['a bad device', () => ['transcribe', wav, '--model', model, '--device', 'gpu'], 2, /--device: expected cpu, cuda or cuda:N, got "gpu"\. \[INVALID_INPUT\]/],
+      ['a bad thread count', () => ['transcribe', wav, '--model', model, '--threads', 'two'], 2, /--threads: expected a positive integer, got "two"/],
+      ['zero threads', () => ['transcribe', wav, '--model', model, '--threads', '0'], 2, /--threads: expected a positive integer, got "0"\. \[INVALID_INPUT\]/],
+      ['a bad decoder', () => ['transcribe', wav, '--model', model, '--decoder', 'beamz'], 2, /--decoder: expected greedy or beam, got "beamz"\. \[INVALID_INPUT\]/],
+      ['a language model with --decoder greedy', () => ['transcribe', wav, '--model', model, '--decoder', 'greedy', '--lm', 'lm.arpa'], 2, /--lm: beam-search option, ignored by --decoder greedy/],
+      ['beam flags with --decoder greedy', () => ['transcribe', wav, '--model', model, '--decoder', 'greedy', '--beam-size', '5', '--hotword', 'A'], 2, /--hotword, --beam-size: beam-search options/],
+      ['a malformed hotword', () => ['transcribe', wav, '--model', model, '--hotword', 'WORD:x'], 2, /--hotword/],
+      ['hotwords with different boosts', () => ['transcribe', wav, '--model', model, '--hotword', 'A:5', '--hotword', 'B:6'], 2, /--hotword: all hotwords share one boost, got 5 and 6/],
+      ['no files', () => ['transcribe'], 2, /^wav2vec2: missing required argument 'files' \[INVALID_INPUT\]/],
       ['features without --out', () => ['features', wav, '--model', model], 2, /--out/],
+      // a file system error keeps its code
+      ['features --out onto an existing file', () => ['features', wav, '--model', model, '--out', join(dir, 'tiny.json')], 1, /^wav2vec2: file already exists, mkdir '.*tiny\.json' \[EEXIST\]/],
       ['an unknown command', () => ['transcribbe', wav], 2, /unknown command/],
+      ['a port that is not a number', () => ['serve', '--port', 'abc'], 2, /--port: expected an integer within \[0, 65535\], got "abc"/],
+      ['a batch window of 0 s', () => ['batch', wav, '--out', join(dir, 'never'), '--window', '0'], 2, /--window: expected a number > 0, got "0"/],
     ];
     for (const [what, args, status, pattern] of cases) {
       it(what, () => {

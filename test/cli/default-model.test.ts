@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_MODEL } from '../../lib/cli/options';
+import { DEFAULT_MODEL_PATH as DEFAULT_MODEL } from '../../lib/paths';
 import { runCli } from '../helpers/cli';
 import { requireAddon } from '../helpers/native';
 import { lcs, requireSpeechTools } from '../helpers/speech';

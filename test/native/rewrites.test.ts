@@ -11,7 +11,7 @@ import { loadModel } from '../../lib/model';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES, manifest, readF32 } from '../helpers/fixtures';
 import { requireAddon } from '../helpers/native';
-import { findPython } from '../helpers/python';
+import { requirePython } from '../helpers/python';
 
 const TOL = manifest.tolerance.emissions_and_features_abs as number;
 
@@ -62,8 +62,8 @@ describe('graph rewrites at load (optimize)', function () {
 
   it('a LibTorch failure in a rewritten graph says how to rule the rewrite out', async function () {
     this.timeout(120000);
-    const py = findPython(['torch']);
-    if (!py || process.arch !== 'x64') this.skip();
+    if (process.arch !== 'x64') this.skip();
+    const py = requirePython(this, ['torch']);
     const dir = mkdtempSync(join(tmpdir(), 'w2v-rewrite-'));
     try {
       // A model whose linear layer takes 400 samples only: a longer waveform fails in LibTorch in both graphs.

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { validateManifest } from '../../lib/manifest';
 import { loadModel } from '../../lib/model';
 import { maxAbsDiff } from '../../lib/tensor';
-import { findPython } from '../helpers/python';
+import { requirePython } from '../helpers/python';
 import { requireAddon } from '../helpers/native';
 
 const ROOT = join(__dirname, '..', '..');
@@ -67,13 +67,7 @@ describe('scripts/export_hf.py', function () {
   let reference: Array<{ input: number[]; output: number[] }>;
 
   before(function () {
-    const found = findPython(['torch', 'transformers']);
-    if (!found) {
-      // eslint-disable-next-line no-console
-      console.log('      (skipped: needs a Python with torch and transformers; set WAV2VEC2_PYTHON or create .venv)');
-      this.skip();
-    }
-    py = found!;
+    py = requirePython(this, ['torch', 'transformers']);
     this.timeout(300000);
     dir = mkdtempSync(join(tmpdir(), 'w2v-hf-'));
     const run = (args: string[]) => spawnSync(py, args, { encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_VERBOSITY: 'error' } });
@@ -195,8 +189,7 @@ describe('scripts/export_hf.py', function () {
 
 describe('scripts/export_hf.py: bad calls', function () {
   it('fails with a message for a directory that holds no model', function () {
-    const py = findPython(['torch', 'transformers']);
-    if (!py) this.skip();
+    const py = requirePython(this, ['torch', 'transformers']);
     this.timeout(120000);
     const empty = mkdtempSync(join(tmpdir(), 'w2v-hf-empty-'));
     writeFileSync(join(empty, 'README'), 'nothing here');

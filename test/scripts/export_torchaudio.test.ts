@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundles, bundleNames } from '../../lib/bundles';
 import { validateManifest } from '../../lib/manifest';
-import { findPython } from '../helpers/python';
+import { requirePython } from '../helpers/python';
 
 const ROOT = join(__dirname, '..', '..');
 const SCRIPT = join(ROOT, 'scripts', 'export_torchaudio.py');
@@ -19,13 +19,7 @@ describe('scripts/export_torchaudio.py --manifest-only', function () {
   let py: string;
   let dir: string;
   before(function () {
-    const found = findPython([]);
-    if (!found) {
-      // eslint-disable-next-line no-console
-      console.log('      (skipped: no python3)');
-      this.skip();
-    }
-    py = found!;
+    py = requirePython(this, []);
     dir = mkdtempSync(join(tmpdir(), 'w2v-ta-'));
   });
 

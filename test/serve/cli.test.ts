@@ -59,12 +59,12 @@ describe('serve: command line', function () {
     }
   });
 
-  it('a bad option is one line and status 1', async () => {
+  it('a bad option is one line and status 2 (a usage error)', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '70000'], { cwd: ROOT });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    assert.equal(code, 1);
+    assert.equal(code, 2);
     assert.match(err, /--port: expected an integer within \[0, 65535\]/);
   });
 
@@ -74,7 +74,7 @@ describe('serve: command line', function () {
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    assert.equal(code, 1);
+    assert.equal(code, 2);
     assert.equal(err.trim().split('\n').length, 1, err);
     assert.match(err, /--hotword: expected WORD or WORD:BOOST, got "CURIOSITY:lots"/);
   });
