@@ -195,6 +195,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       model: { file: rec.model.info.file, convention: rec.model.info.convention, device: rec.model.info.device, sampleRate: rec.model.sampleRate },
       batching: rec.grouping,
       queue: { depth: s.queued + s.preparing, limit: s.maxQueue, running: s.running },
+      uploads: { count: uploading, limit: o.maxUploads },
     };
   });
 

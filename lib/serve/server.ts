@@ -64,6 +64,12 @@ function names(what: string, list: unknown, check: (s: string) => boolean, expec
   return (list as string[]).map((s) => s.toLowerCase());
 }
 
+/** Host names as the guard compares them: lowercase, an IPv6 address without its brackets ([::1] is ::1). */
+function hostNames(list: unknown): string[] {
+  const bare = Array.isArray(list) ? list.map((s) => (typeof s === 'string' ? s.replace(/^\[(.*)\]$/, '$1') : s)) : list;
+  return names('allowedHosts', bare, isHostName, "a non-empty array of host names (no port), or ['*']");
+}
+
 const isHostName = (s: string) => /^[a-z0-9.-]+$|^[0-9a-f:]+$/.test(s);
 const isOrigin = (s: string) => {
   try {
@@ -95,7 +101,7 @@ function checkOptions(o: ServerOptions): Limits {
     if (!(typeof o.apiKey === 'string' && /^[\x21-\x7e]{16,}$/.test(o.apiKey))) throw invalid('INVALID_INPUT', 'apiKey', 'at least 16 printable ASCII characters, no spaces', o.apiKey ? '(a key that is not)' : o.apiKey);
     out.apiKey = o.apiKey;
   }
-  if (o.allowedHosts !== undefined) out.allowedHosts = names('allowedHosts', o.allowedHosts, isHostName, "a non-empty array of host names (no port), or ['*']");
+  if (o.allowedHosts !== undefined) out.allowedHosts = hostNames(o.allowedHosts);
   if (o.cors !== undefined) out.cors = names('cors', o.cors, isOrigin, "a non-empty array of origins (scheme://host[:port], no path), or ['*']");
   return out;
 }

@@ -91,8 +91,9 @@ describe('serve: exposure (loopback sockets)', function () {
     });
 
     it('--allowed-hosts replaces the default; * accepts any Host', async () => {
-      let port = await listen({ allowedHosts: ['api.example'] });
+      let port = await listen({ allowedHosts: ['api.example', '[::1]'] });
       assert.equal((await send(port, { host: `api.example:${port}` })).status, 200);
+      assert.equal((await send(port, { host: `[::1]:${port}` })).status, 200);
       refused(await send(port, { host: `localhost:${port}` }), 403, 'HOST_NOT_ALLOWED');
       await app!.close();
       port = await listen({ allowedHosts: ['*'] });
