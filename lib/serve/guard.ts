@@ -64,6 +64,8 @@ function checkHost(req: FastifyRequest, o: GuardOptions): void {
  * Returns true when the request was a preflight, answered here.
  */
 function checkOrigin(req: FastifyRequest, reply: FastifyReply, o: GuardOptions): boolean {
+  // With CORS on, answers differ by Origin: caches between here and the browser must know it.
+  if (o.cors.length > 0) reply.header('vary', 'Origin');
   const origin = req.headers.origin;
   if (origin === undefined) return false;
   if (!o.cors.includes('*') && !o.cors.includes(origin.toLowerCase())) {
@@ -71,7 +73,7 @@ function checkOrigin(req: FastifyRequest, reply: FastifyReply, o: GuardOptions):
       `Origin: ${JSON.stringify(origin)} is not allowed to call this server${o.cors.length ? ` (allowed: ${o.cors.join(', ')})` : ' (CORS is off)'}. ` +
       'To let a web page call it, start the server with --cors ORIGIN,...');
   }
-  reply.header('access-control-allow-origin', origin).header('vary', 'Origin').header('access-control-expose-headers', EXPOSED_HEADERS);
+  reply.header('access-control-allow-origin', origin).header('access-control-expose-headers', EXPOSED_HEADERS);
   if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
   reply.code(204)
     .header('access-control-allow-methods', 'GET, POST')

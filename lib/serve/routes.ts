@@ -105,7 +105,8 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     const unwatch = watchUpload(bytesOf(req, reply), o.upload, (err) => {
       o.metrics.uploadCut(err.code);
       // Through the error handler: the coded 408 with Connection: close, as the body was not read to its end.
-      reply.send(err);
+      if (!reply.sent) reply.send(err);
+      else req.raw.destroy();
     });
     const a: Admitted = {
       signal: timer.signal,

@@ -126,6 +126,8 @@ describe('serve: exposure (loopback sockets)', function () {
       const ok = await send(port, { origin, authorization: `Bearer ${KEY}` });
       assert.equal(ok.status, 200, ok.body);
       assert.equal(ok.headers['access-control-allow-origin'], origin);
+      assert.equal(ok.headers.vary, 'Origin');
+      assert.equal((await rawHttp(port, { method: 'GET', path: '/health' })).headers.vary, 'Origin', 'answers without an Origin vary by it too');
       assert.match(ok.headers['access-control-expose-headers']!, /retry-after/);
       const err = await send(port, { origin, authorization: `Bearer ${KEY}`, 'content-type': 'text/plain' });
       refused(err, 415, 'UNSUPPORTED_MEDIA_TYPE');

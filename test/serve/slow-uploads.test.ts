@@ -49,7 +49,7 @@ describe('serve: slow clients (loopback sockets)', function () {
 
   it('with 80 uploads trickling, a prompt client gets 200 at once; each trickler is cut with 408 UPLOAD_TOO_SLOW after the grace', async () => {
     // A queue of 2: were uploads counted in it, as they were, the prompt client would get 503 OVERLOADED.
-    const grace = 1500;
+    const grace = 3000;
     const port = await listen({ recognizer: { maxQueue: 2 }, maxUploads: 100, minUploadBytesPerSec: 1000, uploadGraceMs: grace, requestTimeoutMs: 20000 });
     const slow: RawResponse[] = [];
     const pending = Array.from({ length: 80 }, () => trickler(port, 100).then((r) => (slow.push(r), r)));
@@ -88,6 +88,21 @@ describe('serve: slow clients (loopback sockets)', function () {
     assert.equal(codedError(r).code, 'UPLOAD_TOO_SLOW');
     assert.ok(r.answeredMs >= 1250 && r.answeredMs < 2500, `cut after ${r.answeredMs} ms`);
     assert.match(codedError(r).message, /\(1\d\d\d bytes in \d+ ms\)/, 'the 1000 bytes of body and the headers');
+  });
+
+  it('a multipart upload (read by the handler, not the body parser) trickled is cut the same way, and the server carries on', async () => {
+    const port = await listen({ minUploadBytesPerSec: 1000, uploadGraceMs: 300, requestTimeoutMs: 20000 });
+    const b = '----w2vslow';
+    const form = Buffer.concat([Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n`), wav(16000), Buffer.from(`\r\n--${b}--\r\n`)]);
+    const r = await rawHttp(port, {
+      headers: { 'content-type': `multipart/form-data; boundary=${b}`, 'content-length': form.length },
+      body: form.subarray(0, 200), trickle: { bytes: form.subarray(200), everyMs: 50 },
+    });
+    assert.equal(r.status, 408, r.body);
+    assert.equal(codedError(r).code, 'UPLOAD_TOO_SLOW');
+    assert.ok(r.answeredMs >= 450 && r.answeredMs < 2000, `cut after ${r.answeredMs} ms`);
+    const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
+    assert.deepEqual(health.uploads, { count: 0, limit: 64 });
   });
 
   it('an upload still arriving at the request timeout is cut with 408 REQUEST_TIMEOUT, whatever its rate', async () => {
