@@ -64,9 +64,9 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
   // arrived whole is queued), so slow clients cannot fill the queue while prompt ones get 503.
   let uploading = 0;
   o.metrics.watchUploads(() => uploading);
-  // Bytes read on a connection when its current request began: 0 for its first request, the end of the previous
-  // answer for the next ones (keep-alive). Counted on the socket, not by listening to the body stream, so the body
-  // parser reads it undisturbed; the request's own headers count too (a few hundred bytes).
+  // Bytes read on a connection when its current upload began: 0 on a new connection, the end of the previous
+  // upload's answer on a kept-alive one. Counted on the socket, not by listening to the body stream, so the body
+  // parser reads it undisturbed; headers (and any GET between) count too: a few hundred bytes of leniency.
   const requestStart = new WeakMap<object, number>();
   const bytesOf = (req: FastifyRequest, reply: FastifyReply) => {
     const socket = req.raw.socket as { bytesRead?: number } | null;
