@@ -35,7 +35,14 @@ export type ErrorCode =
   // serving (Recognizer, HTTP server)
   | 'OVERLOADED'
   | 'ABORTED'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  // HTTP server: requests refused before they reach the Recognizer
+  | 'UNAUTHORIZED'
+  | 'HOST_NOT_ALLOWED'
+  | 'ORIGIN_NOT_ALLOWED'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'UPLOAD_TOO_SLOW'
+  | 'REQUEST_TIMEOUT';
 
 export class Wav2Vec2Error extends Error {
   readonly code: ErrorCode;

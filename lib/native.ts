@@ -27,6 +27,7 @@ export interface NativeModel {
   readonly info: NativeModelInfo | null;
   readonly pending: number;
   readonly disposed: boolean;
+  /** `waveforms` is copied when the call is made: the caller may write to or give away its array at once. */
   forward(waveforms: Float32Array, shape: [number, number], lengths: Int32Array | null): Promise<{ emissions: Tensor; lengths: Int32Array | null }>;
   extractFeatures(waveforms: Float32Array, shape: [number, number], lengths: Int32Array | null, numLayers: number | null): Promise<{ features: Tensor[]; lengths: Int32Array | null }>;
   dispose(): void;

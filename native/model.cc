@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -14,8 +15,7 @@ struct Job {
   Job(Napi::Env env, bool features) : features(features), deferred(Napi::Promise::Deferred::New(env)) {}
   bool features;
   Napi::Promise::Deferred deferred;
-  Napi::Reference<Napi::Value> input;  // the caller's Float32Array: `waveforms` points into it
-  at::Tensor waveforms;
+  at::Tensor waveforms;  // a copy of the caller's Float32Array, owned by the job
   std::optional<at::Tensor> lengths;
   std::optional<int64_t> numLayers;
   Output output;
@@ -190,11 +190,18 @@ Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
       W2V_REQUIRE(env, layers == std::floor(layers) && std::abs(layers) < 1e9, "numLayers must be an integer");
       job->numLayers = static_cast<int64_t>(layers);
     }
-    job->input = Napi::Persistent(info[0]);
-    // No copy: the tensor views the caller's memory, which `job->input` keeps alive until Complete.
-    job->waveforms = torch::from_blob(data.Data(), {batch, samples}, at::kFloat);
+    // A copy, not a view: the caller may write to its array, transfer (detach) its ArrayBuffer or let it go while
+    // the inference thread reads, and a reference to the array would keep none of that from happening. One
+    // memcpy on this thread (no intra-op pool: that belongs to the inference thread), small next to the model run.
+    job->waveforms = at::empty({batch, samples}, at::kFloat);
+    std::memcpy(job->waveforms.data_ptr<float>(), data.Data(), static_cast<size_t>(batch * samples) * sizeof(float));
   } catch (const Napi::Error& e) {
     job->deferred.Reject(e.Value());
+    delete job;
+    return promise;
+  } catch (...) {
+    // Allocating the tensors above failed (out of memory): a coded rejection, never an exception across N-API.
+    job->deferred.Reject(ToJsError(env, CurrentException("INFERENCE_FAILED")).Value());
     delete job;
     return promise;
   }
@@ -212,7 +219,7 @@ Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
     } catch (...) {
       job->error = CurrentException("INFERENCE_FAILED");
     }
-    job->waveforms = at::Tensor();  // drop the view before the JS buffer can go
+    job->waveforms = at::Tensor();  // free the input's copy now, not when the main thread gets to Complete
     completion.BlockingCall(job);
   });
   return promise;
@@ -221,7 +228,6 @@ Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
 void Model::Complete(Napi::Env env, Napi::Function, Model* model, Job* job) {
   if (env == nullptr) {
     // The environment is shutting down: JS values can no longer be touched.
-    job->input.SuppressDestruct();
     delete job;
     return;
   }

@@ -1,5 +1,5 @@
 // The JS-visible Model: owns a ScriptModule and the thread that runs it. One Promise per call; inputs are
-// kept alive until the call settles; outputs are owned by JS.
+// copied when the call is made (the caller's array is never read afterwards); outputs are owned by JS.
 //
 // Lifetime rules:
 //  - Calls run one at a time, in order, on the model's InferenceThread; concurrent calls queue.

@@ -1,5 +1,5 @@
-// TypedArray <-> at::Tensor. Inputs are wrapped without copying (the caller keeps the JS buffer alive
-// until the job settles); outputs are handed to JS without copying (the ArrayBuffer owns the tensor).
+// at::Tensor -> TypedArray: outputs are handed to JS without copying (the ArrayBuffer owns the tensor). Inputs
+// are copied by Model::Submit (model.cc), so the inference thread never reads memory JS can change.
 #pragma once
 
 #include <napi.h>

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { createServer } from '../serve';
 import { addDecoderOptions, addModelOptions, decoderOptionsFrom, nonNegative, openModel, positiveInt, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
@@ -12,8 +12,30 @@ interface ServeCliOptions extends ModelCliOptions, DecoderCliOptions {
   maxBodyMb: number;
   maxDuration: number;
   timeoutMs: number;
+  maxUploads: number;
+  minUploadBytesPerSec: number;
+  uploadGraceMs: number;
+  maxConnections: number;
+  apiKey?: string;
+  allowedHosts?: string[];
+  cors?: string[];
   log: boolean;
 }
+
+/** A comma-separated list (createServer checks each item). */
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function nonNegativeInt(what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`${what}: expected an integer ≥ 0, got "${value}".`);
+    return n;
+  };
+}
+
+const LOOPBACK = /^(127\.|localhost$|::1$|\[::1\]$)/;
 
 function port(value: string): number {
   const n = Number(value);
@@ -24,7 +46,7 @@ function port(value: string): number {
 export function serveCommand(): Command {
   const cmd = new Command('serve').description('HTTP server: POST /v1/transcribe, POST /v1/features, GET /health, GET /metrics (Prometheus)');
   addDecoderOptions(addModelOptions(cmd))
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--host <host>', 'address to listen on (loopback: this machine only; 0.0.0.0: every interface, with --api-key and TLS at a proxy)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', port, 8080)
     .option('--max-batch-size <n>', 'most requests per model call (1: no batching)', positiveInt('--max-batch-size'), 8)
     .option('--max-batch-seconds <s>', 'most padded audio per model call (batch size × longest clip)', positiveInt('--max-batch-seconds'), 120)
@@ -32,7 +54,14 @@ export function serveCommand(): Command {
     .option('--max-queue <n>', 'requests waiting beyond which the server answers 503', positiveInt('--max-queue'), 64)
     .option('--max-body-mb <n>', 'largest request body or upload, in MiB', positiveInt('--max-body-mb'), 25)
     .option('--max-duration <s>', 'longest audio per request, in seconds', positiveInt('--max-duration'), 120)
-    .option('--timeout-ms <ms>', 'per-request time limit (504 beyond it)', positiveInt('--timeout-ms'), 60000)
+    .option('--timeout-ms <ms>', 'per-request time limit, from arrival (an upload still arriving then: 408; no answer then: 504)', positiveInt('--timeout-ms'), 60000)
+    .option('--max-uploads <n>', 'uploads in progress at once, beyond which the server answers 503 (uploads hold no queue place)', positiveInt('--max-uploads'), 64)
+    .option('--min-upload-bytes-per-sec <n>', 'an upload slower than this on average after the grace is cut with 408 (0: no minimum)', nonNegativeInt('--min-upload-bytes-per-sec'), 8192)
+    .option('--upload-grace-ms <ms>', 'time an upload gets before the minimum rate counts; also the time limit on receiving headers', positiveInt('--upload-grace-ms'), 5000)
+    .option('--max-connections <n>', 'open connections beyond which new ones are closed at once', positiveInt('--max-connections'), 512)
+    .addOption(new Option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health (at least 16 characters; prefer the environment variable, which ps does not show)').env('WAV2VEC2_API_KEY'))
+    .option('--allowed-hosts <names>', 'comma-separated Host names accepted, * for any (default: on loopback connections only localhost, 127.0.0.1, [::1])', list)
+    .option('--cors <origins>', 'comma-separated origins (scheme://host[:port]) whose web pages may call the server, * for any (default: none; requests with an Origin get 403)', list)
     .option('--log', 'log every request (JSON lines on stdout)', false)
     .action(async (o: ServeCliOptions) => {
       // the decoder flags of `transcribe` and `batch`, checked before the model loads
@@ -51,6 +80,13 @@ export function serveCommand(): Command {
           },
           maxBodyBytes: o.maxBodyMb * 2 ** 20,
           requestTimeoutMs: o.timeoutMs,
+          maxUploads: o.maxUploads,
+          minUploadBytesPerSec: o.minUploadBytesPerSec,
+          uploadGraceMs: o.uploadGraceMs,
+          maxConnections: o.maxConnections,
+          ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}),
+          ...(o.allowedHosts !== undefined ? { allowedHosts: o.allowedHosts } : {}),
+          ...(o.cors !== undefined ? { cors: o.cors } : {}),
           logger: o.log,
         });
         let resolveClosed = () => {};
@@ -67,6 +103,9 @@ export function serveCommand(): Command {
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
+        if (!LOOPBACK.test(o.host) && o.apiKey === undefined) {
+          process.stderr.write(`wav2vec2 serve: warning: listening on ${o.host} without --api-key: anyone who can reach it can use it (see docs/serving.md, "Deployment")\n`);
+        }
         const g = app.recognizer.grouping;
         process.stdout.write(`wav2vec2 serve: listening on ${address} (model ${model.info.file}, batches of up to ${o.maxBatchSize}, ` +
           `${g.kind === 'single' ? 'one request at a time: a quantised model' : g.kind === 'equal-length' ? 'equal lengths only' : `lengths within ${Math.round(g.maxPadding * 100)} %`})\n`);

@@ -20,10 +20,14 @@ export interface PreparedAudio {
   duration: number;
 }
 
-function tooLong(seconds: number, maxDuration: number): Wav2Vec2Error {
+/**
+ * `seconds` is the whole length for samples, but for a file only where decoding stopped (it stops at the chunk that
+ * passes the limit): the message must not give that as the file's length.
+ */
+function tooLong(seconds: number, maxDuration: number, decodingStopped: boolean): Wav2Vec2Error {
+  const got = decodingStopped ? `audio longer than ${maxDuration} s (decoding stopped at ${seconds.toFixed(1)} s)` : `${seconds.toFixed(1)} s`;
   return new Wav2Vec2Error('INPUT_TOO_LONG',
-    `audio: at most ${maxDuration} s per request (maxDuration), got ${Number.isFinite(seconds) ? `${seconds.toFixed(1)} s` : 'more'}. ` +
-    'Split long recordings into shorter clips.');
+    `audio: at most ${maxDuration} s per request (maxDuration), got ${got}. Split long recordings into shorter clips.`);
 }
 
 async function decode(input: string | Uint8Array | ArrayBuffer, maxDuration: number): Promise<{ samples: Float32Array; sampleRate: number }> {
@@ -34,7 +38,7 @@ async function decode(input: string | Uint8Array | ArrayBuffer, maxDuration: num
     rate = chunk.sampleRate;
     n += chunk.channels[0]!.length;
     // Leaving the loop closes the stream and frees the decoder.
-    if (n / rate > maxDuration) throw tooLong(n / rate, maxDuration);
+    if (n / rate > maxDuration) throw tooLong(n / rate, maxDuration, true);
     chunks.push(chunk.channels[0]!);
   }
   if (chunks.length === 1) return { samples: chunks[0]!, sampleRate: rate };
@@ -58,7 +62,7 @@ export async function prepareAudio(model: Model, audio: RecognizerAudio, maxDura
     samples = audio.samples;
     rate = audio.sampleRate;
     if (samples.length === 0) throw new Wav2Vec2Error('AUDIO_EMPTY', 'audio.samples is empty.');
-    if (samples.length / rate > maxDuration) throw tooLong(samples.length / rate, maxDuration);
+    if (samples.length / rate > maxDuration) throw tooLong(samples.length / rate, maxDuration, false);
     const bad = firstNonFinite(samples);
     if (bad >= 0) {
       throw new Wav2Vec2Error('INVALID_INPUT', `audio.samples: expected finite samples, got ${samples[bad]} at sample ${bad}.`);

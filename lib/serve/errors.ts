@@ -2,9 +2,10 @@
  * Every error response is `{ "error": { "code", "message" } }` with a stable code: the library's Wav2Vec2Error
  * codes, plus a few HTTP-level ones for what never reaches the library (body too large, not found, ...).
  */
+import { STATUS_CODES } from 'node:http';
 import { Wav2Vec2Error, type ErrorCode } from '../errors';
 
-export type HttpErrorCode = ErrorCode | 'BODY_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'BAD_REQUEST' | 'NOT_FOUND' | 'INTERNAL';
+export type HttpErrorCode = ErrorCode | 'BODY_TOO_LARGE' | 'HEADERS_TOO_LARGE' | 'BAD_REQUEST' | 'NOT_FOUND' | 'INTERNAL';
 
 export interface HttpError {
   status: number;
@@ -19,7 +20,13 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   AUDIO_EMPTY: 400,
   AUDIO_DECODE_FAILED: 400,
   DECODE_INVALID_INPUT: 400,
+  UNAUTHORIZED: 401,
+  HOST_NOT_ALLOWED: 403,
+  ORIGIN_NOT_ALLOWED: 403,
+  UPLOAD_TOO_SLOW: 408,
+  REQUEST_TIMEOUT: 408,
   AUDIO_UNSUPPORTED_FORMAT: 415,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   INPUT_TOO_LONG: 413,
   // What this server's model cannot do (no extract_features, no labels to decode with).
   UNSUPPORTED_METHOD: 501,
@@ -58,4 +65,29 @@ export function toHttpError(err: unknown, retryAfter: number): HttpError {
   }
   // Unexpected: the details go to the log, not to the client.
   return { status: 500, code: 'INTERNAL', message: 'Internal error: the request could not be completed (see the server log).' };
+}
+
+/**
+ * What Node refuses before Fastify sees a request (its 'clientError': headers or a whole request not received in
+ * time, headers too large, not HTTP), in the same shape as every other error. Fastify's own answer to these is
+ * `{ error: "Request Timeout", message: "Client Timeout", statusCode: 408 }`.
+ */
+export function clientError(err: NodeJS.ErrnoException, requestTimeoutMs: number, headersTimeoutMs: number): HttpError {
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return {
+      status: 408, code: 'REQUEST_TIMEOUT',
+      message: `The request was not received in time (headers within ${headersTimeoutMs} ms, the whole request within ${requestTimeoutMs} ms): the connection is closed.`,
+    };
+  }
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    return { status: 431, code: 'HEADERS_TOO_LARGE', message: 'The request headers are larger than the server accepts (Node\'s --max-http-header-size, 16 KiB by default).' };
+  }
+  return { status: 400, code: 'BAD_REQUEST', message: `The request is not valid HTTP/1.1 (${err.code ?? err.message}).` };
+}
+
+/** A whole HTTP/1.1 error answer as text, for a socket that has no response object; the connection closes after it. */
+export function rawAnswer(e: HttpError): string {
+  const body = JSON.stringify({ error: { code: e.code, message: e.message } });
+  return `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

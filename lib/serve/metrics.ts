@@ -12,6 +12,10 @@ export interface ServerMetrics {
   observeRequest(route: string, method: string, status: number, seconds: number): void;
   /** Counts a request refused with OVERLOADED on arrival, before it reached the recognizer. */
   refused(): void;
+  /** Reports the uploads in progress (a gauge, read at scrape time). */
+  watchUploads(count: () => number): void;
+  /** Counts an upload cut for being too slow or too late (the error's code). */
+  uploadCut(code: string): void;
   /** Stops listening to the recognizer and drops this server's metrics. */
   stop(): void;
 }
@@ -62,6 +66,9 @@ export function createMetrics(rec: Recognizer, maxBatchSize: number): ServerMetr
   // Refused by the recognizer, or by the server on arrival (before the body was read).
   let refusedOnArrival = 0;
   new Gauge({ name: 'wav2vec2_overloaded', help: 'Requests refused because the queue was full, since start', registers, collect() { this.set(rec.stats().overloaded + refusedOnArrival); } });
+  let uploads = () => 0;
+  new Gauge({ name: 'wav2vec2_uploads', help: 'Requests whose body is still arriving (not yet in the queue)', registers, collect() { this.set(uploads()); } });
+  const cut = new Counter({ name: 'wav2vec2_uploads_cut_total', help: 'Uploads closed with 408, by code (UPLOAD_TOO_SLOW, REQUEST_TIMEOUT)', labelNames: ['code'], registers });
   // The server's metrics and the shared process metrics, scraped together.
   const registry = Registry.merge([processMetrics(), own]);
 
@@ -80,6 +87,12 @@ export function createMetrics(rec: Recognizer, maxBatchSize: number): ServerMetr
     },
     refused() {
       refusedOnArrival++;
+    },
+    watchUploads(count) {
+      uploads = count;
+    },
+    uploadCut(code) {
+      cut.inc({ code });
     },
     stop() {
       stop();

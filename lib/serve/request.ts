@@ -2,8 +2,27 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Wav2Vec2Error } from '../errors';
 
+/** Content types an audio upload may have: a raw audio file or bytes, or a form with the file. */
+const AUDIO_TYPES = /^(audio\/[\w.+-]+|application\/(octet-stream|ogg)|multipart\/form-data)$/;
+
 /**
- * The uploaded audio: the raw body (any content type but multipart; the format is detected from the bytes), or
+ * Refuses a body that does not say it is audio. text/plain and application/x-www-form-urlencoded are what a web page
+ * may POST to any server (localhost included) without a CORS preflight; JSON is a client's mistake. A request with
+ * no Content-Type is taken as raw bytes (Node's fetch sends a Buffer without one); a browser sending one also sends
+ * an Origin, which lib/serve/guard.ts refuses unless allowed.
+ */
+export function checkContentType(req: FastifyRequest): void {
+  const header = req.headers['content-type'];
+  if (header === undefined) return;
+  if (!AUDIO_TYPES.test(header.split(';')[0]!.trim().toLowerCase())) {
+    throw new Wav2Vec2Error('UNSUPPORTED_MEDIA_TYPE',
+      `Content-Type: expected an audio type (audio/wav, audio/mpeg, audio/flac, audio/ogg, ...), application/octet-stream or ` +
+      `multipart/form-data, got ${JSON.stringify(header)}. With curl: --data-binary @speech.wav -H 'Content-Type: audio/wav', or -F file=@speech.wav.`);
+  }
+}
+
+/**
+ * The uploaded audio: the raw body (an audio type or application/octet-stream; the format is detected from the bytes), or
  * the first file of a multipart/form-data upload (its size limit is the server's body limit).
  */
 export async function audioOf(req: FastifyRequest): Promise<Buffer> {

@@ -5,12 +5,17 @@ import { Wav2Vec2Error } from '../errors';
 import type { Recognizer } from '../recognizer';
 import type { Tensor } from '../tensor';
 import type { ServerMetrics } from './metrics';
-import { audioOf, requestSignal } from './request';
+import { audioOf, checkContentType, requestSignal } from './request';
+import { watchUpload, type UploadLimits } from './upload';
 
 export interface RouteOptions {
   recognizer: Recognizer;
   metrics: ServerMetrics;
   requestTimeoutMs: number;
+  /** Most uploads in progress at once; beyond it 503 OVERLOADED on arrival. */
+  maxUploads: number;
+  /** When an upload in progress is cut (408). */
+  upload: UploadLimits;
   /** True once the server is shutting down (app.close() called). */
   closing(): boolean;
 }
@@ -55,35 +60,65 @@ interface Admitted {
 export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
   const rec = o.recognizer;
   const admitted = new WeakMap<FastifyRequest, Admitted>();
-  // Requests admitted whose body is still being read: they hold memory the recognizer's queue does not count yet.
-  let receiving = 0;
+  // Uploads in progress: counted against --max-uploads, never against the recognizer's queue (only audio that has
+  // arrived whole is queued), so slow clients cannot fill the queue while prompt ones get 503.
+  let uploading = 0;
+  o.metrics.watchUploads(() => uploading);
+  // Bytes read on a connection when its current upload began: 0 on a new connection, the end of the previous
+  // upload's answer on a kept-alive one. Counted on the socket, not by listening to the body stream, so the body
+  // parser reads it undisturbed; headers (and any GET between) count too: a few hundred bytes of leniency.
+  const requestStart = new WeakMap<object, number>();
+  const bytesOf = (req: FastifyRequest, reply: FastifyReply) => {
+    const socket = req.raw.socket as { bytesRead?: number } | null;
+    if (typeof socket?.bytesRead !== 'number') return () => undefined;
+    const base = requestStart.get(socket) ?? 0;
+    reply.raw.once('finish', () => requestStart.set(socket, socket.bytesRead!));
+    return () => socket.bytesRead! - base;
+  };
 
-  /**
-   * Runs when a request arrives, before its body is read: a full queue or a shutdown is answered at once (the body
-   * is never buffered), and the request's time limit starts here, so a slow upload counts against it.
-   */
-  const admit = async (req: FastifyRequest, reply: FastifyReply) => {
+  /** Refusals decided on arrival, before the body is read (it is then never buffered). */
+  const refuse = (req: FastifyRequest) => {
     if (o.closing()) {
       throw new Wav2Vec2Error('DISPOSED', 'The server is shutting down: retry the request (on another instance, or once this one is back).');
     }
+    checkContentType(req);
+    if (uploading >= o.maxUploads) {
+      o.metrics.refused();
+      throw new Wav2Vec2Error('OVERLOADED', `The server is receiving ${o.maxUploads} uploads already (maxUploads): retry later, or raise --max-uploads / add capacity.`);
+    }
     const s = rec.stats();
-    if (receiving + s.preparing + s.queued >= s.maxQueue) {
+    if (s.preparing + s.queued >= s.maxQueue) {
       o.metrics.refused();
       throw new Wav2Vec2Error('OVERLOADED', `The server has ${s.maxQueue} requests waiting (maxQueue): retry later, or raise --max-queue / add capacity.`);
     }
-    receiving++;
+  };
+
+  /**
+   * Runs when a request arrives: the refusals above, then the request's time limit starts (so a slow upload counts
+   * against it) and its upload is watched until its body has been read.
+   */
+  const admit = async (req: FastifyRequest, reply: FastifyReply) => {
+    refuse(req);
+    uploading++;
     let counted = true;
     const timer = requestSignal(reply, o.requestTimeoutMs);
+    const unwatch = watchUpload(bytesOf(req, reply), o.upload, (err) => {
+      o.metrics.uploadCut(err.code);
+      // Through the error handler: the coded 408 with Connection: close, as the body was not read to its end.
+      if (!reply.sent) reply.send(err);
+      else req.raw.destroy();
+    });
     const a: Admitted = {
       signal: timer.signal,
       done: timer.done,
       received() {
-        if (counted) receiving--;
+        if (counted) uploading--;
         counted = false;
+        unwatch();
       },
     };
     admitted.set(req, a);
-    // A request that fails before its handler (body too large, client gone) ends here.
+    // A request that fails before its handler (body too large, client gone, upload cut) ends here.
     reply.raw.once('close', () => {
       a.received();
       a.done();
@@ -161,6 +196,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       model: { file: rec.model.info.file, convention: rec.model.info.convention, device: rec.model.info.device, sampleRate: rec.model.sampleRate },
       batching: rec.grouping,
       queue: { depth: s.queued + s.preparing, limit: s.maxQueue, running: s.running },
+      uploads: { count: uploading, limit: o.maxUploads },
     };
   });
 

@@ -4,12 +4,14 @@
  * connections, answers new transcribe/features requests on open ones with 503 DISPOSED (and Retry-After), lets
  * in-flight requests finish, then closes the recognizer (draining its queue) when the server created it.
  */
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import { invalid } from '../errors';
 import { isObject, isPositiveInteger } from '../is';
 import { Recognizer, createRecognizer, type RecognizerOptions } from '../recognizer';
-import { toHttpError } from './errors';
+import { clientError, rawAnswer, toHttpError } from './errors';
+import { registerGuard, type GuardOptions } from './guard';
 import { createMetrics } from './metrics';
 import { registerRoutes } from './routes';
 
@@ -24,6 +26,20 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** Retry-After seconds sent with 503 answers (default 1). */
   retryAfterS?: number;
+  /** Most uploads in progress (bodies still arriving) at once; beyond it 503 OVERLOADED (default 64). */
+  maxUploads?: number;
+  /** Bytes a second an upload must average after `uploadGraceMs`, or it is cut with 408 (default 8192; 0: no minimum). */
+  minUploadBytesPerSec?: number;
+  /** Time an upload (and a request's headers) gets before the minimum rate counts, in ms (default 5000). */
+  uploadGraceMs?: number;
+  /** Most open connections; beyond it Node closes new ones at once (default 512). */
+  maxConnections?: number;
+  /** Bearer token that every route but /health requires (default: none). */
+  apiKey?: string;
+  /** Host names the Host header may carry, '*' for any (default: localhost, 127.0.0.1, ::1 on loopback connections). */
+  allowedHosts?: string[];
+  /** Origins whose web pages may call the server (CORS), '*' for any (default: none; requests with an Origin get 403). */
+  cors?: string[];
   /** Fastify's logger option (default false). */
   logger?: FastifyServerOptions['logger'];
 }
@@ -35,21 +51,58 @@ declare module 'fastify' {
   }
 }
 
-const DEFAULTS = { maxBodyBytes: 25 * 2 ** 20, maxDuration: 120, requestTimeoutMs: 60000, retryAfterS: 1 };
+const DEFAULTS = {
+  maxBodyBytes: 25 * 2 ** 20, maxDuration: 120, requestTimeoutMs: 60000, retryAfterS: 1,
+  maxUploads: 64, minUploadBytesPerSec: 8192, uploadGraceMs: 5000, maxConnections: 512,
+};
+type Limits = typeof DEFAULTS & GuardOptions;
 
-function checkOptions(o: ServerOptions): typeof DEFAULTS {
+function names(what: string, list: unknown, check: (s: string) => boolean, expected: string): string[] {
+  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && (s === '*' || check(s.toLowerCase())))) {
+    throw invalid('INVALID_INPUT', what, expected, list);
+  }
+  return (list as string[]).map((s) => s.toLowerCase());
+}
+
+/** Host names as the guard compares them: lowercase, an IPv6 address without its brackets ([::1] is ::1). */
+function hostNames(list: unknown): string[] {
+  const bare = Array.isArray(list) ? list.map((s) => (typeof s === 'string' ? s.replace(/^\[(.*)\]$/, '$1') : s)) : list;
+  return names('allowedHosts', bare, isHostName, "a non-empty array of host names (no port), or ['*']");
+}
+
+const isHostName = (s: string) => /^[a-z0-9.-]+$|^[0-9a-f:]+$/.test(s);
+const isOrigin = (s: string) => {
+  try {
+    return new URL(s).origin === s;
+  } catch {
+    return false;
+  }
+};
+
+function checkOptions(o: ServerOptions): Limits {
   if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', o);
-  const out = { ...DEFAULTS };
-  for (const k of ['maxBodyBytes', 'requestTimeoutMs', 'retryAfterS'] as const) {
+  const out: Limits = { ...DEFAULTS, apiKey: null, allowedHosts: null, cors: [] };
+  for (const k of ['maxBodyBytes', 'requestTimeoutMs', 'retryAfterS', 'maxUploads', 'uploadGraceMs', 'maxConnections'] as const) {
     if (o[k] !== undefined) {
       if (!isPositiveInteger(o[k])) throw invalid('INVALID_INPUT', k, 'a positive integer', o[k]);
       out[k] = o[k];
     }
   }
+  if (o.minUploadBytesPerSec !== undefined) {
+    if (!(Number.isInteger(o.minUploadBytesPerSec) && o.minUploadBytesPerSec >= 0)) throw invalid('INVALID_INPUT', 'minUploadBytesPerSec', 'an integer ≥ 0', o.minUploadBytesPerSec);
+    out.minUploadBytesPerSec = o.minUploadBytesPerSec;
+  }
   if (o.maxDuration !== undefined) {
     if (!(typeof o.maxDuration === 'number' && o.maxDuration > 0)) throw invalid('INVALID_INPUT', 'maxDuration', 'a positive number of seconds', o.maxDuration);
     out.maxDuration = o.maxDuration;
   }
+  if (o.apiKey !== undefined) {
+    // Printable ASCII without spaces: what an Authorization header can carry as it is.
+    if (!(typeof o.apiKey === 'string' && /^[\x21-\x7e]{16,}$/.test(o.apiKey))) throw invalid('INVALID_INPUT', 'apiKey', 'at least 16 printable ASCII characters, no spaces', o.apiKey ? '(a key that is not)' : o.apiKey);
+    out.apiKey = o.apiKey;
+  }
+  if (o.allowedHosts !== undefined) out.allowedHosts = hostNames(o.allowedHosts);
+  if (o.cors !== undefined) out.cors = names('cors', o.cors, isOrigin, "a non-empty array of origins (scheme://host[:port], no path), or ['*']");
   return out;
 }
 
@@ -65,21 +118,45 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   }
 }
 
-async function build(rec: Recognizer, ownsRecognizer: boolean, limits: typeof DEFAULTS, logger: FastifyServerOptions['logger']): Promise<FastifyInstance> {
+/** Node's own limits on receiving a request, in the coded shape (see clientError). */
+function nodeLimits(limits: Limits) {
+  // Headers are a few hundred bytes: they get the upload's grace, and never more than the request timeout.
+  const headersTimeout = Math.min(limits.uploadGraceMs, limits.requestTimeoutMs);
+  return {
+    // A backstop to the upload watcher (lib/serve/upload.ts), which cuts uploads at the same time limit.
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout,
+    // Node checks those timeouts every 30 s by default, so a connection trickling its headers lived up to 30 s longer.
+    http: { connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))) },
+    clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      // Only where no answer is being written on this connection (Node keeps its response object there).
+      const inProgress = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+      if (socket.writable && !inProgress) socket.write(rawAnswer(clientError(err, limits.requestTimeoutMs, headersTimeout)));
+      socket.destroy(err);
+    },
+  };
+}
+
+async function build(rec: Recognizer, ownsRecognizer: boolean, limits: Limits, logger: FastifyServerOptions['logger']): Promise<FastifyInstance> {
+  const node = nodeLimits(limits);
   const app = Fastify({
     logger,
     bodyLimit: limits.maxBodyBytes,
-    // Node's own limit on receiving a whole request: a client trickling bytes cannot hold a connection for ever.
-    requestTimeout: limits.requestTimeoutMs,
+    requestTimeout: node.requestTimeout,
+    http: node.http,
+    clientErrorHandler: node.clientErrorHandler,
     // Fastify's own 503 for requests that arrive on open connections during shutdown has no error code and no
     // Retry-After, and skips our hooks: the routes' onRequest hook answers them instead (503 DISPOSED, Retry-After).
     return503OnClosing: false,
   });
+  app.server.headersTimeout = node.headersTimeout;
+  app.server.maxConnections = limits.maxConnections;
   const metrics = createMetrics(rec, rec.maxBatchSize);
   app.decorate('recognizer', rec);
 
-  // Audio comes as raw bytes of any content type (the format is detected from the content, so a client's
-  // wrong or missing Content-Type does not matter) or as a multipart upload; JSON and text are not parsed.
+  // Audio comes as raw bytes (the format is detected from the content; the audio routes refuse types that are not
+  // audio before this runs, see checkContentType) or as a multipart upload; JSON and text are not parsed.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   await app.register(multipart, { limits: { fileSize: limits.maxBodyBytes, files: 1, fields: 16, parts: 32, headerPairs: 200 } });
@@ -88,6 +165,9 @@ async function build(rec: Recognizer, ownsRecognizer: boolean, limits: typeof DE
     const e = toHttpError(err, limits.retryAfterS);
     if (e.status >= 500 && e.code === 'INTERNAL') req.log.error({ err }, 'request failed');
     if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
+    // Refused before its body was read (or cut while reading it): close the connection after the answer, or Node
+    // would read the rest of the body (a slow one included) to keep the connection alive.
+    if (req.raw.complete === false) reply.header('connection', 'close');
     reply.code(e.status).send({ error: { code: e.code, message: e.message } });
   });
   app.setNotFoundHandler((req, reply) => {
@@ -111,7 +191,12 @@ async function build(rec: Recognizer, ownsRecognizer: boolean, limits: typeof DE
     if (ownsRecognizer) await rec.close({ drain: true });
   });
 
-  registerRoutes(app, { recognizer: rec, metrics, requestTimeoutMs: limits.requestTimeoutMs, closing: () => closing });
+  registerGuard(app, limits);
+  registerRoutes(app, {
+    recognizer: rec, metrics, requestTimeoutMs: limits.requestTimeoutMs, maxUploads: limits.maxUploads,
+    upload: { minBytesPerSec: limits.minUploadBytesPerSec, graceMs: limits.uploadGraceMs, timeoutMs: limits.requestTimeoutMs },
+    closing: () => closing,
+  });
   await app.ready();
   return app;
 }

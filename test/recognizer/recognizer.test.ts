@@ -229,6 +229,18 @@ describe('recognizer', function () {
       await rejectsCode(rec.transcribe(file), 'INPUT_TOO_LONG', /at most 3 s/);
     });
 
+    it('a file over maxDuration: the message says it is longer than the limit, not that its length is where decoding stopped', async () => {
+      // 60 s of 16-bit audio: decoding reads 1 MiB chunks (32.8 s) and stops after the first one.
+      const file = join(dir, 'longer.wav');
+      writeFileSync(file, wavBytes(new Int16Array(16000 * 60), 16000));
+      const err = await rec.transcribe(file).then(() => assert.fail('accepted 60 s over a 3 s limit'), (e: Error) => e);
+      assert.equal((err as { code?: string }).code, 'INPUT_TOO_LONG');
+      assert.match(err.message, /got audio longer than 3 s \(decoding stopped at 32\.8 s\)/);
+      assert.doesNotMatch(err.message, /got [\d.]+ s/);
+      // Samples have a known length, which is given.
+      await rejectsCode(rec.transcribe({ samples: new Float32Array(16000 * 4), sampleRate: 16000 }), 'INPUT_TOO_LONG', /got 4\.0 s\./);
+    });
+
     it('bad arguments are INVALID_INPUT', async () => {
       await rejectsCode(rec.transcribe(42 as never), 'INVALID_INPUT', /audio/);
       await rejectsCode(rec.transcribe(clip(16000) as never), 'INVALID_INPUT', /sampleRate/);

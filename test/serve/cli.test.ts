@@ -59,6 +59,36 @@ describe('serve: command line', function () {
     }
   });
 
+  it('takes the API key from WAV2VEC2_API_KEY, and the upload and exposure flags', async () => {
+    const key = 'cli-test-key-0123456789';
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '0', '--threads', '1',
+      '--max-uploads', '3', '--min-upload-bytes-per-sec', '1000', '--upload-grace-ms', '2000', '--max-connections', '50',
+      '--allowed-hosts', 'localhost,127.0.0.1', '--cors', 'http://app.example'], { cwd: ROOT, env: { ...process.env, WAV2VEC2_API_KEY: key } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', () => {
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', () => reject(new Error(`serve exited early: ${out}`)));
+      });
+      assert.deepEqual((await (await fetch(`${url}/health`)).json()).uploads, { count: 0, limit: 3 });
+      const body = new Uint8Array(readFileSync(join(ROOT, 'samples', 'curiosity-16k.wav')));
+      const none = await fetch(`${url}/v1/transcribe`, { method: 'POST', body });
+      assert.equal(none.status, 401);
+      assert.equal((await none.json()).error.code, 'UNAUTHORIZED');
+      const typed = await fetch(`${url}/v1/transcribe`, { method: 'POST', body: 'text', headers: { authorization: `Bearer ${key}`, 'content-type': 'text/plain' } });
+      assert.equal((await typed.json()).error.code, 'UNSUPPORTED_MEDIA_TYPE');
+      const page = await fetch(`${url}/health`, { headers: { origin: 'http://app.example' } });
+      assert.equal(page.headers.get('access-control-allow-origin'), 'http://app.example');
+      assert.equal((await fetch(`${url}/v1/transcribe?timestamps=false`, { method: 'POST', body, headers: { authorization: `Bearer ${key}` } })).status, 200);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('a bad option is one line and status 2 (a usage error)', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '70000'], { cwd: ROOT });
     let err = '';

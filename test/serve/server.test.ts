@@ -155,7 +155,8 @@ describe('serve: HTTP server', function () {
     after(() => app?.close());
 
     it('maps each mistake to its status and code', async () => {
-      assertError(await post(app, '/v1/transcribe', Buffer.from('{"audio": "base64..."}'), { 'content-type': 'application/json' }), 415, 'AUDIO_UNSUPPORTED_FORMAT');
+      assertError(await post(app, '/v1/transcribe', Buffer.from('{"audio": "base64..."}'), { 'content-type': 'application/json' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      assertError(await post(app, '/v1/transcribe', Buffer.from('{"audio": "base64..."}')), 415, 'AUDIO_UNSUPPORTED_FORMAT');
       assertError(await post(app, '/v1/transcribe', Buffer.alloc(0)), 400, 'AUDIO_EMPTY');
       assertError(await post(app, '/v1/transcribe', Buffer.alloc(300_000)), 413, 'BODY_TOO_LARGE');
       const big = multipart(Buffer.alloc(300_000));
@@ -238,7 +239,7 @@ describe('serve: HTTP server', function () {
       assert.equal((await first).statusCode, 200);
     });
 
-    it('the request timeout runs from arrival: a slow upload counts against it', async () => {
+    it('the request timeout runs from arrival: an upload still arriving then is cut (408 REQUEST_TIMEOUT)', async () => {
       const app = await server({ requestTimeoutMs: 100 });
       try {
         const body = wav(16000);
@@ -249,7 +250,7 @@ describe('serve: HTTP server', function () {
           slow.push(body.subarray(1000));
           slow.push(null);
         }, 500);
-        assertError(await app.inject({ method: 'POST', url: '/v1/transcribe', payload: slow, headers: { 'content-type': 'audio/wav' } }), 504, 'TIMEOUT');
+        assertError(await app.inject({ method: 'POST', url: '/v1/transcribe', payload: slow, headers: { 'content-type': 'audio/wav' } }), 408, 'REQUEST_TIMEOUT');
         assert.equal((await post(app, '/v1/transcribe', body)).statusCode, 200, 'a prompt request still succeeds');
       } finally {
         await app.close();
