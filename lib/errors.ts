@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'BATCH_OUTPUT_LOCKED'
   | 'BATCH_OPTIONS_CHANGED'
   | 'BATCH_WRITE_FAILED'
+  | 'BATCH_OUTPUT_FAILED'
   // serving (Recognizer, HTTP server)
   | 'OVERLOADED'
   | 'ABORTED'

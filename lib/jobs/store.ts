@@ -18,12 +18,12 @@
  * result the file lacks. A line is appended only for a result the file does not hold yet, so no line is ever
  * doubled; results/ decides what a rerun skips.
  */
-import { closeSync, openSync, fsyncSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, open, readFile, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Wav2Vec2Error } from '../errors';
 import { crashPoint } from './faults';
+import { FolderLock } from './lock';
+import { expectSize, fsyncDir, replaceFile, writeAll, writeDurable, writeFailed } from './write';
 
 export interface FailureRecord {
   id: string;
@@ -42,34 +42,6 @@ export interface OutputFile {
 
 const JOB_FORMAT = 'wav2vec2-node-batch/1';
 
-function writeFailed(what: string, err: unknown): Wav2Vec2Error {
-  return new Wav2Vec2Error('BATCH_WRITE_FAILED', `Cannot write ${what}: ${(err as Error)?.message ?? String(err)}. The job stopped; rerun it to resume once this is fixed.`, { cause: err });
-}
-
-function fsyncDir(dir: string): void {
-  // A rename is durable only once its folder is flushed. Some file systems refuse fsync on folders: nothing to do there.
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    /* best effort */
-  }
-}
-
-async function writeDurable(path: string, content: string | Buffer): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 export class JobStore {
   readonly dir: string;
   /** Keys with a committed result. */
@@ -79,14 +51,12 @@ export class JobStore {
   #jsonl: FileHandle | null = null;
   #failures: FileHandle | null = null;
   #tmpCounter = 0;
-  #lockFile: string;
-  #locked = false;
+  #lock: FolderLock | null = null;
   #opened = false;
   #closed = false;
 
   private constructor(dir: string) {
     this.dir = dir;
-    this.#lockFile = join(dir, '.lock');
   }
 
   get tmpDir(): string {
@@ -109,7 +79,7 @@ export class JobStore {
     } catch (err) {
       throw writeFailed(`the output folder ${dir}`, err);
     }
-    await store.#lock();
+    store.#lock = await FolderLock.acquire(dir);
     try {
       await store.#checkSettings(settings);
       await rm(store.tmpDir, { recursive: true, force: true });
@@ -198,13 +168,14 @@ export class JobStore {
     await this.#jsonl?.close().catch(() => undefined);
     await this.#failures?.close().catch(() => undefined);
     this.#jsonl = this.#failures = null;
-    if (!this.#locked) return;
+    if (!this.#lock) return;
     try {
       if (this.#opened) await this.#rebuildFailures();
+    } catch (err) {
+      throw writeFailed(this.failuresFile, err);
     } finally {
       await rm(this.tmpDir, { recursive: true, force: true }).catch(() => undefined);
-      await unlink(this.#lockFile).catch(() => undefined);
-      HELD.delete(this.#lockFile);
+      await this.#lock.release();
     }
   }
 
@@ -218,36 +189,6 @@ export class JobStore {
     if (faulty) crashPoint('mid-append');
     await fh.write(bytes);
     await fh.sync();
-  }
-
-  async #lock(): Promise<void> {
-    const me = JSON.stringify({ pid: process.pid, host: hostname(), start: await processStart(process.pid) });
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(this.#lockFile, me, { flag: 'wx' });
-        this.#locked = true;
-        HELD.add(this.#lockFile);
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailed(`the lock file ${this.#lockFile}`, err);
-      }
-      let holder: { pid?: number; host?: string; start?: string | null } = {};
-      try {
-        holder = JSON.parse(await readFile(this.#lockFile, 'utf8'));
-      } catch {
-        /* unreadable: written by a process killed mid-write; stale */
-      }
-      const clear = `If no job runs on this folder, delete ${this.#lockFile} and rerun.`;
-      if (holder.host && holder.host !== hostname()) {
-        throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `${this.dir} is locked by a batch job on ${holder.host} (process ${holder.pid}). ${clear}`);
-      }
-      if (holder.host === hostname() && typeof holder.pid === 'number' && await holds(holder.pid, holder.start, this.#lockFile)) {
-        throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `${this.dir} is in use by another batch job (process ${holder.pid}). Wait for it, stop it, or choose another --out. ${clear}`);
-      }
-      // A lock left by a job that was killed (its pid gone, or now another process's): take it over.
-      await unlink(this.#lockFile).catch(() => undefined);
-    }
-    throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `Cannot lock ${this.dir}: another job took it at the same moment.`);
   }
 
   async #checkSettings(settings: Record<string, unknown>): Promise<void> {
@@ -378,47 +319,4 @@ export class JobStore {
     await rename(tmp, this.failuresFile);
     fsyncDir(this.dir);
   }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * The lock files this process holds. A lock with our own pid that is not in here was left by an earlier process
- * that had the same pid: a container restarted (its job runs as pid 1 again), or a recycled pid.
- */
-const HELD = new Set<string>();
-
-/**
- * What tells a process from a later one with the same pid: the boot id and the start time in clock ticks since boot
- * (/proc/<pid>/stat field 22). Null where /proc is missing (not Linux); the pid alone decides there.
- */
-async function processStart(pid: number): Promise<string | null> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may itself hold spaces or parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const start = fields[22 - 3];
-    if (!start) return null;
-    const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
-    return `${boot}:${start}`;
-  } catch {
-    return null;
-  }
-}
-
-/** Whether the process that wrote a lock of this host still holds it. */
-async function holds(pid: number, start: string | null | undefined, lockFile: string): Promise<boolean> {
-  if (pid === process.pid) return HELD.has(lockFile);
-  if (!alive(pid)) return false;
-  // Written by an older version (no start time), or start time unknown here: a live pid is taken as the holder.
-  if (typeof start !== 'string') return true;
-  const now = await processStart(pid);
-  return now === null || now === start;
 }
