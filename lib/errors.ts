@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'LM_INVALID'
   // batch jobs
   | 'BATCH_INPUT_INVALID'
+  | 'BATCH_INPUT_BROKEN_LINK'
   | 'BATCH_OUTPUT_LOCKED'
   | 'BATCH_OPTIONS_CHANGED'
   | 'BATCH_WRITE_FAILED'

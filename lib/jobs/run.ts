@@ -293,6 +293,7 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
         const task = new FileTask(input, text, o.features, maxLayer > 0 ? store.tmpPath(`${input.key}.features`) : null);
         live.add(task);
         try {
+          if (input.error) throw input.error;
           for await (const piece of readPieces(input.path, model.sampleRate, plan, task.source)) {
             if (piece.last) task.lastIndex = piece.index;
             await queue.put({ ...piece, task });
