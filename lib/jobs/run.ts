@@ -329,6 +329,10 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
       ...progress, remaining, interrupted: interrupted && remaining > 0, out,
       transcripts: store.transcriptsFile, failures: store.failuresFile,
     };
+  } catch (err) {
+    // An error of close() (failures.jsonl cannot be rebuilt on a full disk) must not replace the one that stopped the job.
+    await store.close().catch(() => undefined);
+    throw err;
   } finally {
     await store.close();
   }

@@ -18,12 +18,12 @@
  * result the file lacks. A line is appended only for a result the file does not hold yet, so no line is ever
  * doubled; results/ decides what a rerun skips.
  */
-import { mkdir, open, readFile, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Wav2Vec2Error } from '../errors';
 import { crashPoint } from './faults';
 import { FolderLock } from './lock';
-import { expectSize, fsyncDir, replaceFile, writeAll, writeDurable, writeFailed } from './write';
+import { AppendFile, expectSize, fsyncDir, replaceFile, writeAll, writeDurable, writeFailed } from './write';
 
 export interface FailureRecord {
   id: string;
@@ -48,8 +48,8 @@ export class JobStore {
   readonly done = new Set<string>();
   /** Keys whose latest attempt failed (retried by a rerun unless told otherwise). */
   readonly failed = new Map<string, FailureRecord>();
-  #jsonl: FileHandle | null = null;
-  #failures: FileHandle | null = null;
+  #jsonl: AppendFile | null = null;
+  #failures: AppendFile | null = null;
   #tmpCounter = 0;
   #lock: FolderLock | null = null;
   #opened = false;
@@ -88,8 +88,8 @@ export class JobStore {
       await store.#repairTranscripts();
       await store.#scanFailures();
       await store.#rebuildFailures();
-      store.#jsonl = await open(store.transcriptsFile, 'a');
-      store.#failures = await open(store.failuresFile, 'a');
+      store.#jsonl = await AppendFile.open(store.transcriptsFile);
+      store.#failures = await AppendFile.open(store.failuresFile);
       store.#opened = true;
     } catch (err) {
       await store.close().catch(() => undefined);
@@ -109,27 +109,9 @@ export class JobStore {
    * whole), then the record. Returns once the record and its transcripts.jsonl line are on disk.
    */
   async commit(key: string, record: Record<string, unknown>, files: OutputFile[], dirs: Array<{ tmp: string; rel: string }> = []): Promise<void> {
+    const placed: string[] = [];
     try {
-      const touched = new Set<string>();
-      for (const f of files) {
-        const tmp = this.tmpPath(key);
-        await writeDurable(tmp, f.content);
-        const dest = join(this.dir, f.rel);
-        const parent = join(dest, '..');
-        await mkdir(parent, { recursive: true });
-        await rename(tmp, dest);
-        touched.add(parent);
-      }
-      for (const d of dirs) {
-        const dest = join(this.dir, d.rel);
-        const parent = join(dest, '..');
-        await mkdir(parent, { recursive: true });
-        // A folder from an attempt that was killed before its commit: same input, same settings, replaced whole.
-        await rm(dest, { recursive: true, force: true });
-        await rename(d.tmp, dest);
-        touched.add(parent);
-      }
-      for (const t of touched) fsyncDir(t);
+      await this.#placeOutputs(key, files, dirs, placed);
       crashPoint('before-commit');
       const line = JSON.stringify(record);
       const tmp = this.tmpPath(key);
@@ -142,8 +124,36 @@ export class JobStore {
       crashPoint('after-append');
       if (this.failed.delete(key)) await unlink(join(this.dir, 'failed', `${key}.json`)).catch(() => undefined);
     } catch (err) {
+      // Not committed: what was moved into place for it goes (a rerun redoes the input), and gives its room back.
+      if (!this.done.has(key)) for (const p of placed) await rm(p, { recursive: true, force: true }).catch(() => undefined);
       throw writeFailed(`the results of ${key} in ${this.dir}`, err);
     }
+  }
+
+  /** Moves an input's optional outputs into place (files written whole under .tmp/ first); `placed` lists them. */
+  async #placeOutputs(key: string, files: OutputFile[], dirs: Array<{ tmp: string; rel: string }>, placed: string[]): Promise<void> {
+    const touched = new Set<string>();
+    for (const f of files) {
+      const tmp = this.tmpPath(key);
+      await writeDurable(tmp, f.content);
+      const dest = join(this.dir, f.rel);
+      const parent = join(dest, '..');
+      await mkdir(parent, { recursive: true });
+      await rename(tmp, dest);
+      placed.push(dest);
+      touched.add(parent);
+    }
+    for (const d of dirs) {
+      const dest = join(this.dir, d.rel);
+      const parent = join(dest, '..');
+      await mkdir(parent, { recursive: true });
+      // A folder from an attempt that was killed before its commit: same input, same settings, replaced whole.
+      await rm(dest, { recursive: true, force: true });
+      await rename(d.tmp, dest);
+      placed.push(dest);
+      touched.add(parent);
+    }
+    for (const t of touched) fsyncDir(t);
   }
 
   /** Records a failed input (replacing an earlier failure of it). */
@@ -179,16 +189,16 @@ export class JobStore {
     }
   }
 
-  async #append(fh: FileHandle, line: string, faulty = false): Promise<void> {
+  async #append(file: AppendFile, line: string, faulty = false): Promise<void> {
     const bytes = Buffer.from(line + '\n');
-    if (faulty && crashPoint('mid-append', true)) {
-      // Fault injection: half a line on disk, then the kill (what a kill during a large write can leave).
-      await fh.write(bytes, 0, bytes.length >> 1);
-      await fh.sync();
-    }
-    if (faulty) crashPoint('mid-append');
-    await fh.write(bytes);
-    await fh.sync();
+    await file.append(bytes, faulty ? async (fh) => {
+      if (crashPoint('mid-append', true)) {
+        // Fault injection: half a line on disk, then the kill (what a kill during a large write can leave).
+        await writeAll(fh, bytes.subarray(0, bytes.length >> 1), null);
+        await fh.sync();
+      }
+      crashPoint('mid-append');
+    } : undefined);
   }
 
   async #checkSettings(settings: Record<string, unknown>): Promise<void> {
@@ -289,8 +299,17 @@ export class JobStore {
       const tmp = join(this.dir, 'transcripts.jsonl.tmp');
       const out = await open(tmp, 'w');
       try {
-        for (const key of [...this.done].sort()) await out.write(await this.#resultLine(key));
+        let size = 0;
+        for (const key of [...this.done].sort()) {
+          const line = Buffer.from(await this.#resultLine(key));
+          await writeAll(out, line, null);
+          size += line.length;
+        }
+        await expectSize(out, size, tmp);
         await out.sync();
+      } catch (err) {
+        await unlink(tmp).catch(() => undefined);
+        throw err;
       } finally {
         await out.close();
       }
@@ -301,7 +320,7 @@ export class JobStore {
     if (missing.length === 0) return;
     const out = await open(file, 'a');
     try {
-      for (const key of missing) await out.write(await this.#resultLine(key));
+      for (const key of missing) await writeAll(out, Buffer.from(await this.#resultLine(key)), null);
       await out.sync();
     } finally {
       await out.close();
@@ -314,9 +333,6 @@ export class JobStore {
   }
 
   async #rebuildFailures(): Promise<void> {
-    const tmp = join(this.dir, 'failures.jsonl.tmp');
-    await writeDurable(tmp, [...this.failed.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((f) => JSON.stringify(f) + '\n').join(''));
-    await rename(tmp, this.failuresFile);
-    fsyncDir(this.dir);
+    await replaceFile(this.failuresFile, [...this.failed.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((f) => JSON.stringify(f) + '\n').join(''));
   }
 }

@@ -82,3 +82,52 @@ export function fsyncDir(dir: string): void {
     /* best effort */
   }
 }
+
+/**
+ * A file that grows by whole lines (transcripts.jsonl, failures.jsonl). Appends are serialised (replicas commit at
+ * the same time, and a write that is cut short must not interleave with another) and each one is checked against
+ * the size the file must have after it: a line is on disk whole, flushed, or the append throws.
+ */
+export class AppendFile {
+  readonly path: string;
+  readonly #fh: FileHandle;
+  #size: number;
+  #chain: Promise<void> = Promise.resolve();
+
+  private constructor(path: string, fh: FileHandle, size: number) {
+    this.path = path;
+    this.#fh = fh;
+    this.#size = size;
+  }
+
+  static async open(path: string): Promise<AppendFile> {
+    const fh = await open(path, 'a');
+    try {
+      return new AppendFile(path, fh, (await fh.stat()).size);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Appends `bytes`; `beforeWrite` runs first (fault injection may cut the line there). */
+  append(bytes: Uint8Array, beforeWrite?: (fh: FileHandle) => Promise<void>): Promise<void> {
+    const step = this.#chain.then(async () => {
+      if (this.#size < 0) throw Object.assign(new Error(`${this.path}: an earlier append failed`), { code: 'EIO' });
+      const size = this.#size;
+      this.#size = -1; // unknown until this append is known whole
+      await beforeWrite?.(this.#fh);
+      await writeAll(this.#fh, bytes, null);
+      await expectSize(this.#fh, size + bytes.length, this.path);
+      await this.#fh.sync();
+      this.#size = size + bytes.length;
+    });
+    this.#chain = step.catch(() => undefined);
+    return step;
+  }
+
+  async close(): Promise<void> {
+    await this.#chain;
+    await this.#fh.close();
+  }
+}
