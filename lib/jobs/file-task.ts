@@ -60,6 +60,8 @@ export class FileTask {
   lastIndex: number | null = null;
   failed = false;
   finished = false;
+  /** Its attempt is on disk (store.markAttempt): it reached the model in this run. */
+  marked = false;
   readonly #text: TextSink | null;
   readonly #layers: number[];
   readonly #featureDir: string | null;

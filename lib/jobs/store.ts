@@ -6,6 +6,8 @@
  *   transcripts.jsonl   every record of results/, one line each (the aggregate people read)
  *   failed/<key>.json   one record per input that failed in its latest attempt
  *   failures.jsonl      every record of failed/, rebuilt at the start and end of each run
+ *   attempts/<key>.json one per input that reached the model and is not yet done or failed: how many times the
+ *                       process has died with it in flight (see markAttempt)
  *   txt/ srt/ vtt/ features/<key>/   optional outputs
  *   .tmp/  .lock
  *
@@ -48,6 +50,8 @@ export class JobStore {
   readonly done = new Set<string>();
   /** Keys whose latest attempt failed (retried by a rerun unless told otherwise). */
   readonly failed = new Map<string, FailureRecord>();
+  /** Keys not done whose attempt markers survived a run: how many times the process died with each in flight. */
+  readonly deaths = new Map<string, number>();
   #jsonl: AppendFile | null = null;
   #failures: AppendFile | null = null;
   #tmpCounter = 0;
@@ -83,8 +87,9 @@ export class JobStore {
     try {
       await store.#checkSettings(settings);
       await rm(store.tmpDir, { recursive: true, force: true });
-      for (const sub of ['.tmp', 'results', 'failed']) await mkdir(join(dir, sub), { recursive: true });
+      for (const sub of ['.tmp', 'results', 'failed', 'attempts']) await mkdir(join(dir, sub), { recursive: true });
       await store.#scanResults();
+      await store.#scanAttempts();
       await store.#repairTranscripts();
       await store.#scanFailures();
       await store.#rebuildFailures();
@@ -122,6 +127,7 @@ export class JobStore {
       crashPoint('after-commit');
       await this.#append(this.#jsonl!, line, true);
       crashPoint('after-append');
+      await this.#clearAttempt(key);
       if (this.failed.delete(key)) await unlink(join(this.dir, 'failed', `${key}.json`)).catch(() => undefined);
     } catch (err) {
       // Not committed: what was moved into place for it goes (a rerun redoes the input), and gives its room back.
@@ -166,9 +172,34 @@ export class JobStore {
       this.failed.set(failure.key, failure);
       // A retried input may already have a line from an earlier run; failures.jsonl is rebuilt without doubles on close.
       await this.#append(this.#failures!, line);
+      // A crashed input keeps its count: a rerun does not run it again unless the limit is raised.
+      if (failure.code !== 'BATCH_INPUT_CRASHED') await this.#clearAttempt(failure.key);
     } catch (err) {
       throw writeFailed(`the failure record of ${failure.key} in ${this.dir}`, err);
     }
+  }
+
+  /**
+   * Persists, before an input's first batch goes to the model, that it is in flight: if the process dies before the
+   * input is committed or failed, the next run finds the marker and counts one more death against it (one marker per
+   * input per run; what is in flight together shares a death, which is why a rerun runs such inputs alone).
+   */
+  async markAttempt(input: { id: string; key: string; path: string }): Promise<void> {
+    const deaths = (this.deaths.get(input.key) ?? 0) + 1;
+    try {
+      const tmp = this.tmpPath(`${input.key}.attempt`);
+      await writeDurable(tmp, JSON.stringify({ id: input.id, file: input.path, deaths, time: new Date().toISOString() }) + '\n');
+      await rename(tmp, join(this.dir, 'attempts', `${input.key}.json`));
+      fsyncDir(join(this.dir, 'attempts'));
+    } catch (err) {
+      throw writeFailed(`the attempt marker of ${input.key} in ${this.dir}`, err);
+    }
+  }
+
+  async #clearAttempt(key: string): Promise<void> {
+    // Not flushed: a marker that survives a kill after the commit belongs to a done input, and is dropped on open.
+    await unlink(join(this.dir, 'attempts', `${key}.json`)).catch(() => undefined);
+    this.deaths.delete(key);
   }
 
   /** Rebuilds failures.jsonl from failed/ and releases the lock. Safe to call twice. */
@@ -228,6 +259,20 @@ export class JobStore {
   async #scanResults(): Promise<void> {
     for (const name of await readdir(join(this.dir, 'results'))) {
       if (name.endsWith('.json')) this.done.add(name.slice(0, -5));
+    }
+  }
+
+  async #scanAttempts(): Promise<void> {
+    for (const name of await readdir(join(this.dir, 'attempts'))) {
+      if (!name.endsWith('.json')) continue;
+      const key = name.slice(0, -5);
+      let deaths: unknown = null;
+      if (!this.done.has(key)) {
+        deaths = await readFile(join(this.dir, 'attempts', name), 'utf8').then((t) => (JSON.parse(t) as { deaths?: unknown }).deaths, () => null);
+      }
+      // Written whole and renamed, so unreadable only if tampered with: dropped, as for a done input.
+      if (typeof deaths === 'number' && deaths > 0) this.deaths.set(key, deaths);
+      else await unlink(join(this.dir, 'attempts', name)).catch(() => undefined);
     }
   }
 
