@@ -360,7 +360,11 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
       ]);
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      for (const task of live) await task.abandon();
+      for (const task of live) {
+        await task.abandon();
+        // Stopped, not killed: its run does not count as a death (best effort: on a full disk the count may stay).
+        if (task.marked) await store.unmarkAttempt(task.input).catch(() => undefined);
+      }
     }
     if (fatal) throw fatal;
     report();

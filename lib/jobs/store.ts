@@ -185,7 +185,17 @@ export class JobStore {
    * input per run; what is in flight together shares a death, which is why a rerun runs such inputs alone).
    */
   async markAttempt(input: { id: string; key: string; path: string }): Promise<void> {
-    const deaths = (this.deaths.get(input.key) ?? 0) + 1;
+    await this.#writeAttempt(input, (this.deaths.get(input.key) ?? 0) + 1);
+  }
+
+  /** Takes back markAttempt for an input the job stopped without dying (an abort, a write failure). */
+  async unmarkAttempt(input: { id: string; key: string; path: string }): Promise<void> {
+    const deaths = this.deaths.get(input.key) ?? 0;
+    if (deaths === 0) await this.#clearAttempt(input.key);
+    else await this.#writeAttempt(input, deaths);
+  }
+
+  async #writeAttempt(input: { id: string; key: string; path: string }, deaths: number): Promise<void> {
     try {
       const tmp = this.tmpPath(`${input.key}.attempt`);
       await writeDurable(tmp, JSON.stringify({ id: input.id, file: input.path, deaths, time: new Date().toISOString() }) + '\n');

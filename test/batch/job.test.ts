@@ -89,6 +89,27 @@ describe('batch: runBatchJob', function () {
     });
   });
 
+  describe('attempt markers', () => {
+    it('an abort or a stop is no death: inputs it interrupts keep no attempt marker', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'w2v-attempts-'));
+      // Files of several windows, one piece per batch: when the abort comes, the next file has reached the model.
+      const files = [5, 6, 7].map((sec, i) => {
+        const file = join(dir, `a${i}.wav`);
+        writeFileSync(file, wavBytes(labelSignal(sec, i + 3), 16000));
+        return file;
+      });
+      const out = join(dir, 'out');
+      const ac = new AbortController();
+      const job = { inputs: files, out, model: frameLocalModel(), windowSeconds: 2, strideSeconds: 0.4, batchSize: 1 };
+      const first = await runBatchJob({ ...job, signal: ac.signal, onProgress: (p) => { if (p.audioSeconds > 6) ac.abort(); } });
+      assert.ok(first.interrupted && first.remaining > 0, JSON.stringify(first));
+      assert.deepEqual(readdirSync(join(out, 'attempts')), []);
+      const second = await runBatchJob(job);
+      assert.equal(first.done + second.done, files.length);
+      assert.deepEqual(readdirSync(join(out, 'attempts')), []);
+    });
+  });
+
   describe('layers the model lacks', () => {
     let dir: string;
     let file: string;
