@@ -16,13 +16,26 @@ const settings = { model: 'm.pt' };
 async function race(dir: string, n: number): Promise<string[]> {
   // Far enough ahead for every process to have started and loaded its modules (2 shared cores, tsx compiling).
   const at = Date.now() + 3000 + 300 * n;
-  const children = Array.from({ length: n }, () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', TAKER, dir, String(at), '1500'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    return new Promise<string>((resolve) => child.on('exit', () => resolve(out.trim())));
+  const outs: string[] = new Array(n).fill('');
+  const children = Array.from({ length: n }, () => spawn(process.execPath, ['--import', 'tsx', TAKER, dir, String(at)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const exited: boolean[] = new Array(n).fill(false);
+  const exits = children.map((c, i) => new Promise((resolve) => c.on('exit', () => resolve((exited[i] = true)))));
+  // Winners hold the folder until every taker has answered (or died): only then are they let go.
+  await new Promise<void>((resolve) => {
+    const check = () => {
+      if (outs.every((o, i) => o.endsWith('\n') || exited[i])) resolve();
+    };
+    children.forEach((c, i) => {
+      c.stdout.on('data', (d) => {
+        outs[i] += d;
+        check();
+      });
+      c.on('exit', check);
+    });
   });
-  return Promise.all(children);
+  for (const c of children) c.stdin.end();
+  await Promise.all(exits);
+  return outs.map((o) => o.trim());
 }
 
 /** The pid of a process that has exited. */
