@@ -29,9 +29,12 @@ export type ErrorCode =
   | 'LM_INVALID'
   // batch jobs
   | 'BATCH_INPUT_INVALID'
+  | 'BATCH_INPUT_BROKEN_LINK'
+  | 'BATCH_INPUT_CRASHED'
   | 'BATCH_OUTPUT_LOCKED'
   | 'BATCH_OPTIONS_CHANGED'
   | 'BATCH_WRITE_FAILED'
+  | 'BATCH_OUTPUT_FAILED'
   // serving (Recognizer, HTTP server)
   | 'OVERLOADED'
   | 'ABORTED'

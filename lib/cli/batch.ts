@@ -22,6 +22,7 @@ interface BatchCliOptions extends ModelCliOptions, DecoderCliOptions {
   features?: number[];
   withText: boolean;
   skipFailed: boolean;
+  maxAttempts?: number;
   progress: 'auto' | 'bar' | 'lines' | 'none';
   progressInterval: number;
 }
@@ -124,6 +125,7 @@ export function batchCommand(): Command {
     .option('--features <layers>', 'write these transformer layers per file as features/<key>/layerNN.npy (e.g. 4, 1,4 or 1-4) instead of text', parseLayers)
     .option('--with-text', 'with --features: transcribe too', false)
     .option('--skip-failed', 'do not retry inputs that failed in an earlier run', false)
+    .option('--max-attempts <n>', 'an input in flight when the process died this many times is recorded as failed (BATCH_INPUT_CRASHED) instead of run again (default 3)', positiveInt('--max-attempts'))
     .addOption(new Option('--progress <mode>', 'progress on stderr').choices(['auto', 'bar', 'lines', 'none']).default('auto'))
     .option('--progress-interval <seconds>', 'seconds between progress lines when not on a terminal', positiveNumber('--progress-interval'), 10)
     .action(async (inputs: string[], o: BatchCliOptions) => {
@@ -160,6 +162,7 @@ export function batchCommand(): Command {
           ...((!o.features || o.withText) ? { decoder } : {}),
           formats,
           retryFailed: !o.skipFailed,
+          ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
           signal: controller.signal,
           onProgress: (p) => view.update(p),
         });

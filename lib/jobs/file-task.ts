@@ -4,11 +4,12 @@
  * decoder and the feature writers; after the last piece the results are built for the store.
  */
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import type { BoundDecoder, Transcript } from '../transcribe';
 import type { Tensor } from '../tensor';
 import type { JobInput } from './inputs';
 import { NpyStreamWriter } from './npy-stream';
+import { outputFailed } from './write';
 import type { PieceSource } from './windows';
 
 /** What the model gave for one piece, already cut to the frames it keeps: [frames, C] and [frames, D] per layer. */
@@ -59,6 +60,8 @@ export class FileTask {
   lastIndex: number | null = null;
   failed = false;
   finished = false;
+  /** Its attempt is on disk (store.markAttempt): it reached the model in this run. */
+  marked = false;
   readonly #text: TextSink | null;
   readonly #layers: number[];
   readonly #featureDir: string | null;
@@ -126,11 +129,16 @@ export class FileTask {
     await this.#chain;
     for (const w of this.#writers ?? []) await w.abandon();
     this.#writers = null;
+    if (this.#featureDir) await rm(this.#featureDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
   async #writeFeatures(layers: Tensor[]): Promise<void> {
     if (!this.#writers) {
-      await mkdir(this.#featureDir!, { recursive: true });
+      try {
+        await mkdir(this.#featureDir!, { recursive: true });
+      } catch (err) {
+        throw outputFailed(`the feature folder ${this.#featureDir}`, err);
+      }
       this.#writers = [];
       for (const l of this.#layers) this.#writers.push(await NpyStreamWriter.create(join(this.#featureDir!, `layer${String(l).padStart(2, '0')}.npy`)));
     }

@@ -7,7 +7,7 @@
  * part of the id plus a hash of all of it, so two ids never share a name and no id can escape the output folder.
  */
 import { createHash } from 'node:crypto';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { lstat, readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { glob, isDynamicPattern } from 'tinyglobby';
@@ -19,6 +19,15 @@ export interface JobInput {
   path: string;
   /** File-name-safe, unique name for this input's outputs. */
   key: string;
+  /** Why this input fails without being read (a link to nothing): recorded in failures.jsonl like any failure. */
+  error?: Wav2Vec2Error;
+}
+
+/** A path found by expanding the inputs, before ids are given. */
+interface Found {
+  path: string;
+  id?: string;
+  error?: Wav2Vec2Error;
 }
 
 /** Extensions a directory walk picks up (a file named explicitly is read whatever its name: formats are sniffed). */
@@ -36,13 +45,44 @@ function bad(message: string): Wav2Vec2Error {
   return new Wav2Vec2Error('BATCH_INPUT_INVALID', message);
 }
 
-async function walk(dir: string, out: string[]): Promise<void> {
+function isAudio(name: string): boolean {
+  return AUDIO_EXTENSIONS.includes(extname(name).toLowerCase());
+}
+
+/** The error of a link whose target is missing (or a loop of links): the input fails with it, visibly. */
+async function brokenLink(path: string, err: unknown): Promise<Wav2Vec2Error> {
+  const target = await readlink(path).catch(() => '?');
+  return new Wav2Vec2Error('BATCH_INPUT_BROKEN_LINK',
+    `${path} is a symbolic link to ${target}, which cannot be opened (${(err as NodeJS.ErrnoException)?.code ?? String(err)}). Fix or remove the link, then rerun.`);
+}
+
+/**
+ * Walks `dir` for audio file names, in name order, following symbolic links to files and folders. `walked` holds
+ * the real paths of the folders walked so far: a link back up the tree (a loop) or to a folder seen before is not
+ * walked again. Links to nothing are kept, with their error.
+ */
+async function walk(dir: string, out: Found[], walked: Set<string>): Promise<void> {
+  const real = await realpath(dir);
+  if (walked.has(real)) return;
+  walked.add(real);
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) await walk(p, out);
-    else if (e.isFile() && AUDIO_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(p);
+    let isDir = e.isDirectory();
+    let isFile = e.isFile();
+    if (e.isSymbolicLink()) {
+      try {
+        const s = await stat(p);
+        isDir = s.isDirectory();
+        isFile = s.isFile();
+      } catch (err) {
+        if (isAudio(e.name)) out.push({ path: p, error: await brokenLink(p, err) });
+        continue;
+      }
+    }
+    if (isDir) await walk(p, out, walked);
+    else if (isFile && isAudio(e.name)) out.push({ path: p });
   }
 }
 
@@ -102,36 +142,52 @@ export async function readManifestFile(file: string): Promise<Array<{ path: stri
  * recorded as a failure like any unreadable file; a glob or directory that matches nothing adds nothing.
  */
 export async function expandInputs(inputs: readonly string[]): Promise<JobInput[]> {
-  const found: Array<{ path: string; id?: string }> = [];
+  const found: Found[] = [];
+  const walked = new Set<string>();
   for (const input of inputs) {
     if (typeof input !== 'string' || input.length === 0) throw bad(`inputs: expected file, directory, glob or manifest paths, got ${JSON.stringify(input)}.`);
     const abs = resolve(input);
     const s = await stat(abs).catch(() => null);
     if (s?.isDirectory()) {
-      const files: string[] = [];
-      await walk(abs, files);
-      found.push(...files.map((path) => ({ path })));
+      await walk(abs, found, walked);
     } else if (s?.isFile() && MANIFEST_EXTENSIONS.includes(extname(abs).toLowerCase())) {
       found.push(...(await readManifestFile(abs)));
     } else if (!s && isDynamicPattern(input)) {
+      // tinyglobby follows links (a loop only as far as it goes) and may list one file under several names: the
+      // real paths below count it once. It leaves out links to nothing: a glob lists what exists.
       const files = await glob(input, { absolute: true, onlyFiles: true, dot: false });
       files.sort();
       found.push(...files.map((path) => ({ path })));
+    } else if (!s && (await lstat(abs).catch(() => null))?.isSymbolicLink()) {
+      found.push({ path: abs, error: await brokenLink(abs, await stat(abs).catch((err: unknown) => err)) });
     } else {
       found.push({ path: abs });
     }
   }
-  const byId = new Map<string, JobInput>();
+  const inputsOut = await assignIds(found);
+  if (inputsOut.length === 0) throw bad(`No audio files found in ${inputs.map((i) => JSON.stringify(i)).join(', ')} (directories are searched for ${AUDIO_EXTENSIONS.join(' ')}).`);
+  return inputsOut;
+}
+
+/**
+ * One input per file: a file found again under another name (a link, a folder and a glob over it) is dropped,
+ * unless a manifest gives it an id of its own; one id for two different files is a mistake.
+ */
+async function assignIds(found: Found[]): Promise<JobInput[]> {
+  const byId = new Map<string, JobInput & { real: string }>();
+  const reals = new Set<string>();
   for (const f of found) {
+    // A path that does not exist (or a broken link) has no real path: its own stands for it.
+    const real = f.error ? f.path : await realpath(f.path).catch(() => f.path);
     const id = f.id ?? f.path;
     const prev = byId.get(id);
     if (prev) {
-      // The same file named twice (a directory and a glob over it) is one input; one id for two files is a mistake.
-      if (prev.path !== f.path) throw bad(`The id ${JSON.stringify(id)} is given to two files: ${prev.path} and ${f.path}. Ids must be unique.`);
+      if (prev.real !== real) throw bad(`The id ${JSON.stringify(id)} is given to two files: ${prev.path} and ${f.path}. Ids must be unique.`);
       continue;
     }
-    byId.set(id, { id, path: f.path, key: keyOf(id) });
+    if (f.id === undefined && reals.has(real)) continue;
+    reals.add(real);
+    byId.set(id, { id, path: f.path, key: keyOf(id), real, ...(f.error ? { error: f.error } : {}) });
   }
-  if (byId.size === 0) throw bad(`No audio files found in ${inputs.map((i) => JSON.stringify(i)).join(', ')} (directories are searched for ${AUDIO_EXTENSIONS.join(' ')}).`);
-  return [...byId.values()];
+  return [...byId.values()].map(({ real: _real, ...input }) => input);
 }

@@ -2,8 +2,11 @@
  * A float32 .npy written as rows arrive: the features of an hour of audio (180k frames x 768 for a base model,
  * 550 MB per layer) must not sit in memory. The header is written last; it is padded with spaces to a fixed 128
  * bytes, which the format allows (numpy.load reads up to the newline), so its place is known before the shape is.
+ * Every write is whole (see write.ts), and the file's size is checked against its header before it is closed, so a
+ * file whose header claims more than it holds never leaves here; errors come out coded by outputFailed.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { expectSize, outputFailed, writeAll } from './write';
 
 const HEADER_BYTES = 128;
 
@@ -32,9 +35,16 @@ export class NpyStreamWriter {
   }
 
   static async create(path: string): Promise<NpyStreamWriter> {
-    const fh = await open(path, 'w');
-    await fh.write(header(0, 0), 0, HEADER_BYTES, 0);
-    return new NpyStreamWriter(path, fh);
+    let fh: FileHandle | null = null;
+    try {
+      fh = await open(path, 'w');
+      await writeAll(fh, header(0, 0), 0);
+      return new NpyStreamWriter(path, fh);
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      await unlink(path).catch(() => undefined);
+      throw outputFailed(`the feature file ${path}`, err);
+    }
   }
 
   get rows(): number {
@@ -51,20 +61,31 @@ export class NpyStreamWriter {
     this.#dim = dim;
     // The addon hands out little-endian float32 on every platform LibTorch supports here; write the bytes as they are.
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    await this.#fh.write(bytes, 0, bytes.length, this.#pos);
+    try {
+      await writeAll(this.#fh, bytes, this.#pos);
+    } catch (err) {
+      throw outputFailed(`the feature file ${this.path}`, err);
+    }
     this.#pos += bytes.length;
     this.#rows += data.length / dim;
   }
 
-  /** Writes the header with the final shape, flushes to disk and closes. */
+  /** Writes the header with the final shape, checks the size against it, flushes to disk and closes. */
   async close(): Promise<void> {
-    await this.#fh.write(header(this.#rows, Math.max(this.#dim, 0)), 0, HEADER_BYTES, 0);
-    await this.#fh.sync();
-    await this.#fh.close();
+    try {
+      await writeAll(this.#fh, header(this.#rows, Math.max(this.#dim, 0)), 0);
+      await expectSize(this.#fh, this.#pos, this.path);
+      await this.#fh.sync();
+      await this.#fh.close();
+    } catch (err) {
+      await this.abandon();
+      throw outputFailed(`the feature file ${this.path}`, err);
+    }
   }
 
-  /** Closes without caring for the contents (an abandoned file). */
+  /** Closes and removes the file (an input that failed, or a job that stopped: its room is given back at once). */
   async abandon(): Promise<void> {
     await this.#fh.close().catch(() => undefined);
+    await unlink(this.path).catch(() => undefined);
   }
 }

@@ -65,6 +65,11 @@ export interface BatchJobOptions {
   features?: number[];
   /** Retry inputs that failed in an earlier run (default true). */
   retryFailed?: boolean;
+  /**
+   * Deaths of the process (a native crash, kill -9, out of memory) with an input in flight after which that input
+   * is recorded as failed (BATCH_INPUT_CRASHED) instead of being run again (default 3). Raise it to retry one.
+   */
+  maxAttempts?: number;
   /** Abort to stop: batches already running finish, finished files are committed, the rest is left for a rerun. */
   signal?: AbortSignal;
   onProgress?: (progress: BatchProgress) => void;
@@ -89,6 +94,7 @@ export interface CheckedOptions {
   formats: SubtitleFormat[];
   features: number[];
   retryFailed: boolean;
+  maxAttempts: number;
 }
 
 export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
@@ -106,6 +112,7 @@ export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
   };
   const batchSize = int('batchSize', o.batchSize, 8, 1024);
   const concurrency = int('concurrency', o.concurrency, 1, 64);
+  const maxAttempts = int('maxAttempts', o.maxAttempts, 3, 1000);
   if (o.concurrency !== undefined && typeof o.model !== 'string') throw invalid('INVALID_INPUT', 'concurrency', 'no concurrency with loaded models (their number is the concurrency)', concurrency);
   const windowSeconds = o.windowSeconds ?? 30;
   if (!(typeof windowSeconds === 'number' && windowSeconds >= 1 && windowSeconds <= 600)) {
@@ -134,7 +141,7 @@ export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
     if (o[k] !== undefined && typeof o[k] !== 'function') throw invalid('INVALID_INPUT', k, 'a function', o[k]);
   }
   return {
-    batchSize, concurrency, windowSeconds, strideSeconds, text, retryFailed,
+    batchSize, concurrency, windowSeconds, strideSeconds, text, retryFailed, maxAttempts,
     formats: [...new Set(formats)],
     features: [...new Set(features)].sort((a, b) => a - b),
   };

@@ -22,6 +22,7 @@ export class BatchQueue<T extends Sized> {
   #closed = false;
   #stopped = false;
   #producerWaiting = false;
+  #flushing = false;
   #wakeProducer: (() => void) | null = null;
   #wakeConsumers: Array<() => void> = [];
 
@@ -44,8 +45,15 @@ export class BatchQueue<T extends Sized> {
       this.#producerWaiting = false;
     }
     if (this.#stopped) return;
+    this.#flushing = false;
     (item.samples.length === this.#window ? this.#full : this.#pool).push(item);
     this.#queued += item.samples.length;
+    this.#notify();
+  }
+
+  /** Hands out what is queued now, in whatever batches it makes, rather than wait for more (the reader pauses). */
+  flush(): void {
+    this.#flushing = true;
     this.#notify();
   }
 
@@ -85,8 +93,8 @@ export class BatchQueue<T extends Sized> {
     const B = this.#batchSize;
     if (this.#full.length >= B) return this.#full.splice(0, B);
     if (this.#pool.length >= B * BUCKET_FACTOR) return this.#bucket(B);
-    // Nothing more is coming soon: the reader is done, or waits for room.
-    if (this.#closed || this.#producerWaiting) {
+    // Nothing more is coming soon: the reader is done, pauses, or waits for room.
+    if (this.#closed || this.#flushing || this.#producerWaiting) {
       if (this.#full.length > 0) return this.#full.splice(0, B);
       if (this.#pool.length > 0) return this.#bucket(Math.min(B, this.#pool.length));
     }

@@ -12,6 +12,7 @@ import { Wav2Vec2Error, invalid } from '../errors';
 import { loadModel, type Model } from '../model';
 import type { Tensor } from '../tensor';
 import { createDecoder } from '../transcribe';
+import { crashPoint } from './faults';
 import { FileTask, WholeEmissionSink, type PieceOutput, type TextSink } from './file-task';
 import { StreamingGreedyDecoder } from './greedy-stream';
 import { expandInputs, type JobInput } from './inputs';
@@ -33,6 +34,12 @@ const round = (x: number, digits: number) => +x.toFixed(digits);
  */
 function stopsJob(err: unknown): boolean {
   return err instanceof Wav2Vec2Error && (err.code === 'BATCH_WRITE_FAILED' || (err.code === 'INVALID_INPUT' && /num_layers/.test(err.message)));
+}
+
+function crashed(file: string, deaths: number): Wav2Vec2Error {
+  return new Wav2Vec2Error('BATCH_INPUT_CRASHED',
+    `The process died ${deaths} times while ${file} was being processed (a native crash, a kill, or running out of memory), ` +
+    'so it is not run again. To try it once more, rerun with a higher maxAttempts (--max-attempts).');
 }
 
 /** Runs (or resumes) a batch job; resolves with a summary once every input is done or failed, or the job stopped. */
@@ -128,14 +135,27 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
     let fatal: unknown = null;
     let interrupted = false;
 
+    // Resolves once no input is in flight (or the job stops): see the producer.
+    let idleWaiters: Array<() => void> = [];
+    const wakeIdle = () => {
+      const waiting = idleWaiters;
+      idleWaiters = [];
+      for (const wake of waiting) wake();
+    };
+    const untilIdle = async () => {
+      while (live.size > 0 && !fatal && !signal?.aborted) await new Promise<void>((resolve) => idleWaiters.push(resolve));
+    };
+
     const stopOnFatal = (err: unknown) => {
       fatal ??= err;
       queue.stop();
+      wakeIdle();
     };
 
     const fail = async (task: FileTask, err: unknown) => {
       if (task.failed || task.finished) return;
       live.delete(task);
+      wakeIdle();
       await task.abandon();
       const code = err instanceof Wav2Vec2Error ? err.code : (err as NodeJS.ErrnoException)?.code ?? 'UNEXPECTED';
       const message = (err as Error)?.message ?? String(err);
@@ -180,6 +200,7 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
       // Only now: a failure before this point (features that cannot be closed, say) is recorded as the input's.
       task.finished = true;
       live.delete(task);
+      wakeIdle();
       progress.done++;
       committedSeconds += duration;
       doneBytes += sizes.get(task.input.key) ?? 0;
@@ -197,6 +218,11 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
     };
 
     const runBatch = async (m: Model, batch: QueuedPiece[]): Promise<PieceOutput[]> => {
+      // Before the model sees an input, its attempt is on disk: a crash from here on counts against it.
+      const unmarked = [...new Set(batch.map((p) => p.task))].filter((t) => !t.marked);
+      for (const t of unmarked) t.marked = true;
+      await Promise.all(unmarked.map((t) => store.markAttempt(t.input)));
+      for (const p of batch) crashPoint('before-forward', false, p.task.input.path);
       const x = batch.map((p) => p.samples);
       const started = performance.now();
       let emissions: Tensor | undefined;
@@ -289,10 +315,17 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
     const producer = async () => {
       for (const input of todo) {
         if (signal?.aborted || fatal) break;
+        const deaths = store.deaths.get(input.key) ?? 0;
+        // In flight when an earlier run died: it runs alone, once everything before it is done, and the next input
+        // waits for it, so that a death now is its own and counts against nothing else.
+        const alone = deaths > 0 && deaths < o.maxAttempts;
+        if (alone) await settle();
         const text: TextSink | null = !o.text ? null : greedy ? new StreamingGreedyDecoder(greedy) : new WholeEmissionSink(bound!);
         const task = new FileTask(input, text, o.features, maxLayer > 0 ? store.tmpPath(`${input.key}.features`) : null);
         live.add(task);
         try {
+          if (deaths >= o.maxAttempts) throw crashed(input.path, deaths);
+          if (input.error) throw input.error;
           for await (const piece of readPieces(input.path, model.sampleRate, plan, task.source)) {
             if (piece.last) task.lastIndex = piece.index;
             await queue.put({ ...piece, task });
@@ -301,14 +334,22 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
         } catch (err) {
           await fail(task, err);
         }
+        if (alone) await settle();
       }
       queue.close();
+    };
+
+    /** Lets the queue hand out what it holds and waits until every input read so far is done or failed. */
+    const settle = async () => {
+      queue.flush();
+      await untilIdle();
     };
 
     const onAbort = () => {
       interrupted = true;
       // Batches already handed to a model finish and are committed; queued pieces are dropped.
       queue.stop();
+      wakeIdle();
     };
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort);
@@ -319,7 +360,11 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
       ]);
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      for (const task of live) await task.abandon();
+      for (const task of live) {
+        await task.abandon();
+        // Stopped, not killed: its run does not count as a death (best effort: on a full disk the count may stay).
+        if (task.marked) await store.unmarkAttempt(task.input).catch(() => undefined);
+      }
     }
     if (fatal) throw fatal;
     report();
@@ -328,6 +373,10 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
       ...progress, remaining, interrupted: interrupted && remaining > 0, out,
       transcripts: store.transcriptsFile, failures: store.failuresFile,
     };
+  } catch (err) {
+    // An error of close() (failures.jsonl cannot be rebuilt on a full disk) must not replace the one that stopped the job.
+    await store.close().catch(() => undefined);
+    throw err;
   } finally {
     await store.close();
   }

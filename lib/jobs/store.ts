@@ -6,6 +6,8 @@
  *   transcripts.jsonl   every record of results/, one line each (the aggregate people read)
  *   failed/<key>.json   one record per input that failed in its latest attempt
  *   failures.jsonl      every record of failed/, rebuilt at the start and end of each run
+ *   attempts/<key>.json one per input that reached the model and is not yet done or failed: how many times the
+ *                       process has died with it in flight (see markAttempt)
  *   txt/ srt/ vtt/ features/<key>/   optional outputs
  *   .tmp/  .lock
  *
@@ -18,12 +20,12 @@
  * result the file lacks. A line is appended only for a result the file does not hold yet, so no line is ever
  * doubled; results/ decides what a rerun skips.
  */
-import { closeSync, openSync, fsyncSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Wav2Vec2Error } from '../errors';
 import { crashPoint } from './faults';
+import { FolderLock } from './lock';
+import { AppendFile, expectSize, fsyncDir, replaceFile, writeAll, writeDurable, writeFailed } from './write';
 
 export interface FailureRecord {
   id: string;
@@ -42,51 +44,23 @@ export interface OutputFile {
 
 const JOB_FORMAT = 'wav2vec2-node-batch/1';
 
-function writeFailed(what: string, err: unknown): Wav2Vec2Error {
-  return new Wav2Vec2Error('BATCH_WRITE_FAILED', `Cannot write ${what}: ${(err as Error)?.message ?? String(err)}. The job stopped; rerun it to resume once this is fixed.`, { cause: err });
-}
-
-function fsyncDir(dir: string): void {
-  // A rename is durable only once its folder is flushed. Some file systems refuse fsync on folders: nothing to do there.
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    /* best effort */
-  }
-}
-
-async function writeDurable(path: string, content: string | Buffer): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 export class JobStore {
   readonly dir: string;
   /** Keys with a committed result. */
   readonly done = new Set<string>();
   /** Keys whose latest attempt failed (retried by a rerun unless told otherwise). */
   readonly failed = new Map<string, FailureRecord>();
-  #jsonl: FileHandle | null = null;
-  #failures: FileHandle | null = null;
+  /** Keys not done whose attempt markers survived a run: how many times the process died with each in flight. */
+  readonly deaths = new Map<string, number>();
+  #jsonl: AppendFile | null = null;
+  #failures: AppendFile | null = null;
   #tmpCounter = 0;
-  #lockFile: string;
-  #locked = false;
+  #lock: FolderLock | null = null;
   #opened = false;
   #closed = false;
 
   private constructor(dir: string) {
     this.dir = dir;
-    this.#lockFile = join(dir, '.lock');
   }
 
   get tmpDir(): string {
@@ -109,17 +83,18 @@ export class JobStore {
     } catch (err) {
       throw writeFailed(`the output folder ${dir}`, err);
     }
-    await store.#lock();
+    store.#lock = await FolderLock.acquire(dir);
     try {
       await store.#checkSettings(settings);
       await rm(store.tmpDir, { recursive: true, force: true });
-      for (const sub of ['.tmp', 'results', 'failed']) await mkdir(join(dir, sub), { recursive: true });
+      for (const sub of ['.tmp', 'results', 'failed', 'attempts']) await mkdir(join(dir, sub), { recursive: true });
       await store.#scanResults();
+      await store.#scanAttempts();
       await store.#repairTranscripts();
       await store.#scanFailures();
       await store.#rebuildFailures();
-      store.#jsonl = await open(store.transcriptsFile, 'a');
-      store.#failures = await open(store.failuresFile, 'a');
+      store.#jsonl = await AppendFile.open(store.transcriptsFile);
+      store.#failures = await AppendFile.open(store.failuresFile);
       store.#opened = true;
     } catch (err) {
       await store.close().catch(() => undefined);
@@ -139,27 +114,9 @@ export class JobStore {
    * whole), then the record. Returns once the record and its transcripts.jsonl line are on disk.
    */
   async commit(key: string, record: Record<string, unknown>, files: OutputFile[], dirs: Array<{ tmp: string; rel: string }> = []): Promise<void> {
+    const placed: string[] = [];
     try {
-      const touched = new Set<string>();
-      for (const f of files) {
-        const tmp = this.tmpPath(key);
-        await writeDurable(tmp, f.content);
-        const dest = join(this.dir, f.rel);
-        const parent = join(dest, '..');
-        await mkdir(parent, { recursive: true });
-        await rename(tmp, dest);
-        touched.add(parent);
-      }
-      for (const d of dirs) {
-        const dest = join(this.dir, d.rel);
-        const parent = join(dest, '..');
-        await mkdir(parent, { recursive: true });
-        // A folder from an attempt that was killed before its commit: same input, same settings, replaced whole.
-        await rm(dest, { recursive: true, force: true });
-        await rename(d.tmp, dest);
-        touched.add(parent);
-      }
-      for (const t of touched) fsyncDir(t);
+      await this.#placeOutputs(key, files, dirs, placed);
       crashPoint('before-commit');
       const line = JSON.stringify(record);
       const tmp = this.tmpPath(key);
@@ -170,10 +127,39 @@ export class JobStore {
       crashPoint('after-commit');
       await this.#append(this.#jsonl!, line, true);
       crashPoint('after-append');
+      await this.#clearAttempt(key);
       if (this.failed.delete(key)) await unlink(join(this.dir, 'failed', `${key}.json`)).catch(() => undefined);
     } catch (err) {
+      // Not committed: what was moved into place for it goes (a rerun redoes the input), and gives its room back.
+      if (!this.done.has(key)) for (const p of placed) await rm(p, { recursive: true, force: true }).catch(() => undefined);
       throw writeFailed(`the results of ${key} in ${this.dir}`, err);
     }
+  }
+
+  /** Moves an input's optional outputs into place (files written whole under .tmp/ first); `placed` lists them. */
+  async #placeOutputs(key: string, files: OutputFile[], dirs: Array<{ tmp: string; rel: string }>, placed: string[]): Promise<void> {
+    const touched = new Set<string>();
+    for (const f of files) {
+      const tmp = this.tmpPath(key);
+      await writeDurable(tmp, f.content);
+      const dest = join(this.dir, f.rel);
+      const parent = join(dest, '..');
+      await mkdir(parent, { recursive: true });
+      await rename(tmp, dest);
+      placed.push(dest);
+      touched.add(parent);
+    }
+    for (const d of dirs) {
+      const dest = join(this.dir, d.rel);
+      const parent = join(dest, '..');
+      await mkdir(parent, { recursive: true });
+      // A folder from an attempt that was killed before its commit: same input, same settings, replaced whole.
+      await rm(dest, { recursive: true, force: true });
+      await rename(d.tmp, dest);
+      placed.push(dest);
+      touched.add(parent);
+    }
+    for (const t of touched) fsyncDir(t);
   }
 
   /** Records a failed input (replacing an earlier failure of it). */
@@ -186,9 +172,44 @@ export class JobStore {
       this.failed.set(failure.key, failure);
       // A retried input may already have a line from an earlier run; failures.jsonl is rebuilt without doubles on close.
       await this.#append(this.#failures!, line);
+      // A crashed input keeps its count: a rerun does not run it again unless the limit is raised.
+      if (failure.code !== 'BATCH_INPUT_CRASHED') await this.#clearAttempt(failure.key);
     } catch (err) {
       throw writeFailed(`the failure record of ${failure.key} in ${this.dir}`, err);
     }
+  }
+
+  /**
+   * Persists, before an input's first batch goes to the model, that it is in flight: if the process dies before the
+   * input is committed or failed, the next run finds the marker and counts one more death against it (one marker per
+   * input per run; what is in flight together shares a death, which is why a rerun runs such inputs alone).
+   */
+  async markAttempt(input: { id: string; key: string; path: string }): Promise<void> {
+    await this.#writeAttempt(input, (this.deaths.get(input.key) ?? 0) + 1);
+  }
+
+  /** Takes back markAttempt for an input the job stopped without dying (an abort, a write failure). */
+  async unmarkAttempt(input: { id: string; key: string; path: string }): Promise<void> {
+    const deaths = this.deaths.get(input.key) ?? 0;
+    if (deaths === 0) await this.#clearAttempt(input.key);
+    else await this.#writeAttempt(input, deaths);
+  }
+
+  async #writeAttempt(input: { id: string; key: string; path: string }, deaths: number): Promise<void> {
+    try {
+      const tmp = this.tmpPath(`${input.key}.attempt`);
+      await writeDurable(tmp, JSON.stringify({ id: input.id, file: input.path, deaths, time: new Date().toISOString() }) + '\n');
+      await rename(tmp, join(this.dir, 'attempts', `${input.key}.json`));
+      fsyncDir(join(this.dir, 'attempts'));
+    } catch (err) {
+      throw writeFailed(`the attempt marker of ${input.key} in ${this.dir}`, err);
+    }
+  }
+
+  async #clearAttempt(key: string): Promise<void> {
+    // Not flushed: a marker that survives a kill after the commit belongs to a done input, and is dropped on open.
+    await unlink(join(this.dir, 'attempts', `${key}.json`)).catch(() => undefined);
+    this.deaths.delete(key);
   }
 
   /** Rebuilds failures.jsonl from failed/ and releases the lock. Safe to call twice. */
@@ -198,56 +219,27 @@ export class JobStore {
     await this.#jsonl?.close().catch(() => undefined);
     await this.#failures?.close().catch(() => undefined);
     this.#jsonl = this.#failures = null;
-    if (!this.#locked) return;
+    if (!this.#lock) return;
     try {
       if (this.#opened) await this.#rebuildFailures();
+    } catch (err) {
+      throw writeFailed(this.failuresFile, err);
     } finally {
       await rm(this.tmpDir, { recursive: true, force: true }).catch(() => undefined);
-      await unlink(this.#lockFile).catch(() => undefined);
-      HELD.delete(this.#lockFile);
+      await this.#lock.release();
     }
   }
 
-  async #append(fh: FileHandle, line: string, faulty = false): Promise<void> {
+  async #append(file: AppendFile, line: string, faulty = false): Promise<void> {
     const bytes = Buffer.from(line + '\n');
-    if (faulty && crashPoint('mid-append', true)) {
-      // Fault injection: half a line on disk, then the kill (what a kill during a large write can leave).
-      await fh.write(bytes, 0, bytes.length >> 1);
-      await fh.sync();
-    }
-    if (faulty) crashPoint('mid-append');
-    await fh.write(bytes);
-    await fh.sync();
-  }
-
-  async #lock(): Promise<void> {
-    const me = JSON.stringify({ pid: process.pid, host: hostname(), start: await processStart(process.pid) });
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(this.#lockFile, me, { flag: 'wx' });
-        this.#locked = true;
-        HELD.add(this.#lockFile);
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailed(`the lock file ${this.#lockFile}`, err);
+    await file.append(bytes, faulty ? async (fh) => {
+      if (crashPoint('mid-append', true)) {
+        // Fault injection: half a line on disk, then the kill (what a kill during a large write can leave).
+        await writeAll(fh, bytes.subarray(0, bytes.length >> 1), null);
+        await fh.sync();
       }
-      let holder: { pid?: number; host?: string; start?: string | null } = {};
-      try {
-        holder = JSON.parse(await readFile(this.#lockFile, 'utf8'));
-      } catch {
-        /* unreadable: written by a process killed mid-write; stale */
-      }
-      const clear = `If no job runs on this folder, delete ${this.#lockFile} and rerun.`;
-      if (holder.host && holder.host !== hostname()) {
-        throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `${this.dir} is locked by a batch job on ${holder.host} (process ${holder.pid}). ${clear}`);
-      }
-      if (holder.host === hostname() && typeof holder.pid === 'number' && await holds(holder.pid, holder.start, this.#lockFile)) {
-        throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `${this.dir} is in use by another batch job (process ${holder.pid}). Wait for it, stop it, or choose another --out. ${clear}`);
-      }
-      // A lock left by a job that was killed (its pid gone, or now another process's): take it over.
-      await unlink(this.#lockFile).catch(() => undefined);
-    }
-    throw new Wav2Vec2Error('BATCH_OUTPUT_LOCKED', `Cannot lock ${this.dir}: another job took it at the same moment.`);
+      crashPoint('mid-append');
+    } : undefined);
   }
 
   async #checkSettings(settings: Record<string, unknown>): Promise<void> {
@@ -277,6 +269,20 @@ export class JobStore {
   async #scanResults(): Promise<void> {
     for (const name of await readdir(join(this.dir, 'results'))) {
       if (name.endsWith('.json')) this.done.add(name.slice(0, -5));
+    }
+  }
+
+  async #scanAttempts(): Promise<void> {
+    for (const name of await readdir(join(this.dir, 'attempts'))) {
+      if (!name.endsWith('.json')) continue;
+      const key = name.slice(0, -5);
+      let deaths: unknown = null;
+      if (!this.done.has(key)) {
+        deaths = await readFile(join(this.dir, 'attempts', name), 'utf8').then((t) => (JSON.parse(t) as { deaths?: unknown }).deaths, () => null);
+      }
+      // Written whole and renamed, so unreadable only if tampered with: dropped, as for a done input.
+      if (typeof deaths === 'number' && deaths > 0) this.deaths.set(key, deaths);
+      else await unlink(join(this.dir, 'attempts', name)).catch(() => undefined);
     }
   }
 
@@ -348,8 +354,17 @@ export class JobStore {
       const tmp = join(this.dir, 'transcripts.jsonl.tmp');
       const out = await open(tmp, 'w');
       try {
-        for (const key of [...this.done].sort()) await out.write(await this.#resultLine(key));
+        let size = 0;
+        for (const key of [...this.done].sort()) {
+          const line = Buffer.from(await this.#resultLine(key));
+          await writeAll(out, line, null);
+          size += line.length;
+        }
+        await expectSize(out, size, tmp);
         await out.sync();
+      } catch (err) {
+        await unlink(tmp).catch(() => undefined);
+        throw err;
       } finally {
         await out.close();
       }
@@ -360,7 +375,7 @@ export class JobStore {
     if (missing.length === 0) return;
     const out = await open(file, 'a');
     try {
-      for (const key of missing) await out.write(await this.#resultLine(key));
+      for (const key of missing) await writeAll(out, Buffer.from(await this.#resultLine(key)), null);
       await out.sync();
     } finally {
       await out.close();
@@ -373,52 +388,6 @@ export class JobStore {
   }
 
   async #rebuildFailures(): Promise<void> {
-    const tmp = join(this.dir, 'failures.jsonl.tmp');
-    await writeDurable(tmp, [...this.failed.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((f) => JSON.stringify(f) + '\n').join(''));
-    await rename(tmp, this.failuresFile);
-    fsyncDir(this.dir);
+    await replaceFile(this.failuresFile, [...this.failed.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((f) => JSON.stringify(f) + '\n').join(''));
   }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * The lock files this process holds. A lock with our own pid that is not in here was left by an earlier process
- * that had the same pid: a container restarted (its job runs as pid 1 again), or a recycled pid.
- */
-const HELD = new Set<string>();
-
-/**
- * What tells a process from a later one with the same pid: the boot id and the start time in clock ticks since boot
- * (/proc/<pid>/stat field 22). Null where /proc is missing (not Linux); the pid alone decides there.
- */
-async function processStart(pid: number): Promise<string | null> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may itself hold spaces or parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const start = fields[22 - 3];
-    if (!start) return null;
-    const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
-    return `${boot}:${start}`;
-  } catch {
-    return null;
-  }
-}
-
-/** Whether the process that wrote a lock of this host still holds it. */
-async function holds(pid: number, start: string | null | undefined, lockFile: string): Promise<boolean> {
-  if (pid === process.pid) return HELD.has(lockFile);
-  if (!alive(pid)) return false;
-  // Written by an older version (no start time), or start time unknown here: a live pid is taken as the holder.
-  if (typeof start !== 'string') return true;
-  const now = await processStart(pid);
-  return now === null || now === start;
 }

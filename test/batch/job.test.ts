@@ -12,72 +12,14 @@ import { loadModel, type Model } from '../../lib/model';
 import { maxAbsDiff } from '../../lib/tensor';
 import { createDecoder, transcribe, loadForModel } from '../../lib/transcribe';
 import { wavBytes } from '../helpers/audio-corpus';
+import { frameLocalModel, labelSignal } from '../helpers/frame-local-model';
+import { readNpy } from '../helpers/npy';
 import { rejectsCode } from '../helpers/errors';
 import { requireAddon } from '../helpers/native';
 import { requireSpeechTools, sentences, speak } from '../helpers/speech';
 
-/** Reads a float32 .npy (format 1.0). */
-function readNpy(path: string): { shape: number[]; data: Float32Array } {
-  const b = readFileSync(path);
-  const len = b.readUInt16LE(8);
-  const header = b.subarray(10, 10 + len).toString('latin1');
-  const shape = /'shape': \(([^)]*)\)/.exec(header)![1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const body = b.subarray(10 + len);
-  return { shape, data: new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length)) };
-}
-
 function jsonl(file: string): Array<Record<string, any>> {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-}
-
-/**
- * A stand-in model whose frame f depends only on the samples under it ([f·320, f·320 + 400)), as a conv encoder
- * without attention would: windowed and whole runs must then agree exactly, so any frame lost, doubled or shifted
- * at a seam shows.
- */
-function frameLocalModel(): Model {
-  const labels = ['-', '|', 'A', 'B', 'C', 'D'];
-  const frames = (x: Float32Array) => Math.floor((x.length - 400) / 320) + 1;
-  const run = (items: Float32Array[], dim: number, value: (mean: number, c: number) => number) => {
-    const F = Math.max(...items.map(frames));
-    const data = new Float32Array(items.length * F * dim);
-    items.forEach((x, b) => {
-      for (let f = 0; f < frames(x); f++) {
-        let sum = 0;
-        for (let i = f * 320; i < f * 320 + 400; i++) sum += x[i]!;
-        for (let c = 0; c < dim; c++) data[(b * F + f) * dim + c] = value(sum / 400, c);
-      }
-    });
-    return { tensor: { data, shape: [items.length, F, dim] }, lengths: Int32Array.from(items, frames) };
-  };
-  const fake = {
-    info: { file: '/frame-local.pt', convention: 'traced', dtype: 'float32', hasExtractFeatures: true },
-    labels, manifest: { labels, blank: 0, wordDelimiter: '|' },
-    sampleRate: 16000, frameStride: 320, receptiveField: 400,
-    forward: async (items: Float32Array[]) => {
-      const r = run(items, labels.length, (m, c) => -Math.abs(m * 10 - c));
-      return { emissions: r.tensor, lengths: r.lengths };
-    },
-    extractFeatures: async (items: Float32Array[], o: { numLayers: number }) => {
-      const layers = Array.from({ length: o.numLayers }, (_, l) => run(items, 3, (m, c) => m * (l + 1) + c));
-      return { features: layers.map((r) => r.tensor), lengths: layers[0]!.lengths };
-    },
-  };
-  return fake as unknown as Model;
-}
-
-/** Runs of constant blocks whose means decode to label sequences with words. */
-function labelSignal(seconds: number, seed: number): Float32Array {
-  let s = seed;
-  const r = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-  const x = new Float32Array(seconds * 16000);
-  for (let i = 0; i < x.length;) {
-    const label = Math.floor(r() * 6);
-    const n = 320 * (1 + Math.floor(r() * 5));
-    x.fill(label / 10, i, Math.min(x.length, i + n));
-    i += n;
-  }
-  return x;
 }
 
 describe('batch: runBatchJob', function () {
@@ -144,6 +86,27 @@ describe('batch: runBatchJob', function () {
       for (const r of records) {
         for (const rel of r.features.files) assert.deepEqual(readNpy(join(out, rel)).shape, [r.features.frames, 3]);
       }
+    });
+  });
+
+  describe('attempt markers', () => {
+    it('an abort or a stop is no death: inputs it interrupts keep no attempt marker', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'w2v-attempts-'));
+      // Files of several windows, one piece per batch: when the abort comes, the next file has reached the model.
+      const files = [5, 6, 7].map((sec, i) => {
+        const file = join(dir, `a${i}.wav`);
+        writeFileSync(file, wavBytes(labelSignal(sec, i + 3), 16000));
+        return file;
+      });
+      const out = join(dir, 'out');
+      const ac = new AbortController();
+      const job = { inputs: files, out, model: frameLocalModel(), windowSeconds: 2, strideSeconds: 0.4, batchSize: 1 };
+      const first = await runBatchJob({ ...job, signal: ac.signal, onProgress: (p) => { if (p.audioSeconds > 6) ac.abort(); } });
+      assert.ok(first.interrupted && first.remaining > 0, JSON.stringify(first));
+      assert.deepEqual(readdirSync(join(out, 'attempts')), []);
+      const second = await runBatchJob(job);
+      assert.equal(first.done + second.done, files.length);
+      assert.deepEqual(readdirSync(join(out, 'attempts')), []);
     });
   });
 
