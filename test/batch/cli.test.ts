@@ -125,7 +125,7 @@ describe('batch: command line, kills and resumes', function () {
     assert.equal(r.status, 3, r.stderr);
     assert.equal(JSON.parse(readFileSync(join(out, 'failures.jsonl'), 'utf8')).code, 'AUDIO_READ_FAILED');
     const u = batch([inputs, '--out', out, '--features', 'x']);
-    assert.equal(u.status, 1);
+    assert.equal(u.status, 2);
     assert.match(u.stderr, /--features: expected layer numbers .* \[INVALID_INPUT\]/);
     assert.equal(u.stderr.trim().split('\n').length, 1);
   });

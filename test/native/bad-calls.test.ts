@@ -1,5 +1,6 @@
 /** Every bad call gives a coded error and leaves the process (and the model) working. */
 import assert from 'node:assert/strict';
+import { crc32 } from 'node:zlib';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,12 +27,17 @@ describe('bad calls', function () {
   describe('loadModel', () => {
     it('rejects a missing file with MODEL_NOT_FOUND and says how to export one', () =>
       assert.rejects(loadModel('/nonexistent/model.pt'), codeOf('MODEL_NOT_FOUND', /not found.*export/)));
-    it('rejects a file that is not TorchScript with MODEL_LOAD_FAILED', () => {
+    it('rejects a file that is not a zip archive with MODEL_LOAD_FAILED, saying what it starts with', () => {
       const dir = mkdtempSync(join(tmpdir(), 'w2v-'));
       writeFileSync(join(dir, 'junk.pt'), 'not a zip archive');
-      return assert.rejects(loadModel(join(dir, 'junk.pt')), codeOf('MODEL_LOAD_FAILED', /cannot load the TorchScript model/));
+      return assert.rejects(loadModel(join(dir, 'junk.pt')), codeOf('MODEL_LOAD_FAILED', /junk\.pt is not a TorchScript archive .*the text "not "/));
     });
-    it('rejects a directory', () => assert.rejects(loadModel(FIXTURES), codeOf('MODEL_LOAD_FAILED', /not a file/)));
+    it('rejects a zip archive that is not TorchScript with LibTorch\'s MODEL_LOAD_FAILED (the check in C++)', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'w2v-'));
+      writeFileSync(join(dir, 'plain.zip.pt'), storedZip('a.txt', Buffer.from('hello')));
+      return assert.rejects(loadModel(join(dir, 'plain.zip.pt')), codeOf('MODEL_LOAD_FAILED', /cannot load the TorchScript model/));
+    });
+    it('rejects a directory', () => assert.rejects(loadModel(FIXTURES), codeOf('MODEL_LOAD_FAILED', /is a directory, not a TorchScript model file/)));
     it('rejects a bad device string before touching the file', () =>
       assert.rejects(loadModel(TA, { device: 'gpu' as any }), codeOf('INVALID_INPUT', /device: expected 'cpu', 'cuda' or 'cuda:N', got the string "gpu"/)));
     it('rejects a bad dtype', () => assert.rejects(loadModel(TA, { dtype: 'int8' as any }), codeOf('INVALID_INPUT', /dtype/)));
@@ -149,3 +155,32 @@ describe('bad calls', function () {
     });
   });
 });
+
+/** A zip file holding one uncompressed entry: an archive LibTorch's reader opens, and then finds no model in. */
+function storedZip(name: string, data: Buffer): Buffer {
+  const n = Buffer.from(name);
+  const crc = crc32(data);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt32LE(crc, 14);
+  local.writeUInt32LE(data.length, 18);
+  local.writeUInt32LE(data.length, 22);
+  local.writeUInt16LE(n.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(20, 4);
+  central.writeUInt16LE(20, 6);
+  central.writeUInt32LE(crc, 16);
+  central.writeUInt32LE(data.length, 20);
+  central.writeUInt32LE(data.length, 24);
+  central.writeUInt16LE(n.length, 28);
+  const centralAt = local.length + n.length + data.length;
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(central.length + n.length, 12);
+  end.writeUInt32LE(centralAt, 16);
+  return Buffer.concat([local, n, data, central, n, end]);
+}
