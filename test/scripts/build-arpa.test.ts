@@ -4,9 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { NGramLanguageModel } from '../../lib/decode';
 
-const SCRIPT = join(__dirname, '..', '..', 'scripts', 'build-arpa.ts');
+const ROOT = join(__dirname, '..', '..');
+const SCRIPT = join(ROOT, 'scripts', 'build-arpa.ts');
 const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', SCRIPT, ...args], { encoding: 'utf8' });
 
 describe('scripts/build-arpa.ts', function () {
@@ -41,5 +43,22 @@ describe('scripts/build-arpa.ts', function () {
     const blank = run(join(dir, 'blank.txt'), join(dir, 'blank.arpa'));
     assert.equal(blank.status, 1);
     assert.match(blank.stderr, /blank\.txt holds no sentence/);
+  });
+
+  it('`npm run build:lm` builds the default model\'s LM and lexicon from its whole training text', async function () {
+    this.timeout(120000);
+    // The package.json script as it is, with its two outputs sent to a temporary folder instead of models/.
+    const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts['build:lm'] as string)
+      .replace('models/default.lexicon.txt', join(dir, 'default.lexicon.txt')).replace('models/default.arpa', join(dir, 'default.arpa'));
+    assert.match(script, /^node --import tsx scripts\/build-arpa\.ts /);
+    const r = spawnSync(process.execPath, script.split(' ').slice(1), { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const text = gunzipSync(readFileSync(join(ROOT, 'scripts', 'make_default_model', 'text', 'train.txt.gz'))).toString('utf8').toUpperCase();
+    const words = new Set(text.split(/\s+/).filter(Boolean));
+    const lexicon = readFileSync(join(dir, 'default.lexicon.txt'), 'utf8').trim().split('\n');
+    assert.deepEqual(lexicon.map((l) => l.split(' ')[0]).sort(), [...words].sort());
+    assert.match(readFileSync(join(dir, 'default.arpa'), 'utf8').slice(0, 200), new RegExp(`ngram 1=${words.size + 3}\n`));
+    const lm = await NGramLanguageModel.load(join(dir, 'default.arpa'));
+    assert.equal(lm.order, 3);
   });
 });
