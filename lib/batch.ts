@@ -48,11 +48,8 @@ export function makeBatch(input: ModelInput, lengths: ArrayLike<number> | undefi
       `input${batch.shape[0] > 1 ? `[${b}]` : ''}: expected finite samples, got ${batch.data[bad]} at sample ${bad - b * T}. ` +
       'Check the audio decoding; NaN or Infinity would turn every emission into NaN.');
   }
-  if (!batch.owned) {
-    // LibTorch reads the samples on its own thread while JS runs on: the caller could write to, transfer or
-    // detach their buffer meanwhile. A private copy costs far less than the inference it feeds.
-    batch = { ...batch, data: batch.data.slice(), owned: true };
-  }
+  // No copy here: the addon copies the samples when the call is submitted, on this thread, so the caller may write
+  // to, transfer or detach its buffer as soon as forward() returns its promise.
   return batch;
 }
 

@@ -343,7 +343,10 @@ export class Model {
     const [B, T] = batch.shape;
     const results: Tensor[][] = [];
     try {
-      for (let b = 0; b < B; b++) results.push(await run(batch.data.subarray(b * T, b * T + batch.lengths[b]!)));
+      // All submitted now: the addon copies each item as it is submitted (the caller may change its array once this
+      // returns), and runs them in order on the model's thread.
+      const calls = Array.from({ length: B }, (_, b) => run(batch.data.subarray(b * T, b * T + batch.lengths[b]!)));
+      results.push(...(await Promise.all(calls)));
     } catch (err) {
       throw this.#inferenceError(err);
     }
