@@ -2,7 +2,7 @@
  * `npm run soak:serve`: hostile load against the real server, on loopback, bounded in time. `wav2vec2 serve` runs
  * as a child process with its default settings (the embedded model, 2 threads). Two phases:
  *   (a) well-behaved clients only: 8 clients posting 3–10 s espeak-ng clips back to back;
- *   (b) the same clients, plus, all at once: FLAC decompression bombs (with and without a STREAMINFO total), a WAV
+ *   (b) the same clients, plus, all at once (the slow uploads 250 ms after the rest): FLAC decompression bombs (with and without a STREAMINFO total), a WAV
  *       whose header claims 37 h, WAVs at 1,300,001 Hz and 383,999 Hz, features requests of a 110 s clip, malformed
  *       multipart bodies, and 80 slow uploads (a byte a second over raw sockets).
  * Reports every attack request's status, code and time to answer; the well-behaved requests' latencies (and their
@@ -13,6 +13,8 @@
  *   --clients N   well-behaved clients (default 8)
  *   --slow N      slow uploads (default 80)
  *   --threads N   intra-op threads of the server's model (default 2)
+ *   --solo        instead: each hostile request alone against an idle server (one slow upload too), with the
+ *                 event-loop lag and peak RSS it causes: which input costs what
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,7 @@ const ROOT = join(__dirname, '..');
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '60' }, clients: { type: 'string', default: '8' },
-    slow: { type: 'string', default: '80' }, threads: { type: 'string', default: '2' },
+    slow: { type: 'string', default: '80' }, threads: { type: 'string', default: '2' }, solo: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -255,8 +257,11 @@ async function soak(clips: Clip[], inputs: AttackInput[]): Promise<Soak> {
 
   const tb = now();
   mem = watchMemory(server.pid);
-  const slow = Array.from({ length: SLOW }, () => slowUpload(port, 60000, t0));
+  // The hostile requests go first: once the slow uploads hold --max-uploads (64) places, every other upload gets
+  // 503 OVERLOADED until they are cut, and the hostile bodies would then only show that.
   const hostile = inputs.map((x) => attack(port, x, t0));
+  await sleep(250);
+  const slow = Array.from({ length: SLOW }, () => slowUpload(port, 60000, t0));
   const slowResults = await Promise.all(slow);
   const slowCutAtMs = Math.max(...slowResults.map((r) => r.startMs + r.ms));
   console.log(`slow uploads all answered or closed ${((slowCutAtMs - (tb - t0)) / 1000).toFixed(1)} s into phase (b)`);
@@ -346,9 +351,48 @@ function report(s: Soak, clips: Clip[]): string {
   ].join('\n');
 }
 
+interface Solo { result: AttackResult; lagMaxMs: number; peakRssMiB: number; rssBeforeMiB: number }
+
+/** Each hostile request alone against an idle server: its answer, and the event-loop lag and memory it costs. */
+async function solo(inputs: AttackInput[], clips: Clip[]): Promise<Solo[]> {
+  const server = await startServer();
+  const port = server.port;
+  await fetch(`http://${HOST}:${port}/v1/transcribe`, { method: 'POST', body: new Uint8Array(clips[0]!.body), headers: { 'content-type': 'audio/wav' } });
+  const out: Solo[] = [];
+  const t0 = now();
+  for (const send of [...inputs.map((x) => () => attack(port, x, t0)), () => slowUpload(port, 60000, t0)]) {
+    await eventLoopLag(port);
+    const rssBeforeMiB = +(procStatus(server.pid, 'VmRSS') ?? 0).toFixed(1);
+    const mem = watchMemory(server.pid);
+    const result = await send();
+    out.push({ result, lagMaxMs: (await eventLoopLag(port)).maxMs, peakRssMiB: mem().peakMiB, rssBeforeMiB });
+    console.log(`${result.kind}: ${result.status} ${result.code ?? ''} in ${result.ms} ms`);
+  }
+  server.child.kill('SIGTERM');
+  await Promise.race([server.exited, sleep(30000)]);
+  return out;
+}
+
+async function mainSolo(inputs: AttackInput[], clips: Clip[]): Promise<void> {
+  const runs = await solo(inputs, clips);
+  const m = machine();
+  const md = [
+    `soak:serve --solo — ${new Date().toISOString().slice(0, 16)}Z, ${m.cpu}, ${m.cores} cores, default settings, the embedded model, ${THREADS} threads; ` +
+      `each request alone; load average (1 min) ${loadavg()[0]!.toFixed(2)} at the end`,
+    '',
+    table(['request', 'status code', 'ms to answer', 'event-loop lag max ms', 'RSS before MiB', 'peak RSS MiB'], runs.map((r) => [
+      r.result.kind, `${r.result.status} ${r.result.code ?? ''}`.trim(), r.result.ms, r.lagMaxMs, r.rssBeforeMiB, r.peakRssMiB,
+    ])),
+  ].join('\n');
+  console.log('\n' + md);
+  const file = writeResults('soak-serve-solo', { machine: m, threads: THREADS, runs }, md);
+  console.log(`\nwrote ${file.replace(ROOT + '/', '')}`);
+}
+
 async function main(): Promise<void> {
   const clips = speechClips(12);
   const inputs = attackInputs(clips);
+  if (args.solo) return mainSolo(inputs, clips);
   console.log(`soak:serve: ${clips.length} clips, ${inputs.length} hostile requests + ${SLOW} slow uploads, ${SECONDS} s`);
   const s = await soak(clips, inputs);
   const md = report(s, clips);
