@@ -17,6 +17,6 @@ export type { DecoderOptions, Transcript, WordTiming, BoundDecoder } from './tra
 export { runBatchJob } from './jobs';
 export type { BatchJobOptions, BatchSummary, BatchProgress, BatchFileEvent, SubtitleFormat } from './jobs';
 export { createRecognizer, Recognizer } from './recognizer';
-export type { RecognizerOptions, TranscribeOptions as RecognizerTranscribeOptions, FeaturesOptions as RecognizerFeaturesOptions, Recognition, RecognizedFeatures, RecognizerStats, BatchInfo, RecognizerAudio, GroupingPolicy } from './recognizer';
+export type { RecognizerOptions, TranscribeOptions as RecognizerTranscribeOptions, FeaturesOptions as RecognizerFeaturesOptions, FeatureShape, Recognition, RecognizedFeatures, RecognizerStats, BatchInfo, RecognizerAudio, GroupingPolicy } from './recognizer';
 export { createServer } from './serve/entry';
 export type { ServerOptions, HttpErrorCode } from './serve';

@@ -16,6 +16,7 @@ interface ServeCliOptions extends ModelCliOptions, DecoderCliOptions {
   minUploadBytesPerSec: number;
   uploadGraceMs: number;
   maxConnections: number;
+  maxFeatureMb: number;
   apiKey?: string;
   allowedHosts?: string[];
   cors?: string[];
@@ -59,6 +60,7 @@ export function serveCommand(): Command {
     .option('--min-upload-bytes-per-sec <n>', 'an upload slower than this on average after the grace is cut with 408 (0: no minimum)', nonNegativeInt('--min-upload-bytes-per-sec'), 8192)
     .option('--upload-grace-ms <ms>', 'time an upload gets before the minimum rate counts; also the time limit on receiving headers', positiveInt('--upload-grace-ms'), 5000)
     .option('--max-connections <n>', 'open connections beyond which new ones are closed at once', positiveInt('--max-connections'), 512)
+    .option('--max-feature-mb <n>', 'largest /v1/features answer, in MiB (f32 as sent, JSON bounded): refused with 413 before the model runs', positiveInt('--max-feature-mb'), 64)
     .addOption(new Option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health (at least 16 characters; prefer the environment variable, which ps does not show)').env('WAV2VEC2_API_KEY'))
     .option('--allowed-hosts <names>', 'comma-separated Host names accepted, * for any (default: on loopback connections only localhost, 127.0.0.1, [::1])', list)
     .option('--cors <origins>', 'comma-separated origins (scheme://host[:port]) whose web pages may call the server, * for any (default: none; requests with an Origin get 403)', list)
@@ -84,6 +86,7 @@ export function serveCommand(): Command {
           minUploadBytesPerSec: o.minUploadBytesPerSec,
           uploadGraceMs: o.uploadGraceMs,
           maxConnections: o.maxConnections,
+          maxFeatureBytes: o.maxFeatureMb * 2 ** 20,
           ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}),
           ...(o.allowedHosts !== undefined ? { allowedHosts: o.allowedHosts } : {}),
           ...(o.cors !== undefined ? { cors: o.cors } : {}),

@@ -10,6 +10,7 @@ import { loadModel, Model, type Device, type DType } from '../model';
 import type { Tensor } from '../tensor';
 import { createDecoder, padToReceptiveField, type BoundDecoder, type DecoderOptions, type WordTiming } from '../transcribe';
 import { DEFAULT_MODEL_PATH } from '../paths';
+import { STANDARD_CONV_LAYERS, framesFor } from '../manifest';
 import { Batcher, type Queued } from './batcher';
 import { prepareAudio, type RecognizerAudio } from './input';
 import { DEFAULT_MAX_PADDING, groupingFor, type GroupingPolicy } from './policy';
@@ -55,6 +56,19 @@ export interface TranscribeOptions extends RecognizeOptions {
 export interface FeaturesOptions extends RecognizeOptions {
   /** Run only the first N transformer layers (default: all). */
   numLayers?: number;
+  /**
+   * Called with the shape the features will have once the audio is decoded, before the request is queued for the
+   * model; throw (a coded error) to refuse it there, e.g. when the answer would be too large. Not called while the
+   * shape cannot be known in advance: a model whose manifest lacks embedDim, before its first features call.
+   */
+  checkShape?: (shape: FeatureShape) => void;
+}
+
+/** The features of one request: `layers` tensors of [frames, dim]. */
+export interface FeatureShape {
+  layers: number;
+  frames: number;
+  dim: number;
 }
 
 export interface Recognition {
@@ -100,7 +114,7 @@ export interface BatchInfo {
   retriedAlone: boolean;
 }
 
-type Op = { kind: 'transcribe' } | { kind: 'features'; numLayers: number | null };
+type Op = { kind: 'transcribe' } | { kind: 'features'; numLayers: number | null; checkShape?: ((shape: FeatureShape) => void) | undefined };
 
 interface Job extends Queued {
   readonly samples: Float32Array;
@@ -210,6 +224,9 @@ export class Recognizer {
   readonly #listeners = new Set<(info: BatchInfo) => void>();
   #closing: { drain: boolean; done: Promise<void> } | null = null;
   #stats = { batches: 0, completed: 0, failed: 0, overloaded: 0 };
+  /** Features' width and depth: from the manifest, else learnt from the first features call. */
+  #featureDim: number | null;
+  #featureLayers: number | null;
 
   /** @internal use createRecognizer() */
   constructor(model: Model, ownsModel: boolean, decoder: BoundDecoder | Wav2Vec2Error,
@@ -221,6 +238,8 @@ export class Recognizer {
     this.#decoder = decoder;
     this.#maxQueue = o.maxQueue;
     this.#maxDuration = o.maxDuration;
+    this.#featureDim = model.manifest?.embedDim ?? null;
+    this.#featureLayers = model.info.numLayers;
     const maxBatchSamples = Math.round(o.maxBatchSeconds * model.sampleRate);
     this.#batcher = new Batcher<Job>({ maxBatchSize: o.maxBatchSize, maxBatchSamples, maxWaitMs: o.maxWaitMs, grouping: o.grouping }, (batch) => this.#runBatch(batch));
   }
@@ -260,13 +279,41 @@ export class Recognizer {
   /** Per-layer transformer features of one clip (the model's extract_features), batched like transcribe(). */
   async features(audio: RecognizerAudio, options: FeaturesOptions = {}): Promise<RecognizedFeatures> {
     if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
-    const { numLayers } = options;
+    const { numLayers, checkShape } = options;
     if (numLayers !== undefined && !(isInteger(numLayers) && numLayers >= 1)) throw invalid('INVALID_INPUT', 'numLayers', 'a positive integer', numLayers);
+    if (checkShape !== undefined && typeof checkShape !== 'function') throw invalid('INVALID_INPUT', 'checkShape', 'a function', checkShape);
     if (!this.model.info.hasExtractFeatures) {
       throw new Wav2Vec2Error('UNSUPPORTED_METHOD', `This model (${this.model.info.convention}) has no extract_features method.`);
     }
-    const { tensors, duration } = await this.#submit(audio, { kind: 'features', numLayers: numLayers ?? null }, options.signal);
+    const { tensors, duration } = await this.#submit(audio, { kind: 'features', numLayers: numLayers ?? null, checkShape }, options.signal);
+    if (tensors.length > 0) {
+      this.#featureDim ??= tensors[0]!.shape[1]!;
+      // All layers came back: that is the model's depth.
+      if (numLayers === undefined) this.#featureLayers ??= tensors.length;
+    }
     return { features: tensors, duration };
+  }
+
+  /** The shape of a features request's answer for `samples` (padded) samples, when it can be known before the run. */
+  #featureShape(samples: number, numLayers: number | null): FeatureShape | null {
+    const dim = this.#featureDim;
+    const depth = this.#featureLayers;
+    if (dim === null || (depth === null && numLayers === null)) return null;
+    // More layers than the model has is refused by the model itself (INVALID_INPUT) when it runs.
+    const layers = depth === null ? numLayers! : Math.min(numLayers ?? depth, depth);
+    return { layers, frames: framesFor(samples, this.model.manifest?.convLayers ?? STANDARD_CONV_LAYERS), dim };
+  }
+
+  /** A check the caller asked for once the audio is decoded (see FeaturesOptions.checkShape); its error, or null. */
+  #refusal(op: Op, samples: number): unknown {
+    if (op.kind !== 'features' || !op.checkShape) return null;
+    const shape = this.#featureShape(samples, op.numLayers);
+    try {
+      if (shape) op.checkShape(shape);
+      return null;
+    } catch (err) {
+      return err;
+    }
   }
 
   /**
@@ -323,6 +370,12 @@ export class Recognizer {
         // (Re-read after the await: close() may have been called meanwhile.)
         if (this.#closing && !this.#closing.drain) return finish(() => reject(closedError()));
         const samples = padToReceptiveField(this.model, prepared.samples);
+        // Refused before it is queued: the model never runs for it.
+        const refusal = this.#refusal(op, samples.length);
+        if (refusal) {
+          this.#stats.failed++;
+          return finish(() => reject(refusal));
+        }
         job = {
           key: op.kind === 'features' ? `features:${op.numLayers ?? 'all'}` : 'transcribe',
           length: samples.length,
@@ -399,14 +452,18 @@ export class Recognizer {
       return jobs.map((_, b) => [itemOf(emissions, b, lengths[b]!, false)]);
     }
     const { features, lengths } = await this.model.extractFeatures(input, op.numLayers === null ? {} : { numLayers: op.numLayers });
-    // Copies: a caller keeps only its own features, not the whole batch's buffers.
+    // Copies where an item is part of a larger buffer: a caller keeps only its own features, not the whole batch's.
     return jobs.map((_, b) => features.map((f) => itemOf(f, b, lengths[b]!, true)));
   }
 }
 
-/** Item b of a [B, F, D] tensor, its first `frames` frames: a view, or a copy. */
+/**
+ * Item b of a [B, F, D] tensor, its first `frames` frames: a view, or with `copy` a copy, unless the item is the
+ * whole buffer (a batch of one, unpadded), which is then handed over as it is (features can be hundreds of MB).
+ */
 function itemOf(t: Tensor, b: number, frames: number, copy: boolean): Tensor {
   const [, F, D] = t.shape as [number, number, number];
   const view = t.data.subarray(b * F * D, (b * F + frames) * D);
-  return { data: copy ? view.slice() : view, shape: [frames, D] };
+  const whole = view.length === t.data.length && t.data.byteLength === t.data.buffer.byteLength;
+  return { data: copy && !whole ? view.slice() : view, shape: [frames, D] };
 }

@@ -1,8 +1,9 @@
 /** The HTTP API: /v1/transcribe, /v1/features, /health, /metrics. */
 import { endianness } from 'node:os';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Wav2Vec2Error } from '../errors';
-import type { Recognizer } from '../recognizer';
+import type { FeatureShape, Recognizer } from '../recognizer';
 import type { Tensor } from '../tensor';
 import type { ServerMetrics } from './metrics';
 import { audioOf, checkContentType, requestSignal } from './request';
@@ -16,22 +17,54 @@ export interface RouteOptions {
   maxUploads: number;
   /** When an upload in progress is cut (408). */
   upload: UploadLimits;
+  /** Largest /v1/features answer in bytes (f32: exact; JSON: a bound on its text), refused with 413 before the model runs. */
+  maxFeatureBytes: number;
   /** True once the server is shutting down (app.close() called). */
   closing(): boolean;
 }
 
 /**
- * Most numbers in a JSON /v1/features answer (layers × frames × dim). Beyond it the arrays of numbers and the JSON
- * text (about 12 characters a number) run to hundreds of MB and, further on, past V8's longest string; raw float32
- * (format=f32, 4 bytes a number, copied as it is) has no such cap. 8 Mi numbers: about 100 MB of JSON, e.g. 4 layers
- * of a 768-dim model for 55 s of audio.
+ * Most numbers in a JSON /v1/features answer (layers × frames × dim), whatever maxFeatureBytes says: the arrays of
+ * numbers cost far more than their text, and the text must stay below V8's longest string. 8 Mi numbers: at most
+ * 218 MB of JSON, e.g. 4 layers of a 768-dim model for 55 s of audio. Raw float32 (format=f32) has only maxFeatureBytes.
  */
 export const MAX_JSON_FEATURE_VALUES = 8 * 2 ** 20;
+
+/**
+ * Most characters a float32 value takes in the JSON answer, comma included ("-0.0000012345678359270096,": a float32
+ * read as a double prints up to 17 significant digits; 20 on average, measured): the bound the estimate uses.
+ */
+const JSON_BYTES_PER_VALUE = 26;
 
 /** The f32 answer is the tensors' own bytes: little-endian on a little-endian host (x86-64, arm64: all we build for). */
 const HOST_LITTLE_ENDIAN = endianness() === 'LE';
 
 const round = (x: number, digits: number) => +x.toFixed(digits);
+
+/** Size of a /v1/features answer: exact for f32, an upper bound for JSON (numbers, commas, row brackets). */
+export function featureAnswerBytes(s: FeatureShape, format: 'json' | 'f32'): number {
+  const values = s.layers * s.frames * s.dim;
+  return format === 'f32' ? values * 4 : values * JSON_BYTES_PER_VALUE + s.layers * s.frames * 2;
+}
+
+/** Throws the coded 413 when a features answer of this shape would be over the caps. */
+function checkFeatureSize(s: FeatureShape, format: 'json' | 'f32', maxBytes: number): void {
+  const values = s.layers * s.frames * s.dim;
+  const bytes = featureAnswerBytes(s, format);
+  const shape = `${s.layers} layers × ${s.frames} frames × ${s.dim}`;
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  if (format === 'json' && values > MAX_JSON_FEATURE_VALUES) {
+    throw new Wav2Vec2Error('INPUT_TOO_LONG',
+      `features as JSON: expected at most ${MAX_JSON_FEATURE_VALUES} numbers (layers × frames × dim), got ${values} (${shape}). ` +
+      'Ask for format=f32 (raw float32), fewer layers (layers=N), or send shorter audio.');
+  }
+  if (bytes > maxBytes) {
+    throw new Wav2Vec2Error('INPUT_TOO_LONG',
+      `features: expected an answer of at most ${mib(maxBytes)} (--max-feature-mb), this one would be ${format === 'json' ? 'up to ' : ''}` +
+      `${mib(bytes)} (${shape}${format === 'f32' ? ' × 4 bytes' : ' as JSON'}). ` +
+      `${format === 'json' ? 'Ask for format=f32 (4 bytes a number), ' : 'Ask for '}fewer layers (layers=N), or send shorter audio.`);
+  }
+}
 
 /** A [frames, dim] tensor as rows of numbers. */
 function rows(t: Tensor): number[][] {
@@ -39,13 +72,17 @@ function rows(t: Tensor): number[][] {
   return Array.from({ length: F }, (_, f) => Array.from(t.data.subarray(f * D, (f + 1) * D)));
 }
 
-/** Layers of [frames, dim] as one little-endian float32 buffer [layers, frames, dim]. */
-function float32LE(layers: Tensor[]): Buffer {
-  if (HOST_LITTLE_ENDIAN) return Buffer.concat(layers.map((f) => Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength)));
-  const out = Buffer.alloc(layers.reduce((s, f) => s + f.data.byteLength, 0));
-  let o = 0;
-  for (const f of layers) for (let i = 0; i < f.data.length; i++, o += 4) out.writeFloatLE(f.data[i]!, o);
-  return out;
+/**
+ * Layers of [frames, dim] as little-endian float32 [layers, frames, dim]: on a little-endian host the tensors' own
+ * memory, one Buffer view per layer (no copy: an answer can be hundreds of MB); converted value by value otherwise.
+ */
+function float32LE(layers: Tensor[]): Buffer[] {
+  if (HOST_LITTLE_ENDIAN) return layers.map((f) => Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength));
+  return layers.map((f) => {
+    const out = Buffer.alloc(f.data.byteLength);
+    for (let i = 0; i < f.data.length; i++) out.writeFloatLE(f.data[i]!, i * 4);
+    return out;
+  });
 }
 
 /** What a request admitted to an audio route carries from its arrival to its answer. */
@@ -166,22 +203,22 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     },
   }, async (req, reply) => {
     const a = admitted.get(req)!;
+    const { format, layers } = req.query;
+    // Checked once the audio is decoded, before the model runs; again on the result, for models whose feature
+    // width is not known in advance (see FeaturesOptions.checkShape).
+    const checkShape = (s: FeatureShape) => checkFeatureSize(s, format, o.maxFeatureBytes);
     try {
-      const r = await rec.features(await audio(req, a), { signal: a.signal, ...(req.query.layers !== undefined ? { numLayers: req.query.layers } : {}) });
-      const frames = r.features[0]?.shape[0] ?? 0;
-      const dim = r.features[0]?.shape[1] ?? 0;
-      const shape = `${r.features.length},${frames},${dim}`;
-      if (req.query.format === 'f32') {
-        // Raw little-endian float32 [layers, frames, dim]: 4 bytes a value instead of ~12 characters of JSON.
-        return reply.type('application/octet-stream').header('x-shape', shape).header('x-duration', String(round(r.duration, 3))).send(float32LE(r.features));
+      const r = await rec.features(await audio(req, a), { signal: a.signal, checkShape, ...(layers !== undefined ? { numLayers: layers } : {}) });
+      const shape = { layers: r.features.length, frames: r.features[0]?.shape[0] ?? 0, dim: r.features[0]?.shape[1] ?? 0 };
+      checkShape(shape);
+      if (format === 'f32') {
+        // Raw little-endian float32 [layers, frames, dim]: 4 bytes a value instead of ~20 characters of JSON, sent
+        // from the tensors' memory (a stream of one view per layer) with its length known.
+        return reply.type('application/octet-stream').header('x-shape', `${shape.layers},${shape.frames},${shape.dim}`)
+          .header('x-duration', String(round(r.duration, 3))).header('content-length', String(featureAnswerBytes(shape, 'f32')))
+          .send(Readable.from(float32LE(r.features)));
       }
-      const values = r.features.length * frames * dim;
-      if (values > MAX_JSON_FEATURE_VALUES) {
-        throw new Wav2Vec2Error('INPUT_TOO_LONG',
-          `features as JSON: expected at most ${MAX_JSON_FEATURE_VALUES} numbers (layers × frames × dim), got ${values} (${shape}). ` +
-          'Ask for format=f32 (raw float32, no cap), fewer layers (layers=N), or send shorter audio.');
-      }
-      return { duration: round(r.duration, 3), layers: r.features.length, frames, dim, frameStride: rec.model.frameStride, sampleRate: rec.model.sampleRate, features: r.features.map(rows) };
+      return { duration: round(r.duration, 3), ...shape, frameStride: rec.model.frameStride, sampleRate: rec.model.sampleRate, features: r.features.map(rows) };
     } finally {
       a.done();
     }

@@ -34,6 +34,11 @@ export interface ServerOptions {
   uploadGraceMs?: number;
   /** Most open connections; beyond it Node closes new ones at once (default 512). */
   maxConnections?: number;
+  /**
+   * Largest /v1/features answer in bytes (default 64 MiB): float32 as sent with format=f32, a bound on the text for
+   * JSON. Refused with 413 INPUT_TOO_LONG once the audio is decoded, before the model runs.
+   */
+  maxFeatureBytes?: number;
   /** Bearer token that every route but /health requires (default: none). */
   apiKey?: string;
   /** Host names the Host header may carry, '*' for any (default: localhost, 127.0.0.1, ::1 on loopback connections). */
@@ -53,7 +58,7 @@ declare module 'fastify' {
 
 const DEFAULTS = {
   maxBodyBytes: 25 * 2 ** 20, maxDuration: 120, requestTimeoutMs: 60000, retryAfterS: 1,
-  maxUploads: 64, minUploadBytesPerSec: 8192, uploadGraceMs: 5000, maxConnections: 512,
+  maxUploads: 64, minUploadBytesPerSec: 8192, uploadGraceMs: 5000, maxConnections: 512, maxFeatureBytes: 64 * 2 ** 20,
 };
 type Limits = typeof DEFAULTS & GuardOptions;
 
@@ -82,7 +87,7 @@ const isOrigin = (s: string) => {
 function checkOptions(o: ServerOptions): Limits {
   if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', o);
   const out: Limits = { ...DEFAULTS, apiKey: null, allowedHosts: null, cors: [] };
-  for (const k of ['maxBodyBytes', 'requestTimeoutMs', 'retryAfterS', 'maxUploads', 'uploadGraceMs', 'maxConnections'] as const) {
+  for (const k of ['maxBodyBytes', 'requestTimeoutMs', 'retryAfterS', 'maxUploads', 'uploadGraceMs', 'maxConnections', 'maxFeatureBytes'] as const) {
     if (o[k] !== undefined) {
       if (!isPositiveInteger(o[k])) throw invalid('INVALID_INPUT', k, 'a positive integer', o[k]);
       out[k] = o[k];
@@ -195,6 +200,7 @@ async function build(rec: Recognizer, ownsRecognizer: boolean, limits: Limits, l
   registerRoutes(app, {
     recognizer: rec, metrics, requestTimeoutMs: limits.requestTimeoutMs, maxUploads: limits.maxUploads,
     upload: { minBytesPerSec: limits.minUploadBytesPerSec, graceMs: limits.uploadGraceMs, timeoutMs: limits.requestTimeoutMs },
+    maxFeatureBytes: limits.maxFeatureBytes,
     closing: () => closing,
   });
   await app.ready();

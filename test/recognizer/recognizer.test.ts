@@ -107,6 +107,27 @@ describe('recognizer', function () {
       assert.ok(rec.model.disposed, 'a recognizer disposes the model it loaded');
     });
 
+    it('features: checkShape sees the exact shape before the model runs, and a throw there refuses the request', async () => {
+      const rec = await createRecognizer({ model: DEFAULT_MODEL, threads: 1, maxWaitMs: 0 });
+      try {
+        // Lengths around the conv layers' rounding, one under the receptive field (padded), and 8 kHz input.
+        const inputs = [{ n: 400, rate: 16000 }, { n: 12323, rate: 16000 }, { n: 12320 + 319, rate: 16000 }, { n: 150, rate: 16000 }, { n: 9001, rate: 8000 }];
+        for (const [i, { n, rate }] of inputs.entries()) {
+          for (const numLayers of [undefined, 2]) {
+            const seen: unknown[] = [];
+            const r = await rec.features({ samples: clip(n), sampleRate: rate }, { checkShape: (s) => void seen.push({ ...s }), ...(numLayers ? { numLayers } : {}) });
+            assert.deepEqual(seen, [{ layers: r.features.length, frames: r.features[0]!.shape[0], dim: r.features[0]!.shape[1] }], `input ${i}, layers ${numLayers}`);
+          }
+        }
+        const batches = rec.stats().batches;
+        await rejectsCode(rec.features({ samples: clip(16000), sampleRate: 16000 }, { checkShape: () => { throw new Wav2Vec2Error('INPUT_TOO_LONG', 'too large'); } }), 'INPUT_TOO_LONG', /too large/);
+        assert.equal(rec.stats().batches, batches, 'the model did not run');
+        await rejectsCode(rec.features({ samples: clip(16000), sampleRate: 16000 }, { checkShape: 1 as never }), 'INVALID_INPUT', /checkShape/);
+      } finally {
+        await rec.close();
+      }
+    });
+
     it('features: batched per-layer features equal extractFeatures alone', async () => {
       const model = await loadFixture('ta_tiny_lv60k');
       const rec = await createRecognizer({ model, maxBatchSize: 3, maxWaitMs: 200 });

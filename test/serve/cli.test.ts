@@ -59,10 +59,10 @@ describe('serve: command line', function () {
     }
   });
 
-  it('takes the API key from WAV2VEC2_API_KEY, and the upload and exposure flags', async () => {
+  it('takes the API key from WAV2VEC2_API_KEY, and the upload, exposure and features-cap flags', async () => {
     const key = 'cli-test-key-0123456789';
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '0', '--threads', '1',
-      '--max-uploads', '3', '--min-upload-bytes-per-sec', '1000', '--upload-grace-ms', '2000', '--max-connections', '50',
+      '--max-uploads', '3', '--min-upload-bytes-per-sec', '1000', '--upload-grace-ms', '2000', '--max-connections', '50', '--max-feature-mb', '1',
       '--allowed-hosts', 'localhost,127.0.0.1', '--cors', 'http://app.example'], { cwd: ROOT, env: { ...process.env, WAV2VEC2_API_KEY: key } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -84,6 +84,11 @@ describe('serve: command line', function () {
       const page = await fetch(`${url}/health`, { headers: { origin: 'http://app.example' } });
       assert.equal(page.headers.get('access-control-allow-origin'), 'http://app.example');
       assert.equal((await fetch(`${url}/v1/transcribe?timestamps=false`, { method: 'POST', body, headers: { authorization: `Bearer ${key}` } })).status, 200);
+      // The clip's (3 s) features: 0.4 MiB as f32, up to 2.8 MiB as JSON; the cap is 1 MiB.
+      const json = await fetch(`${url}/v1/features`, { method: 'POST', body, headers: { authorization: `Bearer ${key}` } });
+      assert.equal(json.status, 413);
+      assert.match((await json.json()).error.message, /at most 1\.0 MiB \(--max-feature-mb\)/);
+      assert.equal((await fetch(`${url}/v1/features?format=f32`, { method: 'POST', body, headers: { authorization: `Bearer ${key}` } })).status, 200);
     } finally {
       child.kill('SIGKILL');
     }

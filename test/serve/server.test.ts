@@ -257,7 +257,7 @@ describe('serve: HTTP server', function () {
       }
     });
 
-    it('/v1/features as JSON is capped (413, pointing to format=f32); raw float32 is not', async () => {
+    it('/v1/features as JSON is capped at MAX_JSON_FEATURE_VALUES numbers (413, pointing to format=f32); raw float32 is sent as it is', async () => {
       const rec = await createRecognizer({ model });
       const app = await createServer({ recognizer: rec });
       try {
