@@ -91,7 +91,7 @@ function port(value: string): number {
 }
 
 export function serveCommand(): Command {
-  const cmd = new Command('serve').description('HTTP server: POST /v1/transcribe, POST /v1/features, GET /health, GET /metrics (Prometheus)');
+  const cmd = new Command('serve').description('HTTP server: POST /v1/transcribe, POST /v1/features, POST /v1/audio/transcriptions and GET /v1/models (OpenAI-compatible), GET /health, GET /metrics (Prometheus)');
   const model = new Option('--model <[name=]path>', 'a TorchScript model to serve, as [NAME=]PATH (NAME: the file\'s base name by default); repeat for several, the first is the default (default: the embedded model)')
     .argParser(collect);
   addDecoderOptions(addModelOptions(cmd, model))

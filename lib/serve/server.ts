@@ -15,6 +15,7 @@ import { clientError, errorBody, rawAnswer, toHttpError, type HttpError } from '
 import { registerGuard, type GuardOptions } from './guard';
 import { createMetrics } from './metrics';
 import { openModels, type ModelSet } from './models';
+import { registerOpenAiRoutes } from './openai';
 import { registerRoutes } from './routes';
 
 export interface ServerOptions {
@@ -192,7 +193,7 @@ async function build(models: ModelSet, limits: Limits, logger: FastifyServerOpti
 
   app.setErrorHandler(errorHandler(limits.retryAfterS, errorBody));
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}. Routes: POST /v1/transcribe, POST /v1/features, GET /health, GET /metrics.` } });
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}. Routes: POST /v1/transcribe, POST /v1/features, POST /v1/audio/transcriptions, GET /v1/models, GET /health, GET /metrics.` } });
   });
   // Node closes only connections that are idle when close() is called; a keep-alive connection whose request
   // finishes later would hold the shutdown until its keep-alive timeout (72 s in Fastify). Answers sent while
@@ -219,6 +220,7 @@ async function build(models: ModelSet, limits: Limits, logger: FastifyServerOpti
 
   registerGuard(app, limits);
   registerRoutes(app, { models, admission, metrics, maxUploads: limits.maxUploads, closing: () => closing });
+  await registerOpenAiRoutes(app, { models, admission, errorHandler: (body) => errorHandler(limits.retryAfterS, body) });
   await app.ready();
   return app;
 }
