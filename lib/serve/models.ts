@@ -64,8 +64,10 @@ export class ModelSet {
     const m = this.#byName.get(name);
     if (m) return m;
     if (!this.strict) return this.default;
+    // A form field may be long: the message quotes its start only.
+    const given = name.length > 100 ? `${JSON.stringify(name.slice(0, 100))}... (${name.length} characters)` : JSON.stringify(name);
     throw new Wav2Vec2Error('MODEL_NOT_FOUND',
-      `model: expected one of ${this.names.map((n) => JSON.stringify(n)).join(', ')}, got ${JSON.stringify(name)} ` +
+      `model: expected one of ${this.names.map((n) => JSON.stringify(n)).join(', ')}, got ${given} ` +
       '(the server refuses unknown model names: --strict-models). GET /v1/models lists them.');
   }
 

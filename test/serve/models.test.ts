@@ -156,6 +156,11 @@ describe('serve: several models', function () {
       assert.match(res.json().error.message, /"main", "tiny".*"whisper-1"/);
       const f = form(SPEECH, { model: 'whisper-1' });
       assert.equal((await post(app, '/v1/transcribe', f.payload, f.headers)).json().error.code, 'MODEL_NOT_FOUND');
+      // A long name is quoted by its start only.
+      const long = form(SPEECH, { model: 'x'.repeat(5000) });
+      const refused = (await post(app, '/v1/transcribe', long.payload, long.headers)).json().error;
+      assert.equal(refused.code, 'MODEL_NOT_FOUND');
+      assert.ok(refused.message.length < 400 && refused.message.includes('(5000 characters)'), refused.message);
       // defaultModel: requests that name none.
       assert.equal((await post(app, '/v1/transcribe', SPEECH)).headers['x-model'], 'tiny');
     } finally {
