@@ -1,8 +1,8 @@
 /**
- * createServer: the Fastify app around one Recognizer, or several by name (lib/serve/models.ts). Returned not listening, so tests use `app.inject()`
- * and applications `await app.listen({ port })`. `app.close()` is the graceful shutdown: it stops accepting
- * connections, answers new transcribe/features requests on open ones with 503 DISPOSED (and Retry-After), lets
- * in-flight requests finish, then closes the recognizer (draining its queue) when the server created it.
+ * createServer: the Fastify app around one Recognizer, or several by name (lib/serve/models.ts). Returned not
+ * listening, so tests use `app.inject()` and applications `await app.listen({ port })`. `app.close()` is the graceful
+ * shutdown: it stops accepting connections, answers new audio requests on open ones with 503 DISPOSED (and
+ * Retry-After), lets in-flight requests finish, then closes the recognizers it created (draining their queues).
  */
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
