@@ -90,7 +90,8 @@ export function createAdmission(o: AdmissionOptions): Admission {
   const arrivalModels = (req: FastifyRequest): ServedModel[] => {
     const query = (req.query as { model?: unknown } | undefined)?.model;
     if (typeof query === 'string') return [o.models.pick(query)];
-    if (!req.isMultipart()) return [o.models.default];
+    // From the header: req.isMultipart() is known only once the body parser has run, after this hook.
+    if (!/^multipart\/form-data\b/i.test(req.headers['content-type'] ?? '')) return [o.models.default];
     return o.models.list();
   };
 
@@ -112,7 +113,7 @@ export function createAdmission(o: AdmissionOptions): Admission {
     if (full.length === models.length) {
       o.metrics.refused(models.length === 1 ? models[0]!.name : '');
       const s = full[0]!.recognizer.stats();
-      throw new Wav2Vec2Error('OVERLOADED', `The server has ${s.maxQueue} requests waiting (maxQueue) for model ${models.length === 1 ? JSON.stringify(full[0]!.name) : 'each model'}: retry later, or raise --max-queue / add capacity.`);
+      throw new Wav2Vec2Error('OVERLOADED', `The server has ${s.maxQueue} requests waiting (maxQueue) ${models.length === 1 ? `for model ${JSON.stringify(full[0]!.name)}` : 'for every model'}: retry later, or raise --max-queue / add capacity.`);
     }
   };
 

@@ -143,6 +143,26 @@ describe('serve: several models', function () {
     }
   });
 
+  it('a form (its model not read yet) is refused on arrival only when every model\'s queue is full', async () => {
+    const app = await createServer({ models: { main: { model: main, maxQueue: 1, maxWaitMs: 60000 }, tiny: { model: tiny, maxQueue: 1, maxWaitMs: 60000 } } });
+    try {
+      const waiting = [post(app, '/v1/transcribe?model=main', SPEECH), post(app, '/v1/transcribe?model=tiny', SPEECH)];
+      while (app.models.list().some((m) => m.recognizer.stats().queued < 1)) await new Promise((r) => setTimeout(r, 5));
+      // A body that never ends: only an answer given before reading it can come back.
+      const endless = new Readable({ read() {} });
+      endless.push(form(SPEECH, { model: 'tiny' }).payload.subarray(0, 1000));
+      const res = await app.inject({ method: 'POST', url: '/v1/transcribe', payload: endless, headers: form(SPEECH).headers });
+      endless.destroy();
+      assert.equal(res.statusCode, 503, res.body);
+      assert.match(res.json().error.message, /requests waiting \(maxQueue\) for every model/);
+      assert.match((await app.inject({ method: 'GET', url: '/metrics' })).body, /wav2vec2_overloaded\{model=""\} 1\n/);
+      await app.close();
+      for (const w of waiting) assert.equal((await w).statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('strictModels: an unknown name is 404 MODEL_NOT_FOUND, refused on arrival when in the query', async () => {
     const app = await createServer({ models: { main: { model: main }, tiny: { model: tiny } }, defaultModel: 'tiny', strictModels: true });
     try {
