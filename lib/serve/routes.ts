@@ -1,6 +1,6 @@
 /** The HTTP API: /v1/transcribe, /v1/features, /health, /metrics (the OpenAI-compatible routes: lib/serve/openai/). */
 import { endianness } from 'node:os';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Wav2Vec2Error } from '../errors';
 import type { Tensor } from '../tensor';
 import type { Admission } from './admission';
