@@ -83,7 +83,7 @@ function peakRssMiB(pid: number): number | null {
 async function batchHistogram(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const cumulative: Array<[string, number]> = [];
-  for (const m of text.matchAll(/^wav2vec2_batch_size_bucket\{le="([^"]+)",kind="transcribe"\} (\d+)$/gm)) cumulative.push([m[1]!, Number(m[2])]);
+  for (const m of text.matchAll(/^wav2vec2_batch_size_bucket\{le="([^"]+)",(?:model="[^"]*",)?kind="transcribe"\} (\d+)$/gm)) cumulative.push([m[1]!, Number(m[2])]);
   const out: Record<string, number> = {};
   let prev = 0;
   for (const [le, n] of cumulative) {

@@ -19,4 +19,4 @@ export type { BatchJobOptions, BatchSummary, BatchProgress, BatchFileEvent, Subt
 export { createRecognizer, Recognizer } from './recognizer';
 export type { RecognizerOptions, TranscribeOptions as RecognizerTranscribeOptions, FeaturesOptions as RecognizerFeaturesOptions, FeatureShape, Recognition, RecognizedFeatures, RecognizerStats, BatchInfo, RecognizerAudio, GroupingPolicy } from './recognizer';
 export { createServer } from './serve/entry';
-export type { ServerOptions, HttpErrorCode } from './serve';
+export type { ServerOptions, HttpErrorCode, ModelSet, ServedModel } from './serve';

@@ -75,9 +75,10 @@ function device(value: string): string {
   return value;
 }
 
-export function addModelOptions(cmd: Command): Command {
+/** `model`: the --model flag, for a command that takes it otherwise (serve takes it repeated, with names). */
+export function addModelOptions(cmd: Command, model = new Option('--model <path>', 'TorchScript model file (default: the embedded model)')): Command {
   return cmd
-    .addOption(new Option('--model <path>', 'TorchScript model file (default: the embedded model)').conflicts('bundle'))
+    .addOption(model.conflicts('bundle'))
     .addOption(new Option('--bundle <name>', 'a torchaudio bundle name, e.g. WAV2VEC2_ASR_BASE_960H (its exported model)'))
     .option('--models-dir <dir>', 'where --bundle looks for <NAME>.pt (default: ./models or $WAV2VEC2_MODELS)')
     .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'", device, 'cpu')

@@ -1,8 +1,14 @@
 import { Command, Option } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import type { Model } from '../model';
 import { createServer } from '../serve';
+import { isModelName, modelNameOf } from '../serve/models';
 import { addDecoderOptions, addModelOptions, decoderOptionsFrom, nonNegative, openModel, positiveInt, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
-interface ServeCliOptions extends ModelCliOptions, DecoderCliOptions {
+interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOptions {
+  /** `[NAME=]PATH` each, in the order given. */
+  model?: string[];
+  strictModels: boolean;
   host: string;
   port: number;
   maxBatchSize: number;
@@ -36,6 +42,47 @@ function nonNegativeInt(what: string) {
   };
 }
 
+/**
+ * `--model [NAME=]PATH`: NAME= when what comes before the first `=` is a model name (no `/`, so `runs/lr=0.1/m.pt` is a
+ * path; write `./a=b.pt` for a file named so in this folder). The name defaults to the file's base name.
+ */
+export function modelSpec(value: string): { name: string; path: string } {
+  const eq = value.indexOf('=');
+  const name = eq > 0 ? value.slice(0, eq) : '';
+  if (isModelName(name)) {
+    if (eq === value.length - 1) throw new UsageError(`--model: expected [NAME=]PATH, got "${value}" (no path after "=").`);
+    return { name, path: value.slice(eq + 1) };
+  }
+  return { name: modelNameOf(value), path: value };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** The models to serve, by name, in the order given (the first is the default); all disposed if one fails to load. */
+async function openModels(o: ServeCliOptions): Promise<Array<[string, Model]>> {
+  const specs = (o.model ?? []).map(modelSpec);
+  if (specs.length === 0) return [[o.bundle ?? 'default', await openModel({ ...o, model: undefined })]];
+  const out: Array<[string, Model]> = [];
+  try {
+    for (const { name, path } of specs) {
+      if (out.some(([n]) => n === name)) throw new UsageError(`--model: the name "${name}" is given twice: name them apart with NAME=PATH.`);
+      out.push([name, await openModel({ ...o, model: path })]);
+    }
+    return out;
+  } catch (err) {
+    for (const [, m] of out) m.dispose();
+    throw err;
+  }
+}
+
+/** How a model's requests are grouped, for the startup line. */
+function grouping(app: FastifyInstance, name: string): string {
+  const g = app.models.get(name)!.recognizer.grouping;
+  return g.kind === 'single' ? 'one request at a time: a quantised model' : g.kind === 'equal-length' ? 'equal lengths only' : `lengths within ${Math.round(g.maxPadding * 100)} %`;
+}
+
 const LOOPBACK = /^(127\.|localhost$|::1$|\[::1\]$)/;
 
 function port(value: string): number {
@@ -45,8 +92,11 @@ function port(value: string): number {
 }
 
 export function serveCommand(): Command {
-  const cmd = new Command('serve').description('HTTP server: POST /v1/transcribe, POST /v1/features, GET /health, GET /metrics (Prometheus)');
-  addDecoderOptions(addModelOptions(cmd))
+  const cmd = new Command('serve').description('HTTP server: POST /v1/transcribe, POST /v1/features, POST /v1/audio/transcriptions and GET /v1/models (OpenAI-compatible), GET /health, GET /metrics (Prometheus)');
+  const model = new Option('--model <[name=]path>', 'a TorchScript model to serve, as [NAME=]PATH (NAME: the file\'s base name by default); repeat for several, the first is the default (default: the embedded model)')
+    .argParser(collect);
+  addDecoderOptions(addModelOptions(cmd, model))
+    .option('--strict-models', 'refuse requests naming a model that is not loaded (404 MODEL_NOT_FOUND) instead of running the default model', false)
     .option('--host <host>', 'address to listen on (loopback: this machine only; 0.0.0.0: every interface, with --api-key and TLS at a proxy)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', port, 8080)
     .option('--max-batch-size <n>', 'most requests per model call (1: no batching)', positiveInt('--max-batch-size'), 8)
@@ -68,18 +118,14 @@ export function serveCommand(): Command {
     .action(async (o: ServeCliOptions) => {
       // the decoder flags of `transcribe` and `batch`, checked before the model loads
       const decoder = decoderOptionsFrom(o);
-      const model = await openModel(o);
+      const models = await openModels(o);
       try {
+        const recognizer = { maxBatchSize: o.maxBatchSize, maxBatchSeconds: o.maxBatchSeconds, maxWaitMs: o.maxWaitMs, maxQueue: o.maxQueue, maxDuration: o.maxDuration, decoder };
         const app = await createServer({
-          recognizer: {
-            model,
-            maxBatchSize: o.maxBatchSize,
-            maxBatchSeconds: o.maxBatchSeconds,
-            maxWaitMs: o.maxWaitMs,
-            maxQueue: o.maxQueue,
-            maxDuration: o.maxDuration,
-            decoder,
-          },
+          // Each model gets a Recognizer of its own (its own queue, with these limits each).
+          models: Object.fromEntries(models.map(([name, m]) => [name, { model: m, ...recognizer }])),
+          defaultModel: models[0]![0],
+          strictModels: o.strictModels,
           maxBodyBytes: o.maxBodyMb * 2 ** 20,
           requestTimeoutMs: o.timeoutMs,
           maxUploads: o.maxUploads,
@@ -109,15 +155,15 @@ export function serveCommand(): Command {
         if (!LOOPBACK.test(o.host) && o.apiKey === undefined) {
           process.stderr.write(`wav2vec2 serve: warning: listening on ${o.host} without --api-key: anyone who can reach it can use it (see docs/serving.md, "Deployment")\n`);
         }
-        const g = app.recognizer.grouping;
-        process.stdout.write(`wav2vec2 serve: listening on ${address} (model ${model.info.file}, batches of up to ${o.maxBatchSize}, ` +
-          `${g.kind === 'single' ? 'one request at a time: a quantised model' : g.kind === 'equal-length' ? 'equal lengths only' : `lengths within ${Math.round(g.maxPadding * 100)} %`})\n`);
+        const described = models.map(([name, m]) => `${models.length > 1 ? `${name}${name === models[0]![0] ? ' (default)' : ''}: ` : ''}${m.info.file}, ${grouping(app, name)}`);
+        process.stdout.write(`wav2vec2 serve: listening on ${address} (model ${described.join('; ')}; batches of up to ${o.maxBatchSize}` +
+          `${o.strictModels ? '; unknown model names refused' : ''})\n`);
         await closed;
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);
         process.stdout.write('wav2vec2 serve: stopped\n');
       } finally {
-        model.dispose();
+        for (const [, m] of models) m.dispose();
       }
     });
   return cmd;

@@ -11,15 +11,21 @@ export interface Cue {
   text: string;
 }
 
-const MAX_CHARS = 42;
-const MAX_SECONDS = 7;
-const PAUSE_SECONDS = 1;
+export interface CueLimits {
+  maxChars: number;
+  maxSeconds: number;
+  /** A gap between words this long or longer starts a new cue. */
+  pauseSeconds: number;
+}
 
-export function cues(words: readonly WordTiming[]): Cue[] {
+const SUBTITLES: CueLimits = { maxChars: 42, maxSeconds: 7, pauseSeconds: 1 };
+
+/** Words grouped into cues (by default a subtitle's; the OpenAI route's segments use other limits). */
+export function cues(words: readonly WordTiming[], limits: CueLimits = SUBTITLES): Cue[] {
   const out: Cue[] = [];
   let cur: Cue | null = null;
   for (const w of words) {
-    if (cur && (cur.text.length + 1 + w.word.length > MAX_CHARS || w.end - cur.start > MAX_SECONDS || w.start - cur.end >= PAUSE_SECONDS)) {
+    if (cur && (cur.text.length + 1 + w.word.length > limits.maxChars || w.end - cur.start > limits.maxSeconds || w.start - cur.end >= limits.pauseSeconds)) {
       out.push(cur);
       cur = null;
     }

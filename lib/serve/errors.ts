@@ -21,6 +21,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   AUDIO_DECODE_FAILED: 400,
   DECODE_INVALID_INPUT: 400,
   UNAUTHORIZED: 401,
+  // A model name the server refuses (--strict-models); model files missing at startup never reach a request.
+  MODEL_NOT_FOUND: 404,
   HOST_NOT_ALLOWED: 403,
   ORIGIN_NOT_ALLOWED: 403,
   UPLOAD_TOO_SLOW: 408,
@@ -47,6 +49,11 @@ const FASTIFY: Record<string, HttpErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
+
+/** Our routes' error body. */
+export function errorBody(e: HttpError): { error: { code: HttpErrorCode; message: string } } {
+  return { error: { code: e.code, message: e.message } };
+}
 
 /** The HTTP answer for any error a request may raise. */
 export function toHttpError(err: unknown, retryAfter: number): HttpError {
@@ -87,7 +94,7 @@ export function clientError(err: NodeJS.ErrnoException, requestTimeoutMs: number
 
 /** A whole HTTP/1.1 error answer as text, for a socket that has no response object; the connection closes after it. */
 export function rawAnswer(e: HttpError): string {
-  const body = JSON.stringify({ error: { code: e.code, message: e.message } });
+  const body = JSON.stringify(errorBody(e));
   return `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

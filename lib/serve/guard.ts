@@ -19,7 +19,7 @@ export interface GuardOptions {
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'];
 
 /** Answers a browser may read besides the body (CORS hides other headers from scripts). */
-const EXPOSED_HEADERS = 'retry-after, x-shape, x-duration';
+const EXPOSED_HEADERS = 'retry-after, x-shape, x-duration, x-model';
 
 function isLoopback(address: string | undefined): boolean {
   if (!address) return false;

@@ -2,3 +2,4 @@
 export { createServer } from './server';
 export type { ServerOptions } from './server';
 export type { HttpErrorCode } from './errors';
+export type { ModelSet, ServedModel } from './models';

@@ -21,17 +21,29 @@ export function checkContentType(req: FastifyRequest): void {
   }
 }
 
+/** The text fields of a multipart upload, by name; a repeated name (`timestamp_granularities[]`) keeps every value. */
+export type FormFields = Record<string, string[]>;
+
+export interface Upload {
+  audio: Buffer;
+  fields: FormFields;
+}
+
 /**
  * The uploaded audio: the raw body (an audio type or application/octet-stream; the format is detected from the bytes), or
- * the first file of a multipart/form-data upload (its size limit is the server's body limit).
+ * the file of a multipart/form-data upload (its size limit is the server's body limit) with the form's text fields. The
+ * whole form is read: clients put fields after the file too (OpenAI's SDK sends `model` after `file`).
  */
-export async function audioOf(req: FastifyRequest): Promise<Buffer> {
+export async function audioOf(req: FastifyRequest): Promise<Upload> {
   let bytes: Buffer | undefined;
+  const fields: FormFields = {};
   if (req.isMultipart()) {
     try {
-      const part = await req.file();
-      if (!part) throw new Wav2Vec2Error('AUDIO_EMPTY', 'The multipart upload has no file: send the audio as a file field (e.g. curl -F file=@speech.wav).');
-      bytes = await part.toBuffer();
+      for await (const part of req.parts()) {
+        if (part.type === 'file') bytes = await part.toBuffer();
+        else (fields[part.fieldname] ??= []).push(String(part.value));
+      }
+      if (!bytes) throw new Wav2Vec2Error('AUDIO_EMPTY', 'The multipart upload has no file: send the audio as a file field (e.g. curl -F file=@speech.wav).');
     } catch (err) {
       throw malformedUpload(err);
     }
@@ -41,7 +53,7 @@ export async function audioOf(req: FastifyRequest): Promise<Buffer> {
   if (!bytes || bytes.length === 0) {
     throw new Wav2Vec2Error('AUDIO_EMPTY', 'The request has no audio: send the file as the body (e.g. curl --data-binary @speech.wav) or as a multipart upload.');
   }
-  return bytes;
+  return { audio: bytes, fields };
 }
 
 /**

@@ -1,22 +1,20 @@
-/** The HTTP API: /v1/transcribe, /v1/features, /health, /metrics. */
+/** The HTTP API: /v1/transcribe, /v1/features, /health, /metrics (the OpenAI-compatible routes: lib/serve/openai/). */
 import { endianness } from 'node:os';
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Wav2Vec2Error } from '../errors';
-import type { FeatureShape, Recognizer } from '../recognizer';
+import type { FeatureShape } from '../recognizer';
 import type { Tensor } from '../tensor';
+import type { Admission } from './admission';
 import type { ServerMetrics } from './metrics';
-import { audioOf, checkContentType, requestSignal } from './request';
-import { watchUpload, type UploadLimits } from './upload';
+import type { ModelSet, ServedModel } from './models';
 
 export interface RouteOptions {
-  recognizer: Recognizer;
+  models: ModelSet;
+  admission: Admission;
   metrics: ServerMetrics;
-  requestTimeoutMs: number;
-  /** Most uploads in progress at once; beyond it 503 OVERLOADED on arrival. */
+  /** Most uploads in progress at once (reported by /health). */
   maxUploads: number;
-  /** When an upload in progress is cut (408). */
-  upload: UploadLimits;
   /** Largest /v1/features answer in bytes (f32: exact; JSON: a bound on its text), refused with 413 before the model runs. */
   maxFeatureBytes: number;
   /** True once the server is shutting down (app.close() called). */
@@ -85,155 +83,72 @@ function float32LE(layers: Tensor[]): Buffer[] {
   });
 }
 
-/** What a request admitted to an audio route carries from its arrival to its answer. */
-interface Admitted {
-  signal: AbortSignal;
-  /** Stops the timer (idempotent). */
-  done(): void;
-  /** Its body has been read and handed on, or the request ended (idempotent). */
-  received(): void;
+/** The model's name, in the query of our routes (or the form's `model` field; see lib/serve/admission.ts). */
+const MODEL_QUERY = { model: { type: 'string', minLength: 1, maxLength: 128 } } as const;
+
+function health({ recognizer: rec }: ServedModel) {
+  const s = rec.stats();
+  return {
+    model: { file: rec.model.info.file, convention: rec.model.info.convention, device: rec.model.info.device, sampleRate: rec.model.sampleRate },
+    batching: rec.grouping,
+    queue: { depth: s.queued + s.preparing, limit: s.maxQueue, running: s.running },
+  };
 }
 
 export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
-  const rec = o.recognizer;
-  const admitted = new WeakMap<FastifyRequest, Admitted>();
-  // Uploads in progress: counted against --max-uploads, never against the recognizer's queue (only audio that has
-  // arrived whole is queued), so slow clients cannot fill the queue while prompt ones get 503.
-  let uploading = 0;
-  o.metrics.watchUploads(() => uploading);
-  // Bytes read on a connection when its current upload began: 0 on a new connection, the end of the previous
-  // upload's answer on a kept-alive one. Counted on the socket, not by listening to the body stream, so the body
-  // parser reads it undisturbed; headers (and any GET between) count too: a few hundred bytes of leniency.
-  const requestStart = new WeakMap<object, number>();
-  const bytesOf = (req: FastifyRequest, reply: FastifyReply) => {
-    const socket = req.raw.socket as { bytesRead?: number } | null;
-    if (typeof socket?.bytesRead !== 'number') return () => undefined;
-    const base = requestStart.get(socket) ?? 0;
-    reply.raw.once('finish', () => requestStart.set(socket, socket.bytesRead!));
-    return () => socket.bytesRead! - base;
-  };
+  const { admission, models } = o;
+  const { admit, release } = admission;
 
-  /** Refusals decided on arrival, before the body is read (it is then never buffered). */
-  const refuse = (req: FastifyRequest) => {
-    if (o.closing()) {
-      throw new Wav2Vec2Error('DISPOSED', 'The server is shutting down: retry the request (on another instance, or once this one is back).');
-    }
-    checkContentType(req);
-    if (uploading >= o.maxUploads) {
-      o.metrics.refused();
-      throw new Wav2Vec2Error('OVERLOADED', `The server is receiving ${o.maxUploads} uploads already (maxUploads): retry later, or raise --max-uploads / add capacity.`);
-    }
-    const s = rec.stats();
-    if (s.preparing + s.queued >= s.maxQueue) {
-      o.metrics.refused();
-      throw new Wav2Vec2Error('OVERLOADED', `The server has ${s.maxQueue} requests waiting (maxQueue): retry later, or raise --max-queue / add capacity.`);
-    }
-  };
-
-  /**
-   * Runs when a request arrives: the refusals above, then the request's time limit starts (so a slow upload counts
-   * against it) and its upload is watched until its body has been read.
-   */
-  const admit = async (req: FastifyRequest, reply: FastifyReply) => {
-    refuse(req);
-    uploading++;
-    let counted = true;
-    const timer = requestSignal(reply, o.requestTimeoutMs);
-    const unwatch = watchUpload(bytesOf(req, reply), o.upload, (err) => {
-      o.metrics.uploadCut(err.code);
-      // Through the error handler: the coded 408 with Connection: close, as the body was not read to its end.
-      if (!reply.sent) reply.send(err);
-      else req.raw.destroy();
-    });
-    const a: Admitted = {
-      signal: timer.signal,
-      done: timer.done,
-      received() {
-        if (counted) uploading--;
-        counted = false;
-        unwatch();
-      },
-    };
-    admitted.set(req, a);
-    // A request that fails before its handler (body too large, client gone, upload cut) ends here.
-    reply.raw.once('close', () => {
-      a.received();
-      a.done();
-    });
-  };
-  const release = async (req: FastifyRequest) => {
-    const a = admitted.get(req);
-    a?.received();
-    a?.done();
-  };
-
-  /** The body's audio; from here on the recognizer counts the request. */
-  const audio = async (req: FastifyRequest, a: Admitted) => {
-    try {
-      return await audioOf(req);
-    } finally {
-      a.received();
-    }
-  };
-
-  app.post<{ Querystring: { timestamps: boolean } }>('/v1/transcribe', {
+  app.post<{ Querystring: { timestamps: boolean; model?: string } }>('/v1/transcribe', {
     onRequest: admit, onResponse: release,
-    schema: { querystring: { type: 'object', properties: { timestamps: { type: 'boolean', default: true } }, additionalProperties: false } },
-  }, async (req) => {
-    const a = admitted.get(req)!;
-    try {
-      const r = await rec.transcribe(await audio(req, a), { signal: a.signal, timestamps: req.query.timestamps });
-      return {
-        text: r.text,
-        duration: round(r.duration, 3),
-        ...(r.words ? { words: r.words.map((w) => ({ word: w.word, start: round(w.start, 3), end: round(w.end, 3), confidence: round(w.confidence, 4) })) } : {}),
-      };
-    } finally {
-      a.done();
-    }
-  });
+    schema: { querystring: { type: 'object', properties: { timestamps: { type: 'boolean', default: true }, ...MODEL_QUERY }, additionalProperties: false } },
+  }, async (req, reply) => admission.run(req, reply, async ({ audio, model, signal }) => {
+    const r = await model.recognizer.transcribe(audio, { signal, timestamps: req.query.timestamps });
+    return {
+      text: r.text,
+      duration: round(r.duration, 3),
+      ...(r.words ? { words: r.words.map((w) => ({ word: w.word, start: round(w.start, 3), end: round(w.end, 3), confidence: round(w.confidence, 4) })) } : {}),
+    };
+  }));
 
-  app.post<{ Querystring: { layers?: number; format: 'json' | 'f32' } }>('/v1/features', {
+  app.post<{ Querystring: { layers?: number; format: 'json' | 'f32'; model?: string } }>('/v1/features', {
     onRequest: admit, onResponse: release,
     schema: {
       querystring: {
         type: 'object', additionalProperties: false,
-        properties: { layers: { type: 'integer', minimum: 1, maximum: 1024 }, format: { type: 'string', enum: ['json', 'f32'], default: 'json' } },
+        properties: { layers: { type: 'integer', minimum: 1, maximum: 1024 }, format: { type: 'string', enum: ['json', 'f32'], default: 'json' }, ...MODEL_QUERY },
       },
     },
-  }, async (req, reply) => {
-    const a = admitted.get(req)!;
+  }, async (req, reply) => admission.run(req, reply, async ({ audio, model, signal }) => {
+    const rec = model.recognizer;
     const { format, layers } = req.query;
     // Checked once the audio is decoded, before the model runs; again on the result, for models whose feature
     // width is not known in advance (see FeaturesOptions.checkShape).
     const checkShape = (s: FeatureShape) => checkFeatureSize(s, format, o.maxFeatureBytes);
-    try {
-      const r = await rec.features(await audio(req, a), { signal: a.signal, checkShape, ...(layers !== undefined ? { numLayers: layers } : {}) });
-      const shape = { layers: r.features.length, frames: r.features[0]?.shape[0] ?? 0, dim: r.features[0]?.shape[1] ?? 0 };
-      checkShape(shape);
-      if (format === 'f32') {
-        // Raw little-endian float32 [layers, frames, dim]: 4 bytes a value instead of ~20 characters of JSON, sent
-        // from the tensors' memory (a stream of one view per layer) with its length known.
-        return reply.type('application/octet-stream').header('x-shape', `${shape.layers},${shape.frames},${shape.dim}`)
-          .header('x-duration', String(round(r.duration, 3))).header('content-length', String(featureAnswerBytes(shape, 'f32')))
-          .send(Readable.from(float32LE(r.features)));
-      }
-      return { duration: round(r.duration, 3), ...shape, frameStride: rec.model.frameStride, sampleRate: rec.model.sampleRate, features: r.features.map(rows) };
-    } finally {
-      a.done();
+    const r = await rec.features(audio, { signal, checkShape, ...(layers !== undefined ? { numLayers: layers } : {}) });
+    const shape = { layers: r.features.length, frames: r.features[0]?.shape[0] ?? 0, dim: r.features[0]?.shape[1] ?? 0 };
+    checkShape(shape);
+    if (format === 'f32') {
+      // Raw little-endian float32 [layers, frames, dim]: 4 bytes a value instead of ~20 characters of JSON, sent
+      // from the tensors' memory (a stream of one view per layer) with its length known.
+      return reply.type('application/octet-stream').header('x-shape', `${shape.layers},${shape.frames},${shape.dim}`)
+        .header('x-duration', String(round(r.duration, 3))).header('content-length', String(featureAnswerBytes(shape, 'f32')))
+        .send(Readable.from(float32LE(r.features)));
     }
-  });
+    return { duration: round(r.duration, 3), ...shape, frameStride: rec.model.frameStride, sampleRate: rec.model.sampleRate, features: r.features.map(rows) };
+  }));
 
   app.get('/health', async (_req, reply) => {
-    const s = rec.stats();
-    const closing = o.closing() || rec.closed;
+    const closing = o.closing() || models.list().some((m) => m.recognizer.closed);
     if (closing) reply.code(503);
+    const d = health(models.default);
     return {
       status: closing ? 'closing' : 'ok',
-      model: { file: rec.model.info.file, convention: rec.model.info.convention, device: rec.model.info.device, sampleRate: rec.model.sampleRate },
-      batching: rec.grouping,
-      queue: { depth: s.queued + s.preparing, limit: s.maxQueue, running: s.running },
-      uploads: { count: uploading, limit: o.maxUploads },
+      // The default model's, at the top level as before several models were served.
+      model: d.model, batching: d.batching, queue: d.queue,
+      defaultModel: models.default.name,
+      models: Object.fromEntries(models.list().map((m) => [m.name, health(m)])),
+      uploads: { count: admission.uploading(), limit: o.maxUploads },
     };
   });
 

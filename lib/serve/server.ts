@@ -1,23 +1,35 @@
 /**
- * createServer: the Fastify app around one Recognizer. Returned not listening, so tests use `app.inject()`
- * and applications `await app.listen({ port })`. `app.close()` is the graceful shutdown: it stops accepting
- * connections, answers new transcribe/features requests on open ones with 503 DISPOSED (and Retry-After), lets
- * in-flight requests finish, then closes the recognizer (draining its queue) when the server created it.
+ * createServer: the Fastify app around one Recognizer, or several by name (lib/serve/models.ts). Returned not
+ * listening, so tests use `app.inject()` and applications `await app.listen({ port })`. `app.close()` is the graceful
+ * shutdown: it stops accepting connections, answers new audio requests on open ones with 503 DISPOSED (and
+ * Retry-After), lets in-flight requests finish, then closes the recognizers it created (draining their queues).
  */
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import { invalid } from '../errors';
 import { isObject, isPositiveInteger } from '../is';
-import { Recognizer, createRecognizer, type RecognizerOptions } from '../recognizer';
-import { clientError, rawAnswer, toHttpError } from './errors';
+import type { Recognizer, RecognizerOptions } from '../recognizer';
+import { createAdmission } from './admission';
+import { clientError, errorBody, rawAnswer, toHttpError, type HttpError } from './errors';
 import { registerGuard, type GuardOptions } from './guard';
 import { createMetrics } from './metrics';
+import { openModels, type ModelSet } from './models';
+import { registerOpenAiRoutes } from './openai';
 import { registerRoutes } from './routes';
 
 export interface ServerOptions {
   /** A Recognizer (left open on close: it is yours) or the options to create one (closed with the server). */
   recognizer?: Recognizer | RecognizerOptions;
+  /**
+   * Several models by name, instead of `recognizer`: each a Recognizer (left open) or its options (closed with the
+   * server), each with its own queue and limits. Requests choose one with `model` (the query or a form field).
+   */
+  models?: Record<string, Recognizer | RecognizerOptions>;
+  /** The model for requests that name none, or an unknown one (default: the first of `models`). */
+  defaultModel?: string;
+  /** Refuse unknown model names with 404 MODEL_NOT_FOUND instead of running the default model (default false). */
+  strictModels?: boolean;
   /** Largest request body or uploaded file, in bytes (default 25 MiB). */
   maxBodyBytes?: number;
   /** Longest audio per request in seconds, for a recognizer created here (default 120; a given one keeps its own). */
@@ -51,8 +63,10 @@ export interface ServerOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The Recognizer this server runs requests on. */
+    /** The default model's Recognizer (the only one, unless several models are served). */
     recognizer: Recognizer;
+    /** Every model this server runs, by name. */
+    models: ModelSet;
   }
 }
 
@@ -113,14 +127,29 @@ function checkOptions(o: ServerOptions): Limits {
 
 export async function createServer(options: ServerOptions = {}): Promise<FastifyInstance> {
   const limits = checkOptions(options);
-  const given = options.recognizer instanceof Recognizer ? options.recognizer : null;
-  const rec = given ?? await createRecognizer({ maxDuration: limits.maxDuration, ...(options.recognizer as RecognizerOptions | undefined) });
+  const models = await openModels({ ...options, maxDuration: limits.maxDuration });
   try {
-    return await build(rec, !given, limits, options.logger ?? false);
+    return await build(models, limits, options.logger ?? false);
   } catch (err) {
-    if (!given) await rec.close();
+    await models.close();
     throw err;
   }
+}
+
+/**
+ * The error handler of a set of routes: the status, Retry-After and Connection of every error are decided here, the
+ * body by `body` (ours, or OpenAI's shape on its routes).
+ */
+export function errorHandler(retryAfterS: number, body: (e: HttpError, err: unknown) => unknown) {
+  return (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toHttpError(err, retryAfterS);
+    if (e.status >= 500 && e.code === 'INTERNAL') req.log.error({ err }, 'request failed');
+    if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
+    // Refused before its body was read (or cut while reading it): close the connection after the answer, or Node
+    // would read the rest of the body (a slow one included) to keep the connection alive.
+    if (req.raw.complete === false) reply.header('connection', 'close');
+    reply.code(e.status).send(body(e, err));
+  };
 }
 
 /** Node's own limits on receiving a request, in the coded shape (see clientError). */
@@ -143,7 +172,7 @@ function nodeLimits(limits: Limits) {
   };
 }
 
-async function build(rec: Recognizer, ownsRecognizer: boolean, limits: Limits, logger: FastifyServerOptions['logger']): Promise<FastifyInstance> {
+async function build(models: ModelSet, limits: Limits, logger: FastifyServerOptions['logger']): Promise<FastifyInstance> {
   const node = nodeLimits(limits);
   const app = Fastify({
     logger,
@@ -157,8 +186,9 @@ async function build(rec: Recognizer, ownsRecognizer: boolean, limits: Limits, l
   });
   app.server.headersTimeout = node.headersTimeout;
   app.server.maxConnections = limits.maxConnections;
-  const metrics = createMetrics(rec, rec.maxBatchSize);
-  app.decorate('recognizer', rec);
+  const metrics = createMetrics(models);
+  app.decorate('recognizer', models.default.recognizer);
+  app.decorate('models', models);
 
   // Audio comes as raw bytes (the format is detected from the content; the audio routes refuse types that are not
   // audio before this runs, see checkContentType) or as a multipart upload; JSON and text are not parsed.
@@ -166,25 +196,22 @@ async function build(rec: Recognizer, ownsRecognizer: boolean, limits: Limits, l
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   await app.register(multipart, { limits: { fileSize: limits.maxBodyBytes, files: 1, fields: 16, parts: 32, headerPairs: 200 } });
 
-  app.setErrorHandler((err, req, reply) => {
-    const e = toHttpError(err, limits.retryAfterS);
-    if (e.status >= 500 && e.code === 'INTERNAL') req.log.error({ err }, 'request failed');
-    if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
-    // Refused before its body was read (or cut while reading it): close the connection after the answer, or Node
-    // would read the rest of the body (a slow one included) to keep the connection alive.
-    if (req.raw.complete === false) reply.header('connection', 'close');
-    reply.code(e.status).send({ error: { code: e.code, message: e.message } });
-  });
+  app.setErrorHandler(errorHandler(limits.retryAfterS, errorBody));
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}. Routes: POST /v1/transcribe, POST /v1/features, GET /health, GET /metrics.` } });
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    metrics.observeRequest(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000);
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}. Routes: POST /v1/transcribe, POST /v1/features, POST /v1/audio/transcriptions, GET /v1/models, GET /health, GET /metrics.` } });
   });
   // Node closes only connections that are idle when close() is called; a keep-alive connection whose request
   // finishes later would hold the shutdown until its keep-alive timeout (72 s in Fastify). Answers sent while
   // closing therefore ask the client to close the connection.
   let closing = false;
+  const admission = createAdmission({
+    models, metrics, requestTimeoutMs: limits.requestTimeoutMs, maxUploads: limits.maxUploads,
+    upload: { minBytesPerSec: limits.minUploadBytesPerSec, graceMs: limits.uploadGraceMs, timeoutMs: limits.requestTimeoutMs },
+    closing: () => closing,
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observeRequest(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode, reply.elapsedTime / 1000, admission.modelOf(req));
+  });
   app.addHook('preClose', async () => {
     closing = true;
   });
@@ -193,16 +220,12 @@ async function build(rec: Recognizer, ownsRecognizer: boolean, limits: Limits, l
   });
   app.addHook('onClose', async () => {
     metrics.stop();
-    if (ownsRecognizer) await rec.close({ drain: true });
+    await models.close();
   });
 
   registerGuard(app, limits);
-  registerRoutes(app, {
-    recognizer: rec, metrics, requestTimeoutMs: limits.requestTimeoutMs, maxUploads: limits.maxUploads,
-    upload: { minBytesPerSec: limits.minUploadBytesPerSec, graceMs: limits.uploadGraceMs, timeoutMs: limits.requestTimeoutMs },
-    maxFeatureBytes: limits.maxFeatureBytes,
-    closing: () => closing,
-  });
+  registerRoutes(app, { models, admission, metrics, maxUploads: limits.maxUploads, maxFeatureBytes: limits.maxFeatureBytes, closing: () => closing });
+  await registerOpenAiRoutes(app, { models, admission, errorHandler: (body) => errorHandler(limits.retryAfterS, body) });
   await app.ready();
   return app;
 }

@@ -1,7 +1,8 @@
 /** `wav2vec2 serve`: listens, answers, and on SIGTERM finishes the request in flight before exiting 0. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../lib/model';
 import { createDecoder, transcribe } from '../../lib/transcribe';
@@ -39,7 +40,7 @@ describe('serve: command line', function () {
       // Signal once the request is queued (it waits up to 1.5 s there for a batch).
       for (let i = 0; i < 200; i++) {
         const m = await (await fetch(`${url}/metrics`)).text();
-        if (/^wav2vec2_queue_depth 1$/m.test(m)) break;
+        if (/^wav2vec2_queue_depth\{model="default"\} 1$/m.test(m)) break;
         await new Promise((r) => setTimeout(r, 20));
       }
       child.kill('SIGTERM');
@@ -112,5 +113,58 @@ describe('serve: command line', function () {
     assert.equal(code, 2);
     assert.equal(err.trim().split('\n').length, 1, err);
     assert.match(err, /--hotword: expected WORD or WORD:BOOST, got "CURIOSITY:lots"/);
+  });
+
+  it('--model repeated as [NAME=]PATH serves each model by name, the first by default; --strict-models refuses other names', async () => {
+    // A copy of the default model (and its manifest) under another name: a second model file.
+    const dir = mkdtempSync(join(tmpdir(), 'w2v-serve-models-'));
+    copyFileSync(join(ROOT, 'models', 'default.pt'), join(dir, 'copy.pt'));
+    copyFileSync(join(ROOT, 'models', 'default.json'), join(dir, 'copy.json'));
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '0', '--threads', '1',
+      '--model', join(ROOT, 'models', 'default.pt'), '--model', `other=${join(dir, 'copy.pt')}`, '--strict-models'], { cwd: ROOT });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', () => {
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', () => reject(new Error(`serve exited early: ${out}${err}`)));
+      });
+      assert.match(out, /default \(default\): .*default\.pt.*; other: .*copy\.pt.*unknown model names refused/);
+      const health = await (await fetch(`${url}/health`)).json();
+      assert.deepEqual(Object.keys(health.models), ['default', 'other']);
+      assert.equal(health.models.other.model.file, join(dir, 'copy.pt'));
+      const body = new Uint8Array(readFileSync(join(ROOT, 'samples', 'curiosity-16k.wav')));
+      const texts: string[] = [];
+      for (const [query, name] of [['', 'default'], ['?model=other', 'other'], ['?model=default', 'default']]) {
+        const res = await fetch(`${url}/v1/transcribe${query}`, { method: 'POST', body });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('x-model'), name);
+        texts.push((await res.json()).text);
+      }
+      // The same weights: the same transcript from either name.
+      assert.equal(new Set(texts).size, 1);
+      const unknown = await fetch(`${url}/v1/transcribe?model=whisper-1`, { method: 'POST', body });
+      assert.equal(unknown.status, 404);
+      assert.equal((await unknown.json()).error.code, 'MODEL_NOT_FOUND');
+      assert.match(await (await fetch(`${url}/metrics`)).text(), /wav2vec2_audio_seconds_total\{model="other",kind="transcribe"\} [1-9]/);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--model: one name twice is a usage error (status 2)', async () => {
+    const file = join(ROOT, 'models', 'default.pt');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '0', '--model', file, '--model', `default=${file}`], { cwd: ROOT });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.equal(code, 2, err);
+    assert.match(err, /--model: the name "default" is given twice/);
   });
 });

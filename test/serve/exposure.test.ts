@@ -191,7 +191,7 @@ describe('serve: exposure (loopback sockets)', function () {
     expect(await send(port, { ...auth, 'content-type': 'application/octet-stream' }, { body: Buffer.from('{"not": "audio"}') }), 415, 'AUDIO_UNSUPPORTED_FORMAT');
     // One request waits in the queue (maxWaitMs: 60 s) until the request timeout: 504; meanwhile the queue is full: 503.
     const waiting = send(port, auth);
-    while (!/^wav2vec2_queue_depth 1$/m.test(await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: auth })).text())) await new Promise((r) => setTimeout(r, 10));
+    while (!/^wav2vec2_queue_depth\{model="ta_tiny_lv60k"\} 1$/m.test(await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: auth })).text())) await new Promise((r) => setTimeout(r, 10));
     const full = await send(port, auth);
     expect(full, 503, 'OVERLOADED');
     assert.equal(full.headers['retry-after'], '1');

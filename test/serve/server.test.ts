@@ -137,12 +137,13 @@ describe('serve: HTTP server', function () {
       assert.match(String(res.headers['content-type']), /text\/plain/);
       const text = res.body;
       const value = (re: RegExp) => Number(re.exec(text)?.[1]);
-      assert.ok(value(/wav2vec2_http_requests_total\{route="\/v1\/transcribe",method="POST",status="200"\} (\d+)/) >= 5);
-      assert.ok(value(/wav2vec2_http_request_duration_seconds_count\{route="\/v1\/transcribe"\} (\d+)/) >= 5);
-      assert.ok(value(/wav2vec2_batch_size_count\{kind="transcribe"\} (\d+)/) >= 1);
-      assert.ok(value(/wav2vec2_batch_realtime_factor_count\{kind="transcribe"\} (\d+)/) >= 1);
-      assert.ok(value(/wav2vec2_audio_seconds_total\{kind="transcribe"\} ([\d.]+)/) > 0);
-      assert.equal(value(/wav2vec2_queue_depth (\d+)/), 0);
+      // Labelled by the model that answered: the fixture's file name.
+      assert.ok(value(/wav2vec2_http_requests_total\{route="\/v1\/transcribe",method="POST",status="200",model="ta_tiny_lv60k"\} (\d+)/) >= 5);
+      assert.ok(value(/wav2vec2_http_request_duration_seconds_count\{route="\/v1\/transcribe",model="ta_tiny_lv60k"\} (\d+)/) >= 5);
+      assert.ok(value(/wav2vec2_batch_size_count\{model="ta_tiny_lv60k",kind="transcribe"\} (\d+)/) >= 1);
+      assert.ok(value(/wav2vec2_batch_realtime_factor_count\{model="ta_tiny_lv60k",kind="transcribe"\} (\d+)/) >= 1);
+      assert.ok(value(/wav2vec2_audio_seconds_total\{model="ta_tiny_lv60k",kind="transcribe"\} ([\d.]+)/) > 0);
+      assert.equal(value(/wav2vec2_queue_depth\{model="ta_tiny_lv60k"\} (\d+)/), 0);
       assert.match(text, /nodejs_eventloop_lag_seconds \d/);
     });
   });
@@ -234,7 +235,7 @@ describe('serve: HTTP server', function () {
       assert.equal(res.headers['retry-after'], '3');
       endless.destroy();
       const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-      assert.match(metrics, /wav2vec2_overloaded 1/);
+      assert.match(metrics, /wav2vec2_overloaded\{model="ta_tiny_lv60k"\} 1/);
       await app.close();
       assert.equal((await first).statusCode, 200);
     });
