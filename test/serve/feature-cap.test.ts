@@ -26,7 +26,7 @@ const post = (app: FastifyInstance, url: string, payload: Buffer) =>
 /** Model calls so far, as /metrics reports them (the batch-size histogram's count). */
 async function modelCalls(app: FastifyInstance): Promise<number> {
   const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-  return Number(/^wav2vec2_batch_size_count\{kind="features"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  return Number(/^wav2vec2_batch_size_count\{model="default",kind="features"\} (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 
 function assert413(res: { statusCode: number; json(): unknown }, pattern: RegExp): void {
