@@ -12,6 +12,7 @@ import { createDecoder, padToReceptiveField, type BoundDecoder, type DecoderOpti
 import { DEFAULT_MODEL_PATH } from '../paths';
 import { Batcher, type Queued } from './batcher';
 import { prepareAudio, type RecognizerAudio } from './input';
+import { AudioPool, checkBudget, type AudioBudget } from '../pipeline/audio';
 import { DEFAULT_MAX_PADDING, groupingFor, type GroupingPolicy } from './policy';
 
 export interface RecognizerOptions {
@@ -34,6 +35,11 @@ export interface RecognizerOptions {
   maxQueue?: number;
   /** Longest audio per request, in seconds (default: no limit but the model's maxAttentionBytes). */
   maxDuration?: number;
+  /** Source sample rates accepted, Hz (default 8000 to 384000); others fail with AUDIO_UNSUPPORTED_RATE. */
+  minSampleRate?: number;
+  maxSampleRate?: number;
+  /** Worker threads that decode and resample files and encoded bytes (default: one per four cores, 1 to 4). */
+  audioWorkers?: number;
   /** Models that take lengths: padding a batch may add, as a fraction of its shortest item (default 0.25). */
   maxPadding?: number;
   /** 'greedy' (default), 'beam', or the full decoder options (LM, lexicon, hotwords, ...). */
@@ -117,6 +123,10 @@ const DEFAULTS = { maxBatchSize: 8, maxBatchSeconds: 120, maxWaitMs: 10, maxQueu
 export async function createRecognizer(options: RecognizerOptions = {}): Promise<Recognizer> {
   if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
   const limits = checkOptions(options);
+  const audio = {
+    budget: checkBudget({ maxSeconds: limits.maxDuration, minSampleRate: options.minSampleRate, maxSampleRate: options.maxSampleRate }),
+    pool: new AudioPool(options.audioWorkers === undefined ? {} : { size: options.audioWorkers }),
+  };
   const decoderOptions: DecoderOptions = typeof options.decoder === 'string' ? { decoder: options.decoder } : (options.decoder ?? {});
   if (!isObject(decoderOptions as unknown)) throw invalid('INVALID_INPUT', 'decoder', "'greedy', 'beam' or decoder options", options.decoder);
   // The decoder kind is checked before the model loads; the rest needs the model's labels (createDecoder).
@@ -144,7 +154,7 @@ export async function createRecognizer(options: RecognizerOptions = {}): Promise
       if (!(err instanceof Wav2Vec2Error && err.code === 'INVALID_MANIFEST' && !model.labels)) throw err;
       decoder = err;
     }
-    return new Recognizer(model, !given, decoder, { ...limits, grouping: groupingFor(model, limits.maxPadding) });
+    return new Recognizer(model, !given, decoder, { ...limits, grouping: groupingFor(model, limits.maxPadding) }, audio);
   } catch (err) {
     if (!given) model.dispose();
     throw err;
@@ -204,7 +214,7 @@ export class Recognizer {
   readonly #ownsModel: boolean;
   readonly #decoder: BoundDecoder | Wav2Vec2Error;
   readonly #maxQueue: number;
-  readonly #maxDuration: number;
+  readonly #audio: { budget: AudioBudget; pool: AudioPool };
   readonly #batcher: Batcher<Job>;
   readonly #preparing = new Set<Promise<unknown>>();
   readonly #listeners = new Set<(info: BatchInfo) => void>();
@@ -213,14 +223,15 @@ export class Recognizer {
 
   /** @internal use createRecognizer() */
   constructor(model: Model, ownsModel: boolean, decoder: BoundDecoder | Wav2Vec2Error,
-    o: { maxBatchSize: number; maxBatchSeconds: number; maxWaitMs: number; maxQueue: number; maxDuration: number; grouping: GroupingPolicy }) {
+    o: { maxBatchSize: number; maxBatchSeconds: number; maxWaitMs: number; maxQueue: number; maxDuration: number; grouping: GroupingPolicy },
+    audio: { budget: AudioBudget; pool: AudioPool }) {
     this.model = model;
     this.grouping = o.grouping;
     this.maxBatchSize = o.maxBatchSize;
     this.#ownsModel = ownsModel;
     this.#decoder = decoder;
     this.#maxQueue = o.maxQueue;
-    this.#maxDuration = o.maxDuration;
+    this.#audio = audio;
     const maxBatchSamples = Math.round(o.maxBatchSeconds * model.sampleRate);
     this.#batcher = new Batcher<Job>({ maxBatchSize: o.maxBatchSize, maxBatchSamples, maxWaitMs: o.maxWaitMs, grouping: o.grouping }, (batch) => this.#runBatch(batch));
   }
@@ -283,6 +294,7 @@ export class Recognizer {
       // Requests still decoding their audio were accepted: they join the queue (drain) or are rejected.
       while (this.#preparing.size > 0) await Promise.allSettled([...this.#preparing]);
       await this.#batcher.idle();
+      await this.#audio.pool.close();
       if (this.#ownsModel) this.model.dispose();
     })();
     this.#closing = { drain, done };
@@ -299,7 +311,7 @@ export class Recognizer {
         `The recognizer has ${this.#maxQueue} requests waiting (maxQueue): retry later, or raise maxQueue / add capacity.`);
     }
     // Decoding counts against the queue bound too: it holds the request's audio in memory.
-    const preparing = prepareAudio(this.model, audio, this.#maxDuration);
+    const preparing = prepareAudio(this.model, audio, this.#audio.budget, this.#audio.pool);
     this.#preparing.add(preparing);
     preparing.finally(() => this.#preparing.delete(preparing)).catch(() => undefined);
     return new Promise((resolve, reject) => {
