@@ -38,10 +38,11 @@ export const SLICE_BYTES: Record<AudioFormat, number> = {
 };
 
 /**
- * A run of frames per FLAC decoder call: at most ~19 frames of 65,535 constant samples (14 bytes each), 1.2 M samples
- * (4.9 MB) per channel; a real frame (several KB) goes alone.
+ * A run of frames per FLAC decoder call: at most ~5 frames of 65,535 constant samples (14 bytes each), 0.3 M samples
+ * (1.3 MB) per channel, whatever the file; a real frame (hundreds of bytes to KBs) goes alone, so real files are
+ * decoded a frame per call either way.
  */
-export const FLAC_RUN_BYTES = 256;
+export const FLAC_RUN_BYTES = 64;
 
 /** Bytes read from a file at a time. */
 const READ_BYTES = 64 * 1024;
