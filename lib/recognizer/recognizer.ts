@@ -154,8 +154,11 @@ export async function createRecognizer(options: RecognizerOptions = {}): Promise
       if (!(err instanceof Wav2Vec2Error && err.code === 'INVALID_MANIFEST' && !model.labels)) throw err;
       decoder = err;
     }
+    // The first request must not wait for a worker to start (a server may give it 100 ms).
+    await audio.pool.start();
     return new Recognizer(model, !given, decoder, { ...limits, grouping: groupingFor(model, limits.maxPadding) }, audio);
   } catch (err) {
+    await audio.pool.close();
     if (!given) model.dispose();
     throw err;
   }

@@ -50,6 +50,9 @@ interface Job {
 interface Slot {
   worker: Worker;
   job: Job | null;
+  /** Settles when the worker has loaded the stage (or has died trying). */
+  ready: Promise<void>;
+  onReady: () => void;
 }
 
 /** The worker entry: compiled JS next to this file, or (running from the TypeScript sources) through tsx. */
@@ -74,6 +77,19 @@ export class AudioPool {
   /** Workers started (for tests and metrics). */
   get workers(): number {
     return this.#slots.length;
+  }
+
+  /**
+   * Starts a worker now and waits until it can decode, so that the first input does not pay for the start-up (tens
+   * of ms compiled, about half a second from the TypeScript sources): a server's first request may have a short
+   * deadline.
+   */
+  async start(): Promise<void> {
+    if (this.#closed) return;
+    const slot = this.#slots[0] ?? this.#start();
+    slot.worker.ref(); // held while it starts, or the process could exit under a pending start()
+    await slot.ready;
+    if (!slot.job) slot.worker.unref();
   }
 
   /** The whole input as mono samples at `targetRate` (one transferred buffer). */
@@ -165,7 +181,9 @@ export class AudioPool {
   }
 
   #start(): Slot {
-    const slot: Slot = { worker: spawn(), job: null };
+    let onReady = () => {};
+    const ready = new Promise<void>((r) => (onReady = r));
+    const slot: Slot = { worker: spawn(), job: null, ready, onReady };
     slot.worker.on('message', (m: ReplyMessage) => this.#reply(slot, m));
     // An uncaught error ends the worker ('exit' follows); the input it was decoding fails alone.
     slot.worker.on('error', (err) => this.#lost(slot, `it threw ${(err as Error)?.message ?? err}`));
@@ -176,6 +194,7 @@ export class AudioPool {
   }
 
   #reply(slot: Slot, m: ReplyMessage): void {
+    if (m.type === 'ready') return slot.onReady();
     const job = slot.job;
     if (!job || job.msg.id !== m.id) return;
     if (m.type === 'samples') {
@@ -208,6 +227,7 @@ export class AudioPool {
   }
 
   #lost(slot: Slot, why: string): void {
+    slot.onReady();
     const i = this.#slots.indexOf(slot);
     if (i < 0) return; // already retired or closed
     this.#slots.splice(i, 1);

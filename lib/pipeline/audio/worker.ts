@@ -20,6 +20,7 @@ export interface JobMessage {
 export type ControlMessage = { type: 'pull' | 'cancel'; id: number };
 
 export type ReplyMessage =
+  | { type: 'ready' }
   | { type: 'samples'; id: number; samples: Float32Array; sourceRate: number }
   | { type: 'done'; id: number; sourceRate: number }
   | { type: 'error'; id: number; code: string; message: string; retire: boolean };
@@ -41,6 +42,8 @@ port.on('message', (m: JobMessage | ControlMessage) => {
   else current.cancelled = true;
   current.wake?.();
 });
+
+port.postMessage({ type: 'ready' } satisfies ReplyMessage);
 
 /** Appends to a growing buffer (whole mode), or cuts into STREAM_SAMPLES pieces. */
 class Gather {
