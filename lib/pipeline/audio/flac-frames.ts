@@ -12,8 +12,11 @@
 import { Wav2Vec2Error } from '../../errors';
 import { concatBytes } from '../../audio/stream';
 
-/** A FLAC frame is at most 65,535 samples x 8 channels x 32 bits (2 MiB) plus headers: more is damage. */
-export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/**
+ * A FLAC frame is at most 65,535 samples x 8 channels x 32 bits (2 MiB) plus headers; what follows the last frame
+ * (an APEv2 tag with cover art) can be larger. Beyond this, no frame boundary is damage, not something to buffer.
+ */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 const CRC16 = Uint16Array.from({ length: 256 }, (_, i) => {
   let c = i << 8;

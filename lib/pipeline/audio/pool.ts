@@ -13,7 +13,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { Wav2Vec2Error, type ErrorCode, invalid } from '../../errors';
 import { inputName } from '../../audio/load';
 import { isPositiveInteger } from '../../is';
@@ -24,6 +24,11 @@ import type { JobMessage, ReplyMessage } from './worker';
 export interface AudioPoolOptions {
   /** Worker threads (default: defaultPoolSize()). */
   size?: number;
+  /**
+   * Node's limits on each worker's JS heap. Decoded audio lives in typed arrays outside it (bounded by the stage's
+   * slicing instead); a worker past them dies, failing only the input it was decoding, and is replaced.
+   */
+  resourceLimits?: ResourceLimits;
 }
 
 /** One worker per four cores, within [1, 4]. */
@@ -56,13 +61,15 @@ interface Slot {
 }
 
 /** The worker entry: compiled JS next to this file, or (running from the TypeScript sources) through tsx. */
-function spawn(): Worker {
-  if (!__filename.endsWith('.ts')) return new Worker(join(__dirname, 'worker.js'));
-  return new Worker(`require('tsx/cjs'); require(${JSON.stringify(join(__dirname, 'worker.ts'))});`, { eval: true });
+function spawn(resourceLimits: ResourceLimits | undefined): Worker {
+  const limits = resourceLimits ? { resourceLimits } : {};
+  if (!__filename.endsWith('.ts')) return new Worker(join(__dirname, 'worker.js'), limits);
+  return new Worker(`require('tsx/cjs'); require(${JSON.stringify(join(__dirname, 'worker.ts'))});`, { eval: true, ...limits });
 }
 
 export class AudioPool {
   readonly size: number;
+  readonly #limits: ResourceLimits | undefined;
   readonly #slots: Slot[] = [];
   readonly #waiting: Job[] = [];
   #nextId = 1;
@@ -72,6 +79,7 @@ export class AudioPool {
     const size = options.size ?? defaultPoolSize();
     if (!(isPositiveInteger(size) && size <= 64)) throw invalid('INVALID_INPUT', 'audio workers', 'an integer within [1, 64]', size);
     this.size = size;
+    this.#limits = options.resourceLimits;
   }
 
   /** Workers started (for tests and metrics). */
@@ -183,7 +191,7 @@ export class AudioPool {
   #start(): Slot {
     let onReady = () => {};
     const ready = new Promise<void>((r) => (onReady = r));
-    const slot: Slot = { worker: spawn(), job: null, ready, onReady };
+    const slot: Slot = { worker: spawn(this.#limits), job: null, ready, onReady };
     slot.worker.on('message', (m: ReplyMessage) => this.#reply(slot, m));
     // An uncaught error ends the worker ('exit' follows); the input it was decoding fails alone.
     slot.worker.on('error', (err) => this.#lost(slot, `it threw ${(err as Error)?.message ?? err}`));

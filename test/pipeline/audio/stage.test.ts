@@ -121,6 +121,21 @@ describe('pipeline/audio: the worker pool', function () {
     assert.equal(r.stdout.trim(), 'AUDIO_READ_FAILED');
   });
 
+  it('a worker that dies (out of memory for real: a 4 MB JS heap) fails only its input, with a coded error, and is replaced', async () => {
+    const pool = new AudioPool({ size: 1, resourceLimits: { maxOldGenerationSizeMb: 4, maxYoungGenerationSizeMb: 1 } });
+    try {
+      await pool.start(); // settles when the worker dies, too
+      assert.equal(pool.workers, 0, 'the dead worker is gone');
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(pool.decode({ input: flacBomb({ seconds: 1 }), targetRate: 16000, budget }),
+          codeOf('AUDIO_DECODE_FAILED', /the audio worker decoding it stopped \(it threw Worker terminated due to reaching memory limit/));
+        assert.equal(pool.workers, 0, 'each input got a new worker, which died too');
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('refuses a bad size', () => {
     assert.throws(() => new AudioPool({ size: 0 }), codeOf('INVALID_INPUT', /audio workers/));
   });
