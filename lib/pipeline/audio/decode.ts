@@ -59,6 +59,8 @@ export interface StageRequest {
   budget: AudioBudget;
   /** Checked between slices: true stops decoding (the consumer has gone). */
   cancelled?: () => boolean;
+  /** Told how many output samples to expect, when the header declares the length (a claim: may be off). */
+  expect?: (samples: number) => void;
 }
 
 export interface StageChunk {
@@ -174,6 +176,7 @@ export async function* decodeToRate(req: StageRequest): AsyncGenerator<StageChun
   try {
     const { scan, head, done } = await readHeader(it, format, offset, input.head, input.done);
     checkDeclared(scan, req.budget, name);
+    if (scan.frames !== null && scan.sampleRate) req.expect?.(Math.ceil((scan.frames * req.targetRate) / scan.sampleRate));
     const slice = SLICE_BYTES[format];
     decoder = format === 'wav' ? new WavDecoder() : await createCodecDecoder(format, offset, { framed: true });
     const conv = new Converter(format, name, req.targetRate, req.budget);

@@ -25,6 +25,9 @@ export type ReplyMessage =
   | { type: 'done'; id: number; sourceRate: number }
   | { type: 'error'; id: number; code: string; message: string; retire: boolean };
 
+/** Largest buffer sized from a header's claim: 10 min at 16 kHz (38 MB); beyond, it grows as the samples come. */
+const MAX_RESERVE = 600 * 16000;
+
 /** Samples per message in stream mode (4 s at 16 kHz). */
 const STREAM_SAMPLES = 1 << 16;
 const STREAM_CREDIT = 2;
@@ -45,10 +48,17 @@ port.on('message', (m: JobMessage | ControlMessage) => {
 
 port.postMessage({ type: 'ready' } satisfies ReplyMessage);
 
-/** Appends to a growing buffer (whole mode), or cuts into STREAM_SAMPLES pieces. */
+/**
+ * Appends to a growing buffer (whole mode), or cuts into STREAM_SAMPLES pieces. Sized from the header's declared
+ * length where there is one, so the whole output is one buffer, handed over without a copy; else it doubles.
+ */
 class Gather {
   buf = new Float32Array(1 << 16);
   len = 0;
+  /** Sizes the buffer for `n` samples (capped: the declared length is a claim, checked against the budget only). */
+  reserve(n: number): void {
+    if (this.len === 0 && n > 0 && n <= MAX_RESERVE) this.buf = new Float32Array(n);
+  }
   add(x: Float32Array): void {
     if (this.len + x.length > this.buf.length) {
       const grown = new Float32Array(Math.max(this.len + x.length, this.buf.length * 2));
@@ -59,7 +69,8 @@ class Gather {
     this.len += x.length;
   }
   take(): Float32Array {
-    const out = this.buf.slice(0, this.len);
+    const out = this.len === this.buf.length ? this.buf : this.buf.slice(0, this.len);
+    this.buf = new Float32Array(0);
     this.len = 0;
     return out;
   }
@@ -78,7 +89,8 @@ async function run(m: JobMessage): Promise<void> {
   const gather = new Gather();
   let sourceRate = 0;
   try {
-    for await (const c of decodeToRate({ input: m.input, name: m.name, targetRate: m.targetRate, budget: m.budget, cancelled: () => job.cancelled })) {
+    const expect = m.stream ? undefined : (n: number) => gather.reserve(n);
+    for await (const c of decodeToRate({ input: m.input, name: m.name, targetRate: m.targetRate, budget: m.budget, cancelled: () => job.cancelled, ...(expect ? { expect } : {}) })) {
       sourceRate = c.sourceRate;
       gather.add(c.samples);
       if (m.stream && gather.len >= STREAM_SAMPLES) await send(job, gather.take(), sourceRate);
