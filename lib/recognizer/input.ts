@@ -38,10 +38,10 @@ function prepareSamples(model: Model, audio: { samples: Float32Array; sampleRate
 }
 
 /** Decodes / checks / resamples one request's audio. Errors are coded and belong to this request alone. */
-export async function prepareAudio(model: Model, audio: RecognizerAudio, budget: AudioBudget, pool: AudioPool): Promise<PreparedAudio> {
+export async function prepareAudio(model: Model, audio: RecognizerAudio, budget: AudioBudget, pool: AudioPool, signal?: AbortSignal): Promise<PreparedAudio> {
   if (typeof audio === 'string' || audio instanceof Uint8Array || audio instanceof ArrayBuffer) {
     if (typeof audio === 'string' && audio.length === 0) throw invalid('INVALID_INPUT', 'input', 'a file path, a Buffer/Uint8Array, an ArrayBuffer or an async iterable of Uint8Array', audio);
-    const { samples } = await pool.decode({ input: audio, targetRate: model.sampleRate, budget });
+    const { samples } = await pool.decode({ input: audio, targetRate: model.sampleRate, budget }, signal);
     return { samples, duration: samples.length / model.sampleRate };
   }
   if (isObject(audio) && isFloat32Array(audio.samples)) return prepareSamples(model, audio, budget);

@@ -314,7 +314,8 @@ export class Recognizer {
         `The recognizer has ${this.#maxQueue} requests waiting (maxQueue): retry later, or raise maxQueue / add capacity.`);
     }
     // Decoding counts against the queue bound too: it holds the request's audio in memory.
-    const preparing = prepareAudio(this.model, audio, this.#audio.budget, this.#audio.pool);
+    // An abort while the audio is decoded also stops the decoding (its worker is then free for others).
+    const preparing = prepareAudio(this.model, audio, this.#audio.budget, this.#audio.pool, signal);
     this.#preparing.add(preparing);
     preparing.finally(() => this.#preparing.delete(preparing)).catch(() => undefined);
     return new Promise((resolve, reject) => {
@@ -351,6 +352,7 @@ export class Recognizer {
         };
         this.#batcher.push(job);
       }, (err: unknown) => {
+        if (done) return; // answered already (aborted): its decoding was stopped, not failed
         this.#stats.failed++;
         finish(() => reject(err));
       });

@@ -195,15 +195,16 @@ export async function* decodeToRate(req: StageRequest): AsyncGenerator<StageChun
     };
     let turn = performance.now();
     for await (const piece of slices(head.subarray(start), it, done, slice)) {
+      // A slice of FLAC can hold thousands of frames: the turns and the cancellation are checked per decoder call.
       for (const unit of feeder.push(piece)) {
         const c = decode(unit);
         if (c) yield c;
+        if (performance.now() - turn > TURN_MS) {
+          await new Promise((r) => setImmediate(r));
+          turn = performance.now();
+        }
+        if (req.cancelled?.()) return;
       }
-      if (performance.now() - turn > TURN_MS) {
-        await new Promise((r) => setImmediate(r));
-        turn = performance.now();
-      }
-      if (req.cancelled?.()) return;
     }
     const rest = feeder.end();
     if (rest.length > 0 || meta) {

@@ -100,15 +100,30 @@ export class AudioPool {
     if (!slot.job) slot.worker.unref();
   }
 
-  /** The whole input as mono samples at `targetRate` (one transferred buffer). */
-  decode(req: PoolRequest): Promise<{ samples: Float32Array; sourceRate: number }> {
+  /**
+   * The whole input as mono samples at `targetRate` (one transferred buffer). `signal`: stops the decoding of an input
+   * nobody waits for any more (a request aborted or timed out); the promise then rejects with ABORTED.
+   */
+  decode(req: PoolRequest, signal?: AbortSignal): Promise<{ samples: Float32Array; sourceRate: number }> {
     return new Promise((resolve, reject) => {
       let samples: Float32Array = new Float32Array(0);
-      this.#submit(req, false, {
+      const onAbort = () => {
+        this.#cancel(job);
+        reject(new Wav2Vec2Error('ABORTED', 'The input was no longer needed: its decoding was stopped.'));
+      };
+      const job = this.#submit(req, false, {
         onSamples: (c) => (samples = c.samples),
-        onDone: (sourceRate) => resolve({ samples, sourceRate }),
-        onError: reject,
+        onDone: (sourceRate) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve({ samples, sourceRate });
+        },
+        onError: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
       });
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -103,6 +103,23 @@ describe('pipeline/audio: the worker pool', function () {
     }
   });
 
+  it('an aborted decode stops and rejects with ABORTED; the worker takes the next input', async () => {
+    const pool = new AudioPool({ size: 1 });
+    try {
+      await pool.start();
+      const ac = new AbortController();
+      // 10 min of a constant FLAC without a limit: long enough to be stopped in the middle.
+      const long = pool.decode({ input: flacBomb({ seconds: 3600, declareTotal: false, value: 5 }), targetRate: 16000, budget }, ac.signal);
+      setTimeout(() => ac.abort(), 30);
+      await assert.rejects(long, codeOf('ABORTED'));
+      const t0 = performance.now();
+      assert.equal((await pool.decode({ input: flacBomb({ seconds: 1, value: 3 }), targetRate: 16000, budget })).samples.length, 16000);
+      assert.ok(performance.now() - t0 < 2000, 'the next input did not wait for the whole hour to be decoded');
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('after close(), inputs fail with DISPOSED', async () => {
     const pool = new AudioPool({ size: 1 });
     await pool.decode({ input: flacBomb({ seconds: 1 }), targetRate: 16000, budget });
