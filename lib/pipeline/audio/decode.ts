@@ -74,13 +74,25 @@ export interface StageChunk {
 async function readHeader(it: AsyncIterator<Uint8Array>, format: AudioFormat, offset: number, head: Uint8Array, done: boolean) {
   let scan: HeaderScan = scanHeader(format, head, offset);
   const limit = format === 'flac' || format === 'ogg-flac' ? offset + MAX_METADATA_BYTES + SLICE_BYTES[format] : HEADER_BYTES;
-  while (!scan.complete && !done && head.length < limit) {
+  // Appended into a buffer that doubles: FLAC metadata can be megabytes (pictures), read 64 KiB at a time.
+  let buf = head;
+  let len = head.length;
+  while (!scan.complete && !done && len < limit) {
     const r = await it.next();
-    if (r.done) done = true;
-    else head = concatBytes(head, r.value);
-    scan = scanHeader(format, head, offset);
+    if (r.done) {
+      done = true;
+      break;
+    }
+    if (len + r.value.length > buf.length) {
+      const grown = new Uint8Array(Math.max(len + r.value.length, buf.length * 2));
+      grown.set(buf.subarray(0, len));
+      buf = grown;
+    }
+    buf.set(r.value, len);
+    len += r.value.length;
+    scan = scanHeader(format, buf.subarray(0, len), offset);
   }
-  return { scan, head, done };
+  return { scan, head: buf.subarray(0, len), done };
 }
 
 /** The declared rate and length against the budget, before anything is decoded. */
