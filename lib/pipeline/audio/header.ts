@@ -138,6 +138,7 @@ function oggFlacHeader(b: Uint8Array): HeaderScan {
  * (Fraunhofer) in the first frame, where there is one. Constant-bitrate files without one declare no length.
  */
 function mp3Header(b: Uint8Array, offset: number): HeaderScan {
+  if (b.length < offset + 4) return more();
   const h = mpegFrameHeader(b, offset);
   if (!h) return NOTHING;
   const mpeg1 = h.sampleRate >= 32000;

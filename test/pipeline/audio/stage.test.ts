@@ -79,6 +79,37 @@ describe('pipeline/audio: the same samples as loadForModel', function () {
   });
 });
 
+describe('pipeline/audio: lengths declared in headers', function () {
+  it('an MP3 whose Xing/Info tag declares 10 M frames (72 h at 22.05 kHz) is refused before decoding', async function () {
+    const corpus = requireCorpus(this);
+    if (!corpus.lame) this.skip();
+    const bytes = Buffer.from(readFileSync(corpus.lame!));
+    const at = Math.max(bytes.indexOf('Xing'), bytes.indexOf('Info'));
+    assert.ok(at > 0 && (bytes.readUInt32BE(at + 4) & 1) === 1, 'the lame MP3 has a Xing/Info tag with a frame count');
+    const frames = bytes.readUInt32BE(at + 8);
+    const short = checkBudget({ maxSeconds: 600 });
+    // As written, it declares its true length and decodes.
+    assert.ok((await pool().decode({ input: bytes, targetRate: 16000, budget: short })).samples.length > 0);
+    bytes.writeUInt32BE(10_000_000, at + 8);
+    await assert.rejects(pool().decode({ input: bytes, targetRate: 16000, budget: short }), codeOf('INPUT_TOO_LONG', /header declares \d+\.\d s/));
+    assert.ok(frames < 10_000_000);
+  });
+
+  it('a FLAC whose STREAMINFO declares more than the limit is refused; one that declares 0 (unknown) is counted', async () => {
+    const limit = checkBudget({ maxSeconds: 10 });
+    await assert.rejects(pool().decode({ input: flacBomb({ seconds: 11 }), targetRate: 16000, budget: limit }), codeOf('INPUT_TOO_LONG', /header declares 11\.0 s/));
+    await assert.rejects(pool().decode({ input: flacBomb({ seconds: 11, declareTotal: false }), targetRate: 16000, budget: limit }), codeOf('INPUT_TOO_LONG', /decoding stopped at/));
+    assert.equal((await pool().decode({ input: flacBomb({ seconds: 9, declareTotal: false }), targetRate: 16000, budget: limit })).samples.length, 9 * 16000);
+  });
+});
+
+let shared: AudioPool | null = null;
+/** One pool for the tests that do not look at the pool itself. */
+function pool(): AudioPool {
+  return (shared ??= new AudioPool({ size: 1 }));
+}
+after(() => shared?.close());
+
 describe('pipeline/audio: the worker pool', function () {
   it('a consumer that stops early frees its worker for the next input', async () => {
     const pool = new AudioPool({ size: 1 });
