@@ -88,9 +88,9 @@ export class AudioPool {
   }
 
   /**
-   * Starts a worker now and waits until it can decode, so that the first input does not pay for the start-up (tens
-   * of ms compiled, about half a second from the TypeScript sources): a server's first request may have a short
-   * deadline.
+   * Starts a worker now and waits until it can decode, so that the first input does not pay for the start-up (140 ms
+   * compiled, 190-530 ms from the TypeScript sources, on the 2-core machine of docs/audio.md): a server's first request
+   * may have a short deadline.
    */
   async start(): Promise<void> {
     if (this.#closed) return;
