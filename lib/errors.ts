@@ -17,6 +17,7 @@ export type ErrorCode =
   // audio
   | 'AUDIO_DECODE_FAILED'
   | 'AUDIO_UNSUPPORTED_FORMAT'
+  | 'AUDIO_UNSUPPORTED_RATE'
   | 'AUDIO_EMPTY'
   | 'AUDIO_READ_FAILED'
   // bundles and model files

@@ -88,6 +88,11 @@ class WasmStream implements StreamDecoder {
   #head: Uint8Array | null;
   readonly #mp3Offset: number;
   readonly #minPush: number;
+  /**
+   * Native FLAC fed by lib/pipeline/audio, which cuts it into runs of whole frames itself (the first run after all
+   * the metadata) and strips trailing tags: nothing is held back here.
+   */
+  readonly #framed: boolean;
   #held: Uint8Array[] = [];
   #heldBytes = 0;
   /** FLAC: total samples from STREAMINFO (null: not read yet or unknown), and samples decoded so far. */
@@ -96,13 +101,14 @@ class WasmStream implements StreamDecoder {
   #decoded = 0;
   #pushed = false;
 
-  constructor(format: AudioFormat, dec: WasmDecoder, options: { rescale?: boolean; mp3Offset?: number; minPush?: number; flacOffset?: number } = {}) {
+  constructor(format: AudioFormat, dec: WasmDecoder, options: { rescale?: boolean; mp3Offset?: number; minPush?: number; flacOffset?: number; framed?: boolean } = {}) {
     this.#format = format;
     this.#dec = dec;
     this.#rescale = options.rescale ?? false;
     this.#mp3Offset = options.mp3Offset ?? -1;
     this.#minPush = options.minPush ?? 0;
     this.#flacOffset = options.flacOffset ?? -1;
+    this.#framed = options.framed ?? false;
     // mpg123 always outputs two channels; the true count is in the first frame header, so hold input until it is read.
     this.#head = this.#mp3Offset >= 0 ? new Uint8Array(0) : null;
   }
@@ -146,6 +152,10 @@ class WasmStream implements StreamDecoder {
   }
 
   push(chunk: Uint8Array): DecodedBlock | null {
+    if (this.#framed && !this.#pushed) {
+      this.#readStreamInfo(chunk);
+      this.#pushed = true;
+    }
     if (this.#minPush > 0) {
       this.#held.push(chunk);
       this.#heldBytes += chunk.length;
@@ -183,22 +193,21 @@ class WasmStream implements StreamDecoder {
   }
 
   end(): DecodedBlock | null {
+    const dec = () => this.#dec!;
+    let last: DecodedBlock | null = null;
     if (this.#minPush > 0) {
       const rest = this.#flacOffset >= 0 ? stripTrailingTags(this.#takeHeld()) : this.#takeHeld();
       if (!this.#pushed) this.#readStreamInfo(rest);
       this.#pushed = true;
-      const last = rest.length > 0 ? this.#call(() => this.#dec!.decode(rest)) : null;
-      const all = merge2(last, this.#dec?.flush ? this.#call(() => this.#dec!.flush!()) : null);
-      this.#checkFlacTotal();
-      return all;
-    }
-    if (this.#head) {
+      last = rest.length > 0 ? this.#call(() => dec().decode(rest)) : null;
+    } else if (this.#head) {
       const head = this.#head;
       this.#head = null;
-      const last = this.#call(() => this.#dec!.decode(head));
-      return this.#dec?.flush ? merge2(last, this.#call(() => this.#dec!.flush!())) : last;
+      last = this.#call(() => dec().decode(head));
     }
-    return this.#dec?.flush ? this.#call(() => this.#dec!.flush!()) : null;
+    const all = merge2(last, this.#dec?.flush ? this.#call(() => dec().flush!()) : null);
+    this.#checkFlacTotal();
+    return all;
   }
 
   free(): void {
@@ -214,12 +223,16 @@ class WasmStream implements StreamDecoder {
 /** Bytes of a FLAC stream held back until the end, where trailing tags are looked for. */
 const HELD_TAIL = 64 * 1024;
 
+function merge2(a: DecodedBlock | null, b: DecodedBlock | null): DecodedBlock | null {
+  return a && b ? mergeBlocks([a, b]) : (a ?? b);
+}
+
 /**
  * Cuts an ID3v1 tag ("TAG", last 128 bytes) and an APEv2 tag (footer "APETAGEX", last 32 bytes) off the end of a
  * stream. Taggers append them to FLAC files too; the FLAC framer would take them for part of the last frame, whose
  * CRC then fails, and the last frame would be lost.
  */
-function stripTrailingTags(b: Uint8Array): Uint8Array {
+export function stripTrailingTags(b: Uint8Array): Uint8Array {
   let end = b.length;
   if (end >= 128 && b[end - 128] === 0x54 && b[end - 127] === 0x41 && b[end - 126] === 0x47) end -= 128; // "TAG"
   if (end >= 32 && Buffer.from(b.buffer, b.byteOffset + end - 32, 8).toString('latin1') === 'APETAGEX') {
@@ -230,10 +243,6 @@ function stripTrailingTags(b: Uint8Array): Uint8Array {
     if (total <= end) end -= total;
   }
   return end === b.length ? b : b.subarray(0, end);
-}
-
-function merge2(a: DecodedBlock | null, b: DecodedBlock | null): DecodedBlock | null {
-  return a && b ? mergeBlocks([a, b]) : (a ?? b);
 }
 
 async function init<T>(format: AudioFormat, f: () => Promise<T>): Promise<T> {
@@ -248,14 +257,16 @@ async function init<T>(format: AudioFormat, f: () => Promise<T>): Promise<T> {
  * A decoder for `format` (WAV has its own, lib/audio/wav.ts). `offset`: where detection found the stream, after any
  * ID3v2 tag (the first MPEG frame for MP3, "fLaC" for FLAC).
  */
-export async function createCodecDecoder(format: Exclude<AudioFormat, 'wav'>, offset = 0): Promise<StreamDecoder> {
+export async function createCodecDecoder(format: Exclude<AudioFormat, 'wav'>, offset = 0, options: { framed?: boolean } = {}): Promise<StreamDecoder> {
   switch (format) {
     case 'flac':
     case 'ogg-flac': {
       const dec = await init(format, async () => (await import('@audio/decode-flac')).decoder());
       // @audio/decode-flac 1.3.5 loses frames when its first chunks are tiny (under ~100 bytes: the metadata
-      // arrives in pieces); feeding it at least 64 KiB at a time avoids that path.
-      return new WasmStream(format, dec as unknown as WasmDecoder, { rescale: true, minPush: 64 * 1024, flacOffset: format === 'flac' ? offset : -1 });
+      // arrives in pieces); feeding it at least 64 KiB at a time avoids that path. `framed`: the audio stage feeds
+      // runs of whole frames (see lib/pipeline/audio/flac-frames.ts), the first with all the metadata.
+      const push = options.framed && format === 'flac' ? { framed: true } : { minPush: 64 * 1024 };
+      return new WasmStream(format, dec as unknown as WasmDecoder, { rescale: true, ...push, flacOffset: format === 'flac' ? offset : -1 });
     }
     case 'mp3': {
       const dec = await init(format, async () => {

@@ -78,7 +78,7 @@ function checkOptions(options: unknown, allowResample: boolean): Checked {
 }
 
 /** The input as an async sequence of byte chunks, plus a name for messages. */
-async function openInput(input: unknown, chunkBytes: number): Promise<{ chunks: AsyncIterable<Uint8Array>; name: string; complete?: Uint8Array }> {
+export async function openInput(input: unknown, chunkBytes: number): Promise<{ chunks: AsyncIterable<Uint8Array>; name: string; complete?: Uint8Array }> {
   if (typeof input === 'string') {
     if (input.length === 0) throw invalid('INVALID_INPUT', 'input', 'a file path, a Buffer/Uint8Array, an ArrayBuffer or an async iterable of Uint8Array', input);
     try {
@@ -133,41 +133,77 @@ async function openInput(input: unknown, chunkBytes: number): Promise<{ chunks: 
   throw invalid('INVALID_INPUT', 'input', 'a file path, a Buffer/Uint8Array, an ArrayBuffer or an async iterable of Uint8Array', input);
 }
 
-/** Detects the format from the first bytes, then yields decoded blocks as chunks arrive. */
-async function* decodeChunks(input: unknown, chunkBytes: number): AsyncGenerator<DecodedBlock & { format: AudioFormat }> {
+/** The input opened and its format detected: `head` holds the bytes read for that (to be decoded first). */
+export interface DetectedInput {
+  it: AsyncIterator<Uint8Array>;
+  name: string;
+  format: AudioFormat;
+  /** Where detection found the stream (after any ID3v2 tag). */
+  offset: number;
+  head: Uint8Array;
+  /** The whole input, when it was given whole (a Buffer). */
+  complete?: Uint8Array;
+  /** The input ended while `head` was read. */
+  done: boolean;
+}
+
+/** Opens `input` and reads until its first bytes tell the format; refuses empty and unsupported inputs. */
+export async function detectInput(input: unknown, chunkBytes: number): Promise<DetectedInput> {
   const { chunks, name, complete } = await openInput(input, chunkBytes);
   const it = chunks[Symbol.asyncIterator]();
   let head: Uint8Array = new Uint8Array(0);
   let done = false;
   let detection: Detection;
-  if (complete) {
-    detection = detectFormat(complete, true);
-  } else {
-    // Read until the first bytes are enough to tell the format (an ID3 tag can push the first frame far in).
-    detection = detectFormat(head);
-    while (detection.kind === 'need-more') {
-      const r = await it.next();
-      if (r.done) {
-        done = true;
-        detection = detectFormat(head, true);
-        break;
-      }
-      head = concatBytes(head, r.value);
+  try {
+    if (complete) {
+      detection = detectFormat(complete, true);
+    } else {
+      // Read until the first bytes are enough to tell the format (an ID3 tag can push the first frame far in).
       detection = detectFormat(head);
+      while (detection.kind === 'need-more') {
+        const r = await it.next();
+        if (r.done) {
+          done = true;
+          detection = detectFormat(head, true);
+          break;
+        }
+        head = concatBytes(head, r.value);
+        detection = detectFormat(head);
+      }
     }
-  }
-  if (detection.kind !== 'supported') {
-    const size = complete ? complete.length : head.length;
-    if (size === 0) throw new Wav2Vec2Error('AUDIO_EMPTY', `Cannot load audio from ${name}: it is empty (0 bytes).`);
-    if (detection.kind === 'unsupported') {
-      throw new Wav2Vec2Error('AUDIO_UNSUPPORTED_FORMAT', `Cannot load audio from ${name}: it is ${detection.name}, which is not decoded here. Supported: WAV, FLAC, MP3, Ogg Vorbis. Convert it first, e.g. \`ffmpeg -i input output.flac\`.`);
+    if (detection.kind !== 'supported') {
+      const size = complete ? complete.length : head.length;
+      if (size === 0) throw new Wav2Vec2Error('AUDIO_EMPTY', `Cannot load audio from ${name}: it is empty (0 bytes).`);
+      if (detection.kind === 'unsupported') {
+        throw new Wav2Vec2Error('AUDIO_UNSUPPORTED_FORMAT', `Cannot load audio from ${name}: it is ${detection.name}, which is not decoded here. Supported: WAV, FLAC, MP3, Ogg Vorbis. Convert it first, e.g. \`ffmpeg -i input output.flac\`.`);
+      }
+      throw new Wav2Vec2Error('AUDIO_UNSUPPORTED_FORMAT', `Cannot load audio from ${name}: its first bytes are not WAV, FLAC, MP3 or Ogg Vorbis (the format is detected from the content, not the file name).`);
     }
-    throw new Wav2Vec2Error('AUDIO_UNSUPPORTED_FORMAT', `Cannot load audio from ${name}: its first bytes are not WAV, FLAC, MP3 or Ogg Vorbis (the format is detected from the content, not the file name).`);
+  } catch (err) {
+    await it.return?.();
+    throw err;
   }
-  const format = detection.format;
+  return { it, name, format: detection.format, offset: detection.offset, head, done, ...(complete ? { complete } : {}) };
+}
+
+/** A decoder's error, named after the input (the decoders do not know it); anything else becomes AUDIO_DECODE_FAILED. */
+export function decodeError(err: unknown, name: string, format: AudioFormat): Wav2Vec2Error {
+  if (err instanceof Wav2Vec2Error) {
+    // "Cannot decode this FLAC file: x" -> "Cannot decode a.flac (FLAC): x".
+    if (err.code === 'AUDIO_DECODE_FAILED' || err.code === 'AUDIO_UNSUPPORTED_FORMAT') err.message = err.message.replace(/^Cannot decode this (.+?) file: /, `Cannot decode ${name} ($1): `);
+    return err;
+  }
+  return new Wav2Vec2Error('AUDIO_DECODE_FAILED', `Cannot decode ${name} as ${formatName(format)}: ${(err as Error)?.message ?? describe(err)}.`, { cause: err });
+}
+
+/** Detects the format from the first bytes, then yields decoded blocks as chunks arrive. */
+async function* decodeChunks(input: unknown, chunkBytes: number): AsyncGenerator<DecodedBlock & { format: AudioFormat }> {
+  const detected = await detectInput(input, chunkBytes);
+  const { it, name, head, format } = detected;
+  let done = detected.done;
   let decoder: StreamDecoder | null = null;
   try {
-    decoder = format === 'wav' ? new WavDecoder() : await createCodecDecoder(format, detection.offset);
+    decoder = format === 'wav' ? new WavDecoder() : await createCodecDecoder(format, detected.offset);
     let samples = 0;
     const emit = (b: DecodedBlock | null) => {
       if (!b) return null;
@@ -190,19 +226,14 @@ async function* decodeChunks(input: unknown, chunkBytes: number): AsyncGenerator
       throw new Wav2Vec2Error('AUDIO_EMPTY', `${name} holds no audio samples: a valid ${formatName(format)} header, but no samples after it (is the file cut short?).`);
     }
   } catch (err) {
-    if (err instanceof Wav2Vec2Error) {
-      // The decoders do not know the input's name: "Cannot decode this FLAC file: x" -> "Cannot decode a.flac (FLAC): x".
-      if (err.code === 'AUDIO_DECODE_FAILED' || err.code === 'AUDIO_UNSUPPORTED_FORMAT') err.message = err.message.replace(/^Cannot decode this (.+?) file: /, `Cannot decode ${name} ($1): `);
-      throw err;
-    }
-    throw new Wav2Vec2Error('AUDIO_DECODE_FAILED', `Cannot decode ${name} as ${formatName(format)}: ${(err as Error)?.message ?? describe(err)}.`, { cause: err });
+    throw decodeError(err, name, format);
   } finally {
     decoder?.free();
     await it.return?.();
   }
 }
 
-function checkBlock(b: DecodedBlock, format: AudioFormat, name: string, first: DecodedBlock | null, offset: number): void {
+export function checkBlock(b: DecodedBlock, format: AudioFormat, name: string, first: DecodedBlock | null, offset: number): void {
   if (first && (b.channels.length !== first.channels.length || b.sampleRate !== first.sampleRate)) {
     throw new Wav2Vec2Error('AUDIO_DECODE_FAILED', `Cannot decode ${name} as ${formatName(format)}: the stream changes from ${first.channels.length} channel(s) at ${first.sampleRate} Hz to ${b.channels.length} at ${b.sampleRate} Hz, which is not supported.`);
   }
@@ -222,7 +253,7 @@ function pick(b: DecodedBlock, o: Checked, format: AudioFormat, name: string): F
   return o.mono && b.channels.length > 1 ? [downmix(b.channels)] : b.channels;
 }
 
-function inputName(input: unknown): string {
+export function inputName(input: unknown): string {
   if (typeof input === 'string') return input;
   if (input instanceof Uint8Array) return `the buffer of ${input.length} bytes`;
   if (input instanceof ArrayBuffer) return `the ArrayBuffer of ${input.byteLength} bytes`;

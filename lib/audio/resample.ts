@@ -250,6 +250,11 @@ export class Resampler {
     return this.#plan?.width ?? 0;
   }
 
+  /** Filter taps kept in memory (8 bytes each; 0 for equal rates): what a cache of Resamplers weighs. */
+  get taps(): number {
+    return this.#plan?.taps.length ?? 0;
+  }
+
   /** Output length for an input of `n` samples. */
   outputLength(n: number): number {
     if (!(Number.isInteger(n) && n >= 0)) throw invalid('INVALID_INPUT', 'n', 'a non-negative integer', n);

@@ -23,6 +23,8 @@ interface BatchCliOptions extends ModelCliOptions, DecoderCliOptions {
   withText: boolean;
   skipFailed: boolean;
   maxAttempts?: number;
+  maxDuration?: number;
+  audioWorkers?: number;
   progress: 'auto' | 'bar' | 'lines' | 'none';
   progressInterval: number;
 }
@@ -125,6 +127,8 @@ export function batchCommand(): Command {
     .option('--features <layers>', 'write these transformer layers per file as features/<key>/layerNN.npy (e.g. 4, 1,4 or 1-4) instead of text', parseLayers)
     .option('--with-text', 'with --features: transcribe too', false)
     .option('--skip-failed', 'do not retry inputs that failed in an earlier run', false)
+    .option('--max-duration <seconds>', 'inputs longer than this fail with INPUT_TOO_LONG, refused from the header where it declares the length (default: no limit)', positiveNumber('--max-duration'))
+    .option('--audio-workers <n>', 'threads that decode and resample the inputs (default: one per four cores, 1 to 4)', positiveInt('--audio-workers'))
     .option('--max-attempts <n>', 'an input in flight when the process died this many times is recorded as failed (BATCH_INPUT_CRASHED) instead of run again (default 3)', positiveInt('--max-attempts'))
     .addOption(new Option('--progress <mode>', 'progress on stderr').choices(['auto', 'bar', 'lines', 'none']).default('auto'))
     .option('--progress-interval <seconds>', 'seconds between progress lines when not on a terminal', positiveNumber('--progress-interval'), 10)
@@ -163,6 +167,8 @@ export function batchCommand(): Command {
           formats,
           retryFailed: !o.skipFailed,
           ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+          ...(o.maxDuration !== undefined ? { maxDuration: o.maxDuration } : {}),
+          ...(o.audioWorkers !== undefined ? { audioWorkers: o.audioWorkers } : {}),
           signal: controller.signal,
           onProgress: (p) => view.update(p),
         });

@@ -3,6 +3,7 @@ import { invalid } from '../errors';
 import { isNonEmptyString, isObject, isPositiveInteger } from '../is';
 import type { Device, DType, Model } from '../model';
 import type { DecoderOptions } from '../transcribe';
+import { type AudioBudget, checkBudget } from '../pipeline/audio';
 
 export type SubtitleFormat = 'txt' | 'srt' | 'vtt';
 export const SUBTITLE_FORMATS: readonly SubtitleFormat[] = ['txt', 'srt', 'vtt'];
@@ -70,6 +71,13 @@ export interface BatchJobOptions {
    * is recorded as failed (BATCH_INPUT_CRASHED) instead of being run again (default 3). Raise it to retry one.
    */
   maxAttempts?: number;
+  /** Inputs longer than this (seconds) fail with INPUT_TOO_LONG, refused from the header where it says (default: no limit). */
+  maxDuration?: number;
+  /** Source sample rates accepted, Hz (default 8000 to 384000); others fail with AUDIO_UNSUPPORTED_RATE. */
+  minSampleRate?: number;
+  maxSampleRate?: number;
+  /** Worker threads that decode and resample the inputs (default: one per four cores, 1 to 4). */
+  audioWorkers?: number;
   /** Abort to stop: batches already running finish, finished files are committed, the rest is left for a rerun. */
   signal?: AbortSignal;
   onProgress?: (progress: BatchProgress) => void;
@@ -95,6 +103,9 @@ export interface CheckedOptions {
   features: number[];
   retryFailed: boolean;
   maxAttempts: number;
+  /** What one input may cost the audio stage. */
+  budget: AudioBudget;
+  audioWorkers: number | undefined;
 }
 
 export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
@@ -140,8 +151,10 @@ export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
   for (const k of ['onProgress', 'onFile'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'function') throw invalid('INVALID_INPUT', k, 'a function', o[k]);
   }
+  const budget = checkBudget({ maxSeconds: o.maxDuration, minSampleRate: o.minSampleRate, maxSampleRate: o.maxSampleRate });
+  const audioWorkers = o.audioWorkers === undefined ? undefined : int('audioWorkers', o.audioWorkers, 1, 64);
   return {
-    batchSize, concurrency, windowSeconds, strideSeconds, text, retryFailed, maxAttempts,
+    batchSize, concurrency, windowSeconds, strideSeconds, text, retryFailed, maxAttempts, budget, audioWorkers,
     formats: [...new Set(formats)],
     features: [...new Set(features)].sort((a, b) => a - b),
   };

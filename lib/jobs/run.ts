@@ -1,6 +1,6 @@
 /**
- * runBatchJob: many files through one model, resumable. One reader decodes and resamples the files in order on
- * the JS thread and cuts long ones into windows; the model replicas take batches from a bounded queue on their own
+ * runBatchJob: many files through one model, resumable. One reader takes the files in order from the audio stage
+ * (decoded and resampled on its worker threads, lib/pipeline/audio) and cuts long ones into windows; the model replicas take batches from a bounded queue on their own
  * inference threads, so the reading of the next files overlaps inference; each replica submits its next batch
  * before decoding the previous one's emissions, so decoding overlaps inference too. Finished inputs are committed
  * to the output folder one by one (see store.ts).
@@ -21,6 +21,7 @@ import { BatchQueue } from './queue';
 import { JobStore, type OutputFile } from './store';
 import { toSrt, toTxt, toVtt } from './subtitles';
 import { readPieces, windowPlan, type Piece, type WindowPlan } from './windows';
+import { AudioPool } from '../pipeline/audio';
 
 interface QueuedPiece extends Piece {
   task: FileTask;
@@ -102,6 +103,8 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
     throw invalid('INVALID_INPUT', 'features', `layer numbers within [1, ${depth}] (the model ${model.info.file} has ${depth} transformer layers)`, maxLayer);
   }
   const store = await JobStore.open(out, await settingsOf(options, o, model, plan));
+  // Decodes the inputs on worker threads: the JS thread keeps renewing the lock and feeding the models meanwhile.
+  const audio = { pool: new AudioPool(o.audioWorkers === undefined ? {} : { size: o.audioWorkers }), budget: o.budget };
   // From here on the folder is locked: every way out goes through store.close(), which releases it.
   try {
     const signal = options.signal;
@@ -326,7 +329,7 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
         try {
           if (deaths >= o.maxAttempts) throw crashed(input.path, deaths);
           if (input.error) throw input.error;
-          for await (const piece of readPieces(input.path, model.sampleRate, plan, task.source)) {
+          for await (const piece of readPieces(input.path, model.sampleRate, plan, task.source, audio)) {
             if (piece.last) task.lastIndex = piece.index;
             await queue.put({ ...piece, task });
             if (signal?.aborted || fatal || task.failed) break;
@@ -378,6 +381,7 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
     await store.close().catch(() => undefined);
     throw err;
   } finally {
+    await audio.pool.close();
     await store.close();
   }
 }

@@ -10,12 +10,12 @@
  * multiples of the frame stride here: frame f of window i is then exactly frame i·step/frameStride + f of the whole
  * signal (same samples under its receptive field), and the kept ranges tile the unchunked frames with no rounding.
  *
- * The audio is read as a stream (`streamAudio` + `StreamResampler`); at most one window and one read chunk are
- * held, whatever the length of the file.
+ * The audio comes from the audio stage (lib/pipeline/audio) as a stream of samples at the model's rate, decoded on
+ * its worker pool within the job's budget; at most one window and a few pieces of samples are held, whatever the
+ * length of the file.
  */
-import { streamAudio } from '../audio';
+import { type AudioBudget, type AudioPool, checkBudget, decodeToRate, type StageChunk } from '../pipeline/audio';
 import { Wav2Vec2Error } from '../errors';
-import { StreamResampler } from './stream-resampler';
 
 /** Window layout in samples at the model's rate; all multiples of `frameStride`. */
 export interface WindowPlan {
@@ -63,14 +63,24 @@ export function framesOf(samples: number, plan: WindowPlan): number {
   return samples < plan.receptiveField ? 0 : Math.floor((samples - plan.receptiveField) / plan.frameStride) + 1;
 }
 
+/** Where the samples come from: the stage's pool, or (without one) the same stage on this thread. */
+export interface PieceAudio {
+  pool?: AudioPool;
+  budget?: AudioBudget;
+}
+
+function stageChunks(file: string, sampleRate: number, audio: PieceAudio): AsyncGenerator<StageChunk> {
+  const req = { input: file, targetRate: sampleRate, budget: audio.budget ?? checkBudget({}) };
+  return audio.pool ? audio.pool.stream(req) : decodeToRate(req);
+}
+
 /**
- * Reads `file` as a stream, resamples it to `sampleRate` and yields its pieces: the whole file when it is no longer
+ * Reads `file` as a stream of samples at `sampleRate` and yields its pieces: the whole file when it is no longer
  * than one window (padded to the receptive field if shorter), else its windows. `source` is filled in as it goes.
  */
-export async function* readPieces(file: string, sampleRate: number, plan: WindowPlan, source: PieceSource): AsyncGenerator<Piece> {
+export async function* readPieces(file: string, sampleRate: number, plan: WindowPlan, source: PieceSource, audio: PieceAudio = {}): AsyncGenerator<Piece> {
   const { window, stride, step, frameStride } = plan;
   const strideFrames = stride / frameStride;
-  let resampler: StreamResampler | null = null;
   // The samples from the start of the next window on (absolute index `start`).
   let buf = new Float32Array(window + (1 << 16));
   let len = 0;
@@ -96,16 +106,11 @@ export async function* readPieces(file: string, sampleRate: number, plan: Window
       start += step;
     }
   };
-  for await (const chunk of streamAudio(file, { mono: true })) {
-    if (!resampler) {
-      source.sourceRate = chunk.sampleRate;
-      resampler = new StreamResampler(chunk.sampleRate, sampleRate);
-    }
-    append(resampler.push(chunk.channels[0]!));
+  for await (const chunk of stageChunks(file, sampleRate, audio)) {
+    source.sourceRate = chunk.sourceRate;
+    append(chunk.samples);
     yield* windows();
   }
-  if (resampler) append(resampler.end());
-  yield* windows();
   if (index === 0) {
     let samples = buf.slice(0, len);
     if (len < plan.receptiveField) {

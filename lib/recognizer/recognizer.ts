@@ -13,6 +13,7 @@ import { DEFAULT_MODEL_PATH } from '../paths';
 import { STANDARD_CONV_LAYERS, framesFor } from '../manifest';
 import { Batcher, type Queued } from './batcher';
 import { prepareAudio, type RecognizerAudio } from './input';
+import { AudioPool, checkBudget, type AudioBudget } from '../pipeline/audio';
 import { DEFAULT_MAX_PADDING, groupingFor, type GroupingPolicy } from './policy';
 
 export interface RecognizerOptions {
@@ -35,6 +36,11 @@ export interface RecognizerOptions {
   maxQueue?: number;
   /** Longest audio per request, in seconds (default: no limit but the model's maxAttentionBytes). */
   maxDuration?: number;
+  /** Source sample rates accepted, Hz (default 8000 to 384000); others fail with AUDIO_UNSUPPORTED_RATE. */
+  minSampleRate?: number;
+  maxSampleRate?: number;
+  /** Worker threads that decode and resample files and encoded bytes (default: one per four cores, 1 to 4). */
+  audioWorkers?: number;
   /** Models that take lengths: padding a batch may add, as a fraction of its shortest item (default 0.25). */
   maxPadding?: number;
   /** 'greedy' (default), 'beam', or the full decoder options (LM, lexicon, hotwords, ...). */
@@ -131,6 +137,10 @@ const DEFAULTS = { maxBatchSize: 8, maxBatchSeconds: 120, maxWaitMs: 10, maxQueu
 export async function createRecognizer(options: RecognizerOptions = {}): Promise<Recognizer> {
   if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
   const limits = checkOptions(options);
+  const audio = {
+    budget: checkBudget({ maxSeconds: limits.maxDuration, minSampleRate: options.minSampleRate, maxSampleRate: options.maxSampleRate }),
+    pool: new AudioPool(options.audioWorkers === undefined ? {} : { size: options.audioWorkers }),
+  };
   const decoderOptions: DecoderOptions = typeof options.decoder === 'string' ? { decoder: options.decoder } : (options.decoder ?? {});
   if (!isObject(decoderOptions as unknown)) throw invalid('INVALID_INPUT', 'decoder', "'greedy', 'beam' or decoder options", options.decoder);
   // The decoder kind is checked before the model loads; the rest needs the model's labels (createDecoder).
@@ -158,8 +168,11 @@ export async function createRecognizer(options: RecognizerOptions = {}): Promise
       if (!(err instanceof Wav2Vec2Error && err.code === 'INVALID_MANIFEST' && !model.labels)) throw err;
       decoder = err;
     }
-    return new Recognizer(model, !given, decoder, { ...limits, grouping: groupingFor(model, limits.maxPadding) });
+    // The first request must not wait for a worker to start (a server may give it 100 ms).
+    await audio.pool.start();
+    return new Recognizer(model, !given, decoder, { ...limits, grouping: groupingFor(model, limits.maxPadding) }, audio);
   } catch (err) {
+    await audio.pool.close();
     if (!given) model.dispose();
     throw err;
   }
@@ -218,7 +231,7 @@ export class Recognizer {
   readonly #ownsModel: boolean;
   readonly #decoder: BoundDecoder | Wav2Vec2Error;
   readonly #maxQueue: number;
-  readonly #maxDuration: number;
+  readonly #audio: { budget: AudioBudget; pool: AudioPool };
   readonly #batcher: Batcher<Job>;
   readonly #preparing = new Set<Promise<unknown>>();
   readonly #listeners = new Set<(info: BatchInfo) => void>();
@@ -230,14 +243,15 @@ export class Recognizer {
 
   /** @internal use createRecognizer() */
   constructor(model: Model, ownsModel: boolean, decoder: BoundDecoder | Wav2Vec2Error,
-    o: { maxBatchSize: number; maxBatchSeconds: number; maxWaitMs: number; maxQueue: number; maxDuration: number; grouping: GroupingPolicy }) {
+    o: { maxBatchSize: number; maxBatchSeconds: number; maxWaitMs: number; maxQueue: number; maxDuration: number; grouping: GroupingPolicy },
+    audio: { budget: AudioBudget; pool: AudioPool }) {
     this.model = model;
     this.grouping = o.grouping;
     this.maxBatchSize = o.maxBatchSize;
     this.#ownsModel = ownsModel;
     this.#decoder = decoder;
     this.#maxQueue = o.maxQueue;
-    this.#maxDuration = o.maxDuration;
+    this.#audio = audio;
     this.#featureDim = model.manifest?.embedDim ?? null;
     this.#featureLayers = model.info.numLayers;
     const maxBatchSamples = Math.round(o.maxBatchSeconds * model.sampleRate);
@@ -330,6 +344,7 @@ export class Recognizer {
       // Requests still decoding their audio were accepted: they join the queue (drain) or are rejected.
       while (this.#preparing.size > 0) await Promise.allSettled([...this.#preparing]);
       await this.#batcher.idle();
+      await this.#audio.pool.close();
       if (this.#ownsModel) this.model.dispose();
     })();
     this.#closing = { drain, done };
@@ -346,7 +361,8 @@ export class Recognizer {
         `The recognizer has ${this.#maxQueue} requests waiting (maxQueue): retry later, or raise maxQueue / add capacity.`);
     }
     // Decoding counts against the queue bound too: it holds the request's audio in memory.
-    const preparing = prepareAudio(this.model, audio, this.#maxDuration);
+    // An abort while the audio is decoded also stops the decoding (its worker is then free for others).
+    const preparing = prepareAudio(this.model, audio, this.#audio.budget, this.#audio.pool, signal);
     this.#preparing.add(preparing);
     preparing.finally(() => this.#preparing.delete(preparing)).catch(() => undefined);
     return new Promise((resolve, reject) => {
@@ -389,6 +405,7 @@ export class Recognizer {
         };
         this.#batcher.push(job);
       }, (err: unknown) => {
+        if (done) return; // answered already (aborted): its decoding was stopped, not failed
         this.#stats.failed++;
         finish(() => reject(err));
       });

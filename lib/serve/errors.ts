@@ -28,6 +28,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   UPLOAD_TOO_SLOW: 408,
   REQUEST_TIMEOUT: 408,
   AUDIO_UNSUPPORTED_FORMAT: 415,
+  // A sample rate outside the audio stage's range (8-384 kHz by default): like a format variant not decoded here.
+  AUDIO_UNSUPPORTED_RATE: 415,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INPUT_TOO_LONG: 413,
   // What this server's model cannot do (no extract_features, no labels to decode with).

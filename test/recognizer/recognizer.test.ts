@@ -8,7 +8,7 @@ import { createRecognizer, type BatchInfo, type Recognition, type Recognizer } f
 import { createDecoder, loadForModel, padToReceptiveField } from '../../lib/transcribe';
 import { maxAbsDiff } from '../../lib/tensor';
 import { Wav2Vec2Error } from '../../lib/errors';
-import { wavBytes } from '../helpers/audio-corpus';
+import { buildWav, wavBytes } from '../helpers/audio-corpus';
 import { codeOf, rejectsCode } from '../helpers/errors';
 import { requireAddon } from '../helpers/native';
 import { clip, loadFixture } from './models';
@@ -250,13 +250,18 @@ describe('recognizer', function () {
       await rejectsCode(rec.transcribe(file), 'INPUT_TOO_LONG', /at most 3 s/);
     });
 
-    it('a file over maxDuration: the message says it is longer than the limit, not that its length is where decoding stopped', async () => {
-      // 60 s of 16-bit audio: decoding reads 1 MiB chunks (32.8 s) and stops after the first one.
+    it('a file over maxDuration: refused from its header when it declares its length, else where decoding stopped', async () => {
+      // 60 s of 16-bit audio whose data chunk says so: refused before any sample is decoded.
       const file = join(dir, 'longer.wav');
       writeFileSync(file, wavBytes(new Int16Array(16000 * 60), 16000));
-      const err = await rec.transcribe(file).then(() => assert.fail('accepted 60 s over a 3 s limit'), (e: Error) => e);
+      await rejectsCode(rec.transcribe(file), 'INPUT_TOO_LONG', /got audio whose header declares 60\.0 s/);
+      // The same audio written by a streaming writer (data size 0xFFFFFFFF: unknown): decoded in 64 KiB slices
+      // (2.048 s) and given up at the first that passes 3 s. The message does not give that point as the length.
+      const streamed = join(dir, 'streamed.wav');
+      writeFileSync(streamed, buildWav({ data: new Uint8Array(16000 * 60 * 2), dataSize: 0xffffffff, riffSize: 0xffffffff }));
+      const err = await rec.transcribe(streamed).then(() => assert.fail('accepted 60 s over a 3 s limit'), (e: Error) => e);
       assert.equal((err as { code?: string }).code, 'INPUT_TOO_LONG');
-      assert.match(err.message, /got audio longer than 3 s \(decoding stopped at 32\.8 s\)/);
+      assert.match(err.message, /got audio longer than 3 s \(decoding stopped at 4\.1 s\)/);
       assert.doesNotMatch(err.message, /got [\d.]+ s/);
       // Samples have a known length, which is given.
       await rejectsCode(rec.transcribe({ samples: new Float32Array(16000 * 4), sampleRate: 16000 }), 'INPUT_TOO_LONG', /got 4\.0 s\./);
