@@ -116,10 +116,15 @@ export function attackInputs(clips: Clip[]): AttackInput[] {
     audio('FLAC bomb: 2 h of silence, STREAMINFO total', bomb, '413 INPUT_TOO_LONG'),
     audio('FLAC bomb: 2 h of silence, no total', withoutTotal(bomb), '413 INPUT_TOO_LONG'),
     wav('WAV: header claims 37 h, carries 400 s', lyingWav(400), '413 INPUT_TOO_LONG'),
-    wav('WAV at 1,300,001 Hz (2 s)', wav16(speechLike(2, 3, 1_300_001), 1_300_001), '4xx (rate refused) or 200'),
-    wav('WAV at 383,999 Hz (2 s)', wav16(speechLike(2, 5, 383_999), 383_999), '4xx (rate refused) or 200'),
+    wav('WAV at 1,300,001 Hz (2 s)', wav16(speechLike(2, 3, 1_300_001), 1_300_001), '415 AUDIO_UNSUPPORTED_RATE'),
+    // Inside the default 8-384 kHz range: an odd rate but a valid file, resampled exactly (its filter has the most
+    // phases any rate in the range gives, 16,000): answered, within the time target, on a worker.
+    wav('WAV at 383,999 Hz (2 s)', wav16(speechLike(2, 5, 383_999), 383_999), '200 (in the rate range)'),
+    // The oversized features request. An f32 answer cannot be oversized with the default model: 120 s (--max-duration)
+    // of its 4 layers × 192 dims is 18 MB against the 64 MiB cap, so a 110 s f32 request is an ordinary long request
+    // (the cost of a 110 s inference is the server's documented bound, not an attack's); the f32 cap is pinned by
+    // test/serve/feature-cap.test.ts with a lowered cap.
     wav('features JSON of 110 s (over --max-feature-mb)', long, '413 INPUT_TOO_LONG', '/v1/features'),
-    wav('features f32 of 110 s (17 MB: under the cap)', long, '200 (not oversized for this model)', '/v1/features?format=f32'),
     ...malformedMultipart(clips[0]!.body),
   ];
 }

@@ -1,15 +1,18 @@
 /**
  * `npm run soak:serve`: hostile load against the real server, on loopback, bounded in time. `wav2vec2 serve` runs
- * as a child process with its default settings (the embedded model, 2 threads). Two phases:
+ * as a child process with its default settings (the embedded model, 2 threads), twice: a control run with the
+ * well-behaved load alone, then the attack run, each on a fresh server and in two phases:
  *   (a) well-behaved clients only: 8 clients posting 3–10 s espeak-ng clips back to back;
- *   (b) the same clients, plus, all at once (the slow uploads 250 ms after the rest): FLAC decompression bombs (with and without a STREAMINFO total), a WAV
- *       whose header claims 37 h, WAVs at 1,300,001 Hz and 383,999 Hz, features requests of a 110 s clip, malformed
- *       multipart bodies, and 80 slow uploads (a byte a second over raw sockets).
+ *   (b) the same clients, plus in the attack run, all at once (the slow uploads 250 ms after the rest): FLAC
+ *       decompression bombs (with and without a STREAMINFO total), a WAV whose header claims 37 h, WAVs at
+ *       1,300,001 Hz and 383,999 Hz, a JSON features request over the answer cap, malformed multipart bodies, and 80
+ *       slow uploads (a byte a second over raw sockets).
  * Reports every attack request's status, code and time to answer; the well-behaved requests' latencies (and their
- * worst once the slow uploads are cut); the server's peak RSS in each phase (VmHWM, reset between phases); the
+ * worst once the slow uploads are cut); the server's peak RSS in each phase (VmHWM, reset between phases; the
+ * target compares (b) under attack with (b) of the control: the same well-behaved load without the attack); the
  * event-loop lag p99 of each phase (from /metrics); whether the server is alive and /health 200 at the end. Writes
  * bench/results/soak-serve-<date>-<host>.json and soak-serve-latest.md; exits 1 when a target is missed.
- *   --seconds N   length of the whole run, both phases (default 60: 24 s + 36 s)
+ *   --seconds N   length of each run, both phases (default 60: 24 s + 36 s)
  *   --clients N   well-behaved clients (default 8)
  *   --slow N      slow uploads (default 80)
  *   --threads N   intra-op threads of the server's model (default 2)
@@ -257,7 +260,8 @@ async function stopServer(server: Server): Promise<{ alive: boolean; healthAfter
   return { alive, healthAfter, exitCode };
 }
 
-async function soak(clips: Clip[], inputs: AttackInput[]): Promise<Soak> {
+/** One run on a fresh server: phase (a), then phase (b) with the attack wave, or without it (`inputs` null: the control). */
+async function soak(clips: Clip[], inputs: AttackInput[] | null): Promise<Soak> {
   const load0 = loadavg()[0]!;
   const server = await startServer();
   const port = server.port;
@@ -275,9 +279,9 @@ async function soak(clips: Clip[], inputs: AttackInput[]): Promise<Soak> {
 
   const tb = now() - t0;
   mem = watchMemory(server.pid);
-  const wave = await attackWave(port, inputs, t0);
-  const slowCutAtMs = Math.max(...wave.slow.map((r) => r.startMs + r.ms));
-  console.log(`slow uploads all answered or closed ${((slowCutAtMs - tb) / 1000).toFixed(1)} s into phase (b)`);
+  const wave = inputs ? await attackWave(port, inputs, t0) : { hostile: Promise.resolve([]), slow: [] };
+  const slowCutAtMs = inputs ? Math.max(...wave.slow.map((r) => r.startMs + r.ms)) : tb;
+  if (inputs) console.log(`slow uploads all answered or closed ${((slowCutAtMs - tb) / 1000).toFixed(1)} s into phase (b)`);
   await sleep(Math.max(0, bSeconds * 1000 - (now() - t0 - tb)));
   stopping = true;
   const attacks = [...(await wave.hostile), ...wave.slow];
@@ -322,7 +326,10 @@ function attackTable(attacks: AttackResult[]): string {
   }));
 }
 
-function misses(s: Soak): string[] {
+/** Peak RSS of (b) under attack against (b) of the control run: the same well-behaved load, without the attack. */
+const rssGrowth = (s: Soak, control: Soak) => s.b.memory.peakMiB / control.b.memory.peakMiB - 1;
+
+function misses(s: Soak, control: Soak): string[] {
   const out: string[] = [];
   const badAttacks = s.attacks.filter((r) => !attackOk(r));
   if (badAttacks.length) out.push(`${badAttacks.length} attack requests without a coded 4xx within ${TARGETS.attackMs} ms: ${[...new Set(badAttacks.map((r) => r.kind))].join('; ')}`);
@@ -330,29 +337,33 @@ function misses(s: Soak): string[] {
   if (failed) out.push(`${failed} well-behaved requests not answered 200`);
   if (s.wellBehavedAfterCut.requests === 0) out.push('no well-behaved request started after the slow uploads were cut: not measured (run longer, --seconds)');
   if (s.wellBehavedAfterCut.maxMs > TARGETS.wellBehavedMs) out.push(`well-behaved worst latency once slow uploads were cut: ${s.wellBehavedAfterCut.maxMs} ms > ${TARGETS.wellBehavedMs} ms`);
-  const growth = s.b.memory.peakMiB / s.a.memory.peakMiB - 1;
-  if (!(growth <= TARGETS.rssGrowth)) out.push(`server peak RSS ${s.b.memory.peakMiB} MiB under attack vs ${s.a.memory.peakMiB} MiB: +${(growth * 100).toFixed(1)} % > +${TARGETS.rssGrowth * 100} %`);
+  const growth = rssGrowth(s, control);
+  if (!(growth <= TARGETS.rssGrowth)) {
+    out.push(`server peak RSS ${s.b.memory.peakMiB} MiB under attack vs ${control.b.memory.peakMiB} MiB without: +${(growth * 100).toFixed(1)} % > +${TARGETS.rssGrowth * 100} %`);
+  }
   if (!(s.b.lag.p99Ms <= TARGETS.lagP99Ms)) out.push(`event-loop lag p99 under attack ${s.b.lag.p99Ms} ms > ${TARGETS.lagP99Ms} ms`);
   if (!s.alive || s.healthAfter !== 200) out.push(`the server did not survive (alive ${s.alive}, /health ${s.healthAfter})`);
   return out;
 }
 
-function report(s: Soak, clips: Clip[]): string {
+function report(s: Soak, control: Soak, clips: Clip[]): string {
   const m = machine();
   const row = (name: string, p: PhaseStats) => [name, p.requests, p.answered200, p.failed, p.retries, p.audioSecondsPerSecond, p.latencyMs.p50, p.latencyMs.p99, p.latencyMs.max, p.memory.peakMiB, p.lag.p99Ms, p.lag.maxMs];
-  const growth = ((s.b.memory.peakMiB / s.a.memory.peakMiB - 1) * 100).toFixed(1);
-  const missed = misses(s);
+  const growth = `${rssGrowth(s, control) >= 0 ? '+' : ''}${(rssGrowth(s, control) * 100).toFixed(1)}`;
+  const missed = misses(s, control);
   return [
     `soak:serve — ${new Date().toISOString().slice(0, 16)}Z, ${m.cpu}, ${m.cores} cores, default settings, the embedded model, ${THREADS} threads; ` +
       `${CLIENTS} well-behaved clients (espeak-ng clips of ${Math.min(...clips.map((c) => c.seconds)).toFixed(1)}–${Math.max(...clips.map((c) => c.seconds)).toFixed(1)} s), ` +
-      `${SLOW} slow uploads; phase (a) ${Math.round(SECONDS * 0.4)} s, phase (b) ${SECONDS - Math.round(SECONDS * 0.4)} s; loopback only`,
+      `${SLOW} slow uploads; phase (a) ${Math.round(SECONDS * 0.4)} s, phase (b) ${SECONDS - Math.round(SECONDS * 0.4)} s; two runs, each on a fresh server: ` +
+      'the control (the well-behaved load alone in both phases), then the attack run; loopback only',
     '',
-    table(['phase', 'requests', '200', 'failed', '503 retries', 'audio s / s', 'p50 ms', 'p99 ms', 'max ms', 'peak RSS MiB', 'loop lag p99 ms', 'loop lag max ms'], [row('(a) well-behaved', s.a), row('(b) + attacks', s.b)]),
+    table(['run, phase', 'requests', '200', 'failed', '503 retries', 'audio s / s', 'p50 ms', 'p99 ms', 'max ms', 'peak RSS MiB', 'loop lag p99 ms', 'loop lag max ms'],
+      [row('control (a) well-behaved', control.a), row('control (b) well-behaved', control.b), row('attack run (a) well-behaved', s.a), row('attack run (b) + attacks', s.b)]),
     '',
     attackTable(s.attacks),
     '',
     `Slow uploads all answered or closed ${(s.slowCutAtMs / 1000).toFixed(1)} s into (b); well-behaved requests started after that: ${s.wellBehavedAfterCut.requests}, ` +
-      `worst ${s.wellBehavedAfterCut.maxMs} ms (target ≤ ${TARGETS.wellBehavedMs}), ${s.wellBehavedAfterCut.failed} not 200. Peak RSS (b) vs (a): +${growth} % (target ≤ +${TARGETS.rssGrowth * 100} %). ` +
+      `worst ${s.wellBehavedAfterCut.maxMs} ms (target ≤ ${TARGETS.wellBehavedMs}), ${s.wellBehavedAfterCut.failed} not 200. Peak RSS in (b), attack run vs control: ${growth} % (target ≤ +${TARGETS.rssGrowth * 100} %). ` +
       `Event-loop lag p99 in (b): ${s.b.lag.p99Ms} ms (target ≤ ${TARGETS.lagP99Ms}). End: server ${s.alive ? 'alive' : 'DEAD'}, /health ${s.healthAfter}, exit status on SIGTERM ${s.exitCode}. ` +
       `Machine load average (1 min) ${s.loadAverage[0]} at the start, ${s.loadAverage[1]} at the end (${m.cores} cores).`,
     '',
@@ -402,13 +413,17 @@ async function main(): Promise<void> {
   const clips = speechClips(12);
   const inputs = attackInputs(clips);
   if (args.solo) return mainSolo(inputs, clips);
-  console.log(`soak:serve: ${clips.length} clips, ${inputs.length} hostile requests + ${SLOW} slow uploads, ${SECONDS} s`);
+  console.log(`soak:serve: ${clips.length} clips, ${inputs.length} hostile requests + ${SLOW} slow uploads, two runs of ${SECONDS} s`);
+  console.log('control run (no attack):');
+  const control = await soak(clips, null);
+  console.log('attack run:');
   const s = await soak(clips, inputs);
-  const md = report(s, clips);
+  const md = report(s, control, clips);
   console.log('\n' + md);
-  const file = writeResults('soak-serve', { machine: machine(), threads: THREADS, seconds: SECONDS, clients: CLIENTS, slowUploads: SLOW, targets: TARGETS, missed: misses(s), ...s }, md);
+  const missed = misses(s, control);
+  const file = writeResults('soak-serve', { machine: machine(), threads: THREADS, seconds: SECONDS, clients: CLIENTS, slowUploads: SLOW, targets: TARGETS, missed, control, ...s }, md);
   console.log(`\nwrote ${file.replace(ROOT + '/', '')}`);
-  if (misses(s).length) process.exitCode = 1;
+  if (missed.length) process.exitCode = 1;
 }
 
 main().catch((err) => {
