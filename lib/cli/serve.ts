@@ -17,6 +17,9 @@ interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOpti
   maxQueue: number;
   maxBodyMb: number;
   maxDuration: number;
+  minSampleRate: number;
+  maxSampleRate: number;
+  audioWorkers?: number;
   timeoutMs: number;
   maxUploads: number;
   minUploadBytesPerSec: number;
@@ -105,6 +108,9 @@ export function serveCommand(): Command {
     .option('--max-queue <n>', 'requests waiting beyond which the server answers 503', positiveInt('--max-queue'), 64)
     .option('--max-body-mb <n>', 'largest request body or upload, in MiB', positiveInt('--max-body-mb'), 25)
     .option('--max-duration <s>', 'longest audio per request, in seconds', positiveInt('--max-duration'), 120)
+    .option('--min-sample-rate <hz>', 'lowest source sample rate taken (below: 415 AUDIO_UNSUPPORTED_RATE)', positiveInt('--min-sample-rate'), 8000)
+    .option('--max-sample-rate <hz>', 'highest source sample rate taken (above: 415 AUDIO_UNSUPPORTED_RATE)', positiveInt('--max-sample-rate'), 384000)
+    .option('--audio-workers <n>', 'threads that decode and resample uploads, off the event loop (default: one per four cores, 1 to 4)', positiveInt('--audio-workers'))
     .option('--timeout-ms <ms>', 'per-request time limit, from arrival (an upload still arriving then: 408; no answer then: 504)', positiveInt('--timeout-ms'), 60000)
     .option('--max-uploads <n>', 'uploads in progress at once, beyond which the server answers 503 (uploads hold no queue place)', positiveInt('--max-uploads'), 64)
     .option('--min-upload-bytes-per-sec <n>', 'an upload slower than this on average after the grace is cut with 408 (0: no minimum)', nonNegativeInt('--min-upload-bytes-per-sec'), 8192)
@@ -120,7 +126,8 @@ export function serveCommand(): Command {
       const decoder = decoderOptionsFrom(o);
       const models = await openModels(o);
       try {
-        const recognizer = { maxBatchSize: o.maxBatchSize, maxBatchSeconds: o.maxBatchSeconds, maxWaitMs: o.maxWaitMs, maxQueue: o.maxQueue, maxDuration: o.maxDuration, decoder };
+        const recognizer = { maxBatchSize: o.maxBatchSize, maxBatchSeconds: o.maxBatchSeconds, maxWaitMs: o.maxWaitMs, maxQueue: o.maxQueue, maxDuration: o.maxDuration,
+          minSampleRate: o.minSampleRate, maxSampleRate: o.maxSampleRate, ...(o.audioWorkers ? { audioWorkers: o.audioWorkers } : {}), decoder };
         const app = await createServer({
           // Each model gets a Recognizer of its own (its own queue, with these limits each).
           models: Object.fromEntries(models.map(([name, m]) => [name, { model: m, ...recognizer }])),

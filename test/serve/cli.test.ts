@@ -95,6 +95,31 @@ describe('serve: command line', function () {
     }
   });
 
+  it('--max-sample-rate and --audio-workers reach the audio stage: a rate above the range is 415 AUDIO_UNSUPPORTED_RATE', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '0', '--threads', '1',
+      '--max-sample-rate', '22050', '--audio-workers', '1'], { cwd: ROOT });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', () => {
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', () => reject(new Error(`serve exited early: ${out}`)));
+      });
+      const post = (file: string) => fetch(`${url}/v1/transcribe`, { method: 'POST', body: new Uint8Array(readFileSync(join(ROOT, 'samples', file))), headers: { 'content-type': 'audio/wav' } });
+      const high = await post('curiosity-44k.wav');
+      assert.equal(high.status, 415);
+      const body = await high.json();
+      assert.equal(body.error.code, 'AUDIO_UNSUPPORTED_RATE');
+      assert.match(body.error.message, /44100/);
+      assert.equal((await post('curiosity-16k.wav')).status, 200);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('a bad option is one line and status 2 (a usage error)', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '70000'], { cwd: ROOT });
     let err = '';
