@@ -1,6 +1,6 @@
 /** `wav2vec2 serve`: listens, answers, and on SIGTERM finishes the request in flight before exiting 0. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,31 @@ import { requireAddon } from '../helpers/native';
 
 const ROOT = join(__dirname, '..', '..');
 
+interface Served {
+  child: ChildProcess;
+  url: string;
+  /** What the process printed so far. */
+  out: () => string;
+  err: () => string;
+}
+
+/** Starts `wav2vec2 serve --port 0 ARGS` from source and resolves once it prints the address it listens on. */
+async function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Served> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '0', ...args], { cwd: ROOT, env });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', () => reject(new Error(`serve exited early: ${out}${err}`)));
+  });
+  return { child, url, out: () => out, err: () => err };
+}
+
 describe('serve: command line', function () {
   this.timeout(60000);
   before(function () {
@@ -18,21 +43,9 @@ describe('serve: command line', function () {
 
   it('SIGTERM: stops accepting, answers the request in flight, exits 0', async () => {
     // The default model; a long batch wait keeps the request in flight while the signal arrives.
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '0', '--max-wait-ms', '1500', '--threads', '1'], { cwd: ROOT });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
+    const { child, url, out, err } = await serve(['--max-wait-ms', '1500', '--threads', '1']);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const check = () => {
-          const m = /listening on (http:\/\/\S+)/.exec(out);
-          if (m) resolve(m[1]!);
-        };
-        child.stdout.on('data', check);
-        child.on('exit', () => reject(new Error(`serve exited early: ${out}${err}`)));
-      });
       const health = await fetch(`${url}/health`);
       assert.equal(health.status, 200);
       const body = new Uint8Array(readFileSync(join(ROOT, 'samples', 'curiosity-16k.wav')));
@@ -52,8 +65,8 @@ describe('serve: command line', function () {
       } finally {
         model.dispose();
       }
-      assert.equal(await exited, 0, err);
-      assert.match(out, /SIGTERM, finishing in-flight requests[\s\S]*stopped/);
+      assert.equal(await exited, 0, err());
+      assert.match(out(), /SIGTERM, finishing in-flight requests[\s\S]*stopped/);
       await assert.rejects(fetch(`${url}/health`));
     } finally {
       child.kill('SIGKILL');
@@ -62,19 +75,10 @@ describe('serve: command line', function () {
 
   it('takes the API key from WAV2VEC2_API_KEY, and the upload, exposure and features-cap flags', async () => {
     const key = 'cli-test-key-0123456789';
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '0', '--threads', '1',
+    const { child, url } = await serve(['--threads', '1',
       '--max-uploads', '3', '--min-upload-bytes-per-sec', '1000', '--upload-grace-ms', '2000', '--max-connections', '50', '--max-feature-mb', '1',
-      '--allowed-hosts', 'localhost,127.0.0.1', '--cors', 'http://app.example'], { cwd: ROOT, env: { ...process.env, WAV2VEC2_API_KEY: key } });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
+      '--allowed-hosts', 'localhost,127.0.0.1', '--cors', 'http://app.example'], { ...process.env, WAV2VEC2_API_KEY: key });
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', () => {
-          const m = /listening on (http:\/\/\S+)/.exec(out);
-          if (m) resolve(m[1]!);
-        });
-        child.on('exit', () => reject(new Error(`serve exited early: ${out}`)));
-      });
       assert.deepEqual((await (await fetch(`${url}/health`)).json()).uploads, { count: 0, limit: 3 });
       const body = new Uint8Array(readFileSync(join(ROOT, 'samples', 'curiosity-16k.wav')));
       const none = await fetch(`${url}/v1/transcribe`, { method: 'POST', body });
@@ -96,18 +100,8 @@ describe('serve: command line', function () {
   });
 
   it('--max-sample-rate and --audio-workers reach the audio stage: a rate above the range is 415 AUDIO_UNSUPPORTED_RATE', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '0', '--threads', '1',
-      '--max-sample-rate', '22050', '--audio-workers', '1'], { cwd: ROOT });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
+    const { child, url } = await serve(['--threads', '1', '--max-sample-rate', '22050', '--audio-workers', '1']);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', () => {
-          const m = /listening on (http:\/\/\S+)/.exec(out);
-          if (m) resolve(m[1]!);
-        });
-        child.on('exit', () => reject(new Error(`serve exited early: ${out}`)));
-      });
       const post = (file: string) => fetch(`${url}/v1/transcribe`, { method: 'POST', body: new Uint8Array(readFileSync(join(ROOT, 'samples', file))), headers: { 'content-type': 'audio/wav' } });
       const high = await post('curiosity-44k.wav');
       assert.equal(high.status, 415);
@@ -145,21 +139,10 @@ describe('serve: command line', function () {
     const dir = mkdtempSync(join(tmpdir(), 'w2v-serve-models-'));
     copyFileSync(join(ROOT, 'models', 'default.pt'), join(dir, 'copy.pt'));
     copyFileSync(join(ROOT, 'models', 'default.json'), join(dir, 'copy.json'));
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'index.ts'), 'serve', '--port', '0', '--threads', '1',
-      '--model', join(ROOT, 'models', 'default.pt'), '--model', `other=${join(dir, 'copy.pt')}`, '--strict-models'], { cwd: ROOT });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
+    const { child, url, out } = await serve(['--threads', '1',
+      '--model', join(ROOT, 'models', 'default.pt'), '--model', `other=${join(dir, 'copy.pt')}`, '--strict-models']);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', () => {
-          const m = /listening on (http:\/\/\S+)/.exec(out);
-          if (m) resolve(m[1]!);
-        });
-        child.on('exit', () => reject(new Error(`serve exited early: ${out}${err}`)));
-      });
-      assert.match(out, /default \(default\): .*default\.pt.*; other: .*copy\.pt.*unknown model names refused/);
+      assert.match(out(), /default \(default\): .*default\.pt.*; other: .*copy\.pt.*unknown model names refused/);
       const health = await (await fetch(`${url}/health`)).json();
       assert.deepEqual(Object.keys(health.models), ['default', 'other']);
       assert.equal(health.models.other.model.file, join(dir, 'copy.pt'));

@@ -4,14 +4,11 @@
  * error status in the documented shape `{ error: { code, message } }`, Node's own refusals included.
  */
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
-import type { Model } from '../../lib/model';
-import { createServer, type ServerOptions } from '../../lib/serve';
+import { createServer } from '../../lib/serve';
 import { wavBytes } from '../helpers/audio-corpus';
 import { codedError, exchange, rawHttp, type RawRequest, type RawResponse } from '../helpers/http-socket';
-import { requireAddon } from '../helpers/native';
-import { clip, loadFixture } from '../recognizer/models';
+import { loopbackServer } from '../helpers/loopback-server';
+import { clip } from '../recognizer/models';
 
 const wav = (n: number) => Buffer.from(wavBytes(Int16Array.from(clip(n), (v) => Math.round(v * 32767)), 16000));
 const KEY = 'test-key-0123456789abcdef';
@@ -23,23 +20,8 @@ const form = (bytes: Buffer) => Buffer.concat([
 
 describe('serve: exposure (loopback sockets)', function () {
   this.timeout(30000);
-  let model: Model;
-  let app: FastifyInstance | undefined;
-  before(async function () {
-    requireAddon(this);
-    model = await loadFixture('ta_tiny_lv60k');
-  });
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
-  after(() => model?.dispose());
-
-  async function listen(o: Omit<ServerOptions, 'recognizer'> & { recognizer?: Record<string, unknown> } = {}): Promise<number> {
-    app = await createServer({ ...o, recognizer: { model, maxWaitMs: 5, ...o.recognizer } });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    return (app.server.address() as AddressInfo).port;
-  }
+  const server = loopbackServer();
+  const { listen } = server;
 
   /** A POST of a 1 s WAV (or `body`) with the given headers. */
   const send = (port: number, headers: Record<string, string | number>, r: Partial<RawRequest> = {}) => {
@@ -71,8 +53,8 @@ describe('serve: exposure (loopback sockets)', function () {
     });
 
     it('a key that is too short or has spaces is refused at startup', async () => {
-      await assert.rejects(createServer({ recognizer: { model }, apiKey: 'short' }), /apiKey: expected at least 16 printable ASCII characters/);
-      await assert.rejects(createServer({ recognizer: { model }, apiKey: 'a key with spaces in it' }), /apiKey/);
+      await assert.rejects(createServer({ recognizer: { model: server.model() }, apiKey: 'short' }), /apiKey: expected at least 16 printable ASCII characters/);
+      await assert.rejects(createServer({ recognizer: { model: server.model() }, apiKey: 'a key with spaces in it' }), /apiKey/);
     });
   });
 
@@ -95,10 +77,10 @@ describe('serve: exposure (loopback sockets)', function () {
       assert.equal((await send(port, { host: `api.example:${port}` })).status, 200);
       assert.equal((await send(port, { host: `[::1]:${port}` })).status, 200);
       refused(await send(port, { host: `localhost:${port}` }), 403, 'HOST_NOT_ALLOWED');
-      await app!.close();
+      await server.close();
       port = await listen({ allowedHosts: ['*'] });
       assert.equal((await send(port, { host: 'anything.example' })).status, 200);
-      await assert.rejects(createServer({ recognizer: { model }, allowedHosts: ['api.example:443'] }), /allowedHosts/);
+      await assert.rejects(createServer({ recognizer: { model: server.model() }, allowedHosts: ['api.example:443'] }), /allowedHosts/);
     });
   });
 
@@ -133,7 +115,7 @@ describe('serve: exposure (loopback sockets)', function () {
       refused(err, 415, 'UNSUPPORTED_MEDIA_TYPE');
       assert.equal(err.headers['access-control-allow-origin'], origin, 'the page can read the coded error');
       refused(await send(port, { origin: 'http://other.example', authorization: `Bearer ${KEY}` }), 403, 'ORIGIN_NOT_ALLOWED');
-      await assert.rejects(createServer({ recognizer: { model }, cors: ['http://app.example/path'] }), /cors/);
+      await assert.rejects(createServer({ recognizer: { model: server.model() }, cors: ['http://app.example/path'] }), /cors/);
     });
   });
 

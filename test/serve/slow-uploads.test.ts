@@ -4,37 +4,18 @@
  * are connections. Timeouts are small so the suite runs in seconds.
  */
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
-import type { Model } from '../../lib/model';
-import { createServer, type ServerOptions } from '../../lib/serve';
 import { wavBytes } from '../helpers/audio-corpus';
 import { codedError, exchange, head, rawHttp, type RawResponse } from '../helpers/http-socket';
-import { requireAddon } from '../helpers/native';
-import { clip, loadFixture } from '../recognizer/models';
+import { loopbackServer } from '../helpers/loopback-server';
+import { clip } from '../recognizer/models';
 
 const wav = (n: number) => Buffer.from(wavBytes(Int16Array.from(clip(n), (v) => Math.round(v * 32767)), 16000));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('serve: slow clients (loopback sockets)', function () {
   this.timeout(30000);
-  let model: Model;
-  let app: FastifyInstance | undefined;
-  before(async function () {
-    requireAddon(this);
-    model = await loadFixture('ta_tiny_lv60k');
-  });
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
-  after(() => model?.dispose());
-
-  async function listen(o: Omit<ServerOptions, 'recognizer'> & { recognizer?: Record<string, unknown> }): Promise<number> {
-    app = await createServer({ ...o, recognizer: { model, maxWaitMs: 5, ...o.recognizer } });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    return (app.server.address() as AddressInfo).port;
-  }
+  const server = loopbackServer();
+  const { listen } = server;
 
   /** A client that sends its headers (Content-Length of a whole WAV) and then the body a byte every `everyMs`. */
   const trickler = (port: number, everyMs: number) => {
