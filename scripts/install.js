@@ -26,7 +26,15 @@ function run(cmd, argv, opts = {}) {
 
 function createVenv() {
   const python = process.env.PYTHON || 'python3';
-  if (!fs.existsSync(VENV_PYTHON)) run(python, ['-m', 'venv', path.join(ROOT, '.venv')]);
+  if (!fs.existsSync(VENV_PYTHON)) {
+    try {
+      run(python, ['-m', 'venv', path.join(ROOT, '.venv')]);
+    } catch (err) {
+      // A half-made .venv (python3 without ensurepip: Debian's python3-venv) would be taken as made next time.
+      fs.rmSync(path.join(ROOT, '.venv'), { recursive: true, force: true });
+      throw new Error(`${err.message} (on Debian/Ubuntu: apt-get install python3-venv)`);
+    }
+  }
   const spec = process.env.WAV2VEC2_TORCH_SPEC || 'torch';
   // numpy: torch warns at import without it, and the tests' Python references (and the benchmarks) use it.
   run(VENV_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', spec, 'numpy']);

@@ -44,6 +44,14 @@ export function number(what: string) {
   };
 }
 
+export function intWithin(what: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`${what}: expected an integer within [${min}, ${max}], got "${value}".`);
+    return n;
+  };
+}
+
 export function positiveNumber(what: string) {
   const parse = number(what);
   return (value: string): number => {

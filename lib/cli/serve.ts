@@ -1,9 +1,10 @@
 import { Command, Option } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import type { Model } from '../model';
-import { createServer } from '../serve';
+import { Wav2Vec2Error } from '../errors';
+import { checkServerOptions, createServer, type ServerOptions } from '../serve';
 import { isModelName, modelNameOf } from '../serve/models';
-import { addDecoderOptions, addModelOptions, decoderOptionsFrom, nonNegative, openModel, positiveInt, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
+import { addDecoderOptions, addModelOptions, decoderOptionsFrom, intWithin, nonNegative, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
 interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOptions {
   /** `[NAME=]PATH` each, in the order given. */
@@ -94,6 +95,42 @@ function port(value: string): number {
   return n;
 }
 
+/** The flag each server-level option comes from, for messages about a bad value. */
+const FLAGS: Record<string, string> = {
+  maxBodyBytes: '--max-body-mb', requestTimeoutMs: '--timeout-ms', maxUploads: '--max-uploads', minUploadBytesPerSec: '--min-upload-bytes-per-sec',
+  uploadGraceMs: '--upload-grace-ms', maxConnections: '--max-connections', maxFeatureBytes: '--max-feature-mb', apiKey: '--api-key',
+  allowedHosts: '--allowed-hosts', cors: '--cors',
+};
+
+/**
+ * The server-level options of the flags, checked before any model loads: a bad value (a short --api-key, a --cors
+ * item with a path) is a usage error naming its flag, not a failure after the models have loaded.
+ */
+function serverOptions(o: ServeCliOptions): ServerOptions {
+  const options: ServerOptions = {
+    strictModels: o.strictModels,
+    maxBodyBytes: o.maxBodyMb * 2 ** 20,
+    requestTimeoutMs: o.timeoutMs,
+    maxUploads: o.maxUploads,
+    minUploadBytesPerSec: o.minUploadBytesPerSec,
+    uploadGraceMs: o.uploadGraceMs,
+    maxConnections: o.maxConnections,
+    maxFeatureBytes: o.maxFeatureMb * 2 ** 20,
+    ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}),
+    ...(o.allowedHosts !== undefined ? { allowedHosts: o.allowedHosts } : {}),
+    ...(o.cors !== undefined ? { cors: o.cors } : {}),
+    logger: o.log,
+  };
+  try {
+    checkServerOptions(options);
+  } catch (err) {
+    if (!(err instanceof Wav2Vec2Error)) throw err;
+    const m = /^(\w+): ([\s\S]*)$/.exec(err.message);
+    throw new UsageError(m && FLAGS[m[1]!] ? `${FLAGS[m[1]!]}: ${m[2]}` : err.message);
+  }
+  return options;
+}
+
 export function serveCommand(): Command {
   const cmd = new Command('serve').description('HTTP server: POST /v1/transcribe, POST /v1/features, POST /v1/audio/transcriptions and GET /v1/models (OpenAI-compatible), GET /health, GET /metrics (Prometheus)');
   const model = new Option('--model <[name=]path>', 'a TorchScript model to serve, as [NAME=]PATH (NAME: the file\'s base name by default); repeat for several, the first is the default (default: the embedded model)')
@@ -107,10 +144,10 @@ export function serveCommand(): Command {
     .option('--max-wait-ms <ms>', 'longest a request waits for others to fill its batch', nonNegative('--max-wait-ms'), 10)
     .option('--max-queue <n>', 'requests waiting beyond which the server answers 503', positiveInt('--max-queue'), 64)
     .option('--max-body-mb <n>', 'largest request body or upload, in MiB', positiveInt('--max-body-mb'), 25)
-    .option('--max-duration <s>', 'longest audio per request, in seconds', positiveInt('--max-duration'), 120)
+    .option('--max-duration <s>', 'longest audio per request, in seconds', positiveNumber('--max-duration'), 120)
     .option('--min-sample-rate <hz>', 'lowest source sample rate taken (below: 415 AUDIO_UNSUPPORTED_RATE)', positiveInt('--min-sample-rate'), 8000)
     .option('--max-sample-rate <hz>', 'highest source sample rate taken (above: 415 AUDIO_UNSUPPORTED_RATE)', positiveInt('--max-sample-rate'), 384000)
-    .option('--audio-workers <n>', 'threads that decode and resample uploads, off the event loop (default: one per four cores, 1 to 4)', positiveInt('--audio-workers'))
+    .option('--audio-workers <n>', 'threads that decode and resample uploads, off the event loop, per model (default: one per four cores, 1 to 4; at most 64)', intWithin('--audio-workers', 1, 64))
     .option('--timeout-ms <ms>', 'per-request time limit, from arrival (an upload still arriving then: 408; no answer then: 504)', positiveInt('--timeout-ms'), 60000)
     .option('--max-uploads <n>', 'uploads in progress at once, beyond which the server answers 503 (uploads hold no queue place)', positiveInt('--max-uploads'), 64)
     .option('--min-upload-bytes-per-sec <n>', 'an upload slower than this on average after the grace is cut with 408 (0: no minimum)', nonNegativeInt('--min-upload-bytes-per-sec'), 8192)
@@ -124,30 +161,28 @@ export function serveCommand(): Command {
     .action(async (o: ServeCliOptions) => {
       // the decoder flags of `transcribe` and `batch`, checked before the model loads
       const decoder = decoderOptionsFrom(o);
+      if (o.minSampleRate > o.maxSampleRate) throw new UsageError(`--min-sample-rate ${o.minSampleRate} is above --max-sample-rate ${o.maxSampleRate}.`);
+      const server = serverOptions(o);
       const models = await openModels(o);
       try {
         const recognizer = { maxBatchSize: o.maxBatchSize, maxBatchSeconds: o.maxBatchSeconds, maxWaitMs: o.maxWaitMs, maxQueue: o.maxQueue, maxDuration: o.maxDuration,
           minSampleRate: o.minSampleRate, maxSampleRate: o.maxSampleRate, ...(o.audioWorkers ? { audioWorkers: o.audioWorkers } : {}), decoder };
         const app = await createServer({
+          ...server,
           // Each model gets a Recognizer of its own (its own queue, with these limits each).
           models: Object.fromEntries(models.map(([name, m]) => [name, { model: m, ...recognizer }])),
           defaultModel: models[0]![0],
-          strictModels: o.strictModels,
-          maxBodyBytes: o.maxBodyMb * 2 ** 20,
-          requestTimeoutMs: o.timeoutMs,
-          maxUploads: o.maxUploads,
-          minUploadBytesPerSec: o.minUploadBytesPerSec,
-          uploadGraceMs: o.uploadGraceMs,
-          maxConnections: o.maxConnections,
-          maxFeatureBytes: o.maxFeatureMb * 2 ** 20,
-          ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}),
-          ...(o.allowedHosts !== undefined ? { allowedHosts: o.allowedHosts } : {}),
-          ...(o.cors !== undefined ? { cors: o.cors } : {}),
-          logger: o.log,
         });
         let resolveClosed = () => {};
         const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
-        const address = await app.listen({ host: o.host, port: o.port });
+        let address: string;
+        try {
+          address = await app.listen({ host: o.host, port: o.port });
+        } catch (err) {
+          // EADDRINUSE, a host that is not ours: the recognizers and their audio workers go before the models do.
+          await app.close();
+          throw err;
+        }
         // Graceful shutdown: stop accepting, finish in-flight requests and the recognizer's queue, then exit.
         // A second signal exits at once.
         let stopping = false;

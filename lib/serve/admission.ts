@@ -56,7 +56,8 @@ export interface Admission {
 function requestedModel(req: FastifyRequest, fields: FormFields): string | undefined {
   const query = (req.query as { model?: unknown } | undefined)?.model;
   const fromQuery = typeof query === 'string' ? query : undefined;
-  const fromForm = fields.model?.[0];
+  // A field given twice: the last one, as the OpenAI route reads its fields (openai/form.ts).
+  const fromForm = fields.model?.at(-1);
   if (fromQuery !== undefined && fromForm !== undefined && fromQuery !== fromForm) {
     throw new Wav2Vec2Error('INVALID_INPUT', `model: named twice, as ${JSON.stringify(fromQuery)} in the query and ${JSON.stringify(fromForm)} in the form: name it once.`);
   }

@@ -1,5 +1,5 @@
 /** The HTTP server (Fastify) around a Recognizer. */
-export { createServer } from './server';
+export { createServer, checkServerOptions } from './server';
 export type { ServerOptions } from './server';
 export type { HttpErrorCode } from './errors';
 export type { ModelSet, ServedModel } from './models';

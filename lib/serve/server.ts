@@ -98,7 +98,8 @@ const isOrigin = (s: string) => {
   }
 };
 
-function checkOptions(o: ServerOptions): Limits {
+/** Checks the server-level options (not the models') and returns the limits they give; throws INVALID_INPUT. */
+export function checkServerOptions(o: ServerOptions): Limits {
   if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', o);
   const out: Limits = { ...DEFAULTS, apiKey: null, allowedHosts: null, cors: [] };
   for (const k of ['maxBodyBytes', 'requestTimeoutMs', 'retryAfterS', 'maxUploads', 'uploadGraceMs', 'maxConnections', 'maxFeatureBytes'] as const) {
@@ -126,7 +127,7 @@ function checkOptions(o: ServerOptions): Limits {
 }
 
 export async function createServer(options: ServerOptions = {}): Promise<FastifyInstance> {
-  const limits = checkOptions(options);
+  const limits = checkServerOptions(options);
   const models = await openModels({ ...options, maxDuration: limits.maxDuration });
   try {
     return await build(models, limits, options.logger ?? false);

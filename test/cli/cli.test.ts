@@ -161,6 +161,11 @@ describe('cli', function () {
       // a file system error keeps its code
       ['features --out onto an existing file', () => ['features', wav, '--model', model, '--out', join(dir, 'tiny.json')], 1, /^wav2vec2: file already exists, mkdir '.*tiny\.json' \[EEXIST\]/],
       ['an unknown command', () => ['transcribbe', wav], 2, /unknown command/],
+      // server-level values, checked before any model loads, name their flag
+      ['a short serve --api-key', () => ['serve', '--api-key', 'short'], 2, /^wav2vec2: --api-key: expected at least 16 printable ASCII characters/],
+      ['a serve --cors origin with a path', () => ['serve', '--cors', 'http://app.example/page'], 2, /^wav2vec2: --cors: expected/],
+      ['a serve rate range upside down', () => ['serve', '--min-sample-rate', '48000', '--max-sample-rate', '16000'], 2, /--min-sample-rate 48000 is above --max-sample-rate 16000/],
+      ['too many audio workers', () => ['serve', '--audio-workers', '65'], 2, /--audio-workers: expected an integer within \[1, 64\], got "65"/],
       ['a port that is not a number', () => ['serve', '--port', 'abc'], 2, /--port: expected an integer within \[0, 65535\], got "abc"/],
       ['a batch window of 0 s', () => ['batch', wav, '--out', join(dir, 'never'), '--window', '0'], 2, /--window: expected a number > 0, got "0"/],
     ];

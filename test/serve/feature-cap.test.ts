@@ -9,6 +9,7 @@ import { loadAudio } from '../../lib/audio';
 import { createRecognizer, type Recognizer } from '../../lib/recognizer';
 import { createServer } from '../../lib/serve';
 import { featureAnswerBytes } from '../../lib/serve/routes';
+import { framesFor } from '../../lib/manifest';
 import type { Model } from '../../lib/model';
 import { wavBytes } from '../helpers/audio-corpus';
 import { requireAddon } from '../helpers/native';
@@ -45,7 +46,7 @@ describe('serve: /v1/features size cap and raw float32 answers', function () {
     before(async function () {
       requireAddon(this);
       rec = await createRecognizer({ threads: 1, maxWaitMs: 0 });
-      // 1 MiB: 2 s of audio as f32 is 4 layers × 99 frames × 192 × 4 = 297 KiB; 8 s (399 frames) is 1.17 MiB.
+      // 1 MiB: for the embedded model (4 layers × 192), 2 s of audio as f32 is 297 KiB and 8 s is 1.17 MiB.
       app = await createServer({ recognizer: rec, maxFeatureBytes: 2 ** 20 });
     });
     after(async () => {
@@ -56,13 +57,16 @@ describe('serve: /v1/features size cap and raw float32 answers', function () {
     it('an f32 answer over the cap gets 413 INPUT_TOO_LONG before the model ever runs', async () => {
       const before = { ...rec.stats(), metric: await modelCalls(app) };
       assert.equal(before.batches, 0, 'no model call yet: the shape comes from the manifest, not from a first run');
-      assert413(await post(app, '/v1/features?format=f32', wav(8 * 16000)), /at most 1\.0 MiB .*4 layers × 399 frames × 192 × 4 bytes/);
+      // The shape the answer would have, from the model's manifest (its conv layout, depth and width).
+      const m = rec.model.manifest!;
+      const frames = framesFor(8 * 16000, m.convLayers);
+      assert413(await post(app, '/v1/features?format=f32', wav(8 * 16000)), new RegExp(`at most 1\\.0 MiB .*${m.numLayers} layers × ${frames} frames × ${m.embedDim} × 4 bytes`));
       assert.equal(rec.stats().batches, before.batches, 'the recognizer ran no batch');
       assert.equal(await modelCalls(app), before.metric, '/metrics counted no model call');
       // Fewer layers fit: the same audio, 1 layer (300 KiB), runs.
       const one = await post(app, '/v1/features?format=f32&layers=1', wav(8 * 16000));
       assert.equal(one.statusCode, 200, one.body);
-      assert.equal(one.headers['x-shape'], '1,399,192');
+      assert.equal(one.headers['x-shape'], `1,${frames},${m.embedDim}`);
       assert.equal(rec.stats().batches, before.batches + 1);
       assert.equal(await modelCalls(app), before.metric + 1, 'and /metrics counts model calls');
     });
@@ -104,13 +108,14 @@ describe('serve: /v1/features size cap and raw float32 answers', function () {
 
     it('is checked on its first result, then before the model runs once its width is known', async () => {
       const rec = await createRecognizer({ model, maxWaitMs: 0 });
-      // One layer of 1 s is 49 frames × dim floats; cap it just under that.
-      const dim = (await model.extractFeatures(clip(16000), { numLayers: 1 })).features[0]!.shape[2]!;
-      const app = await createServer({ recognizer: rec, maxFeatureBytes: 49 * dim * 4 - 1 });
+      // One layer of 1 s is frames × dim floats, as the model itself gives them; cap it just under that.
+      const [, frames, dim] = (await model.extractFeatures(clip(16000), { numLayers: 1 })).features[0]!.shape as [number, number, number];
+      const app = await createServer({ recognizer: rec, maxFeatureBytes: frames * dim * 4 - 1 });
+      const shape = new RegExp(`1 layers × ${frames} frames × ${dim}`);
       try {
-        assert413(await post(app, '/v1/features?format=f32&layers=1', wav(16000)), /1 layers × 49 frames/);
+        assert413(await post(app, '/v1/features?format=f32&layers=1', wav(16000)), shape);
         assert.equal(rec.stats().batches, 1, 'the first request ran: its shape could not be known before');
-        assert413(await post(app, '/v1/features?format=f32&layers=1', wav(16000)), /1 layers × 49 frames/);
+        assert413(await post(app, '/v1/features?format=f32&layers=1', wav(16000)), shape);
         assert.equal(rec.stats().batches, 1, 'the second was refused before the model ran');
         assert.equal((await post(app, '/v1/features?format=f32&layers=1', wav(12000))).statusCode, 200, 'a shorter clip fits');
       } finally {
