@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `wav2vec2` — transcribe, features, plot. User mistakes print one line and exit non-zero; only unexpected
- * failures print a stack (and WAV2VEC2_DEBUG=1 prints stacks always).
+ * `wav2vec2` — transcribe, features, plot, batch, serve, bench, setup. User mistakes print one line and exit 1 (2 for
+ * usage errors); only unexpected failures print a stack (and WAV2VEC2_DEBUG=1 prints stacks always).
  */
 import { Command, CommanderError } from 'commander';
 import { Wav2Vec2Error } from '../errors';
@@ -10,9 +10,9 @@ import { benchCommand } from './bench';
 import { featuresCommand } from './features';
 import { plotCommand } from './plot';
 import { serveCommand } from './serve';
-import { transcribeCommand } from './transcribe';
-import { setupCommand } from './setup';
 import { UsageError } from './options';
+import { setupCommand } from './setup';
+import { transcribeCommand } from './transcribe';
 
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths';
