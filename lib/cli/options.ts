@@ -44,6 +44,14 @@ export function number(what: string) {
   };
 }
 
+export function nonNegativeInt(what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`${what}: expected an integer ≥ 0, got "${value}".`);
+    return n;
+  };
+}
+
 export function intWithin(what: string, min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);

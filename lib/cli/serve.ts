@@ -4,7 +4,7 @@ import type { Model } from '../model';
 import { Wav2Vec2Error } from '../errors';
 import { checkServerOptions, createServer, type ServerOptions } from '../serve';
 import { isModelName, modelNameOf } from '../serve/models';
-import { addDecoderOptions, addModelOptions, decoderOptionsFrom, intWithin, nonNegative, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
+import { addDecoderOptions, addModelOptions, decoderOptionsFrom, intWithin, nonNegative, nonNegativeInt, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
 interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOptions {
   /** `[NAME=]PATH` each, in the order given. */
@@ -36,14 +36,6 @@ interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOpti
 /** A comma-separated list (createServer checks each item). */
 function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-}
-
-function nonNegativeInt(what: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`${what}: expected an integer ≥ 0, got "${value}".`);
-    return n;
-  };
 }
 
 /**
