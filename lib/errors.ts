@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'MODEL_NOT_FOUND'
   | 'UNKNOWN_BUNDLE'
   | 'INVALID_MANIFEST'
+  // checkpoints (config.json, safetensors, torch.save archives): malformed or not what it claims
+  | 'CHECKPOINT_INVALID'
   // decoding
   | 'DECODE_INVALID_INPUT'
   | 'LEXICON_INVALID'
