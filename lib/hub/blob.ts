@@ -5,12 +5,10 @@
  * never read as the file.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, stat, truncate, unlink } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { dirname } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Wav2Vec2Error } from '../errors';
 import type { RepoCache } from './cache';
 import { header, request, type HttpContext, type Subject } from './fetch';
@@ -91,18 +89,19 @@ async function receive(part: string, have: number, meta: FileMeta, ctx: HttpCont
   const length = int(header(res.headers, 'content-length'));
   const total = meta.size ?? (length !== undefined ? from + length : undefined);
   let bytes = from;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+  // Written chunk by chunk and awaited, not piped: a stream destroyed by the error would drop what it buffered,
+  // and every byte that arrived is a byte the next attempt need not fetch again.
+  const fh = await open(part, from > 0 ? 'a' : 'w');
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      await fh.write(chunk);
       bytes += chunk.length;
       onProgress?.({ file: subject.file!, bytes, ...(total !== undefined ? { total } : {}) });
-      done(null, chunk);
-    },
-  });
-  try {
-    await pipeline(res, count, createWriteStream(part, { flags: from > 0 ? 'a' : 'w' }));
+    }
   } catch (err) {
-    if (err instanceof Wav2Vec2Error) throw err;
     throw incomplete(subject, bytes, total, err);
+  } finally {
+    await fh.close();
   }
   // A server that closes cleanly but early (no Content-Length, or a proxy that trims) ends here.
   if (length !== undefined && bytes - from < length) throw incomplete(subject, bytes, total);
