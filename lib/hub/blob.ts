@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { dirname } from 'node:path';
 import { Wav2Vec2Error } from '../errors';
@@ -89,15 +89,12 @@ async function receive(part: string, have: number, meta: FileMeta, ctx: HttpCont
   const length = int(header(res.headers, 'content-length'));
   const total = meta.size ?? (length !== undefined ? from + length : undefined);
   let bytes = from;
-  // Written chunk by chunk and awaited, not piped: a stream destroyed by the error would drop what it buffered,
-  // and every byte that arrived is a byte the next attempt need not fetch again.
   const fh = await open(part, from > 0 ? 'a' : 'w');
   try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      await fh.write(chunk);
-      bytes += chunk.length;
+    await saveBody(res, fh, (n) => {
+      bytes += n;
       onProgress?.({ file: subject.file!, bytes, ...(total !== undefined ? { total } : {}) });
-    }
+    });
   } catch (err) {
     throw incomplete(subject, bytes, total, err);
   } finally {
@@ -105,6 +102,67 @@ async function receive(part: string, have: number, meta: FileMeta, ctx: HttpCont
   }
   // A server that closes cleanly but early (no Content-Length, or a proxy that trims) ends here.
   if (length !== undefined && bytes - from < length) throw incomplete(subject, bytes, total);
+}
+
+/** Above this much received but not yet written, the connection is paused until the disk catches up. */
+const QUEUE_MAX = 64 << 20;
+
+/**
+ * Appends the body to `fh`, chunk by chunk, and rejects with the connection's error once every chunk that arrived
+ * is written. Neither piped nor async-iterated: a response destroyed by a reset discards what it buffered, and every
+ * byte that arrived is a byte the next attempt need not fetch again. So chunks are taken as they come (a queue of
+ * our own) and the socket is paused only when the disk falls far behind.
+ */
+function saveBody(res: IncomingMessage, fh: FileHandle, wrote: (n: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const queue: Buffer[] = [];
+    let queued = 0;
+    let writing = false;
+    let ended = false;
+    let failure: unknown;
+    const settle = () => {
+      if (writing || queue.length) return;
+      if (failure !== undefined) reject(failure);
+      else if (ended) resolve();
+    };
+    const pump = async () => {
+      writing = true;
+      try {
+        while (queue.length) {
+          const chunk = queue.shift()!;
+          queued -= chunk.length;
+          await fh.write(chunk);
+          wrote(chunk.length);
+          if (res.isPaused() && queued < QUEUE_MAX / 2) res.resume();
+        }
+      } catch (err) {
+        failure ??= err;
+        queue.length = 0;
+        res.destroy();
+      }
+      writing = false;
+      settle();
+    };
+    res.on('data', (chunk: Buffer) => {
+      if (failure !== undefined) return;
+      queue.push(chunk);
+      queued += chunk.length;
+      if (queued > QUEUE_MAX) res.pause();
+      if (!writing) void pump();
+    });
+    res.on('end', () => {
+      ended = true;
+      settle();
+    });
+    res.on('error', (err) => {
+      failure ??= err;
+      settle();
+    });
+    res.on('close', () => {
+      if (!ended) failure ??= Object.assign(new Error('connection closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      settle();
+    });
+  });
 }
 
 function rangeStart(res: IncomingMessage): number {
