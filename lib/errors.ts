@@ -26,6 +26,15 @@ export type ErrorCode =
   | 'INVALID_MANIFEST'
   // checkpoints (config.json, safetensors, torch.save archives): malformed or not what it claims
   | 'CHECKPOINT_INVALID'
+  // Hugging Face hub (lib/hub)
+  | 'HUB_INVALID_ID' // not a repo id huggingface_hub accepts (characters, length, "--", "..", ".git", revision)
+  | 'HUB_REPO_NOT_FOUND' // 404 / RepoNotFound / RevisionNotFound, or 401 without a token (private: set HF_TOKEN)
+  | 'HUB_FILE_NOT_FOUND' // the repo has no such file (config.json, weights, a shard its index names)
+  | 'HUB_AUTH_FAILED' // 401/403 although a token was sent, or a gated repo
+  | 'HUB_NETWORK' // connection refused/reset, timeout, DNS, 5xx, a redirect loop or an answer not in the hub's shape
+  | 'HUB_CHECKSUM_MISMATCH' // a downloaded LFS file whose sha256 is not its etag (the partial file is deleted)
+  | 'HUB_OFFLINE_MISS' // HF_HUB_OFFLINE=1 (or offline: true) and the cache lacks the repo, revision or a file
+  | 'HUB_DOWNLOAD_INCOMPLETE' // the body ended before its announced size (kept as .incomplete, resumed next time)
   // decoding
   | 'DECODE_INVALID_INPUT'
   | 'LEXICON_INVALID'

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * `wav2vec2` — transcribe, features, plot, batch, serve, bench, setup. User mistakes print one line and exit 1 (2 for
- * usage errors); only unexpected failures print a stack (and WAV2VEC2_DEBUG=1 prints stacks always).
+ * `wav2vec2` — transcribe, features, plot, batch, serve, bench, setup, download. User mistakes print one line and exit
+ * 1 (2 for usage errors); only unexpected failures print a stack (and WAV2VEC2_DEBUG=1 prints stacks always).
  */
 import { Command, CommanderError } from 'commander';
 import { Wav2Vec2Error } from '../errors';
 import { batchCommand } from './batch';
 import { benchCommand } from './bench';
+import { downloadCommand } from './download';
 import { featuresCommand } from './features';
 import { plotCommand } from './plot';
 import { serveCommand } from './serve';
@@ -27,7 +28,7 @@ function usageLine(text: string, write: (s: string) => void): void {
 
 export function program(): Command {
   const root = new Command('wav2vec2').description('speech recognition with wav2vec2-family models (LibTorch)').version(version);
-  for (const cmd of [root, transcribeCommand(), featuresCommand(), plotCommand(), batchCommand(), benchCommand(), serveCommand(), setupCommand()]) {
+  for (const cmd of [root, transcribeCommand(), featuresCommand(), plotCommand(), batchCommand(), benchCommand(), serveCommand(), setupCommand(), downloadCommand()]) {
     // addCommand() does not pass settings down: each command throws instead of exiting, so main() decides.
     cmd.showHelpAfterError('(run with --help for usage)').exitOverride().configureOutput({ outputError: usageLine });
     if (cmd !== root) root.addCommand(cmd);
