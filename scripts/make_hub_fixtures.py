@@ -19,6 +19,10 @@ preprocessor_config.json) plus `expected/`:
   meaningful (compare valid frames only).
 - `meta.json`: frames per item, lengths, normalisation, versions.
 
+wav2vec2-lv60 is saved through Wav2Vec2Processor, so it has transformers 5's processor_config.json (feature extractor
+nested) where the others have 4.x's preprocessor_config.json. wav2vec2-bin is written as transformers 4.x wrote .bin
+files (see save_legacy_bin).
+
 All sizes are tiny and the conv layout is deliberately not wav2vec2's (kernels 10,3,3, strides 5,2,2: a 20-sample
 hop and a 40-sample receptive field) so that a builder that assumes 320/400 fails. After transformers' init every
 parameter gets seeded noise, so that layer norms are not identities and biases are not zero: a builder that swaps
@@ -42,6 +46,7 @@ from transformers import (
     Wav2Vec2FeatureExtractor,
     Wav2Vec2ForCTC,
     Wav2Vec2Model,
+    Wav2Vec2Processor,
     WavLMConfig,
     WavLMForCTC,
     WavLMModel,
@@ -121,18 +126,25 @@ def save_legacy_bin(model, out: Path):
     return reloaded
 
 
-def save_processor(out: Path, normalize: bool, with_tokenizer: bool):
+def save_processor(out: Path, normalize: bool, with_tokenizer: bool, as_processor: bool):
+    """Most hub repos have transformers 4.x's preprocessor_config.json; transformers 5's Wav2Vec2Processor writes
+    processor_config.json with the feature extractor nested in it instead (`as_processor`, one fixture)."""
     extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0,
                                          do_normalize=normalize, return_attention_mask=normalize)
-    extractor.save_pretrained(out)
-    if with_tokenizer:
-        vocab = out / "vocab.json.tmp"
-        vocab.write_text(json.dumps({t: i for i, t in enumerate(VOCAB)}))
-        tokenizer = Wav2Vec2CTCTokenizer(str(vocab), unk_token="<unk>", pad_token="<pad>", word_delimiter_token="|",
-                                         do_lower_case=False)
-        assert len(tokenizer) == len(VOCAB), f"tokenizer has {len(tokenizer)} tokens, expected {len(VOCAB)}"
+    if not with_tokenizer:
+        extractor.save_pretrained(out)
+        return
+    vocab = out / "vocab.json.tmp"
+    vocab.write_text(json.dumps({t: i for i, t in enumerate(VOCAB)}))
+    tokenizer = Wav2Vec2CTCTokenizer(str(vocab), unk_token="<unk>", pad_token="<pad>", word_delimiter_token="|",
+                                     do_lower_case=False)
+    assert len(tokenizer) == len(VOCAB), f"tokenizer has {len(tokenizer)} tokens, expected {len(VOCAB)}"
+    if as_processor:
+        Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(out)
+    else:
+        extractor.save_pretrained(out)
         tokenizer.save_pretrained(out)
-        vocab.unlink()
+    vocab.unlink()
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
@@ -217,7 +229,7 @@ def make(name: str, spec, root: Path):
         model = save_legacy_bin(model, out)
     else:
         model.save_pretrained(out, **save_kwargs)
-    save_processor(out, normalize, with_tokenizer=hasattr(model, "lm_head"))
+    save_processor(out, normalize, with_tokenizer=hasattr(model, "lm_head"), as_processor=name == "wav2vec2-lv60")
     if name == "wav2vec2-lm":
         write_language_model(out)
     frames, batch_diff = run_reference(model, out / "expected", normalize)
