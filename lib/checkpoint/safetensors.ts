@@ -7,6 +7,7 @@
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Wav2Vec2Error } from '../errors';
+import { cannotOpen } from './source';
 import type { TensorRef, WeightDType, WeightSet } from './types';
 
 /** The reference implementation refuses headers over 100 MB; so do we, before allocating. */
@@ -26,9 +27,13 @@ function bad(file: string, what: string): Wav2Vec2Error {
 /** Reads the header of a safetensors file and returns where each tensor's bytes are. */
 export async function readSafetensors(path: string): Promise<WeightSet> {
   const file = resolve(path);
-  const handle = await open(file, 'r');
+  const handle = await open(file, 'r').catch((err: unknown) => {
+    throw cannotOpen(file, err);
+  });
   try {
-    const size = (await handle.stat()).size;
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw cannotOpen(file, new Error('not a regular file'));
+    const size = stat.size;
     if (size < 8) throw bad(file, `${size} bytes, shorter than the 8-byte header length`);
     const head = Buffer.alloc(8);
     await handle.read(head, 0, 8, 0);

@@ -4,6 +4,7 @@
  * checkpoint's folder (no path can reach outside it), every mapped tensor must be in the shard the map names, and
  * no tensor may be in two shards or in a shard the map does not send it to.
  */
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { checkpointError, isObject, parseJsonObject, readJsonObject, type JsonObject } from './json';
 import type { WeightSet } from './types';
@@ -22,7 +23,9 @@ export async function readShardedIndex(indexPath: string, readShard: ShardReader
   const byShard = shardsOf(indexPath, index);
   const weights: WeightSet = new Map();
   for (const [shard, names] of byShard) {
-    const tensors = await readShard(join(dirname(indexPath), shard));
+    const path = join(dirname(indexPath), shard);
+    if (!existsSync(path)) throw checkpointError(indexPath, `shard "${shard}" is missing from the folder`);
+    const tensors = await readShard(path);
     mergeShard(indexPath, shard, names, tensors, weights);
   }
   return weights;

@@ -23,9 +23,23 @@ export function bufferSource(name: string, bytes: Uint8Array): ByteSource {
   };
 }
 
+/** A checkpoint file that cannot be opened (missing, a folder, no permission) is a coded error naming it. */
+export function cannotOpen(path: string, err: unknown): Wav2Vec2Error {
+  return new Wav2Vec2Error('CHECKPOINT_INVALID', `${path}: cannot be opened (${(err as Error).message}).`, { cause: err });
+}
+
 /** Runs `body` with a source over the file at `path` (synchronous reads: a handful of small ones per file). */
 export function withFileSource<T>(path: string, body: (source: ByteSource) => T): T {
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      throw new Error('not a regular file');
+    }
+  } catch (err) {
+    throw cannotOpen(path, err);
+  }
   try {
     const size = fstatSync(fd).size;
     return body({

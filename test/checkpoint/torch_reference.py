@@ -3,8 +3,8 @@
     python torch_reference.py tensors FILE...      -> {file: {name: {dtype, shape, values}}}  (torch.load / safe_open)
     python torch_reference.py make-cases DIR       -> writes torch.save files of every layout a state dict can have,
                                                       and malformed ones, into DIR; prints their names
-    python torch_reference.py tokenizer DIR        -> Wav2Vec2CTCTokenizer's labels, pad id, delimiter, lower case
-    python torch_reference.py preprocessor DIR     -> Wav2Vec2Processor's feature extractor settings
+    python torch_reference.py tokenizer DIR...     -> {dir: Wav2Vec2CTCTokenizer's labels, pad id, delimiter, case}
+    python torch_reference.py preprocessor DIR...  -> {dir: AutoFeatureExtractor's rate, normalisation, mask}
 """
 import io
 import json
@@ -135,22 +135,27 @@ def make_cases(d):
     print(json.dumps({"good": {k: f"{k}.pth" for k in good} | {"crafted_ok": "crafted_ok.pth"}, "bad": bad}))
 
 
-def tokenizer(d):
+def tokenizer(dirs):
     from transformers import Wav2Vec2CTCTokenizer
-    t = Wav2Vec2CTCTokenizer.from_pretrained(d)
-    n = len(t)
-    print(json.dumps({"labels": t.convert_ids_to_tokens(list(range(n))), "blank": t.pad_token_id,
-                      "wordDelimiter": t.word_delimiter_token, "lowerCase": bool(t.do_lower_case)}))
+    out = {}
+    for d in dirs:
+        t = Wav2Vec2CTCTokenizer.from_pretrained(d)
+        out[d] = {"labels": t.convert_ids_to_tokens(list(range(len(t)))), "blank": t.pad_token_id,
+                  "wordDelimiter": t.word_delimiter_token, "lowerCase": bool(t.do_lower_case)}
+    print(json.dumps(out))
 
 
-def preprocessor(d):
+def preprocessor(dirs):
     from transformers import AutoFeatureExtractor
-    f = AutoFeatureExtractor.from_pretrained(d)
-    print(json.dumps({"sampleRate": f.sampling_rate, "normalize": bool(f.do_normalize),
-                      "attentionMask": bool(f.return_attention_mask)}))
+    out = {}
+    for d in dirs:
+        f = AutoFeatureExtractor.from_pretrained(d)
+        out[d] = {"sampleRate": f.sampling_rate, "normalize": bool(f.do_normalize),
+                  "attentionMask": bool(f.return_attention_mask)}
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"tensors": tensors, "make-cases": lambda a: make_cases(a[0]), "tokenizer": lambda a: tokenizer(a[0]),
-     "preprocessor": lambda a: preprocessor(a[0])}[cmd](args)
+    {"tensors": tensors, "make-cases": lambda a: make_cases(a[0]), "tokenizer": tokenizer,
+     "preprocessor": preprocessor}[cmd](args)
