@@ -33,6 +33,11 @@ export const MAX_STACK = 1_000_000;
 export const MAX_MARKS = 10_000;
 export const MAX_MEMO = 4_000_000;
 export const MAX_TENSORS = 1_000_000;
+/**
+ * Containers (dicts, lists, tuples) one pickle may make. A state dict makes about ten per tensor; the bound keeps
+ * a pickle of nothing but EMPTY_DICT / EMPTY_TUPLE opcodes from allocating gigabytes before it is refused.
+ */
+export const MAX_OBJECTS = 1_000_000;
 /** torch tensors have at most 64 dimensions; a checkpoint tensor has far fewer. */
 export const MAX_DIMS = 16;
 
@@ -42,8 +47,21 @@ class Tuple {
 class List {
   readonly items: Value[] = [];
 }
+/** The Map is made on the first insert: a run of empty dicts (a hostile pickle's cheapest object) stays cheap. */
 class Dict {
-  readonly map = new Map<string | number, Value>();
+  private entries: Map<string | number, Value> | null = null;
+  get size(): number {
+    return this.entries?.size ?? 0;
+  }
+  has(k: string | number): boolean {
+    return this.entries?.has(k) ?? false;
+  }
+  set(k: string | number, v: Value): void {
+    (this.entries ??= new Map()).set(k, v);
+  }
+  [Symbol.iterator](): IterableIterator<[string | number, Value]> {
+    return (this.entries ?? new Map<string | number, Value>()).entries();
+  }
 }
 class Global {
   constructor(readonly module: string, readonly name: string) {}
@@ -82,6 +100,9 @@ class Unpickler {
   private readonly memo = new Map<number, Value>();
   private readonly storages = new Map<string, PickledStorage>();
   private tensors = 0;
+  private objects = 0;
+  /** Values on the stacks the marks hold: with the current stack, bounded together by MAX_STACK. */
+  private below = 0;
   /** Where the opcode being run starts, for messages. */
   private opAt = 0;
 
@@ -98,7 +119,7 @@ class Unpickler {
       const op = this.b[this.pos++]!;
       if (op === 0x2e) return this.finish();
       this.step(op);
-      if (this.stack.length > MAX_STACK) this.fail(`its stack grows past ${MAX_STACK} values`);
+      if (this.below + this.stack.length > MAX_STACK) this.fail(`its stack grows past ${MAX_STACK} values`);
     }
   }
 
@@ -107,7 +128,7 @@ class Unpickler {
     const top = this.stack[0]!;
     if (!(top instanceof Dict)) this.fail(`the pickled object is ${kindOf(top)}, not a state dict`);
     const out = new Map<string, PickledTensor>();
-    for (const [k, v] of top.map) {
+    for (const [k, v] of top) {
       if (typeof k !== 'string') this.fail(`the state dict has a key of type ${typeof k}`);
       if (!isTensor(v)) this.fail(`state dict entry "${k}" is ${kindOf(v)}, not a tensor (a checkpoint that wraps its state dict is not supported)`);
       out.set(k, v);
@@ -118,12 +139,12 @@ class Unpickler {
   private step(op: number): void {
     switch (op) {
       case 0x80: { const v = this.u8(); if (v < 2 || v > 5) this.fail(`protocol ${v}`); return; }
-      case 0x28: if (this.marks.length >= MAX_MARKS) this.fail(`marks nest deeper than ${MAX_MARKS}`); this.marks.push(this.stack); this.stack = []; return;
-      case 0x7d: this.stack.push(new Dict()); return;
-      case 0x5d: this.stack.push(new List()); return;
-      case 0x29: this.stack.push(new Tuple([])); return;
-      case 0x74: { const items = this.popMark(); this.stack.push(new Tuple(items)); return; }
-      case 0x85: case 0x86: case 0x87: { const n = op - 0x84; this.need(n, 'TUPLE'); this.stack.push(new Tuple(this.stack.splice(-n))); return; }
+      case 0x28: if (this.marks.length >= MAX_MARKS) this.fail(`marks nest deeper than ${MAX_MARKS}`); this.below += this.stack.length; this.marks.push(this.stack); this.stack = []; return;
+      case 0x7d: this.stack.push(this.made(new Dict())); return;
+      case 0x5d: this.stack.push(this.made(new List())); return;
+      case 0x29: this.stack.push(this.made(new Tuple([]))); return;
+      case 0x74: { const items = this.popMark(); this.stack.push(this.made(new Tuple(items))); return; }
+      case 0x85: case 0x86: case 0x87: { const n = op - 0x84; this.need(n, 'TUPLE'); this.stack.push(this.made(new Tuple(this.stack.splice(-n)))); return; }
       case 0x4a: this.stack.push(this.take(4).readInt32LE(0)); return;
       case 0x4b: this.stack.push(this.u8()); return;
       case 0x4d: this.stack.push(this.take(2).readUInt16LE(0)); return;
@@ -214,7 +235,13 @@ class Unpickler {
     const below = this.marks.pop();
     if (!below) this.fail('an opcode that needs a MARK without one');
     this.stack = below;
+    this.below -= below.length;
     return items;
+  }
+
+  private made<T extends Value>(v: T): T {
+    if (++this.objects > MAX_OBJECTS) this.fail(`more than ${MAX_OBJECTS} dicts, lists and tuples`);
+    return v;
   }
 
   private put(i: number): void {
@@ -231,14 +258,15 @@ class Unpickler {
   private setItem(d: Value, k: Value, v: Value): void {
     if (!(d instanceof Dict)) this.fail(`SETITEM on ${kindOf(d)}`);
     if (typeof k !== 'string' && typeof k !== 'number') this.fail(`a dict key that is ${kindOf(k)}`);
-    if (d.map.has(k)) this.fail(`the key ${JSON.stringify(k)} appears twice in one dict`);
-    d.map.set(k, v);
+    if (d.has(k)) this.fail(`the key ${JSON.stringify(k)} appears twice in one dict`);
+    d.set(k, v);
   }
 
   private append(l: Value, items: Value[]): void {
     if (!(l instanceof List)) this.fail(`APPEND on ${kindOf(l)}`);
     if (l.items.length + items.length > MAX_STACK) this.fail(`a list longer than ${MAX_STACK}`);
-    l.items.push(...items);
+    // A loop, not push(...items): spreading a long run of values as arguments overflows the call stack.
+    for (const v of items) l.items.push(v);
   }
 
   /** BUILD is only OrderedDict's: the state dict's `_metadata` attribute, which a loader does not need. */
@@ -253,7 +281,7 @@ class Unpickler {
     switch (fn.full) {
       case 'collections.OrderedDict':
         if (a.length !== 0) this.fail('OrderedDict called with arguments');
-        return new Dict();
+        return this.made(new Dict());
       case 'torch._utils._rebuild_tensor_v2':
         return this.rebuildTensor(a);
       case 'torch._utils._rebuild_parameter':
@@ -316,7 +344,7 @@ function isTensor(v: Value): v is PickledTensor {
 }
 
 function isEmptyDict(v: Value): boolean {
-  return v instanceof Dict && v.map.size === 0;
+  return v instanceof Dict && v.size === 0;
 }
 
 function kindOf(v: Value): string {
