@@ -1,5 +1,5 @@
 /**
- * The short version of `npm run fuzz:checkpoints` (100,000 inputs): 3,000 mutated and truncated checkpoint files
+ * The short version of `npm run fuzz:checkpoints` (100,000 inputs): 2,000 mutated and truncated checkpoint files
  * (config.json, safetensors, sharded index, tokenizer and preprocessor files, torch.save archives and their pickles),
  * each read in a worker thread with a timeout. Every input must be read or refused with a coded error.
  */
@@ -7,17 +7,17 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { makeCase, makeTargets, runCase, runFuzz } from '../../scripts/fuzz-checkpoints';
 
-describe('checkpoint/fuzz: 3,000 damaged checkpoint files', () => {
+describe('checkpoint/fuzz: 2,000 damaged checkpoint files', () => {
   it('gives 0 crashes, 0 hangs and only coded errors, and reaches every reader', async function () {
     this.timeout(300_000);
-    const r = await runFuzz({ count: 3000, seed: 20261206, timeoutMs: 20_000, workers: 1, saveDir: join(__dirname, '..', 'fixtures', 'generated', 'checkpoint-fuzz-failures') });
-    assert.equal(r.total, 3000);
+    const r = await runFuzz({ count: 2000, seed: 20261206, timeoutMs: 20_000, workers: 1, saveDir: join(__dirname, '..', 'fixtures', 'generated', 'checkpoint-fuzz-failures') });
+    assert.equal(r.total, 2000);
     assert.deepEqual(r.problems, [], r.problems.map((p) => `${p.kind} on ${p.target} ${p.seed} (${p.mutation}): ${p.detail}`).join('\n'));
     // A fuzzer whose inputs all fail the same way tests nothing: some must still read, most must reach the checks.
-    assert.ok(r.read > 100, `${r.read} inputs read`);
-    assert.ok((r.coded.CHECKPOINT_INVALID ?? 0) > 1000, `coded: ${JSON.stringify(r.coded)}`);
+    assert.ok(r.read > 60, `${r.read} inputs read`);
+    assert.ok((r.coded.CHECKPOINT_INVALID ?? 0) > 700, `coded: ${JSON.stringify(r.coded)}`);
     for (const t of ['config', 'safetensors', 'safetensorsHeader', 'shardedIndex', 'tokenizer', 'preprocessor', 'torchArchive', 'pickle']) {
-      assert.ok((r.byTarget[t] ?? 0) > 100, `${t}: ${r.byTarget[t]} inputs`);
+      assert.ok((r.byTarget[t] ?? 0) > 60, `${t}: ${r.byTarget[t]} inputs`);
     }
   });
 
