@@ -39,6 +39,8 @@ export type ErrorCode =
   | 'DECODE_INVALID_INPUT'
   | 'LEXICON_INVALID'
   | 'LM_INVALID'
+  // a language model format we cannot read (a KenLM binary): the message says how to get an ARPA file
+  | 'LM_UNSUPPORTED'
   // batch jobs
   | 'BATCH_INPUT_INVALID'
   | 'BATCH_INPUT_BROKEN_LINK'

@@ -4,9 +4,9 @@
  * the data. Everything in the header is untrusted until checked here: the header length against the file and a
  * cap, every range against the data section and against each other, every shape against its range.
  */
-import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Wav2Vec2Error } from '../errors';
+import { bufferSource, withFileSource, type ByteSource } from './source';
 import type { TensorRef, WeightDType, WeightSet } from './types';
 
 /** The reference implementation refuses headers over 100 MB; so do we, before allocating. */
@@ -25,24 +25,24 @@ function bad(file: string, what: string): Wav2Vec2Error {
 
 /** Reads the header of a safetensors file and returns where each tensor's bytes are. */
 export async function readSafetensors(path: string): Promise<WeightSet> {
-  const file = resolve(path);
-  const handle = await open(file, 'r');
-  try {
-    const size = (await handle.stat()).size;
-    if (size < 8) throw bad(file, `${size} bytes, shorter than the 8-byte header length`);
-    const head = Buffer.alloc(8);
-    await handle.read(head, 0, 8, 0);
-    const headerBytes = head.readBigUInt64LE(0);
-    if (headerBytes > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) {
-      throw bad(file, `the header claims ${headerBytes} bytes; the file has ${size - 8} after the length and the limit is ${MAX_HEADER_BYTES}`);
-    }
-    const n = Number(headerBytes);
-    const json = Buffer.alloc(n);
-    await handle.read(json, 0, n, 8);
-    return parseHeader(file, json, 8 + n, size);
-  } finally {
-    await handle.close();
+  return withFileSource(resolve(path), parseSafetensors);
+}
+
+/** The same for bytes in memory (tests and the fuzzer); `name` plays the file's part in TensorRefs and errors. */
+export function parseSafetensorsBytes(name: string, bytes: Uint8Array): WeightSet {
+  return parseSafetensors(bufferSource(name, bytes));
+}
+
+/** Reads only the 8-byte length and the header it announces; the data section is only bounds. */
+export function parseSafetensors(src: ByteSource): WeightSet {
+  const { name: file, size } = src;
+  if (size < 8) throw bad(file, `${size} bytes, shorter than the 8-byte header length`);
+  const headerBytes = src.read(0, 8).readBigUInt64LE(0);
+  if (headerBytes > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) {
+    throw bad(file, `the header claims ${headerBytes} bytes; the file has ${size - 8} after the length and the limit is ${MAX_HEADER_BYTES}`);
   }
+  const n = Number(headerBytes);
+  return parseHeader(file, src.read(8, n), 8 + n, size);
 }
 
 /** Checks a header and turns it into tensor references; `dataStart` and `fileSize` bound every range. */
