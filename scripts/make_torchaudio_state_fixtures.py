@@ -11,6 +11,10 @@ Wav2Vec2Config kwargs for hf_*), so that a test can build it from those and comp
 FIXTURES_DIR/outputs/<name>/. Models whose state dict is over MAX_BYTES are skipped (and listed) to keep the
 repository small. hf_tiny_traced_tuple holds the same weights as hf_tiny_traced and is skipped as a duplicate.
 
+ta_tiny_base_fairseq.pth is ta_tiny_base's state dict as torchaudio's bundle URLs ship an ASR checkpoint: the CTC
+head ("aux") with three extra rows at 1, 2, 3 (fairseq's dictionary specials), which torchaudio's
+`_remove_aux_axes` drops at load. A loader that removes them gives ta_tiny_base's stored outputs exactly.
+
 Scripting folds the weight-norm parametrisation of the positional conv into a plain `weight` for the ta_*
 models, so their state dicts name `encoder.transformer.pos_conv_embed.conv.weight`, not weight_g / weight_v.
 """
@@ -53,6 +57,20 @@ def main(argv):
                       torch=torch.__version__)
         (out / f"{name}.json").write_text(json.dumps(params, indent=1) + "\n")
         print(f"{name}: {len(state)} tensors, {size} bytes")
+        if name == "ta_tiny_base":
+            write_fairseq_style(state, out / f"{name}_fairseq.pth")
+
+
+def write_fairseq_style(state, path):
+    """The state dict with fairseq's three unused CTC rows put back at 1, 2, 3 (seeded noise, never used)."""
+    g = torch.Generator().manual_seed(7003)
+    fair = dict(state)
+    for key in ("aux.weight", "aux.bias"):
+        mat = state[key]
+        junk = torch.randn((3, *mat.shape[1:]), generator=g, dtype=mat.dtype)
+        fair[key] = torch.cat([mat[:1], junk, mat[1:]]).contiguous()
+    torch.save(fair, path)
+    print(f"{path.name}: aux rows 1-3 added, {path.stat().st_size} bytes")
 
 
 if __name__ == "__main__":

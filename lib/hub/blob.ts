@@ -59,9 +59,17 @@ export async function fileMeta(url: URL, ctx: HttpContext, subject: Subject): Pr
 /** Puts the blob `meta.etag` into the cache unless it is there; waits while another process fetches it. */
 export async function fetchBlob(cache: RepoCache, meta: FileMeta, ctx: HttpContext, subject: Subject,
   onProgress?: (p: ByteProgress) => void): Promise<void> {
-  const blob = cache.blob(meta.etag);
+  await fetchFile(cache.blob(meta.etag), cache.lockFile(meta.etag), meta, ctx, subject, onProgress);
+}
+
+/**
+ * Puts `meta.url`'s body at `blob` unless it is there, under the lock `lock`: received into `<blob>.incomplete`
+ * (resumed with Range), checked, renamed. Also used for files outside the hub cache (torchaudio's checkpoints).
+ */
+export async function fetchFile(blob: string, lock: string, meta: FileMeta, ctx: HttpContext, subject: Subject,
+  onProgress?: (p: ByteProgress) => void): Promise<void> {
   await mkdir(dirname(blob), { recursive: true });
-  await withFileLock(cache.lockFile(meta.etag), async () => {
+  await withFileLock(lock, async () => {
     if (await stat(blob).then((s) => s.isFile(), () => false)) return; // fetched by the process we waited for
     const part = `${blob}.incomplete`;
     let have = await stat(part).then((s) => s.size, () => 0);
