@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'INVALID_MANIFEST'
   // checkpoints (config.json, safetensors, torch.save archives): malformed or not what it claims
   | 'CHECKPOINT_INVALID'
+  // a checkpoint the native builder cannot build faithfully (architecture, adapter, activation, ...): names the field
+  | 'MODEL_UNSUPPORTED'
   // decoding
   | 'DECODE_INVALID_INPUT'
   | 'LEXICON_INVALID'
