@@ -98,6 +98,19 @@ describe('native builder: parity with transformers', function () {
         }
       });
 
+      it("matches with LibTorch's own kernels too (optimize: false)", async () => {
+        const plain = await buildModel(await readFixtureCheckpoint(name), { threads: 1, optimize: false });
+        try {
+          assert.deepEqual(plain.info.rewrites, {});
+          const hidden = readNpy(join(dir, 'hidden_0.npy'));
+          const { features } = await plain.extractFeatures(alone(0));
+          features.forEach((f, l) => record(name, 'features', maxAbsDiff(f.data, layer(hidden, l, null, meta.frames[0]!))));
+          if (meta.logits) record(name, 'logits', maxAbsDiff((await plain.forward(alone(0))).emissions.data, readNpy(join(dir, 'logits_0.npy')).data));
+        } finally {
+          plain.dispose();
+        }
+      });
+
       it(`matches ${meta.batched ? "transformers' padded batch" : 'each item alone'} in a zero-padded batch`, async () => {
         const input = { data: waveforms.data, shape: waveforms.shape as [number, number] };
         const { features, lengths } = await model.extractFeatures(input, { lengths: meta.lengths });
