@@ -93,7 +93,7 @@ class Reader {
     v.forEach((x, i) => {
       if (!(typeof x === 'number' && Number.isInteger(x) && x >= lo && x <= hi)) throw invalid(`${field}[${i}]`, `an integer within [${lo}, ${hi}]`, x);
     });
-    return v as number[];
+    return [...(v as number[])];  // a copy: the spec must not change with the caller's object
   }
 
   activation(field: string, fallback: ActivationName): ActivationName {
@@ -113,7 +113,8 @@ class Reader {
 
 function architecture(r: Reader): { arch: Architecture; ctc: boolean; modelClass: string } {
   const { architectures, model_type: modelType } = r.c;
-  if (modelType !== undefined && (typeof modelType !== 'string' || !(modelType in MODEL_TYPES))) {
+  // Own keys only: "constructor" or "toString" must not find Object.prototype's.
+  if (modelType !== undefined && (typeof modelType !== 'string' || !Object.hasOwn(MODEL_TYPES, modelType))) {
     throw typeof modelType === 'string'
       ? unsupported('model_type', modelType, `built natively: ${Object.keys(MODEL_TYPES).join(', ')}`)
       : invalid('model_type', 'a string', modelType);
@@ -123,7 +124,7 @@ function architecture(r: Reader): { arch: Architecture; ctc: boolean; modelClass
       throw invalid('architectures', 'a list of one class name', architectures);
     }
     const name = architectures[0] as string;
-    const known = CLASSES[name];
+    const known = Object.hasOwn(CLASSES, name) ? CLASSES[name] : undefined;
     if (!known) throw unsupported('architectures', architectures, `built natively: ${Object.keys(CLASSES).join(', ')}`);
     if (modelType !== undefined && MODEL_TYPES[modelType as string] !== known.arch) {
       throw invalid('model_type', `"${known.arch}" for ${name}`, modelType);

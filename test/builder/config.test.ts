@@ -56,6 +56,8 @@ describe('builder config: parseConfig', () => {
     ['an activation we do not implement', { hidden_act: 'quick_gelu' }, /"hidden_act": "quick_gelu"/],
     ['a batch-normed positional conv', { conv_pos_batch_norm: true }, /"conv_pos_batch_norm": true/],
     ['another feature extractor norm', { feat_extract_norm: 'batch' }, /"feat_extract_norm": "batch"/],
+    ["Object.prototype's names as a class", { architectures: ['constructor'] }, /"architectures": \["constructor"\]/],
+    ["Object.prototype's names as a model type", { architectures: null, model_type: 'toString' }, /"model_type": "toString"/],
   ];
   for (const [what, change, pattern] of unsupported) {
     it(`refuses ${what} with MODEL_UNSUPPORTED naming the field`, () => rejects(() => parseConfig({ ...base, ...change }), 'MODEL_UNSUPPORTED', pattern));
@@ -124,5 +126,38 @@ describe('builder: weights checked again in C++', function () {
     } finally {
       model.dispose();
     }
+  });
+});
+
+describe('builder config: mutated configs', () => {
+  // A seeded walk over every fixture's config: each field replaced by a value of another kind. parseConfig must
+  // return a spec or throw one of our two codes, nothing else (lib/checkpoint's fuzzer does the long run).
+  it('returns a spec or throws CHECKPOINT_INVALID / MODEL_UNSUPPORTED for 5,000 mutations', () => {
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const values: unknown[] = [null, true, false, 0, -1, 1.5, 1e308, NaN, '', 'gelu', 'group', [], [0], [1, 2, 3], {}, { a: 1 }, '__proto__', 'constructor'];
+    const names = ['wav2vec2-base', 'wav2vec2-lv60', 'hubert', 'wavlm', 'data2vec-audio', 'wavlm-bare'];
+    const codes = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const c = config(names[rand(names.length)]!);
+      const keys = Object.keys(c);
+      for (let k = 0, n = 1 + rand(3); k < n; k++) {
+        const key = keys[rand(keys.length)]!;
+        if (rand(5) === 0) delete c[key];
+        else c[key] = values[rand(values.length)];
+      }
+      try {
+        parseConfig(c);
+        codes.add('ok');
+      } catch (err) {
+        assert.ok(err instanceof Wav2Vec2Error, `mutation ${i}: ${String(err)}`);
+        assert.ok(err.code === 'CHECKPOINT_INVALID' || err.code === 'MODEL_UNSUPPORTED', `mutation ${i}: ${err.code}`);
+        codes.add(err.code);
+      }
+    }
+    assert.deepEqual([...codes].sort(), ['CHECKPOINT_INVALID', 'MODEL_UNSUPPORTED', 'ok']);
   });
 });
