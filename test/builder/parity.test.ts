@@ -48,6 +48,17 @@ function record(name: string, kind: 'logits' | 'features', diff: number): void {
   assert.ok(diff <= TOL, `${name}: ${kind} differ from transformers by ${diff}`);
 }
 
+/** The same checkpoint with the positional conv's weight-norm halves under their pre-parametrization names. */
+async function withLegacyWeightNorm(name: string) {
+  const checkpoint = await readFixtureCheckpoint(name);
+  const renamed = new Map([...checkpoint.weights].map(([k, v]) => {
+    const legacy = k.replace('parametrizations.weight.original0', 'weight_g').replace('parametrizations.weight.original1', 'weight_v');
+    return [legacy, { ...v, name: legacy }];
+  }));
+  assert.ok([...renamed.keys()].some((k) => k.endsWith('pos_conv_embed.conv.weight_g')), 'the fixture has a weight-normed positional conv');
+  return { ...checkpoint, weights: renamed };
+}
+
 describe('native builder: parity with transformers', function () {
   this.timeout(120_000);
   before(function () {
@@ -56,6 +67,19 @@ describe('native builder: parity with transformers', function () {
   after(() => {
     // eslint-disable-next-line no-console
     if (Object.keys(figures).length) console.log('      max abs diff vs transformers:', JSON.stringify(figures));
+  });
+
+  it('reads weight_g / weight_v (the names most .bin files on the hub carry) as parametrizations.weight.original0 / 1', async () => {
+    const dir = join(HUB_FIXTURES, 'wav2vec2-base', 'expected');
+    const model = await buildModel(await withLegacyWeightNorm('wav2vec2-base'), { threads: 1 });
+    try {
+      const x = readNpy(join(dir, 'waveforms.npy'));
+      const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta;
+      const { emissions } = await model.forward(x.data.slice(0, meta.lengths[0]));
+      record('wav2vec2-base', 'logits', maxAbsDiff(emissions.data, readNpy(join(dir, 'logits_0.npy')).data));
+    } finally {
+      model.dispose();
+    }
   });
 
   for (const name of PARITY_FIXTURES) {
