@@ -12,7 +12,9 @@
  *   --device DEV       cpu (default) or cuda
  *   --model FILE       a TorchScript file of your own (FILE with .onnx instead of .pt is used for onnxruntime)
  *   --no-e2e           skip the end-to-end case
- *   --no-variants      skip the variants of this package on the base model (graph rewrites off, CPU cache off, int8, bfloat16)
+ *   --no-variants      skip the variants of this package on the base model (graph rewrites off, CPU cache off, int8, bfloat16,
+ *                      the native builder on the same weights)
+ *   --variants-only    only the variants (no runtime comparison, no end-to-end case)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,7 +43,7 @@ function parse(argv: string[]) {
     options: {
       quick: { type: 'boolean', default: false }, models: { type: 'string' }, threads: { type: 'string' }, reps: { type: 'string' },
       device: { type: 'string', default: 'cpu' }, model: { type: 'string' }, 'no-e2e': { type: 'boolean', default: false },
-      'no-variants': { type: 'boolean', default: false },
+      'no-variants': { type: 'boolean', default: false }, 'variants-only': { type: 'boolean', default: false },
     },
   });
   return values;
@@ -202,6 +204,7 @@ async function variants(files: ModelFiles, reps: number, tmp: string): Promise<V
     if (!existsSync(file) && py && existsSync(hf)) spawnSync(py, [join(ROOT, 'scripts', 'export_hf.py'), hf, file, ...flags], { stdio: 'inherit' });
     return file;
   };
+  const hfDir = join(ROOT, 'bench', 'models', `${files.name}-hf`);
   const int8 = exportOf('int8', ['--quantize', 'int8']);
   const bf16 = exportOf('bf16', ['--dtype', 'bfloat16']);
   const configs: Array<{ name: string; load: Record<string, unknown> }> = [
@@ -210,6 +213,8 @@ async function variants(files: ModelFiles, reps: number, tmp: string): Promise<V
     { name: 'CPU tensor cache off', load: { path: files.pt, cpuCacheLimit: 0 } },
     ...(existsSync(bf16) ? [{ name: 'bfloat16 (export_hf.py --dtype bfloat16)', load: { path: bf16, dtype: 'bfloat16' } }] : []),
     ...(existsSync(int8) ? [{ name: 'int8 dynamic quantisation (export_hf.py --quantize int8)', load: { path: int8 } }] : []),
+    // The same weights as the default's TorchScript export, built natively from their Hugging Face folder (lib/builder).
+    ...(existsSync(join(hfDir, 'model.safetensors')) ? [{ name: 'native builder (same weights, from model.safetensors)', load: { hub: hfDir } }] : []),
   ];
   const workers: BenchWorker[] = [];
   const rows: VariantRow[] = [];
@@ -296,7 +301,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   let variantRows: VariantRow[] = [];
   const started = Date.now();
   try {
-    if (args.model) {
+    if (args['variants-only']) {
+      // no runtime comparison: straight to the variants below
+    } else if (args.model) {
       const onnx = args.model.replace(/\.pt$/, '.onnx');
       const files = { name: args.model, label: args.model, pt: args.model, onnx: onnx !== args.model && existsSync(onnx) ? onnx : null };
       rows.push(...await runModel(files, scenariosFor('custom', false, threadsOverride), Number(args.reps ?? 5), args.device!, tmp));
@@ -311,7 +318,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       const target = ensureModel(args.quick ? 'tiny' : names.includes('base') ? 'base' : names[0]!);
       if (target) variantRows = await variants(target, args.quick ? 3 : 5, tmp);
     }
-    if (!args['no-e2e']) e2e = await endToEnd(args.quick ? 3 : 5, tmp);
+    if (!args['no-e2e'] && !args['variants-only']) e2e = await endToEnd(args.quick ? 3 : 5, tmp);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

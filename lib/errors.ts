@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'INVALID_MANIFEST'
   // checkpoints (config.json, safetensors, torch.save archives): malformed or not what it claims
   | 'CHECKPOINT_INVALID'
+  // a checkpoint the native builder cannot build faithfully (architecture, adapter, activation, ...): names the field
+  | 'MODEL_UNSUPPORTED'
   // Hugging Face hub (lib/hub)
   | 'HUB_INVALID_ID' // not a repo id huggingface_hub accepts (characters, length, "--", "..", ".git", revision)
   | 'HUB_REPO_NOT_FOUND' // 404 / RepoNotFound / RevisionNotFound, or 401 without a token (private: set HF_TOKEN)

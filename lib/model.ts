@@ -140,9 +140,8 @@ function describeHead(head: Buffer): string {
   return /^[\x20-\x7e\s]+$/.test(text) ? `the text ${JSON.stringify(text)}` : `the bytes ${head.toString('hex')}`;
 }
 
-/** Loads a TorchScript wav2vec2-family model (torchaudio-scripted or traced) onto CPU or CUDA. */
-export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
-  if (!isNonEmptyString(path)) throw invalid('INVALID_INPUT', 'path', 'the path of a TorchScript .pt file', path);
+/** The options every model source shares (a TorchScript file, a checkpoint built natively), checked. */
+export function checkLoadOptions(options: LoadModelOptions): { device: Device; dtype: DType; threads: number; optimize: boolean; maxAttentionBytes: number } {
   if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
   const device = options.device ?? 'cpu';
   if (typeof device !== 'string' || !DEVICE_RE.test(device)) throw invalid('INVALID_INPUT', 'device', "'cpu', 'cuda' or 'cuda:N'", device);
@@ -158,6 +157,13 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   if (!(typeof maxAttentionBytes === 'number' && maxAttentionBytes > 0)) {
     throw invalid('INVALID_INPUT', 'maxAttentionBytes', 'a positive number of bytes', options.maxAttentionBytes);
   }
+  return { device, dtype, threads, optimize, maxAttentionBytes };
+}
+
+/** Loads a TorchScript wav2vec2-family model (torchaudio-scripted or traced) onto CPU or CUDA. */
+export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+  if (!isNonEmptyString(path)) throw invalid('INVALID_INPUT', 'path', 'the path of a TorchScript .pt file', path);
+  const { device, dtype, threads, optimize, maxAttentionBytes } = checkLoadOptions(options);
 
   await checkModelFile(path);
 

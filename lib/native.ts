@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { Wav2Vec2Error } from './errors';
 import { PACKAGE_ROOT } from './paths';
 import type { Tensor } from './tensor';
+import type { TensorRef } from './checkpoint/types';
 
 export interface NativeModelInfo {
-  convention: 'torchaudio' | 'traced';
+  /** 'native': built from a checkpoint by native/builder (lib/builder), not a TorchScript file. */
+  convention: 'torchaudio' | 'traced' | 'native';
   hasExtractFeatures: boolean;
   /** Method name -> TorchScript schema. */
   methods: Record<string, string>;
@@ -35,6 +37,8 @@ export interface NativeModel {
 
 export interface Binding {
   load(path: string, device: string, dtype: string, threads: number, optimize: boolean): Promise<NativeModel>;
+  /** Builds a network natively from a checked spec (lib/builder/config.ts + weightPrefix) and checkpoint tensor references. */
+  build(spec: object, tensors: readonly TensorRef[], device: string, dtype: string, threads: number, optimize: boolean): Promise<NativeModel>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   cudaDeviceCount(): number;

@@ -60,6 +60,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CpuCache::Install();
   exports.Set("Model", Model::Define(env));
   exports.Set("load", Napi::Function::New(env, Model::Load, "load"));
+  exports.Set("build", Napi::Function::New(env, Model::Build, "build"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));

@@ -11,13 +11,9 @@
 
 #include <torch/script.h>
 
-#include <map>
-#include <string>
+#include "network.h"
 
 namespace w2v {
-
-// Rewrite name -> how many nodes it replaced, summed over the module's methods.
-using Rewrites = std::map<std::string, int64_t>;
 
 // Whether the rewrites can run here: LibTorch built with oneDNN and its fused linear operator registered.
 bool GraphRewritesAvailable();

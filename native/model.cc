@@ -5,8 +5,10 @@
 #include <optional>
 #include <vector>
 
+#include "builder/build.h"
 #include "cpu_cache.h"
 #include "errors.h"
+#include "script_module.h"
 #include "tensor.h"
 
 namespace w2v {
@@ -56,10 +58,7 @@ class LoadWorker : public Napi::AsyncWorker {
       return;
     }
     try {
-      auto* data = env.GetInstanceData<AddonData>();
-      Napi::Object model = data->constructor.New(
-          {Napi::External<ScriptModule>::New(env, module_.release()), Napi::Number::New(env, threads_)});
-      deferred_.Resolve(model);
+      deferred_.Resolve(Model::Wrap(env, std::move(module_), threads_));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
     } catch (...) {
@@ -76,7 +75,13 @@ class LoadWorker : public Napi::AsyncWorker {
   std::optional<CodedError> error_;
 };
 
-const char* ConventionName(Convention c) { return c == Convention::Torchaudio ? "torchaudio" : "traced"; }
+const char* ConventionName(Convention c) {
+  switch (c) {
+    case Convention::Torchaudio: return "torchaudio";
+    case Convention::Native: return "native";
+    default: return "traced";
+  }
+}
 
 }  // namespace
 
@@ -115,12 +120,20 @@ Napi::Value Model::Load(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+Napi::Object Model::Wrap(Napi::Env env, std::unique_ptr<Network> network, int threads) {
+  auto* data = env.GetInstanceData<AddonData>();
+  // The External hands ownership to the constructor; if New throws before that, the network is lost with it.
+  return data->constructor.New({Napi::External<Network>::New(env, network.release()), Napi::Number::New(env, threads)});
+}
+
+Napi::Value Model::Build(const Napi::CallbackInfo& info) { return builder::BuildModel(info); }
+
 Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsExternal() || !info[1].IsNumber()) {
     throw Napi::TypeError::New(env, "Model cannot be constructed directly: use loadModel()");
   }
-  module_.reset(info[0].As<Napi::External<ScriptModule>>().Data());
+  module_.reset(info[0].As<Napi::External<Network>>().Data());
   thread_ = std::make_unique<InferenceThread>(info[1].As<Napi::Number>().Int32Value());
   completion_ = Completion::New(env, "wav2vec2:inference", 0, 1, this,
                                 [](Napi::Env, std::shared_ptr<std::atomic<bool>>* closed, Model*) {
@@ -210,7 +223,7 @@ Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
     completion_.Ref(env);
     Ref();  // keep this object (and so the model) alive while calls are in flight
   }
-  ScriptModule* module = module_.get();
+  Network* module = module_.get();
   Completion completion = completion_;
   thread_->Post([module, completion, job]() mutable {
     try {

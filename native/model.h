@@ -1,4 +1,4 @@
-// The JS-visible Model: owns a ScriptModule and the thread that runs it. One Promise per call; inputs are
+// The JS-visible Model: owns a Network (a TorchScript file or a natively built network) and the thread that runs it. One Promise per call; inputs are
 // copied when the call is made (the caller's array is never read afterwards); outputs are owned by JS.
 //
 // Lifetime rules:
@@ -13,7 +13,7 @@
 #include <memory>
 
 #include "inference_thread.h"
-#include "script_module.h"
+#include "network.h"
 
 namespace w2v {
 
@@ -24,6 +24,10 @@ class Model : public Napi::ObjectWrap<Model> {
   static Napi::Function Define(Napi::Env env);
   // binding.load(path: string, device: string, dtype: string, threads: number) -> Promise<Model>
   static Napi::Value Load(const Napi::CallbackInfo& info);
+  // binding.build(spec, tensors, device, dtype, threads, optimize) -> Promise<Model> (builder/build.h)
+  static Napi::Value Build(const Napi::CallbackInfo& info);
+  // Main thread: a JS Model that owns `network` (from a worker's OnOK).
+  static Napi::Object Wrap(Napi::Env env, std::unique_ptr<Network> network, int threads);
 
   explicit Model(const Napi::CallbackInfo& info);
   ~Model() override;
@@ -43,7 +47,7 @@ class Model : public Napi::ObjectWrap<Model> {
   void Finish(Napi::Env env);
   void Shutdown();
 
-  std::unique_ptr<ScriptModule> module_;
+  std::unique_ptr<Network> module_;
   std::unique_ptr<InferenceThread> thread_;
   Completion completion_;
   // Set when Node finalizes the completion channel. At process exit Node closes every channel before it

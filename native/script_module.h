@@ -10,6 +10,7 @@
 #include <torch/script.h>
 
 #include "graph_optimizer.h"
+#include "network.h"
 
 #include <optional>
 #include <string>
@@ -18,40 +19,19 @@
 
 namespace w2v {
 
-enum class Convention { Torchaudio, Traced };
-
-struct ModuleInfo {
-  Convention convention = Convention::Traced;
-  bool hasExtractFeatures = false;
-  bool tracedFeatures = false;  // extract_features(waveforms) returns every layer
-  std::vector<std::pair<std::string, std::string>> methods;  // name -> schema
-  int64_t parameters = 0;
-  int64_t numLayers = -1;  // -1: not found in the module
-  int64_t numHeads = -1;
-  std::string device;
-  std::string dtype;
-  std::string file;
-  Rewrites rewrites;  // load-time graph rewrites applied (graph_optimizer.h); empty when none
-};
-
-struct Output {
-  std::vector<at::Tensor> tensors;  // CPU float32 contiguous
-  std::optional<at::Tensor> lengths;  // CPU int64
-};
-
-class ScriptModule {
+class ScriptModule : public Network {
  public:
   // Throws CodedError (MODEL_LOAD_FAILED, UNSUPPORTED_METHOD, CUDA_UNAVAILABLE, INVALID_INPUT).
   // `optimize`: apply the CPU float32 graph rewrites of graph_optimizer.h when they apply.
   static std::unique_ptr<ScriptModule> Load(const std::string& path, const std::string& device, const std::string& dtype,
                                             bool optimize);
 
-  const ModuleInfo& info() const { return info_; }
+  const ModuleInfo& info() const override { return info_; }
 
   // Inference thread only. `waveforms` is CPU float32 [B, T]; `lengths` CPU int64 [B].
-  Output Forward(const at::Tensor& waveforms, const std::optional<at::Tensor>& lengths);
+  Output Forward(const at::Tensor& waveforms, const std::optional<at::Tensor>& lengths) override;
   Output ExtractFeatures(const at::Tensor& waveforms, const std::optional<at::Tensor>& lengths,
-                         std::optional<int64_t> numLayers);
+                         std::optional<int64_t> numLayers) override;
 
  private:
   ScriptModule(torch::jit::Module module, c10::Device device, at::ScalarType dtype, ModuleInfo info)

@@ -17,9 +17,10 @@ if (!found) {
 // binding.gyp lists its sources by hand (gyp has no glob); CMakeLists.txt takes every native/*.cc. Keep them equal.
 const fs = require('node:fs');
 const listed = new Set([...fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8').matchAll(/"(native\/[^"]+\.cc)"/g)].map((m) => m[1]));
-const missing = fs.readdirSync(path.join(ROOT, 'native')).filter((f) => f.endsWith('.cc') && !listed.has(`native/${f}`));
+const missing = ['native', 'native/builder'].flatMap((dir) =>
+  fs.readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith('.cc')).map((f) => `${dir}/${f}`)).filter((f) => !listed.has(f));
 if (missing.length) {
-  process.stderr.write(`wav2vec2-node: binding.gyp does not list ${missing.map((f) => `native/${f}`).join(', ')}: add them to its "sources".\n`);
+  process.stderr.write(`wav2vec2-node: binding.gyp does not list ${missing.join(', ')}: add them to its "sources".\n`);
   process.exit(1);
 }
 const gyp = require.resolve('node-gyp/bin/node-gyp.js');

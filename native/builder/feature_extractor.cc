@@ -1,0 +1,78 @@
+#include "feature_extractor.h"
+
+namespace w2v::builder {
+namespace {
+
+// nn.LayerNorm's default: the conv layers' norms do not take config.layer_norm_eps.
+constexpr double kConvNormEps = 1e-5;
+
+}  // namespace
+
+FeatureExtractor::FeatureExtractor(const Spec& spec, Weights& w, const Kernels& k)
+    : kernel_(spec.convKernel), stride_(spec.convStride), act_(spec.featActivation) {
+  int64_t in = 1;
+  for (size_t i = 0; i < spec.convDim.size(); i++) {
+    const std::string p = spec.prefix + "feature_extractor.conv_layers." + std::to_string(i) + ".";
+    const int64_t out = spec.convDim[i];
+    Layer layer;
+    const bool norm = !spec.groupNorm || i == 0;
+    layer.groupNorm = spec.groupNorm && i == 0;
+    std::optional<at::Tensor> bias;
+    if (spec.convBias) bias = w.Take(p + "conv.bias", {out});
+    layer.conv = Conv1d(w.Take(p + "conv.weight", {out, in, spec.convKernel[i]}), bias, spec.convStride[i], 0, 1,
+                        norm ? std::nullopt : std::optional<Activation>(act_), k);
+    if (norm) {
+      layer.normWeight = w.Take(p + "layer_norm.weight", {out});
+      layer.normBias = w.Take(p + "layer_norm.bias", {out});
+    }
+    layers_.push_back(std::move(layer));
+    in = out;
+  }
+}
+
+at::Tensor FeatureExtractor::Frames(const at::Tensor& lengths) const {
+  at::Tensor n = lengths.to(at::kLong);
+  for (size_t i = 0; i < kernel_.size(); i++) n = at::div(n - kernel_[i], stride_[i], "floor") + 1;
+  return n.clamp_min(0);
+}
+
+// GroupNorm with one group per channel over each item's first n valid frames (export_hf.py's MaskedFeatureEncoder).
+at::Tensor FeatureExtractor::MaskedGroupNorm(const at::Tensor& h, const Layer& layer, const at::Tensor& lengths) const {
+  const at::Tensor n = (at::div(lengths.to(h.device(), at::kLong) - kernel_[0], stride_[0], "floor") + 1).clamp_min(1);
+  const at::Tensor valid = (at::arange(h.size(-1), h.options().dtype(at::kLong)).unsqueeze(0) < n.unsqueeze(1)).to(h.scalar_type()).unsqueeze(1);
+  const at::Tensor count = valid.sum(-1, true);
+  const at::Tensor mean = (h * valid).sum(-1, true) / count;
+  const at::Tensor var = ((h - mean) * valid).pow(2).sum(-1, true) / count;
+  return (h - mean) / at::sqrt(var + kConvNormEps) * layer.normWeight->view({1, -1, 1}) + layer.normBias->view({1, -1, 1});
+}
+
+at::Tensor FeatureExtractor::operator()(const at::Tensor& x, const std::optional<at::Tensor>& lengths) const {
+  at::Tensor h = x.unsqueeze(1);
+  for (const Layer& layer : layers_) {
+    h = layer.conv(h);
+    if (!layer.normWeight) continue;
+    if (layer.groupNorm) {
+      h = lengths ? MaskedGroupNorm(h, layer, *lengths) : at::group_norm(h, h.size(1), layer.normWeight, layer.normBias, kConvNormEps);
+    } else {
+      h = at::layer_norm(h.transpose(1, 2), {h.size(1)}, layer.normWeight, layer.normBias, kConvNormEps).transpose(1, 2);
+    }
+    h = Activate(h, act_);
+  }
+  return h;
+}
+
+FeatureProjection::FeatureProjection(const Spec& spec, Weights& w, const Kernels& k) : eps_(spec.layerNormEps) {
+  const std::string p = spec.prefix + "feature_projection.";
+  const int64_t in = spec.convDim.back();
+  if (spec.featProjLayerNorm) {
+    normWeight_ = w.Take(p + "layer_norm.weight", {in});
+    normBias_ = w.Take(p + "layer_norm.bias", {in});
+  }
+  projection_ = Linear(w.Take(p + "projection.weight", {spec.hiddenSize, in}), w.Take(p + "projection.bias", {spec.hiddenSize}), std::nullopt, k);
+}
+
+at::Tensor FeatureProjection::operator()(const at::Tensor& x) const {
+  return projection_(normWeight_ ? at::layer_norm(x, {x.size(-1)}, normWeight_, normBias_, eps_) : x);
+}
+
+}  // namespace w2v::builder

@@ -1,0 +1,51 @@
+// The convolutional feature encoder (waveform -> frames) and the feature projection (frames -> hidden size).
+// Group-norm models (feat_extract_norm "group") normalise the first layer's output over time; for a padded batch
+// that normalisation runs over each item's valid frames only, so each item gets what it gets alone (as
+// scripts/export_hf.py's exports do). Later layers need no mask: a valid output frame reads valid inputs only.
+#pragma once
+
+#include <torch/types.h>
+
+#include <optional>
+#include <vector>
+
+#include "kernels.h"
+#include "spec.h"
+#include "weights.h"
+
+namespace w2v::builder {
+
+class FeatureExtractor {
+ public:
+  FeatureExtractor(const Spec& spec, Weights& w, const Kernels& k);
+  // [B, T] -> [B, C, F]. `lengths`: valid samples per item of a padded batch.
+  at::Tensor operator()(const at::Tensor& x, const std::optional<at::Tensor>& lengths) const;
+  // Valid output frames for `lengths` samples (int64).
+  at::Tensor Frames(const at::Tensor& lengths) const;
+
+ private:
+  struct Layer {
+    Conv1d conv;  // with the activation when the layer has no norm
+    std::optional<at::Tensor> normWeight, normBias;
+    bool groupNorm = false;
+  };
+  at::Tensor MaskedGroupNorm(const at::Tensor& h, const Layer& layer, const at::Tensor& lengths) const;
+
+  std::vector<Layer> layers_;
+  std::vector<int64_t> kernel_, stride_;
+  Activation act_;
+};
+
+class FeatureProjection {
+ public:
+  FeatureProjection(const Spec& spec, Weights& w, const Kernels& k);
+  // [B, F, C] -> [B, F, hidden]
+  at::Tensor operator()(const at::Tensor& x) const;
+
+ private:
+  std::optional<at::Tensor> normWeight_, normBias_;
+  double eps_;
+  Linear projection_;
+};
+
+}  // namespace w2v::builder

@@ -1,0 +1,92 @@
+#include "kernels.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include "../graph_optimizer.h"
+
+namespace w2v::builder {
+namespace {
+
+const c10::OperatorHandle& LinearOp() {
+  static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+  return op;
+}
+
+const c10::OperatorHandle& ConvOp() {
+  static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_convolution_pointwise", "");
+  return op;
+}
+
+// oneDNN's post-ops the operators take by name: GELU (erf or tanh) and ReLU. SiLU runs unfused.
+bool Fusable(Activation a) { return a == Activation::Gelu || a == Activation::GeluTanh || a == Activation::Relu; }
+
+c10::IValue AttrOf(const std::optional<Activation>& a) {
+  if (!a) return c10::IValue(std::string("none"));
+  return c10::IValue(std::string(*a == Activation::Relu ? "relu" : "gelu"));
+}
+
+c10::IValue AlgorithmOf(const std::optional<Activation>& a) {
+  if (a == Activation::Gelu) return c10::IValue(std::string("none"));
+  if (a == Activation::GeluTanh) return c10::IValue(std::string("tanh"));
+  return c10::IValue();
+}
+
+c10::IValue NoScalars() { return c10::IValue(c10::impl::GenericList(c10::OptionalType::create(c10::NumberType::get()))); }
+
+at::Tensor CallBoxed(const c10::OperatorHandle& op, torch::jit::Stack stack) {
+  op.callBoxed(&stack);
+  return stack.back().toTensor();
+}
+
+}  // namespace
+
+bool FusedKernelsAvailable() { return GraphRewritesAvailable(); }
+
+at::Tensor Activate(const at::Tensor& x, Activation a) {
+  switch (a) {
+    case Activation::Gelu: return at::gelu(x);
+    case Activation::GeluTanh: return at::gelu(x, "tanh");
+    case Activation::Relu: return at::relu(x);
+    default: return at::silu(x);
+  }
+}
+
+Linear::Linear(at::Tensor weight, std::optional<at::Tensor> bias, std::optional<Activation> act, const Kernels& k)
+    : weight_(std::move(weight)), bias_(std::move(bias)), act_(act) {
+  fused_ = k.onednn;
+  fusedAct_ = fused_ && act_ && Fusable(*act_);
+  if (fused_ && k.used) {
+    (*k.used)["onednnLinear"]++;
+    if (fusedAct_) (*k.used)[*act_ == Activation::Relu ? "linearReluFusion" : "linearGeluFusion"]++;
+  }
+}
+
+at::Tensor Linear::operator()(const at::Tensor& x) const {
+  if (!fused_) {
+    at::Tensor y = at::linear(x, weight_, bias_);
+    return act_ ? Activate(y, *act_) : y;
+  }
+  const std::optional<Activation> post = fusedAct_ ? act_ : std::nullopt;
+  at::Tensor y = CallBoxed(LinearOp(), {x, weight_, bias_ ? c10::IValue(*bias_) : c10::IValue(), AttrOf(post), NoScalars(), AlgorithmOf(post)});
+  return act_ && !fusedAct_ ? Activate(y, *act_) : y;
+}
+
+Conv1d::Conv1d(at::Tensor weight, std::optional<at::Tensor> bias, int64_t stride, int64_t padding, int64_t groups,
+               std::optional<Activation> act, const Kernels& k)
+    : weight_(std::move(weight)), bias_(std::move(bias)), stride_(stride), padding_(padding), groups_(groups), act_(act) {
+  // Only a convolution with an activation is worth the fused operator (as in graph_optimizer.h).
+  fused_ = k.onednn && act_ && *act_ != Activation::Silu && *act_ != Activation::Relu;
+  if (fused_ && k.used) (*k.used)["convGeluFusion"]++;
+}
+
+at::Tensor Conv1d::operator()(const at::Tensor& x) const {
+  if (!fused_) {
+    at::Tensor y = at::conv1d(x, weight_, bias_, {stride_}, {padding_}, {1}, groups_);
+    return act_ ? Activate(y, *act_) : y;
+  }
+  return CallBoxed(ConvOp(), {x, weight_, bias_ ? c10::IValue(*bias_) : c10::IValue(), c10::IValue(std::vector<int64_t>{padding_}),
+                              c10::IValue(std::vector<int64_t>{stride_}), c10::IValue(std::vector<int64_t>{1}), c10::IValue(groups_),
+                              AttrOf(act_), NoScalars(), AlgorithmOf(act_)});
+}
+
+}  // namespace w2v::builder
