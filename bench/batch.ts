@@ -16,7 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MODEL_PATH as DEFAULT_MODEL } from '../lib/paths';
 import { runBatchJob } from '../lib/jobs';
-import { loadModel } from '../lib/model';
+import { loadModel } from '../lib/load';
 import { createDecoder, transcribe } from '../lib/transcribe';
 import { findPython } from '../scripts/python';
 import { machine, table, writeResults } from './stats';

@@ -3,8 +3,10 @@
  * `bundles.HUBERT_ASR_LARGE`, `bundles.WAVLM_BASE_PLUS`, ...): what each model expects (sample rate, labels,
  * waveform normalisation, architecture) and a way to load it. The facts are generated into ./bundles-table.ts.
  *
- * Weights cannot be downloaded by this package: a bundle's model is a file exported once with
- * scripts/export_torchaudio.py where torchaudio is installed, found at `<modelsDir>/<BUNDLE_NAME>.pt`.
+ * getModel() loads `<modelsDir>/<BUNDLE_NAME>.pt` when it is there (a TorchScript export made with
+ * scripts/export_torchaudio.py); otherwise it fetches torchaudio's own checkpoint (into torch.hub's folder, shared
+ * with Python's torchaudio), converts it once into a Hugging Face folder (lib/checkpoint/torchaudio.ts) and builds
+ * it natively, as any hub checkpoint.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,15 +14,37 @@ import { Wav2Vec2Error, invalid } from './errors';
 import { isNonEmptyString, isObject } from './is';
 import { BUNDLE_FACTS, type BundleFacts, type BundleName, type BundleParams } from './bundles-table';
 import { MANIFEST_FORMAT, type ModelManifest, manifestPathFor, readManifest } from './manifest';
-import { type LoadModelOptions, type Model, loadModel } from './model';
+import { type LoadModelOptions, type Model } from './model';
+import { loadCheckpointFolder, loadModel } from './load';
+import { readTorchArchive } from './checkpoint';
+import { convertBundleCheckpoint } from './checkpoint/torchaudio';
+import { downloadUrl, torchHubCheckpoints } from './hub/url';
+import { offlineFromEnv, type ByteProgress } from './hub';
+import { withFileLock } from './hub/lock';
+import { homedir } from 'node:os';
 
 export type { BundleName, BundleParams, BundleFacts };
 
-export interface BundleModelOptions extends Omit<LoadModelOptions, 'manifest'> {
+export interface BundleModelOptions extends Omit<LoadModelOptions, 'manifest' | 'hub'> {
   /** The exported model file (or a directory holding `<BUNDLE_NAME>.pt`). */
   path?: string;
   /** Directory holding `<BUNDLE_NAME>.pt`. Default: $WAV2VEC2_MODELS, else ./models. */
   modelsDir?: string;
+  /** Where torchaudio's checkpoints are fetched from. Default: $WAV2VEC2_BUNDLE_URL, else torchaudio's own. */
+  baseUrl?: string;
+  /** Where converted checkpoints are kept. Default: $WAV2VEC2_CACHE/bundles, else ~/.cache/wav2vec2-node/bundles. */
+  cacheDir?: string;
+  /** Use only what is on disk (default: HF_HUB_OFFLINE). */
+  offline?: boolean;
+  onProgress?: (p: ByteProgress) => void;
+}
+
+/** torchaudio's `_get_state_dict` fetches every bundle checkpoint from here. */
+export const TORCHAUDIO_MODELS_URL = 'https://download.pytorch.org/torchaudio/models';
+
+/** Where converted bundle checkpoints are kept: `$WAV2VEC2_CACHE/bundles` or `~/.cache/wav2vec2-node/bundles`. */
+export function bundleCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.WAV2VEC2_CACHE || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wav2vec2-node'), 'bundles');
 }
 
 export class Bundle {
@@ -102,21 +126,56 @@ export class Bundle {
     if (!isObject(o)) throw invalid('INVALID_INPUT', 'options', 'an object or a path', options);
     if (o.path !== undefined && !isNonEmptyString(o.path)) throw invalid('INVALID_INPUT', 'path', 'a file or directory path', o.path);
     if (o.modelsDir !== undefined && !isNonEmptyString(o.modelsDir)) throw invalid('INVALID_INPUT', 'modelsDir', 'a directory path', o.modelsDir);
+    for (const k of ['baseUrl', 'cacheDir'] as const) {
+      if (o[k] !== undefined && !isNonEmptyString(o[k])) throw invalid('INVALID_INPUT', k, 'a non-empty string', o[k]);
+    }
+    if (o.baseUrl !== undefined && !URL.canParse(String(o.baseUrl))) throw invalid('INVALID_INPUT', 'baseUrl', 'an http(s) URL', o.baseUrl);
+    if (o.offline !== undefined && typeof o.offline !== 'boolean') throw invalid('INVALID_INPUT', 'offline', 'a boolean', o.offline);
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalid('INVALID_INPUT', 'onProgress', 'a function', o.onProgress);
     let file = o.path !== undefined ? resolve(o.path) : this.modelPath(o.modelsDir);
     if (existsSync(file) && statSync(file).isDirectory()) file = join(file, `${this.name}.pt`);
+    const { path: _p, modelsDir: _d, baseUrl: _b, cacheDir: _c, offline: _o, onProgress: _g, ...loadOptions } = o;
+    if (!existsSync(file) && o.path === undefined && o.modelsDir === undefined) {
+      const dir = await this.checkpointFolder(o);
+      return loadCheckpointFolder(dir, loadOptions, {
+        // torchaudio layer-normalises with F.layer_norm's epsilon, not Wav2Vec2FeatureExtractor's
+        ...(this.normalizeWaveform ? { normalizeEps: 1e-5 } : {}),
+        source: { kind: 'torchaudio', bundle: this.name, checkpoint: this.facts.checkpoint },
+      });
+    }
     if (!existsSync(file)) {
       throw new Wav2Vec2Error(
         'MODEL_NOT_FOUND',
-        `No exported model for ${this.name} at ${file}. torchaudio's weights cannot be downloaded by this package: export them once where ` +
+        `No exported model for ${this.name} at ${file}. Export it once where ` +
           `torchaudio is installed with \`python scripts/export_torchaudio.py ${this.name} ${file}\` (it writes the .pt file and its .json ` +
-          `manifest), then point to it: --models-dir DIR on the command line, { modelsDir } or { path } in the API, or WAV2VEC2_MODELS.`,
+          `manifest), then point to it: --models-dir DIR on the command line, { modelsDir } or { path } in the API, or WAV2VEC2_MODELS. ` +
+          `Without a models folder or path, getModel() fetches torchaudio's own checkpoint and builds it natively.`,
       );
     }
     const manifestFile = manifestPathFor(file);
     const onDisk = await readManifest(manifestFile);
     if (onDisk) this.#checkManifest(onDisk, manifestFile);
-    const { path: _p, modelsDir: _d, ...loadOptions } = o;
     return loadModel(file, { ...loadOptions, manifest: onDisk ?? this.manifest() });
+  }
+
+  /**
+   * This bundle as a Hugging Face checkpoint folder: torchaudio's checkpoint fetched once into torch.hub's folder
+   * (`$TORCH_HOME/hub/checkpoints`, where torchaudio keeps it too), converted once under the bundle cache. A
+   * conversion is built aside and renamed in, under a lock, so two processes never see half a folder.
+   */
+  async checkpointFolder(o: Pick<BundleModelOptions, 'baseUrl' | 'cacheDir' | 'offline' | 'onProgress'> = {}): Promise<string> {
+    const dir = join(resolve(o.cacheDir ?? bundleCacheDir()), this.name);
+    const done = () => existsSync(join(dir, 'model.safetensors'));
+    if (done()) return dir;
+    const base = (o.baseUrl ?? (process.env.WAV2VEC2_BUNDLE_URL || TORCHAUDIO_MODELS_URL)).replace(/\/+$/, '');
+    const checkpoint = await downloadUrl(new URL(`${base}/${this.facts.checkpoint}`), join(torchHubCheckpoints(), this.facts.checkpoint), {
+      offline: o.offline ?? offlineFromEnv(),
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    });
+    await withFileLock(`${dir}.lock`, async () => {
+      if (!done()) await convertBundleCheckpoint(await readTorchArchive(checkpoint), this.facts as BundleFacts, dir);
+    });
+    return dir;
   }
 
   #checkManifest(m: ModelManifest, where: string): void {

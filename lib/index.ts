@@ -1,6 +1,9 @@
-export { loadModel, Model, setNumThreads, getNumThreads, cudaDeviceCount } from './model';
+export { loadModel } from './load';
+export { Model, setNumThreads, getNumThreads, cudaDeviceCount } from './model';
 export { DEFAULT_MODEL_PATH } from './paths';
-export type { LoadModelOptions, ForwardOptions, ExtractFeaturesOptions, ForwardResult, FeaturesResult, ModelInfo, Device, DType } from './model';
+export { downloadModel } from './hub';
+export type { DownloadOptions, HubSnapshot } from './hub';
+export type { LoadModelOptions, HubOptions, ForwardOptions, ExtractFeaturesOptions, ForwardResult, FeaturesResult, ModelInfo, Device, DType } from './model';
 export { setCpuCacheLimit, cpuCacheInfo, releaseCpuCache } from './memory';
 export type { ModelInput } from './batch';
 export type { Tensor } from './tensor';

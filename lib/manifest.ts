@@ -39,6 +39,11 @@ export interface ModelManifest {
   embedDim?: number;
   /** Where the model came from (bundle name, Hugging Face id, training script, ...). */
   source?: Record<string, unknown>;
+  /**
+   * The n-gram LM that came with the model (a hub repo's `language_model/` folder, Wav2Vec2ProcessorWithLM): the
+   * beam decoder uses it when given no `lm` of its own, with its weight (pyctcdecode's alpha) and word score (beta).
+   */
+  languageModel?: { arpa: string; lmWeight: number; wordScore: number };
 }
 
 export const MANIFEST_FORMAT = 'wav2vec2-node-model/1';
@@ -97,6 +102,11 @@ export function validateManifest(json: unknown, where = 'manifest'): ModelManife
   if (m.paddedBatchExact !== undefined && typeof m.paddedBatchExact !== 'boolean') bad('"paddedBatchExact" must be true or false');
   for (const k of ['numLayers', 'numHeads', 'embedDim'] as const) {
     if (m[k] !== undefined && !isPositiveInteger(m[k])) bad(`"${k}" must be a positive integer`);
+  }
+  if (m.languageModel !== undefined) {
+    const lm = m.languageModel as Record<string, unknown>;
+    const ok = isObject(lm) && isString(lm.arpa) && Number.isFinite(lm.lmWeight) && Number.isFinite(lm.wordScore);
+    if (!ok) bad('"languageModel" must be { arpa: path, lmWeight: number, wordScore: number }');
   }
   return m as unknown as ModelManifest;
 }

@@ -11,6 +11,10 @@ import { type Batch, type ModelInput, makeBatch, normalizeItems } from './batch'
 import { type ModelManifest, STANDARD_CONV_LAYERS, framesFor, manifestPathFor, readManifest, validateManifest } from './manifest';
 import { type NativeModel, type NativeModelInfo, binding, wrapNativeError } from './native';
 import type { Tensor } from './tensor';
+import type { DownloadOptions } from './hub';
+
+/** The download options that apply when loadModel is given a repo id (the revision may also follow '@'). */
+export type HubOptions = Pick<DownloadOptions, 'revision' | 'endpoint' | 'token' | 'cacheDir' | 'offline' | 'timeoutMs' | 'onProgress'>;
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 export type DType = 'float32' | 'float16' | 'bfloat16';
@@ -39,6 +43,11 @@ export interface LoadModelOptions {
    * CUDA and for other dtypes.
    */
   optimize?: boolean;
+  /**
+   * Where a Hugging Face repo id is fetched from and cached (lib/hub). Every field defaults to huggingface_hub's
+   * environment variables: HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE / HF_HOME, HF_HUB_OFFLINE, HF_HUB_DOWNLOAD_TIMEOUT.
+   */
+  hub?: HubOptions;
 }
 
 export interface ForwardOptions {
@@ -160,8 +169,11 @@ export function checkLoadOptions(options: LoadModelOptions): { device: Device; d
   return { device, dtype, threads, optimize, maxAttentionBytes };
 }
 
-/** Loads a TorchScript wav2vec2-family model (torchaudio-scripted or traced) onto CPU or CUDA. */
-export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+/**
+ * Loads a TorchScript wav2vec2-family model (torchaudio-scripted or traced) onto CPU or CUDA. The public entry is
+ * loadModel (lib/load.ts), which takes every model source and sends TorchScript files here.
+ */
+export async function loadScriptModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   if (!isNonEmptyString(path)) throw invalid('INVALID_INPUT', 'path', 'the path of a TorchScript .pt file', path);
   const { device, dtype, threads, optimize, maxAttentionBytes } = checkLoadOptions(options);
 

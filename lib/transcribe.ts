@@ -75,6 +75,7 @@ export function createDecoder(model: Model, options: DecoderOptions = {}): Bound
     return { kind, decode: (e) => { const r = greedy.decode(e); return { text: r.text, words: words(r.words) }; } };
   }
   if (kind !== 'beam') throw invalid('INVALID_INPUT', 'decoder', "'greedy' or 'beam'", kind);
+  options = withModelLanguageModel(model, options);
   const beam = new CTCBeamSearchDecoder(labels, {
     blankToken: labels[blank],
     silToken: wordDelimiter,
@@ -87,6 +88,13 @@ export function createDecoder(model: Model, options: DecoderOptions = {}): Bound
     ...timing,
   });
   return { kind, decode: (e) => { const best = beam.decode(e)[0]!; return { text: best.text, words: words(best.wordSpans) }; } };
+}
+
+/** The model's own LM (manifest.languageModel) with its weights, where the options name no LM of their own. */
+function withModelLanguageModel(model: Model, options: DecoderOptions): DecoderOptions {
+  const lm = model.manifest?.languageModel;
+  if (!lm || options.lm !== undefined) return options;
+  return { lmWeight: lm.lmWeight, wordScore: lm.wordScore, ...options, lm: lm.arpa };
 }
 
 function checkDecoderOptions(o: DecoderOptions): void {

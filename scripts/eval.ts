@@ -24,7 +24,7 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel } from '../lib/decode';
-import { loadModel } from '../lib/model';
+import { loadModel } from '../lib/load';
 import { loadForModel } from '../lib/transcribe';
 import { machine, table, writeResults } from '../bench/stats';
 import { buildArpa, readText, sentencesOf } from './build-arpa';

@@ -1,10 +1,8 @@
 /** Benchmark worker: this package (loadModel + forward), speaking bench/workers/loop.ts's protocol. */
 import { writeFileSync } from 'node:fs';
 import { setCpuCacheLimit } from '../../lib/memory';
-import { buildModel } from '../../lib/builder';
-import { loadModel, type Model } from '../../lib/model';
-// Until lib/checkpoint's readCheckpoint is merged: the builder tests' reader of a hub-layout folder.
-import { readHubFolder } from '../../test/helpers/hub-checkpoint';
+import { type Model } from '../../lib/model';
+import { loadModel } from '../../lib/load';
 import { createDecoder, transcribe } from '../../lib/transcribe';
 import { peakRssMB, readF32, serve, timedWithLag } from './loop';
 
@@ -18,8 +16,9 @@ serve({
     // manifest: false for raw forward timing (Python and onnxruntime get the same un-normalised input);
     // the end-to-end case loads with the manifest (labels, normalisation), as users do
     if (req.hub) {
-      // the same weights built natively (lib/builder) from their Hugging Face folder instead of the TorchScript export
-      model = await buildModel(await readHubFolder(req.hub), { threads: req.threads, device: req.device ?? 'cpu', dtype: req.dtype ?? 'float32', optimize: req.optimize ?? true });
+      // the same weights built natively (lib/builder) from their Hugging Face folder instead of the TorchScript export;
+      // its preprocessor config asks for no normalisation, so forward sees the same input as the others
+      model = await loadModel(req.hub, { threads: req.threads, device: req.device ?? 'cpu', dtype: req.dtype ?? 'float32', optimize: req.optimize ?? true });
       return { convention: model.info.convention };
     }
     model = await loadModel(req.path, { threads: req.threads, device: req.device ?? 'cpu', dtype: req.dtype ?? 'float32', optimize: req.optimize ?? true, ...(req.manifest ? {} : { manifest: false }) });

@@ -61,6 +61,14 @@ export function manifestFor(spec: NetworkSpec, checkpoint: Checkpoint): ModelMan
   }, `the manifest made for ${checkpoint.dir}`);
 }
 
+/** What the caller knows beyond the checkpoint folder: where it came from, its LM, a bundle's normalisation. */
+export type ManifestExtra = Partial<Pick<ModelManifest, 'source' | 'languageModel' | 'normalizeEps'>>;
+
+function withExtra(manifest: ModelManifest, extra: ManifestExtra, dir: string): ModelManifest {
+  if (Object.keys(extra).length === 0) return manifest;
+  return validateManifest({ ...manifest, ...extra, source: { ...manifest.source, ...extra.source } }, `the manifest made for ${dir}`);
+}
+
 /** Names in a CTC checkpoint carry the body's prefix ("wav2vec2."); a bare body's (Wav2Vec2Model) do not. */
 export function weightPrefix(spec: NetworkSpec, checkpoint: Checkpoint): string {
   const prefix = BASE_PREFIX[spec.arch];
@@ -72,10 +80,10 @@ export function weightPrefix(spec: NetworkSpec, checkpoint: Checkpoint): string 
 }
 
 /** Builds a checkpoint's network natively and returns it as a Model (forward, extractFeatures, info, dispose). */
-export async function buildModel(checkpoint: Checkpoint, options: LoadModelOptions = {}): Promise<Model> {
+export async function buildModel(checkpoint: Checkpoint, options: LoadModelOptions = {}, extra: ManifestExtra = {}): Promise<Model> {
   const { device, dtype, threads, optimize, maxAttentionBytes } = checkLoadOptions(options);
   const spec = parseConfig(checkpoint.config);
-  const manifest = manifestFor(spec, checkpoint);
+  const manifest = withExtra(manifestFor(spec, checkpoint), extra, checkpoint.dir);
   const prefix = weightPrefix(spec, checkpoint);
   let native: NativeModel;
   try {

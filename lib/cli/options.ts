@@ -5,7 +5,9 @@ import { DEFAULT_MODEL_PATH } from '../paths';
 import { Option, type Command } from 'commander';
 import { getBundle } from '../bundles';
 import { Wav2Vec2Error } from '../errors';
-import { loadModel, type Device, type Model } from '../model';
+import { type Device, type Model } from '../model';
+import { loadModel } from '../load';
+import { downloadBar } from './download';
 import type { Hotwords } from '../decode';
 import { loadForModel, padToReceptiveField, type DecoderOptions } from '../transcribe';
 
@@ -176,11 +178,16 @@ export async function openModel(o: ModelCliOptions): Promise<Model> {
   if (o.modelsDir && !o.bundle) throw new UsageError('--models-dir: only used with --bundle NAME.');
   const common = { device: o.device as Device, ...(o.threads ? { threads: o.threads } : {}) };
   if (o.bundle) return getBundle(o.bundle).getModel({ ...common, ...(o.modelsDir ? { modelsDir: o.modelsDir } : {}) });
-  const file = o.model ? resolve(o.model) : DEFAULT_MODEL_PATH;
-  if (!o.model && !existsSync(file)) {
-    throw new Wav2Vec2Error('MODEL_NOT_FOUND', `The embedded default model is missing (${file}). Reinstall the package, or pass --model PATH.`);
+  if (!o.model && !existsSync(DEFAULT_MODEL_PATH)) {
+    throw new Wav2Vec2Error('MODEL_NOT_FOUND', `The embedded default model is missing (${DEFAULT_MODEL_PATH}). Reinstall the package, or pass --model PATH.`);
   }
-  return loadModel(file, common);
+  // A repo id is fetched on first use: show the bytes on a terminal (nothing otherwise).
+  const bar = downloadBar();
+  try {
+    return await loadModel(o.model ?? DEFAULT_MODEL_PATH, { ...common, hub: { onProgress: (p) => bar.update(p) } });
+  } finally {
+    bar.stop();
+  }
 }
 
 /** Opens the model, loads one clip (mono, at the model's rate, padded to its receptive field), runs `fn`, disposes. */

@@ -41,7 +41,8 @@ export interface BatchJobOptions {
   /** Output folder (created if missing); rerunning with the same folder resumes. */
   out: string;
   /**
-   * A TorchScript model file (with its manifest beside it; loaded `concurrency` times), or loaded models: one, or
+   * A model to load `concurrency` times (a TorchScript file with its manifest, a checkpoint folder or a Hugging Face
+   * repo id, as loadModel takes), or loaded models: one, or
    * several replicas of the same model (each runs batches on its own inference thread). Loaded models are not disposed.
    */
   model: string | Model | Model[];

@@ -9,7 +9,8 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { GreedyCTCDecoder } from '../decode';
 import { Wav2Vec2Error, invalid } from '../errors';
-import { loadModel, type Model } from '../model';
+import { type Model } from '../model';
+import { loadModel } from '../load';
 import type { Tensor } from '../tensor';
 import { createDecoder } from '../transcribe';
 import { crashPoint } from './faults';
@@ -56,7 +57,7 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
     if (given) models.push(...given);
     else {
       const load = { ...(options.device ? { device: options.device } : {}), ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.threads ? { threads: options.threads } : {}) };
-      for (let i = 0; i < o.concurrency; i++) models.push(await loadModel(resolve(options.model as string), load));
+      for (let i = 0; i < o.concurrency; i++) models.push(await loadModel(options.model as string, load));
     }
     return await runWithModels(options, o, inputs, out, models);
   } finally {

@@ -6,7 +6,8 @@
  */
 import { Wav2Vec2Error, invalid } from '../errors';
 import { isFiniteNumber, isInteger, isObject, isPositiveInteger } from '../is';
-import { loadModel, Model, type Device, type DType } from '../model';
+import { Model, type Device, type DType } from '../model';
+import { loadModel } from '../load';
 import type { Tensor } from '../tensor';
 import { createDecoder, padToReceptiveField, type BoundDecoder, type DecoderOptions, type WordTiming } from '../transcribe';
 import { DEFAULT_MODEL_PATH } from '../paths';

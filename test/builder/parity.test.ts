@@ -15,8 +15,8 @@ import { readNpy } from '../helpers/npy';
 
 const TOL = 1e-4;
 
-// wav2vec2-bin is the .bin reader's fixture (lib/checkpoint); every other architecture and layout is here.
-export const PARITY_FIXTURES = ['wav2vec2-base', 'wav2vec2-lv60', 'wav2vec2-sharded', 'hubert', 'wavlm', 'data2vec-audio', 'wav2vec2-bare', 'wavlm-bare', 'wav2vec2-lm'];
+// Every architecture and weight layout: safetensors, sharded, and pytorch_model.bin (weight_g/weight_v names).
+export const PARITY_FIXTURES = ['wav2vec2-base', 'wav2vec2-lv60', 'wav2vec2-sharded', 'wav2vec2-bin', 'hubert', 'wavlm', 'data2vec-audio', 'wav2vec2-bare', 'wavlm-bare', 'wav2vec2-lm'];
 
 interface Meta { lengths: number[]; frames: number[]; normalized: boolean; batched: boolean; logits: boolean; numLayers: number }
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadModel } from '../../lib/model';
+import { loadModel } from '../../lib/load';
 import { binding, hasBinding } from '../../lib/native';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES, manifest, readF32, readI64 } from '../helpers/fixtures';

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { loadModel, type ForwardResult, type Model } from '../../lib/model';
+import { type ForwardResult, type Model } from '../../lib/model';
+import { loadModel } from '../../lib/load';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES } from '../helpers/fixtures';
 import { requireAddon } from '../helpers/native';

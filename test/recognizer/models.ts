@@ -1,6 +1,7 @@
 /** Fixture models with the manifests an exporter would write (labels, normalisation, extractor kind), for serving tests. */
 import { join } from 'node:path';
-import { loadModel, type LoadModelOptions, type Model } from '../../lib/model';
+import { type LoadModelOptions, type Model } from '../../lib/model';
+import { loadModel } from '../../lib/load';
 import type { ModelManifest } from '../../lib/manifest';
 import { FIXTURES, manifest, readF32 } from '../helpers/fixtures';
 

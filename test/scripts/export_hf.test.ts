@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateManifest } from '../../lib/manifest';
-import { loadModel } from '../../lib/model';
+import { loadModel } from '../../lib/load';
 import { maxAbsDiff } from '../../lib/tensor';
 import { requirePython } from '../helpers/python';
 import { requireAddon } from '../helpers/native';

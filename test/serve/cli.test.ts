@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../lib/model';
+import { loadModel } from '../../lib/load';
 import { createDecoder, transcribe } from '../../lib/transcribe';
 import { requireAddon } from '../helpers/native';
 
