@@ -24,14 +24,12 @@ import { unpickleStateDict } from '../lib/checkpoint/pickle';
 import { readZipDirectory } from '../lib/checkpoint/zip';
 import { bufferSource } from '../lib/checkpoint/source';
 import type { WeightSet } from '../lib/checkpoint/types';
+import { parseConfig } from '../lib/builder/config';
 import { Wav2Vec2Error } from '../lib/errors';
 import { mulberry32 } from './random';
 
-/**
- * Parsers of a checked config.json object that must also fail only with coded errors: the builder's config
- * parser goes here (e.g. `(c) => parseModelConfig(c)` from lib/builder/config.ts) once it is merged.
- */
-export const CONFIG_HOOKS: Array<(config: JsonObject) => unknown> = [];
+/** Parsers of a checked config.json object that must also fail only with coded errors: the native builder's. */
+export const CONFIG_HOOKS: Array<(config: JsonObject) => unknown> = [(c) => parseConfig(c)];
 
 const ROOT = join(__dirname, '..');
 const HUB = join(ROOT, 'test', 'fixtures', 'hub');
