@@ -94,7 +94,7 @@ function device(value: string): string {
 }
 
 /** `model`: the --model flag, for a command that takes it otherwise (serve takes it repeated, with names). */
-export function addModelOptions(cmd: Command, model = new Option('--model <path>', 'TorchScript model file (default: the embedded model)')): Command {
+export function addModelOptions(cmd: Command, model = new Option('--model <model>', 'a TorchScript file, a Hugging Face checkpoint folder, or a hub repo id such as facebook/wav2vec2-base-960h[@revision] (default: the embedded model)')): Command {
   return cmd
     .addOption(model.conflicts('bundle'))
     .addOption(new Option('--bundle <name>', 'a torchaudio bundle name, e.g. WAV2VEC2_ASR_BASE_960H (its exported model)'))

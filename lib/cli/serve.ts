@@ -125,7 +125,7 @@ function serverOptions(o: ServeCliOptions): ServerOptions {
 
 export function serveCommand(): Command {
   const cmd = new Command('serve').description('HTTP server: POST /v1/transcribe, POST /v1/features, POST /v1/audio/transcriptions and GET /v1/models (OpenAI-compatible), GET /health, GET /metrics (Prometheus)');
-  const model = new Option('--model <[name=]path>', 'a TorchScript model to serve, as [NAME=]PATH (NAME: the file\'s base name by default); repeat for several, the first is the default (default: the embedded model)')
+  const model = new Option('--model <[name=]model>', 'a model to serve (TorchScript file, checkpoint folder or hub repo id), as [NAME=]MODEL (NAME: its base name by default); repeat for several, the first is the default (default: the embedded model)')
     .argParser(collect);
   addDecoderOptions(addModelOptions(cmd, model))
     .option('--strict-models', 'refuse requests naming a model that is not loaded (404 MODEL_NOT_FOUND) instead of running the default model', false)

@@ -1,28 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { downloadBar } from '../../lib/cli/download';
+import { runCliAsync } from '../helpers/cli';
 import { startMockHub, type MockHub } from '../helpers/mock-hub';
 import { TINY } from './repos';
 
-const CLI = join(__dirname, '..', '..', 'lib', 'cli', 'index.ts');
-
-/** The CLI from source, asynchronously: the mock hub answering it runs in this process. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HF_')));
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...clean, HF_HOME: join(tmpdir(), 'no-hf-home'), ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = runCliAsync;
 
 describe('cli download', function () {
   this.timeout(120_000);
