@@ -30,49 +30,22 @@ struct AddonData {
   Napi::FunctionReference constructor;
 };
 
-class LoadWorker : public Napi::AsyncWorker {
+// A TorchScript file.
+class LoadWorker : public NetworkLoader {
  public:
-  LoadWorker(Napi::Env env, std::string path, std::string device, std::string dtype, int threads, bool optimize)
-      : Napi::AsyncWorker(env, "wav2vec2:load"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+  LoadWorker(Napi::Env env, Napi::Promise::Deferred deferred, std::string path, std::string device, std::string dtype, int threads,
+             bool optimize)
+      : NetworkLoader(env, "wav2vec2:load", deferred, threads),
         path_(std::move(path)),
         device_(std::move(device)),
         dtype_(std::move(dtype)),
-        threads_(threads),
         optimize_(optimize) {}
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      module_ = ScriptModule::Load(path_, device_, dtype_, optimize_);
-    } catch (...) {
-      error_ = CurrentException("MODEL_LOAD_FAILED");
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (error_) {
-      deferred_.Reject(ToJsError(env, *error_).Value());
-      return;
-    }
-    try {
-      deferred_.Resolve(Model::Wrap(env, std::move(module_), threads_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (...) {
-      deferred_.Reject(ToJsError(env, CurrentException("MODEL_LOAD_FAILED")).Value());
-    }
-  }
-
  private:
-  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<Network> Make() override { return ScriptModule::Load(path_, device_, dtype_, optimize_); }
+
   std::string path_, device_, dtype_;
-  int threads_;
   bool optimize_;
-  std::unique_ptr<ScriptModule> module_;
-  std::optional<CodedError> error_;
 };
 
 const char* ConventionName(Convention c) {
@@ -113,11 +86,34 @@ Napi::Value Model::Load(const Napi::CallbackInfo& info) {
     return deferred.Promise();
   }
   const int threads = info[3].As<Napi::Number>().Int32Value();
-  auto* worker = new LoadWorker(env, info[0].As<Napi::String>(), info[1].As<Napi::String>(), info[2].As<Napi::String>(), threads,
+  auto deferred = Napi::Promise::Deferred::New(env);
+  auto* worker = new LoadWorker(env, deferred, info[0].As<Napi::String>(), info[1].As<Napi::String>(), info[2].As<Napi::String>(), threads,
                                 info[4].As<Napi::Boolean>().Value());
-  Napi::Promise promise = worker->Promise();
   worker->Queue();
-  return promise;
+  return deferred.Promise();
+}
+
+void NetworkLoader::Execute() {
+  try {
+    network_ = Make();
+  } catch (...) {
+    error_ = CurrentException("MODEL_LOAD_FAILED");
+  }
+}
+
+void NetworkLoader::OnOK() {
+  Napi::Env env = Env();
+  if (error_) {
+    deferred_.Reject(ToJsError(env, *error_).Value());
+    return;
+  }
+  try {
+    deferred_.Resolve(Model::Wrap(env, std::move(network_), threads_));
+  } catch (const Napi::Error& e) {
+    deferred_.Reject(e.Value());
+  } catch (...) {
+    deferred_.Reject(ToJsError(env, CurrentException("MODEL_LOAD_FAILED")).Value());
+  }
 }
 
 Napi::Object Model::Wrap(Napi::Env env, std::unique_ptr<Network> network, int threads) {

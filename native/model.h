@@ -11,13 +11,36 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
+#include "errors.h"
 #include "inference_thread.h"
 #include "network.h"
 
 namespace w2v {
 
 struct Job;
+
+// Makes a Network on a libuv worker (never on the JS thread) and resolves with a Model that runs it: the one
+// completion for every way of making a model (a TorchScript file, a native build). Subclasses say how to make it.
+class NetworkLoader : public Napi::AsyncWorker {
+ public:
+  NetworkLoader(Napi::Env env, const char* name, Napi::Promise::Deferred deferred, int threads)
+      : Napi::AsyncWorker(env, name), deferred_(deferred), threads_(threads) {}
+
+ protected:
+  // Runs on the worker. Throw to reject: LibTorch's errors become MODEL_LOAD_FAILED, coded errors keep their code.
+  virtual std::unique_ptr<Network> Make() = 0;
+
+ private:
+  void Execute() final;
+  void OnOK() final;
+
+  Napi::Promise::Deferred deferred_;
+  int threads_;
+  std::unique_ptr<Network> network_;
+  std::optional<CodedError> error_;
+};
 
 class Model : public Napi::ObjectWrap<Model> {
  public:

@@ -4,10 +4,10 @@
  * its sharded index. Tokenizer and language model are optional (bare models have neither); a missing preprocessor
  * config means the waveform goes in as given (see NO_PREPROCESSOR).
  */
-import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Wav2Vec2Error } from '../errors';
 import { checkpointError, readJsonObject } from './json';
+import { isDirectory, isFile } from './source';
 import { readLanguageModel } from './language-model';
 import { readPreprocessor } from './preprocessor';
 import { readSafetensors } from './safetensors';
@@ -57,20 +57,4 @@ export async function readWeights(root: string): Promise<WeightSet> {
     if (isFile(path)) return read(path);
   }
   throw checkpointError(root, `no weights: looked for ${WEIGHT_FILES.map(([n]) => n).join(', ')}`);
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isFile(p: string): boolean {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
 }

@@ -4,10 +4,11 @@
  * or a KenLM binary (`.bin`/`.binary`). ARPA files load into our beam decoder; a KenLM binary cannot be read back
  * into ARPA, so it is refused with LM_UNSUPPORTED and what to do instead.
  */
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { Wav2Vec2Error } from '../errors';
 import { readJsonObject } from './json';
+import { isDirectory, isFile } from './source';
 import type { LanguageModelInfo } from './types';
 
 /** Every KenLM binary file starts with this (kenlm/lm/binary_format.cc). */
@@ -62,21 +63,5 @@ function readHead(path: string, n: number): string {
     return b.toString('latin1', 0, readSync(fd, b, 0, n, 0));
   } finally {
     closeSync(fd);
-  }
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isFile(p: string): boolean {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
   }
 }

@@ -3,7 +3,7 @@
  * formats (torch.save zips) read only the few ranges they need — the central directory, each entry's local header,
  * the pickle — and hand the builder offsets for the tensor data, which they never read.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { Wav2Vec2Error } from '../errors';
 
 export interface ByteSource {
@@ -59,5 +59,23 @@ export function withFileSource<T>(path: string, body: (source: ByteSource) => T)
     });
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Whether `p` is a folder (false when it does not exist or cannot be read). */
+export function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `p` is a regular file (false when it does not exist or cannot be read). */
+export function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
   }
 }

@@ -2,8 +2,6 @@
 
 #include <c10/core/InferenceMode.h>
 
-#include <optional>
-
 #include "../errors.h"
 #include "../model.h"
 #include "network.h"
@@ -11,56 +9,32 @@
 namespace w2v::builder {
 namespace {
 
-class BuildWorker : public Napi::AsyncWorker {
+// A checkpoint's tensors, read and built into a NativeNetwork.
+class BuildWorker : public NetworkLoader {
  public:
   BuildWorker(Napi::Env env, Napi::Promise::Deferred deferred, Spec spec, std::vector<TensorRef> tensors, std::string device,
               std::string dtype, int threads, bool optimize)
-      : Napi::AsyncWorker(env, "wav2vec2:build"),
-        deferred_(deferred),
+      : NetworkLoader(env, "wav2vec2:build", deferred, threads),
         spec_(std::move(spec)),
         tensors_(std::move(tensors)),
         device_(std::move(device)),
         dtype_(std::move(dtype)),
-        threads_(threads),
         optimize_(optimize) {}
 
-  void Execute() override {
-    try {
-      // The weights are made here and only read by the inference thread (which also runs in InferenceMode).
-      c10::InferenceMode guard;
-      const c10::Device device = ParseDevice(device_);
-      const at::ScalarType dtype = ParseDtype(dtype_);
-      CheckCuda(device);
-      network_ = std::make_unique<NativeNetwork>(spec_, std::move(tensors_), device, dtype, dtype_, optimize_);
-    } catch (...) {
-      error_ = CurrentException("MODEL_LOAD_FAILED");
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (error_) {
-      deferred_.Reject(ToJsError(env, *error_).Value());
-      return;
-    }
-    try {
-      deferred_.Resolve(Model::Wrap(env, std::move(network_), threads_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (...) {
-      deferred_.Reject(ToJsError(env, CurrentException("MODEL_LOAD_FAILED")).Value());
-    }
-  }
-
  private:
-  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<Network> Make() override {
+    // The weights are made here and only read by the inference thread (which also runs in InferenceMode).
+    c10::InferenceMode guard;
+    const c10::Device device = ParseDevice(device_);
+    const at::ScalarType dtype = ParseDtype(dtype_);
+    CheckCuda(device);
+    return std::make_unique<NativeNetwork>(spec_, std::move(tensors_), device, dtype, dtype_, optimize_);
+  }
+
   Spec spec_;
   std::vector<TensorRef> tensors_;
   std::string device_, dtype_;
-  int threads_;
   bool optimize_;
-  std::unique_ptr<Network> network_;
-  std::optional<CodedError> error_;
 };
 
 }  // namespace

@@ -130,7 +130,7 @@ describe('cli', function () {
       ['a missing model', () => ['transcribe', wav, '--model', 'nope.pt'], 1, new RegExp(`Model file ${escape(join(process.cwd(), 'nope.pt'))} not found\\. The embedded default model is ${escape(DEFAULT_MODEL_PATH)}.*\\[MODEL_NOT_FOUND\\]`)],
       ['a manifest given as the model', () => ['transcribe', wav, '--model', join(dir, 'tiny.json')], 1, /tiny\.json is not a TorchScript archive \(.*starts with the text "\{\\"fo"\)\. \[MODEL_LOAD_FAILED\]/],
       ['an empty model file', () => ['transcribe', wav, '--model', empty], 1, /empty\.pt is not a TorchScript archive .*it is empty.*\[MODEL_LOAD_FAILED\]/],
-      ['a directory as the model', () => ['transcribe', wav, '--model', dir], 1, /is a directory, not a TorchScript model file\. \[MODEL_LOAD_FAILED\]/],
+      ['a directory as the model', () => ['transcribe', wav, '--model', dir], 1, /is a folder without a config\.json: .* \[MODEL_LOAD_FAILED\]/],
       ['an unknown bundle', () => ['transcribe', wav, '--bundle', 'WAV2VEC3'], 1, /UNKNOWN_BUNDLE/],
       // the command-line flag, not only the API's option
       ['a bundle whose model was not exported', () => ['transcribe', wav, '--bundle', 'WAV2VEC2_ASR_BASE_960H', '--models-dir', dir], 1, /export_torchaudio\.py.*--models-dir DIR on the command line/],

@@ -38,12 +38,12 @@ describe('bad calls', function () {
       writeFileSync(join(dir, 'plain.zip.pt'), storedZip('a.txt', Buffer.from('hello')));
       return assert.rejects(loadModel(join(dir, 'plain.zip.pt')), codeOf('MODEL_LOAD_FAILED', /cannot load the TorchScript model/));
     });
-    it('rejects a directory', () => assert.rejects(loadModel(FIXTURES), codeOf('MODEL_LOAD_FAILED', /is a directory, not a TorchScript model file/)));
+    it('rejects a directory', () => assert.rejects(loadModel(FIXTURES), codeOf('MODEL_LOAD_FAILED', /is a folder without a config\.json: a model is a TorchScript \.pt file or a checkpoint folder/)));
     it('rejects a bad device string before touching the file', () =>
       assert.rejects(loadModel(TA, { device: 'gpu' as any }), codeOf('INVALID_INPUT', /device: expected 'cpu', 'cuda' or 'cuda:N', got the string "gpu"/)));
     it('rejects a bad dtype', () => assert.rejects(loadModel(TA, { dtype: 'int8' as any }), codeOf('INVALID_INPUT', /dtype/)));
     it('rejects bad threads', () => assert.rejects(loadModel(TA, { threads: 0 }), codeOf('INVALID_INPUT', /threads/)));
-    it('rejects a non-string path', () => assert.rejects(loadModel(42 as any), codeOf('INVALID_INPUT', /path/)));
+    it('rejects a non-string path', () => assert.rejects(loadModel(42 as any), codeOf('INVALID_INPUT', /model: expected a TorchScript file, a checkpoint folder or a Hugging Face repo id/)));
     it('rejects CUDA with CUDA_UNAVAILABLE when no GPU is usable', async function () {
       if (binding().cudaDeviceCount() > 0) this.skip();
       await assert.rejects(loadModel(TA, { device: 'cuda' }), codeOf('CUDA_UNAVAILABLE', /CUDA/));

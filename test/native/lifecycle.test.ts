@@ -154,7 +154,7 @@ describe('model lifecycle', function () {
   });
 
   function runScript(body: string): ReturnType<typeof spawnSync> {
-    const script = `const { loadModel } = require(${JSON.stringify(join(__dirname, '..', '..', 'lib', 'model.ts'))});
+    const script = `const { loadModel } = require(${JSON.stringify(join(__dirname, '..', '..', 'lib', 'load.ts'))});
       const TA = ${JSON.stringify(TA)};
       ${body}`;
     return spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', timeout: 30000 });
