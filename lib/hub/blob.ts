@@ -123,6 +123,12 @@ const QUEUE_MAX = 64 << 20;
  */
 function saveBody(res: IncomingMessage, fh: FileHandle, wrote: (n: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
+    // The connection can drop while the file is being opened, before these listeners exist: its 'close' is gone
+    // then, and waiting for it would hang. What it had buffered is lost; the next attempt resumes from the file.
+    if (res.destroyed) {
+      reject(Object.assign(new Error('connection closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      return;
+    }
     const queue: Buffer[] = [];
     let queued = 0;
     let writing = false;

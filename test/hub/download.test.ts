@@ -122,6 +122,15 @@ describe('hub/download', () => {
   });
 
   describe('broken downloads', () => {
+    it('a connection dropped right after the headers is HUB_DOWNLOAD_INCOMPLETE, not a hang (it can close before the body is read)', async () => {
+      // The drop lands while the partial file is being opened; before the fix, its 'close' was missed and the
+      // download waited forever (the full suite timed out on it under load; here 20 tries make it certain).
+      for (let i = 0; i < 20; i++) {
+        hub.fault('model.safetensors', 'truncate', { bytes: 0 });
+        await rejectsCode(downloadModel('org/tiny', opts()), 'HUB_DOWNLOAD_INCOMPLETE');
+      }
+    });
+
     it('a truncated body is HUB_DOWNLOAD_INCOMPLETE, leaves nothing trusted, and the next attempt resumes with Range', async () => {
       hub.fault('model.safetensors', 'truncate', { bytes: 100_000 });
       await rejectsCode(downloadModel('org/tiny', opts()), 'HUB_DOWNLOAD_INCOMPLETE', /model\.safetensors.*stopped at 100000 of 300000 bytes.*resumes/);
