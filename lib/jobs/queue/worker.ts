@@ -198,7 +198,10 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerHandle> {
       else {
         const runner = await runnerFor(job.data);
         // Committed by an earlier run of this job (its worker died between the commit and the acknowledgement).
-        if (await runner.store.isDone(job.data.input.key)) outcome = 'already-done';
+        if (await runner.store.isDone(job.data.input.key)) {
+          outcome = 'already-done';
+          log(`worker: already done ${job.data.input.path} (committed by an earlier run of its job)`);
+        }
         else outcome = draining ? 'given-back' : await runner.submit(job);
       }
       metrics.files.inc({ status: outcome.replace('-', '_') });
@@ -223,6 +226,8 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerHandle> {
     connection,
     concurrency: o.prefetch ?? 16 * (o.concurrency ?? 1),
     lockDuration: o.lockDurationMs ?? 30000,
+    // A dead worker's jobs go back once their lease lapses, checked as often as a lease lasts.
+    stalledInterval: Math.min(30000, o.lockDurationMs ?? 30000),
     // Deaths are counted by marks (above), which only count runs that reached the model; BullMQ's own limit is a
     // backstop for a job that kills its worker before that (while decoding, say): it fails the job, and the
     // enqueuer records it as QUEUE_JOB_FAILED.
