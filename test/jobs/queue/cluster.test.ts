@@ -162,6 +162,7 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
       await new Promise((r) => setTimeout(r, 100));
     }
     await redis.stop('SIGKILL');
+    assert.ok(readdirSync(join(out, 'results')).length < c.files.length, 'killed with inputs still to do');
     await new Promise((r) => setTimeout(r, 1000));
     await redis.start();
     const { code, stderr } = await follower.done;
