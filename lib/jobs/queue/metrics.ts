@@ -22,15 +22,15 @@ export function createWorkerMetrics(): WorkerMetrics {
     collectDefaultMetrics({ register: processRegistry });
   }
   const own = new Registry();
-  const registry = Registry.merge([own, processRegistry]);
   const registers = [own];
-  return {
-    registry,
+  const metrics = {
     files: new Counter({ name: 'wav2vec2_worker_files_total', help: 'Queued inputs by outcome: done, failed, already_done (a job run twice), given_back (drain), error (retried by the queue)', labelNames: ['status'], registers }),
     active: new Gauge({ name: 'wav2vec2_worker_active_jobs', help: 'Jobs this worker holds (in the pipeline or waiting to enter it)', registers }),
     audioSeconds: new Counter({ name: 'wav2vec2_worker_audio_seconds_total', help: 'Seconds of audio finished', registers }),
     fileSeconds: new Histogram({ name: 'wav2vec2_worker_job_seconds', help: 'Seconds from taking a job to acknowledging it', buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800], registers }),
   };
+  // Merged once every metric is in `own`: merge copies the metrics registered so far.
+  return { ...metrics, registry: Registry.merge([own, processRegistry]) };
 }
 
 /** Serves GET /metrics on `port` (0: any free port); resolves with the server once it listens. */

@@ -189,7 +189,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerHandle> {
     return r;
   };
 
-  const process = async (job: Job<QueueJobData>, token?: string): Promise<{ status: string }> => {
+  const processJob = async (job: Job<QueueJobData>, token?: string): Promise<{ status: string }> => {
     const started = Date.now();
     metrics.active.inc();
     try {
@@ -222,7 +222,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerHandle> {
     }
   };
 
-  const worker = new Worker<QueueJobData>(name, process, {
+  const worker = new Worker<QueueJobData>(name, processJob, {
     connection,
     concurrency: o.prefetch ?? 16 * (o.concurrency ?? 1),
     lockDuration: o.lockDurationMs ?? 30000,
