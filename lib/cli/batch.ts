@@ -197,7 +197,8 @@ export function batchCommand(): Command {
             onProgress: (p) => view.update(p),
           });
           view.stop();
-          process.stderr.write(`batch: ${summary.files} files: ${summary.done} done, ${summary.failed} failed, ${summary.skipped} skipped${summary.remaining ? `, ${summary.remaining} left` : ''}\n` +
+          process.stderr.write(`batch: ${summary.files} files: ${summary.done} done, ${summary.failed} failed, ${summary.skipped} skipped${summary.remaining ? `, ${summary.remaining} left` : ''}; ` +
+            `${(summary.audioSeconds / 3600).toFixed(3)} h audio in ${clock(summary.elapsedSeconds)}, ${summary.realTime.toFixed(1)}x real time\n` +
             `batch: results in ${summary.transcripts}${summary.failed ? `; failures in ${summary.failures}` : ''}\n`);
           if (summary.interrupted) {
             process.stderr.write('batch: stopped following; the workers go on: rerun the same command to follow again and merge\n');

@@ -275,7 +275,10 @@ export class JobStore {
   }
 
   async #clearAttempt(key: string): Promise<void> {
-    if (this.#shared) return;
+    if (this.#shared) {
+      this.deaths.delete(key);
+      return;
+    }
     // Not flushed: a marker that survives a kill after the commit belongs to a done input, and is dropped on open.
     await unlink(join(this.dir, 'attempts', `${key}.json`)).catch(() => undefined);
     this.deaths.delete(key);

@@ -5,7 +5,7 @@
  * from results/ and failed/ once (JobStore.merge). The folder's lock is held meanwhile: one follower per folder.
  * Stopped (the signal), it leaves the jobs to the workers; rerun it to follow again and merge.
  */
-import { readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import { invalid } from '../../errors';
@@ -13,7 +13,6 @@ import { expandInputs, type JobInput } from '../inputs';
 import { checkJobOptions, type BatchJobOptions, type BatchProgress, type BatchSummary } from '../options';
 import { JobStore } from '../store';
 import { writeDurable } from '../write';
-import { rename } from 'node:fs/promises';
 import { checkRedis, connectionOf, DEFAULT_QUEUE_NAME } from './redis';
 import { jobIdOf, specOf, type QueueJobData } from './spec';
 
@@ -136,12 +135,21 @@ async function addJobs(queue: Queue<QueueJobData>, out: string, todo: JobInput[]
 async function followJobs(queue: Queue<QueueJobData>, out: string, todo: JobInput[], progress: BatchProgress, t0: number, o: QueueBatchOptions): Promise<boolean> {
   const keys = new Set(todo.map((i) => i.key));
   const byId = new Map(todo.map((i) => [jobIdOf(out, i.key), i]));
+  // Durations of the results seen so far: each record is read once, when it first appears.
+  const counted = new Set<string>();
   let polls = 0;
   for (;;) {
     const { done, failed } = await finishedKeys(out);
     progress.done = [...keys].filter((k) => done.has(k)).length;
     progress.failed = [...keys].filter((k) => failed.has(k)).length;
+    for (const k of keys) {
+      if (!done.has(k) || counted.has(k)) continue;
+      counted.add(k);
+      const record = await readFile(join(out, 'results', `${k}.json`), 'utf8').then((t) => JSON.parse(t) as { duration?: unknown }, () => null);
+      if (typeof record?.duration === 'number') progress.audioSeconds += record.duration;
+    }
     progress.elapsedSeconds = (Date.now() - t0) / 1000;
+    progress.realTime = progress.elapsedSeconds > 0 ? progress.audioSeconds / progress.elapsedSeconds : 0;
     const finished = progress.done + progress.failed;
     progress.etaSeconds = finished > 0 ? (progress.elapsedSeconds * (keys.size - finished)) / finished : null;
     o.onProgress?.({ ...progress });

@@ -93,6 +93,31 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
     assert.deepEqual((await workers[0]!.exited).code, 0);
   });
 
+  it('SIGTERM drains a worker: its running batch is saved, its other jobs go back (not counted as deaths) and another worker finishes them', async () => {
+    const c = corpus(10, 100);
+    redis = await startRedis();
+    const out = join(c.dir, 'out');
+    // --max-attempts 1: a job given back that were counted as a death would be recorded as crashed.
+    const follower = startBatch(redis.url, [c.inputs, '--out', out, '--max-attempts', '1']);
+    const first = startWorker(redis.url, ['--prefetch', '6', '--audio-workers', '1']);
+    workers.push(first);
+    await waitForLog(first, /worker: done /);
+    first.child.kill('SIGTERM');
+    assert.equal((await first.exited).code, 0, first.log());
+    assert.match(first.log(), /worker: drained/);
+    const doneByFirst = readdirSync(join(out, 'results')).length;
+    assert.ok(doneByFirst < c.files.length, `jobs were left to give back (${doneByFirst} done)`);
+    const second = startWorker(redis.url, ['--prefetch', '6']);
+    workers.push(second);
+    const { code, stderr } = await follower.done;
+    assert.equal(code, 3, stderr);
+    const per = linesPerFile(join(out, 'transcripts.jsonl'));
+    assert.deepEqual([...per.keys()].sort(), [...c.files].sort(), 'every spoken input done, none recorded as crashed');
+    assert.ok([...per.values()].every((n) => n === 1));
+    assert.match(second.log(), /worker: done /, 'the second worker took what the first gave back');
+    assert.deepEqual(jsonl(join(out, 'failures.jsonl')).map((f) => f.file), [c.bad]);
+  });
+
   it('a worker killed in the middle of a file, another between commit and ack: each input once, the corrupt one failed with its code', async () => {
     const c = corpus(8, 50);
     const local = localRun(c.inputs, join(c.dir, 'local'));
