@@ -44,11 +44,16 @@ function lines(file: string): number {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
 }
 
-/** Commands Redis has processed so far (redis-cli INFO stats), or null without redis-cli. */
-function redisCommands(port: number): number | null {
-  const r = spawnSync('redis-cli', ['-p', String(port), 'INFO', 'stats'], { encoding: 'utf8' });
-  const m = /total_commands_processed:(\d+)/.exec(r.stdout ?? '');
-  return m ? Number(m[1]) : null;
+/**
+ * Commands Redis has processed so far (those inside BullMQ's Lua scripts included) and the CPU seconds it has used
+ * (redis-cli INFO), or null without redis-cli. CPU per file is what bounds one Redis: 1 / it = files a second per core.
+ */
+function redisCounters(port: number): { commands: number; cpuSeconds: number } | null {
+  const r = spawnSync('redis-cli', ['-p', String(port), 'INFO'], { encoding: 'utf8' });
+  const num = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(r.stdout ?? '')?.[1] ?? NaN);
+  const commands = num('total_commands_processed');
+  const cpuSeconds = num('used_cpu_user') + num('used_cpu_sys');
+  return Number.isFinite(commands) && Number.isFinite(cpuSeconds) ? { commands, cpuSeconds } : null;
 }
 
 async function single(files: string[]): Promise<number> {
@@ -85,22 +90,24 @@ async function main(): Promise<void> {
   const redis = await startRedis();
   try {
     const singles: number[] = [];
-    const runs = WORKERS.map((n) => ({ workers: n, threads: Math.max(1, Math.floor(CORES / n)), seconds: Infinity, all: [] as number[], redisCommandsPerFile: null as number | null }));
+    const runs = WORKERS.map((n) => ({ workers: n, threads: Math.max(1, Math.floor(CORES / n)), seconds: Infinity, all: [] as number[], redisCommandsPerFile: null as number | null, redisCpuMsPerFile: null as number | null }));
     for (let round = 0; round < ROUNDS; round++) {
       singles.push(await single(files));
       console.log(`round ${round + 1}: single: ${singles.at(-1)!.toFixed(1)} s`);
       for (const r of runs) {
-        const before = redisCommands(redis.port);
+        const before = redisCounters(redis.port);
         const s = await cluster(files, r.workers, redis.url, `bench-${r.workers}-${round}`);
-        const after = redisCommands(redis.port);
+        const after = redisCounters(redis.port);
         // Everything the run sent: enqueueing, fetching, lease renewals, stalled checks, acks, and the workers' idle waits.
-        const perFile = before !== null && after !== null ? (after - before) / files.length : null;
+        const perFile = before && after ? (after.commands - before.commands) / files.length : null;
+        const cpuMs = before && after ? ((after.cpuSeconds - before.cpuSeconds) * 1000) / files.length : null;
         r.all.push(s);
         if (s < r.seconds) {
           r.seconds = s;
           r.redisCommandsPerFile = perFile;
+          r.redisCpuMsPerFile = cpuMs;
         }
-        console.log(`round ${round + 1}: ${r.workers} worker(s): ${s.toFixed(1)} s, ${perFile?.toFixed(1) ?? '?'} Redis commands per file`);
+        console.log(`round ${round + 1}: ${r.workers} worker(s): ${s.toFixed(1)} s, ${perFile?.toFixed(1) ?? '?'} Redis commands and ${cpuMs?.toFixed(2) ?? '?'} ms of Redis CPU per file`);
       }
     }
     const singleSeconds = Math.min(...singles);
@@ -120,10 +127,10 @@ async function main(): Promise<void> {
         `to merged output; Redis on loopback; 1-minute load average ${loadBefore.toFixed(1)} before, ${json.loadAverage1m.after.toFixed(1)} after ` +
         `(a shared machine: the ratios, measured in one run, are what to read); ${ROUNDS > 1 ? `fastest of ${ROUNDS} interleaved rounds` : 'one round'}.`,
       '',
-      table(['run', 'processes × threads', 'wall s', 'x real time', 'throughput vs single', 'Redis commands per file'], [
-        ['single-process batch job', `1 × ${CORES}`, singleSeconds.toFixed(1), (seconds / singleSeconds).toFixed(1), '1.00', '-'],
+      table(['run', 'processes × threads', 'wall s', 'x real time', 'throughput vs single', 'Redis commands per file', 'Redis CPU ms per file'], [
+        ['single-process batch job', `1 × ${CORES}`, singleSeconds.toFixed(1), (seconds / singleSeconds).toFixed(1), '1.00', '-', '-'],
         ...runs.map((r) => [`queue, ${r.workers} worker${r.workers > 1 ? 's' : ''}`, `${r.workers} × ${r.threads}`, r.seconds.toFixed(1), (seconds / r.seconds).toFixed(1),
-          (singleSeconds / r.seconds).toFixed(2), r.redisCommandsPerFile?.toFixed(1) ?? '-']),
+          (singleSeconds / r.seconds).toFixed(2), r.redisCommandsPerFile?.toFixed(1) ?? '-', r.redisCpuMsPerFile?.toFixed(2) ?? '-']),
       ]),
       '',
       overheadMs === null ? '' : `Queue overhead (1 worker × ${CORES} threads against the single process, same threads): ${overheadMs.toFixed(0)} ms per file.`,
