@@ -5,7 +5,7 @@
  * from results/ and failed/ once (JobStore.merge). The folder's lock is held meanwhile: one follower per folder.
  * Stopped (the signal), it leaves the jobs to the workers; rerun it to follow again and merge.
  */
-import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import { invalid } from '../../errors';
@@ -85,6 +85,8 @@ export async function enqueueBatchJob(options: QueueBatchOptions): Promise<Batch
     const crashed = (k: string) => store!.failed.get(k)?.code === 'BATCH_INPUT_CRASHED';
     // A crashed input would only take a worker down again: not retried (remove failed/<key>.json to retry it).
     const todo = inputs.filter((i) => !store!.done.has(i.key) && !crashed(i.key) && (o.retryFailed || !store!.failed.has(i.key)));
+    // A retried failure's record goes (as a local rerun replaces it): the follower would count it as finished already.
+    for (const i of todo) if (store.failed.delete(i.key)) await unlink(join(out, 'failed', `${i.key}.json`)).catch(() => undefined);
     const t0 = Date.now();
     const added = await addJobs(queue, out, todo, spec, jobAttempts ?? 3);
     onEnqueued?.({ added, queued: todo.length - added, skipped: inputs.length - todo.length });

@@ -7,7 +7,7 @@
  * (no AOF, no RDB snapshots) loses the queue on a restart: allowed (the output folder still decides what is done, and
  * rerunning `batch --queue` enqueues the rest again), but warned about.
  */
-import { Queue, type ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions, Queue } from 'bullmq';
 import { invalid, Wav2Vec2Error } from '../../errors';
 
 /** The queue's name in Redis when none is given (one Redis can hold several). */

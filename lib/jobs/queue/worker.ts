@@ -16,9 +16,9 @@
  * committed, and every other held job is moved back to waiting for another worker.
  */
 import type { Server } from 'node:http';
-import { Worker, WaitingError, type Job } from 'bullmq';
-import type { Device } from '../../model';
-import type { Model } from '../../model';
+import { Queue, Worker, WaitingError, type Job } from 'bullmq';
+import { invalid } from '../../errors';
+import type { Device, Model } from '../../model';
 import { keyOf } from '../inputs';
 import { checkJobOptions } from '../options';
 import { jobSettings, prepareJob, runInputs } from '../run';
@@ -27,8 +27,6 @@ import { PushFeed } from './feed';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics';
 import { checkRedis, connectionOf, DEFAULT_QUEUE_NAME } from './redis';
 import { jobOptionsOf, loadSpecModel, runnerKeyOf, type QueueJobData } from './spec';
-import { Queue } from 'bullmq';
-import { invalid } from '../../errors';
 
 export interface WorkerOptions {
   /** redis://host:port[/db] */
@@ -201,8 +199,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerHandle> {
         if (await runner.store.isDone(job.data.input.key)) {
           outcome = 'already-done';
           log(`worker: already done ${job.data.input.path} (committed by an earlier run of its job)`);
-        }
-        else outcome = draining ? 'given-back' : await runner.submit(job);
+        } else outcome = draining ? 'given-back' : await runner.submit(job);
       }
       metrics.files.inc({ status: outcome.replace('-', '_') });
       if (outcome === 'given-back') {

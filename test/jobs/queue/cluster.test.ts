@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireAddon } from '../../helpers/native';
@@ -87,6 +87,16 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
     const status = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'batch', '--out', out, '--queue', redis.url, '--status'], { encoding: 'utf8' });
     assert.equal(status.status, 0, status.stderr);
     assert.equal(status.stdout, 'done 6 of 7, running 0, failed 1, waiting 0, ETA 0s\n');
+
+    // The corrupt file fixed, a rerun retries it (its old failure record must not count as its end) and merges it in.
+    speak('a file made good', c.bad);
+    const retried = await runBatch(redis.url, [c.inputs, '--out', out]);
+    assert.equal(retried.code, 0, retried.stderr);
+    assert.match(retried.stderr, /batch: 1 inputs enqueued, 0 already in the queue, 6 done or failed before/);
+    const per = linesPerFile(join(out, 'transcripts.jsonl'));
+    assert.deepEqual([...per.keys()].sort(), [...c.files, c.bad].sort());
+    assert.ok([...per.values()].every((n) => n === 1));
+    assert.equal(readFileSync(join(out, 'failures.jsonl'), 'utf8'), '');
 
     await drainAll(workers);
     for (const w of workers) assert.match(w.log(), /worker: drained/);
