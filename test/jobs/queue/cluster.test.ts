@@ -209,7 +209,7 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
     const dir = mkdtempSync(join(tmpdir(), 'w2v-queue-long-'));
     const parts = sentences(12, 80).map((t, i) => speak(t, join(dir, `p${i}.wav`)));
     const long = join(dir, 'long.wav');
-    // ~2.5 minutes of speech: several seconds of inference on one thread, against a lease of one second.
+    // About two minutes of speech: several seconds of inference on one thread, against a lease of one second.
     assert.equal(spawnSync('sox', [...parts, ...parts, ...parts, ...parts, long]).status, 0);
     redis = await startRedis();
     const out = join(dir, 'out');
