@@ -128,6 +128,21 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
     assert.deepEqual(jsonl(join(out, 'failures.jsonl')).map((f) => f.file), [c.bad]);
   });
 
+  it('a folder with results of other settings: each worker refuses it, and the queue gives up on the job as QUEUE_JOB_FAILED with the reason', async () => {
+    const c = corpus(2, 110);
+    const out = join(c.dir, 'out');
+    const first = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'batch', c.files[0]!, '--out', out, '--progress', 'none'], { encoding: 'utf8', timeout: 120000 });
+    assert.equal(first.status, 0, first.stderr);
+    redis = await startRedis();
+    workers.push(startWorker(redis.url));
+    const r = await runBatch(redis.url, [c.files[0]!, c.files[1]!, '--out', out, '--window', '20']);
+    assert.equal(r.code, 3, r.stderr);
+    const failures = jsonl(join(out, 'failures.jsonl'));
+    assert.deepEqual(failures.map((f) => [f.file, f.code]), [[c.files[1], 'QUEUE_JOB_FAILED']]);
+    assert.match(failures[0]!.message, /after 3 attempts: .*holds results made with other settings \(windowSamples/);
+    assert.deepEqual([...linesPerFile(join(out, 'transcripts.jsonl')).keys()], [c.files[0]], 'the local result stays, once');
+  });
+
   it('a worker killed in the middle of a file, another between commit and ack: each input once, the corrupt one failed with its code', async () => {
     const c = corpus(8, 50);
     const local = localRun(c.inputs, join(c.dir, 'local'));
