@@ -28,11 +28,13 @@ const arg = (name: string, def: number) => {
 };
 const FILES = arg('files', 200);
 const THREADS = arg('threads', 2);
-const DATA = join(__dirname, 'data', `batch-v1-${FILES}`);
+const dataDir = (n: number) => join(__dirname, 'data', `batch-v1-${n}`);
 const HELDOUT = join(__dirname, '..', 'scripts', 'make_default_model', 'text', 'heldout.tsv');
 const VOICES = ['en-us', 'en', 'en-gb-x-rp', 'en-029'];
 
-function corpus(): { files: string[]; seconds: number } {
+/** `n` files (cached under bench/data/): also the corpus of bench/cluster.ts. */
+export function corpus(n = FILES): { files: string[]; seconds: number } {
+  const DATA = dataDir(n);
   const stamp = join(DATA, 'files.json');
   if (existsSync(stamp)) return JSON.parse(readFileSync(stamp, 'utf8'));
   mkdirSync(DATA, { recursive: true });
@@ -42,7 +44,7 @@ function corpus(): { files: string[]; seconds: number } {
   const files: string[] = [];
   let seconds = 0;
   let next = 0;
-  for (let i = 0; i < FILES; i++) {
+  for (let i = 0; i < n; i++) {
     const target = Math.exp(Math.log(2) + rand() * (Math.log(60) - Math.log(2)));
     // About 2.3 s per held-out sentence at these speeds: speak enough, then cut to the exact length.
     const text: string[] = [];
@@ -163,7 +165,9 @@ async function main(): Promise<void> {
   console.log('\n' + md + `\n\n${file}`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

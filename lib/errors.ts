@@ -51,6 +51,10 @@ export type ErrorCode =
   | 'BATCH_OPTIONS_CHANGED'
   | 'BATCH_WRITE_FAILED'
   | 'BATCH_OUTPUT_FAILED'
+  // batch jobs on a queue (lib/jobs/queue)
+  | 'QUEUE_REDIS_UNREACHABLE' // no answer from the Redis of --queue
+  | 'QUEUE_REDIS_MISCONFIGURED' // Redis may evict keys (maxmemory-policy is not noeviction): jobs would vanish
+  | 'QUEUE_JOB_FAILED' // a queued input that failed every retry for a reason not its own (its worker's error is in the message)
   // serving (Recognizer, HTTP server)
   | 'OVERLOADED'
   | 'ABORTED'

@@ -19,6 +19,8 @@ export { createDecoder, transcribe, loadForModel } from './transcribe';
 export type { DecoderOptions, Transcript, WordTiming, BoundDecoder } from './transcribe';
 export { runBatchJob } from './jobs';
 export type { BatchJobOptions, BatchSummary, BatchProgress, BatchFileEvent, SubtitleFormat } from './jobs';
+export { enqueueBatchJob, runWorker, batchStatus } from './jobs';
+export type { QueueBatchOptions, WorkerOptions, WorkerHandle, QueueStatus } from './jobs';
 export { createRecognizer, Recognizer } from './recognizer';
 export type { RecognizerOptions, TranscribeOptions as RecognizerTranscribeOptions, FeaturesOptions as RecognizerFeaturesOptions, FeatureShape, Recognition, RecognizedFeatures, RecognizerStats, BatchInfo, RecognizerAudio, GroupingPolicy } from './recognizer';
 export { createServer } from './serve/entry';

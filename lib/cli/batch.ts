@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { runBatchJob } from '../jobs';
+import { batchStatus, enqueueBatchJob, runBatchJob } from '../jobs';
 import type { BatchProgress, SubtitleFormat } from '../jobs';
 import type { Model } from '../model';
 import { addDecoderOptions, addModelOptions, decoderOptionsFrom, nonNegative, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
@@ -27,6 +27,9 @@ interface BatchCliOptions extends ModelCliOptions, DecoderCliOptions {
   audioWorkers?: number;
   progress: 'auto' | 'bar' | 'lines' | 'none';
   progressInterval: number;
+  queue?: string;
+  queueName?: string;
+  status: boolean;
 }
 
 /** Highest layer number taken (runBatchJob's bound too). */
@@ -110,10 +113,16 @@ export function progressView(mode: BatchCliOptions['progress'], interval: number
   };
 }
 
+async function printStatus(o: BatchCliOptions): Promise<void> {
+  const s = await batchStatus({ queue: o.queue!, out: o.out, ...(o.queueName ? { queueName: o.queueName } : {}) });
+  const of = s.inputs === null ? '' : ` of ${s.inputs}`;
+  process.stdout.write(`done ${s.done}${of}, running ${s.running}, failed ${s.failed}, waiting ${s.waiting}, ETA ${clock(s.etaSeconds)}\n`);
+}
+
 export function batchCommand(): Command {
   const cmd = new Command('batch')
     .description('transcribe (or featurise) many files into an output folder; rerun the same command to resume')
-    .argument('<inputs...>', 'audio files, directories (searched recursively), globs, or manifests (.csv/.jsonl: path[,id])');
+    .argument('[inputs...]', 'audio files, directories (searched recursively), globs, or manifests (.csv/.jsonl: path[,id])');
   addModelOptions(cmd)
     .requiredOption('--out <dir>', 'output folder: transcripts.jsonl, failures.jsonl, results/, and the optional outputs')
     .option('--batch-size <n>', 'pieces per model call (default 8)', positiveInt('--batch-size'))
@@ -132,7 +141,13 @@ export function batchCommand(): Command {
     .option('--max-attempts <n>', 'an input in flight when the process died this many times is recorded as failed (BATCH_INPUT_CRASHED) instead of run again (default 3)', positiveInt('--max-attempts'))
     .addOption(new Option('--progress <mode>', 'progress on stderr').choices(['auto', 'bar', 'lines', 'none']).default('auto'))
     .option('--progress-interval <seconds>', 'seconds between progress lines when not on a terminal', positiveNumber('--progress-interval'), 10)
+    .option('--queue <url>', 'run on a Redis queue (redis://host:port[/db]): enqueue the inputs, follow the workers (wav2vec2 worker), merge (docs/cluster.md)')
+    .option('--queue-name <name>', 'the queue in that Redis (default wav2vec2-batch)')
+    .option('--status', 'with --queue: print done / running / failed / waiting and the ETA of the job in --out, and exit', false)
     .action(async (inputs: string[], o: BatchCliOptions) => {
+      if (o.status && !o.queue) throw new UsageError('--status: only used with --queue URL.');
+      if (o.status) return printStatus(o);
+      if (inputs.length === 0) throw new UsageError("missing required argument 'inputs'");
       const decoder = decoderOptionsFrom(o);
       if (o.withText && !o.features) throw new UsageError('--with-text: only used with --features.');
       const formats = (['txt', 'srt', 'vtt'] as SubtitleFormat[]).filter((f) => o[f]);
@@ -156,6 +171,43 @@ export function batchCommand(): Command {
       };
       process.on('SIGINT', onSigint);
       try {
+        const settings = {
+          ...(o.batchSize ? { batchSize: o.batchSize } : {}),
+          windowSeconds: o.window,
+          ...(o.stride !== undefined ? { strideSeconds: o.stride } : {}),
+          ...(o.features ? { features: o.features, text: o.withText } : {}),
+          ...((!o.features || o.withText) ? { decoder } : {}),
+          formats,
+          retryFailed: !o.skipFailed,
+          ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+          ...(o.maxDuration !== undefined ? { maxDuration: o.maxDuration } : {}),
+        };
+        if (o.queue) {
+          for (const flag of ['concurrency', 'threads', 'audioWorkers'] as const) {
+            if (o[flag] !== undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: with --queue, each worker chooses its own (wav2vec2 worker --${flag === 'audioWorkers' ? 'audio-workers' : flag}).`);
+          }
+          if (o.device !== 'cpu') throw new UsageError('--device: with --queue, each worker chooses its own (wav2vec2 worker --device).');
+          const summary = await enqueueBatchJob({
+            inputs, out: o.out, queue: o.queue, ...(o.queueName ? { queueName: o.queueName } : {}),
+            ...(o.model ? { model: o.model } : {}), ...(o.bundle ? { bundle: o.bundle } : {}), ...(o.modelsDir ? { modelsDir: o.modelsDir } : {}),
+            ...settings,
+            signal: controller.signal,
+            onWarning: (w) => process.stderr.write(`batch: warning: ${w}\n`),
+            onEnqueued: (e) => process.stderr.write(`batch: ${e.added} inputs enqueued, ${e.queued} already in the queue, ${e.skipped} done or failed before\n`),
+            onProgress: (p) => view.update(p),
+          });
+          view.stop();
+          process.stderr.write(`batch: ${summary.files} files: ${summary.done} done, ${summary.failed} failed, ${summary.skipped} skipped${summary.remaining ? `, ${summary.remaining} left` : ''}; ` +
+            `${(summary.audioSeconds / 3600).toFixed(3)} h audio in ${clock(summary.elapsedSeconds)}, ${summary.realTime.toFixed(1)}x real time\n` +
+            `batch: results in ${summary.transcripts}${summary.failed ? `; failures in ${summary.failures}` : ''}\n`);
+          if (summary.interrupted) {
+            process.stderr.write('batch: stopped following; the workers go on: rerun the same command to follow again and merge\n');
+            process.exitCode = 130;
+          } else if (summary.failed > 0) {
+            process.exitCode = 3;
+          }
+          return;
+        }
         for (let i = 0; i < (o.concurrency ?? 1); i++) models.push(await openModel(o));
         const summary = await runBatchJob({
           inputs, out: o.out, model: models,

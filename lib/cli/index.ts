@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `wav2vec2` — transcribe, features, plot, batch, serve, bench, setup, download. User mistakes print one line and exit
- * 1 (2 for usage errors); only unexpected failures print a stack (and WAV2VEC2_DEBUG=1 prints stacks always).
+ * `wav2vec2` — transcribe, features, plot, batch, worker, serve, bench, setup, download. User mistakes print one line and
+ * exit 1 (2 for usage errors); only unexpected failures print a stack (and WAV2VEC2_DEBUG=1 prints stacks always).
  */
 import { Command, CommanderError } from 'commander';
 import { Wav2Vec2Error } from '../errors';
@@ -14,6 +14,7 @@ import { serveCommand } from './serve';
 import { UsageError } from './options';
 import { setupCommand } from './setup';
 import { transcribeCommand } from './transcribe';
+import { workerCommand } from './worker';
 
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../paths';
@@ -28,7 +29,7 @@ function usageLine(text: string, write: (s: string) => void): void {
 
 export function program(): Command {
   const root = new Command('wav2vec2').description('speech recognition with wav2vec2-family models (LibTorch)').version(version);
-  for (const cmd of [root, transcribeCommand(), featuresCommand(), plotCommand(), batchCommand(), benchCommand(), serveCommand(), setupCommand(), downloadCommand()]) {
+  for (const cmd of [root, transcribeCommand(), featuresCommand(), plotCommand(), batchCommand(), workerCommand(), benchCommand(), serveCommand(), setupCommand(), downloadCommand()]) {
     // addCommand() does not pass settings down: each command throws instead of exiting, so main() decides.
     cmd.showHelpAfterError('(run with --help for usage)').exitOverride().configureOutput({ outputError: usageLine });
     if (cmd !== root) root.addCommand(cmd);

@@ -10,6 +10,7 @@ interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOpti
   /** `[NAME=]PATH` each, in the order given. */
   model?: string[];
   strictModels: boolean;
+  drainDelay?: number;
   host: string;
   port: number;
   maxBatchSize: number;
@@ -124,7 +125,7 @@ function serverOptions(o: ServeCliOptions): ServerOptions {
 }
 
 export function serveCommand(): Command {
-  const cmd = new Command('serve').description('HTTP server: POST /v1/transcribe, POST /v1/features, POST /v1/audio/transcriptions and GET /v1/models (OpenAI-compatible), GET /health, GET /metrics (Prometheus)');
+  const cmd = new Command('serve').description('HTTP server: POST /v1/transcribe, POST /v1/features, POST /v1/audio/transcriptions and GET /v1/models (OpenAI-compatible), GET /health, GET /ready, GET /metrics (Prometheus)');
   const model = new Option('--model <[name=]model>', 'a model to serve (TorchScript file, checkpoint folder or hub repo id), as [NAME=]MODEL (NAME: its base name by default); repeat for several, the first is the default (default: the embedded model)')
     .argParser(collect);
   addDecoderOptions(addModelOptions(cmd, model))
@@ -133,6 +134,7 @@ export function serveCommand(): Command {
     .option('--port <n>', 'port (0: any free port)', port, 8080)
     .option('--max-batch-size <n>', 'most requests per model call (1: no batching)', positiveInt('--max-batch-size'), 8)
     .option('--max-batch-seconds <s>', 'most padded audio per model call (batch size × longest clip)', positiveInt('--max-batch-seconds'), 120)
+    .option('--drain-delay <seconds>', 'on SIGTERM, answer GET /ready with 503 for this long (still serving) before closing, so a balancer stops sending first', nonNegative('--drain-delay'))
     .option('--max-wait-ms <ms>', 'longest a request waits for others to fill its batch', nonNegative('--max-wait-ms'), 10)
     .option('--max-queue <n>', 'requests waiting beyond which the server answers 503', positiveInt('--max-queue'), 64)
     .option('--max-body-mb <n>', 'largest request body or upload, in MiB', positiveInt('--max-body-mb'), 25)
@@ -181,8 +183,12 @@ export function serveCommand(): Command {
         const stop = (signal: NodeJS.Signals) => {
           if (stopping) process.exit(130);
           stopping = true;
-          process.stdout.write(`wav2vec2 serve: ${signal}, finishing in-flight requests\n`);
-          app.close().catch((err) => process.stderr.write(`wav2vec2 serve: error while closing: ${(err as Error).message}\n`)).finally(resolveClosed);
+          // Not ready first (GET /ready: 503), still serving, so balancers take this server out before it closes.
+          app.drain();
+          process.stdout.write(`wav2vec2 serve: ${signal}, ${o.drainDelay ? `draining for ${o.drainDelay} s, then ` : ''}finishing in-flight requests\n`);
+          setTimeout(() => {
+            app.close().catch((err) => process.stderr.write(`wav2vec2 serve: error while closing: ${(err as Error).message}\n`)).finally(resolveClosed);
+          }, (o.drainDelay ?? 0) * 1000);
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);

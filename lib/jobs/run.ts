@@ -12,7 +12,7 @@ import { Wav2Vec2Error, invalid } from '../errors';
 import { type Model } from '../model';
 import { loadModel } from '../load';
 import type { Tensor } from '../tensor';
-import { createDecoder } from '../transcribe';
+import { createDecoder, type BoundDecoder } from '../transcribe';
 import { crashPoint } from './faults';
 import { FileTask, WholeEmissionSink, type PieceOutput, type TextSink } from './file-task';
 import { StreamingGreedyDecoder } from './greedy-stream';
@@ -85,7 +85,30 @@ async function settingsOf(options: BatchJobOptions, o: CheckedOptions, model: Mo
   };
 }
 
-async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs: JobInput[], out: string, models: Model[]): Promise<BatchSummary> {
+/** What every input of a job runs through besides the models: checked before the output folder is touched. */
+export interface PreparedJob {
+  model: Model;
+  plan: WindowPlan;
+  bound: BoundDecoder | null;
+  greedy: GreedyCTCDecoder | null;
+  maxLayer: number;
+}
+
+/** The inputs of a run, in order: a fixed list (the local job) or a queue worker's jobs as they come. */
+export interface InputFeed {
+  /** Whether next() would resolve at once (if not, the batches formed so far leave rather than wait for more). */
+  ready(): boolean;
+  /** The next input, or null when no more will come. */
+  next(): Promise<JobInput | null>;
+}
+
+function listFeed(inputs: readonly JobInput[]): InputFeed {
+  let i = 0;
+  return { ready: () => true, next: async () => inputs[i++] ?? null };
+}
+
+/** Checks the models against the options (decoder files loaded, layers that exist): throws before anything is written. */
+export function prepareJob(options: BatchJobOptions, o: CheckedOptions, models: Model[]): PreparedJob {
   const model = models[0]!;
   const plan = windowPlan(o.windowSeconds, o.strideSeconds, model.sampleRate, model.frameStride, model.receptiveField);
   // Decoder options are checked (and files like the LM loaded) before the output folder is touched.
@@ -103,21 +126,58 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
   if (depth !== null && maxLayer > depth) {
     throw invalid('INVALID_INPUT', 'features', `layer numbers within [1, ${depth}] (the model ${model.info.file} has ${depth} transformer layers)`, maxLayer);
   }
-  const store = await JobStore.open(out, await settingsOf(options, o, model, plan));
-  // Decodes the inputs on worker threads: the JS thread keeps renewing the lock and feeding the models meanwhile.
-  const audio = { pool: new AudioPool(o.audioWorkers === undefined ? {} : { size: o.audioWorkers }), budget: o.budget };
+  return { model, plan, bound, greedy, maxLayer };
+}
+
+/** The settings job.json records (and compares on every later run or worker). */
+export function jobSettings(options: BatchJobOptions, o: CheckedOptions, job: PreparedJob): Promise<Record<string, unknown>> {
+  return settingsOf(options, o, job.model, job.plan);
+}
+
+async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs: JobInput[], out: string, models: Model[]): Promise<BatchSummary> {
+  const job = prepareJob(options, o, models);
+  const store = await JobStore.open(out, await jobSettings(options, o, job));
   // From here on the folder is locked: every way out goes through store.close(), which releases it.
   try {
-    const signal = options.signal;
-    const t0 = Date.now();
     const todo = inputs.filter((i) => !store.done.has(i.key) && (o.retryFailed || !store.failed.has(i.key)));
-    const progress: BatchProgress = {
-      files: inputs.length, skipped: inputs.length - todo.length, done: 0, failed: 0,
-      audioSeconds: 0, elapsedSeconds: 0, realTime: 0, etaSeconds: null,
-    };
     // ETA from bytes read: durations are unknown before decoding, sizes are known now and roughly proportional.
     const sizes = new Map<string, number>();
     for (const i of todo) sizes.set(i.key, await stat(i.path).then((s) => s.size, () => 0));
+    const { progress, interrupted } = await runInputs(options, o, job, models, store, listFeed(todo), { files: inputs.length, skipped: inputs.length - todo.length, sizes });
+    const remaining = todo.length - progress.done - progress.failed;
+    return {
+      ...progress, remaining, interrupted: interrupted && remaining > 0, out,
+      transcripts: store.transcriptsFile, failures: store.failuresFile,
+    };
+  } catch (err) {
+    // An error of close() (failures.jsonl cannot be rebuilt on a full disk) must not replace the one that stopped the job.
+    await store.close().catch(() => undefined);
+    throw err;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The pipeline: every input `feed` gives runs through the models into `store` (see the file comment), until the feed
+ * ends, the job stops (a write failure: thrown) or `options.signal` aborts. The local job and the queue worker
+ * (lib/jobs/queue/worker.ts) both run their inputs here.
+ */
+export async function runInputs(
+  options: BatchJobOptions, o: CheckedOptions, job: PreparedJob, models: Model[], store: JobStore, feed: InputFeed,
+  totals: { files: number; skipped: number; sizes: Map<string, number> },
+): Promise<{ progress: BatchProgress; interrupted: boolean }> {
+  const { model, plan, bound, greedy, maxLayer } = job;
+  const sizes = totals.sizes;
+  // Decodes the inputs on worker threads: the JS thread keeps renewing the lock and feeding the models meanwhile.
+  const audio = { pool: new AudioPool(o.audioWorkers === undefined ? {} : { size: o.audioWorkers }), budget: o.budget };
+  try {
+    const signal = options.signal;
+    const t0 = Date.now();
+    const progress: BatchProgress = {
+      files: totals.files, skipped: totals.skipped, done: 0, failed: 0,
+      audioSeconds: 0, elapsedSeconds: 0, realTime: 0, etaSeconds: null,
+    };
     const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
     let doneBytes = 0;
     let committedSeconds = 0;
@@ -317,8 +377,12 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
     };
 
     const producer = async () => {
-      for (const input of todo) {
+      for (;;) {
         if (signal?.aborted || fatal) break;
+        // Nothing more at hand (a queue worker waiting for jobs): what is queued leaves now instead of waiting.
+        if (!feed.ready()) queue.flush();
+        const input = await feed.next();
+        if (!input || signal?.aborted || fatal) break;
         const deaths = store.deaths.get(input.key) ?? 0;
         // In flight when an earlier run died: it runs alone, once everything before it is done, and the next input
         // waits for it, so that a death now is its own and counts against nothing else.
@@ -372,17 +436,8 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
     }
     if (fatal) throw fatal;
     report();
-    const remaining = todo.length - progress.done - progress.failed;
-    return {
-      ...progress, remaining, interrupted: interrupted && remaining > 0, out,
-      transcripts: store.transcriptsFile, failures: store.failuresFile,
-    };
-  } catch (err) {
-    // An error of close() (failures.jsonl cannot be rebuilt on a full disk) must not replace the one that stopped the job.
-    await store.close().catch(() => undefined);
-    throw err;
+    return { progress, interrupted };
   } finally {
     await audio.pool.close();
-    await store.close();
   }
 }

@@ -19,8 +19,15 @@
  * or whole line. Opening the folder repairs the last two: it cuts a torn last line, and appends the line of every
  * result the file lacks. A line is appended only for a result the file does not hold yet, so no line is ever
  * doubled; results/ decides what a rerun skips.
+ *
+ * Queue workers on many hosts (lib/jobs/queue) share one folder through openShared: no lock, no appends (appends
+ * from two hosts to one file are unsafe on NFS-like file systems), a .tmp/ of their own under .workers/; they commit
+ * results/<key>.json and failed/<key>.json by rename only, and the holder of the lock makes the two .jsonl files from
+ * them with merge(). See docs/cluster.md.
  */
-import { mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Wav2Vec2Error } from '../errors';
 import { crashPoint } from './faults';
@@ -44,6 +51,12 @@ export interface OutputFile {
 
 const JOB_FORMAT = 'wav2vec2-node-batch/1';
 
+/** Where a shared store's attempts are counted instead of attempts/ (the queue: in the job itself). */
+export interface AttemptMarks {
+  mark(key: string): Promise<void>;
+  unmark(key: string): Promise<void>;
+}
+
 export class JobStore {
   readonly dir: string;
   /** Keys with a committed result. */
@@ -58,13 +71,15 @@ export class JobStore {
   #lock: FolderLock | null = null;
   #opened = false;
   #closed = false;
+  /** Set for a queue worker's store (openShared). */
+  #shared: { tmp: string; marks: AttemptMarks } | null = null;
 
   private constructor(dir: string) {
     this.dir = dir;
   }
 
   get tmpDir(): string {
-    return join(this.dir, '.tmp');
+    return this.#shared?.tmp ?? join(this.dir, '.tmp');
   }
 
   get transcriptsFile(): string {
@@ -75,8 +90,11 @@ export class JobStore {
     return join(this.dir, 'failures.jsonl');
   }
 
-  /** Opens (or creates) the folder: lock, check the settings, clear .tmp, repair transcripts.jsonl. */
-  static async open(dir: string, settings: Record<string, unknown>): Promise<JobStore> {
+  /**
+   * Opens (or creates) the folder: lock, check the settings, clear .tmp, repair transcripts.jsonl. `settings` null:
+   * take those of job.json as they are (the queue's merge, which loads no model).
+   */
+  static async open(dir: string, settings: Record<string, unknown> | null): Promise<JobStore> {
     const store = new JobStore(dir);
     try {
       await mkdir(dir, { recursive: true });
@@ -85,7 +103,7 @@ export class JobStore {
     }
     store.#lock = await FolderLock.acquire(dir);
     try {
-      await store.#checkSettings(settings);
+      if (settings) await store.#checkSettings(settings);
       await rm(store.tmpDir, { recursive: true, force: true });
       for (const sub of ['.tmp', 'results', 'failed', 'attempts']) await mkdir(join(dir, sub), { recursive: true });
       await store.#scanResults();
@@ -102,6 +120,52 @@ export class JobStore {
       throw writeFailed(`the output folder ${dir}`, err);
     }
     return store;
+  }
+
+  /**
+   * The folder as one of many queue workers sees it (see the file comment): settings checked against job.json (or
+   * written there by the first worker), nothing scanned (ask isDone), attempts counted by `marks`.
+   */
+  static async openShared(dir: string, settings: Record<string, unknown>, marks: AttemptMarks): Promise<JobStore> {
+    const store = new JobStore(dir);
+    store.#shared = { tmp: join(dir, '.workers', `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`), marks };
+    try {
+      for (const sub of ['results', 'failed']) await mkdir(join(dir, sub), { recursive: true });
+      await mkdir(store.tmpDir, { recursive: true });
+      await store.#checkSettings(settings);
+    } catch (err) {
+      await rm(store.tmpDir, { recursive: true, force: true }).catch(() => undefined);
+      if (err instanceof Wav2Vec2Error) throw err;
+      throw writeFailed(`the output folder ${dir}`, err);
+    }
+    store.#opened = true;
+    return store;
+  }
+
+  /** Whether `key` has a committed result (asked of the folder, which other hosts write too). */
+  async isDone(key: string): Promise<boolean> {
+    return stat(join(this.dir, 'results', `${key}.json`)).then(() => true, () => false);
+  }
+
+  /**
+   * For the holder of the lock while queue workers commit: takes in what they committed since open (results/ and
+   * failed/), and makes transcripts.jsonl and failures.jsonl hold each of them exactly once.
+   */
+  async merge(): Promise<void> {
+    try {
+      await this.#jsonl?.close();
+      await this.#failures?.close();
+      this.#jsonl = this.#failures = null;
+      await this.#scanResults();
+      await this.#repairTranscripts();
+      this.failed.clear();
+      await this.#scanFailures();
+      await this.#rebuildFailures();
+      this.#jsonl = await AppendFile.open(this.transcriptsFile);
+      this.#failures = await AppendFile.open(this.failuresFile);
+    } catch (err) {
+      throw writeFailed(`the merged results in ${this.dir}`, err);
+    }
   }
 
   /** A fresh path under .tmp/ (removed by the next run if left behind). */
@@ -125,10 +189,12 @@ export class JobStore {
       fsyncDir(join(this.dir, 'results'));
       this.done.add(key);
       crashPoint('after-commit');
-      await this.#append(this.#jsonl!, line, true);
+      // Shared: the line is written by the merge (no appends from many hosts).
+      if (!this.#shared) await this.#append(this.#jsonl!, line, true);
       crashPoint('after-append');
       await this.#clearAttempt(key);
-      if (this.failed.delete(key)) await unlink(join(this.dir, 'failed', `${key}.json`)).catch(() => undefined);
+      // Shared: another host may have recorded a failure of it (an earlier attempt), unknown here.
+      if (this.failed.delete(key) || this.#shared) await unlink(join(this.dir, 'failed', `${key}.json`)).catch(() => undefined);
     } catch (err) {
       // Not committed: what was moved into place for it goes (a rerun redoes the input), and gives its room back.
       if (!this.done.has(key)) for (const p of placed) await rm(p, { recursive: true, force: true }).catch(() => undefined);
@@ -171,7 +237,7 @@ export class JobStore {
       await rename(tmp, join(this.dir, 'failed', `${failure.key}.json`));
       this.failed.set(failure.key, failure);
       // A retried input may already have a line from an earlier run; failures.jsonl is rebuilt without doubles on close.
-      await this.#append(this.#failures!, line);
+      if (!this.#shared) await this.#append(this.#failures!, line);
       // A crashed input keeps its count: a rerun does not run it again unless the limit is raised.
       if (failure.code !== 'BATCH_INPUT_CRASHED') await this.#clearAttempt(failure.key);
     } catch (err) {
@@ -185,11 +251,13 @@ export class JobStore {
    * input per run; what is in flight together shares a death, which is why a rerun runs such inputs alone).
    */
   async markAttempt(input: { id: string; key: string; path: string }): Promise<void> {
+    if (this.#shared) return this.#shared.marks.mark(input.key);
     await this.#writeAttempt(input, (this.deaths.get(input.key) ?? 0) + 1);
   }
 
   /** Takes back markAttempt for an input the job stopped without dying (an abort, a write failure). */
   async unmarkAttempt(input: { id: string; key: string; path: string }): Promise<void> {
+    if (this.#shared) return this.#shared.marks.unmark(input.key);
     const deaths = this.deaths.get(input.key) ?? 0;
     if (deaths === 0) await this.#clearAttempt(input.key);
     else await this.#writeAttempt(input, deaths);
@@ -207,6 +275,10 @@ export class JobStore {
   }
 
   async #clearAttempt(key: string): Promise<void> {
+    if (this.#shared) {
+      this.deaths.delete(key);
+      return;
+    }
     // Not flushed: a marker that survives a kill after the commit belongs to a done input, and is dropped on open.
     await unlink(join(this.dir, 'attempts', `${key}.json`)).catch(() => undefined);
     this.deaths.delete(key);
@@ -219,6 +291,10 @@ export class JobStore {
     await this.#jsonl?.close().catch(() => undefined);
     await this.#failures?.close().catch(() => undefined);
     this.#jsonl = this.#failures = null;
+    if (this.#shared) {
+      await rm(this.#shared.tmp, { recursive: true, force: true }).catch(() => undefined);
+      return;
+    }
     if (!this.#lock) return;
     try {
       if (this.#opened) await this.#rebuildFailures();
@@ -260,9 +336,19 @@ export class JobStore {
       }
       return;
     }
-    const tmp = join(this.dir, 'job.json.tmp');
+    const tmp = this.#shared ? this.tmpPath('job.json') : join(this.dir, 'job.json.tmp');
     await writeDurable(tmp, JSON.stringify(want, null, 2) + '\n');
-    await rename(tmp, file);
+    if (!this.#shared) await rename(tmp, file);
+    else {
+      // Many workers may start at once: link() creates job.json only if absent, so the first settings win and every
+      // other worker compares its own with them (a rename would let the last one win unchecked).
+      const first = await link(tmp, file).then(() => true, (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EEXIST') return false;
+        throw err;
+      });
+      await unlink(tmp).catch(() => undefined);
+      if (!first) return this.#checkSettings(settings);
+    }
     fsyncDir(this.dir);
   }
 

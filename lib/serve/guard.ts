@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Wav2Vec2Error } from '../errors';
 
 export interface GuardOptions {
-  /** Bearer token every route but /health requires; null: none. */
+  /** Bearer token every route but /health and /ready requires; null: none. */
   apiKey: string | null;
   /** Host names (no port) the Host header may carry, '*' for any; null: the loopback default (see hostAllowList). */
   allowedHosts: string[] | null;
@@ -90,8 +90,8 @@ function sameKey(given: string, key: string): boolean {
 }
 
 function checkApiKey(req: FastifyRequest, reply: FastifyReply, key: string): void {
-  // /health stays open, for load balancers and orchestrators.
-  if (req.routeOptions.url === '/health') return;
+  // /health and /ready stay open, for load balancers and orchestrators.
+  if (req.routeOptions.url === '/health' || req.routeOptions.url === '/ready') return;
   const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
   if (m && sameKey(m[1]!, key)) return;
   reply.header('www-authenticate', 'Bearer');

@@ -1,4 +1,4 @@
-/** The HTTP API: /v1/transcribe, /v1/features, /health, /metrics (the OpenAI-compatible routes: lib/serve/openai/). */
+/** The HTTP API: /v1/transcribe, /v1/features, /health, /ready, /metrics (the OpenAI-compatible routes: lib/serve/openai/). */
 import { endianness } from 'node:os';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -19,6 +19,8 @@ export interface RouteOptions {
   maxFeatureBytes: number;
   /** True once the server is shutting down (app.close() called). */
   closing(): boolean;
+  /** Draining before closing (SIGTERM with --drain-delay): /ready answers 503 so balancers stop sending. */
+  draining(): boolean;
 }
 
 /**
@@ -150,6 +152,16 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       models: Object.fromEntries(models.list().map((m) => [m.name, health(m)])),
       uploads: { count: admission.uploading(), limit: o.maxUploads },
     };
+  });
+
+  // Readiness, for load balancers and Kubernetes readinessProbe: 503 from the moment the server starts draining (or
+  // closing), while /health stays the liveness answer. While the models load the port is not open yet, which a
+  // probe reads as not ready too.
+  app.get('/ready', async (_req, reply) => {
+    const closing = o.closing() || models.list().some((m) => m.recognizer.closed);
+    const state = closing ? 'closing' : o.draining() ? 'draining' : 'ready';
+    if (state !== 'ready') reply.code(503);
+    return { status: state };
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -67,6 +67,8 @@ declare module 'fastify' {
     recognizer: Recognizer;
     /** Every model this server runs, by name. */
     models: ModelSet;
+    /** Starts draining: GET /ready answers 503 from now on, requests are still served (close() next). */
+    drain(): void;
   }
 }
 
@@ -199,12 +201,16 @@ async function build(models: ModelSet, limits: Limits, logger: FastifyServerOpti
 
   app.setErrorHandler(errorHandler(limits.retryAfterS, errorBody));
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}. Routes: POST /v1/transcribe, POST /v1/features, POST /v1/audio/transcriptions, GET /v1/models, GET /health, GET /metrics.` } });
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}. Routes: POST /v1/transcribe, POST /v1/features, POST /v1/audio/transcriptions, GET /v1/models, GET /health, GET /ready, GET /metrics.` } });
   });
   // Node closes only connections that are idle when close() is called; a keep-alive connection whose request
   // finishes later would hold the shutdown until its keep-alive timeout (72 s in Fastify). Answers sent while
   // closing therefore ask the client to close the connection.
   let closing = false;
+  let draining = false;
+  app.decorate('drain', () => {
+    draining = true;
+  });
   const admission = createAdmission({
     models, metrics, requestTimeoutMs: limits.requestTimeoutMs, maxUploads: limits.maxUploads,
     upload: { minBytesPerSec: limits.minUploadBytesPerSec, graceMs: limits.uploadGraceMs, timeoutMs: limits.requestTimeoutMs },
@@ -225,7 +231,7 @@ async function build(models: ModelSet, limits: Limits, logger: FastifyServerOpti
   });
 
   registerGuard(app, limits);
-  registerRoutes(app, { models, admission, metrics, maxUploads: limits.maxUploads, maxFeatureBytes: limits.maxFeatureBytes, closing: () => closing });
+  registerRoutes(app, { models, admission, metrics, maxUploads: limits.maxUploads, maxFeatureBytes: limits.maxFeatureBytes, closing: () => closing, draining: () => draining });
   await registerOpenAiRoutes(app, { models, admission, errorHandler: (body) => errorHandler(limits.retryAfterS, body) });
   await app.ready();
   return app;
