@@ -96,6 +96,10 @@ export interface SessionOptions {
   decoder: GreedyCTCDecoder;
   infer: Infer;
   onEvent(e: StreamEvent): void;
+  /** Called after each chunk is committed or skipped (the backlog shrank). */
+  onProgress?(): void;
+  /** Called once with the error that stopped the stream (a failed model run). */
+  onError?(err: unknown): void;
   segmenter?: SegmenterOptions;
   /** Blank (or delimiter) frames after the last letter that end a segment, ms (default 1500). */
   blankRunMs?: number;
@@ -109,6 +113,8 @@ export class StreamSession {
   readonly #decoder: GreedyCTCDecoder;
   readonly #infer: Infer;
   readonly #onEvent: (e: StreamEvent) => void;
+  readonly #onProgress: () => void;
+  readonly #onError: (err: unknown) => void;
   readonly #seg: EnergySegmenter;
   readonly #blankRun: number;
   readonly #maxSegment: number;
@@ -136,6 +142,8 @@ export class StreamSession {
     this.#decoder = o.decoder;
     this.#infer = o.infer;
     this.#onEvent = o.onEvent;
+    this.#onProgress = o.onProgress ?? (() => undefined);
+    this.#onError = o.onError ?? (() => undefined);
     this.#classes = o.decoder.labels.length;
     this.#seg = new EnergySegmenter(o.plan.frameStride, o.plan.sampleRate, o.segmenter);
     const blankRunMs = o.blankRunMs ?? 1500;
@@ -185,6 +193,7 @@ export class StreamSession {
     if (this.#pumping || this.#error) return;
     this.#pumping = this.#pump().catch((err: unknown) => {
       this.#error = err;
+      this.#onError(err);
     }).finally(() => {
       this.#pumping = null;
     });
@@ -226,6 +235,7 @@ export class StreamSession {
           await this.#runWindow(Cf, Rf);
         }
         this.#trim();
+        this.#onProgress();
         continue;
       }
       // Not enough audio for a full window: the segment ends here if the speaker stopped (or the stream did).
