@@ -18,7 +18,7 @@ import { openModels, type ModelSet } from './models';
 import { registerOpenAiRoutes } from './openai';
 import { registerRoutes } from './routes';
 import { registerPage } from './page';
-import { checkStreamOptions, registerStreamRoute, type StreamOptions } from './stream-route';
+import { checkStreamOptions, registerStreamSocket, type StreamOptions } from './stream-route';
 
 export interface ServerOptions {
   /** A Recognizer (left open on close: it is yours) or the options to create one (closed with the server). */
@@ -232,9 +232,10 @@ async function build(models: ModelSet, limits: Limits, logger: FastifyServerOpti
     await models.close();
   });
 
+  const registerStreamRoute = await registerStreamSocket(app, { models, metrics, stream: limits.stream, closing: () => closing });
   registerGuard(app, limits);
   registerRoutes(app, { models, admission, metrics, maxUploads: limits.maxUploads, maxFeatureBytes: limits.maxFeatureBytes, closing: () => closing });
-  await registerStreamRoute(app, { models, metrics, stream: limits.stream, closing: () => closing });
+  registerStreamRoute();
   if (limits.page) registerPage(app);
   await registerOpenAiRoutes(app, { models, admission, errorHandler: (body) => errorHandler(limits.retryAfterS, body) });
   await app.ready();

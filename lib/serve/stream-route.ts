@@ -103,6 +103,7 @@ class LiveStream {
   /** The model's sample rate (the session's samples). */
   #rate = 16000;
   #stopping = false;
+  #clientStopped = false;
   #closed = false;
   readonly done: Promise<void>;
   #resolveDone!: () => void;
@@ -136,11 +137,16 @@ class LiveStream {
 
   #onMessage(data: Buffer, isBinary: boolean): void {
     if (this.#closed) return;
-    if (this.#stopping) throw new Wav2Vec2Error('INVALID_INPUT', 'A message arrived after stop: nothing may follow it.');
+    if (this.#stopping) {
+      // The server ends the stream (its longest, shutdown): what the client sent meanwhile is dropped.
+      if (!this.#clientStopped) return;
+      throw new Wav2Vec2Error('INVALID_INPUT', 'A message arrived after stop: nothing may follow it.');
+    }
     if (isBinary) return this.#onAudio(data);
     const m = parseClientText(data);
     if (m.type === 'start') return this.#begin(m);
     if (!this.#session) throw new Wav2Vec2Error('INVALID_INPUT', 'stop before start: send {"type":"start",...} first.');
+    this.#clientStopped = true;
     void this.#stopThen(null);
   }
 
@@ -280,7 +286,19 @@ class LiveStream {
   }
 }
 
-export async function registerStreamRoute(app: FastifyInstance, o: { models: ModelSet; metrics: ServerMetrics; stream?: StreamOptions; closing(): boolean }): Promise<void> {
+export interface StreamRouteOptions {
+  models: ModelSet;
+  metrics: ServerMetrics;
+  stream?: StreamOptions;
+  closing(): boolean;
+}
+
+/**
+ * The WebSocket plugin: registered before the guard, whose onRequest hook must run after the plugin's (the plugin's
+ * marks a request as an upgrade, so that a refused one gets its socket closed after the HTTP answer; refused before
+ * that mark, the socket stayed open and held the server's shutdown). Returns the route's registration.
+ */
+export async function registerStreamSocket(app: FastifyInstance, o: StreamRouteOptions): Promise<() => void> {
   const limits = checkStreamOptions(o.stream);
   const open = new Set<LiveStream>();
   o.metrics.watchStreams(() => open.size);
@@ -298,7 +316,11 @@ export async function registerStreamRoute(app: FastifyInstance, o: { models: Mod
       await Promise.all([...open].map((s) => s.done));
     },
   });
+  return () => registerStreamRoute(app, o, open, deps);
+}
 
+function registerStreamRoute(app: FastifyInstance, o: StreamRouteOptions, open: Set<LiveStream>, deps: RouteDeps): void {
+  const { limits } = deps;
   /** Refusals decided before the upgrade: an HTTP answer the client can read, rather than an immediate close. */
   const refuse = async (req: FastifyRequest) => {
     if (o.closing()) throw new Wav2Vec2Error('DISPOSED', 'The server is shutting down: reconnect (to another instance, or once this one is back).');

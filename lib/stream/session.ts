@@ -260,6 +260,8 @@ export class StreamSession {
     this.#partial(withTentative.text, stableWords(committed, this.#decoder));
     const reason = this.#closeReason(committed);
     if (reason) this.#final(committed, reason);
+    // Behind the audio (a busy server), the segment still ends on the silence it has committed.
+    else if (!this.#seg.speechIn(this.#done - this.#minSilence, this.#done) && this.#segment!.frames >= this.#minSilence) this.#final(committed, 'silence');
   }
 
   /** Commits every frame the audio received so far gives, and ends the segment. */
