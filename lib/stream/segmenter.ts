@@ -2,9 +2,11 @@
  * Voice-activity segmentation by energy, on the model's frame grid: energy frame k is samples [k·S, (k+1)·S) with S
  * the model's frame stride (20 ms at 16 kHz), so "frame k is silent" and "emission frame k" speak of the same time.
  *
- * A frame is speech when its RMS level (dBFS) is above both an absolute floor and a noise floor tracked from the
- * audio itself (it falls at once to a quieter frame and rises slowly, 1 dB a second, so a long note of speech does not
- * lift it). A segment ends after `minSilenceMs` without a speech frame: long enough to bridge the pauses between
+ * A frame is speech when its RMS level (dBFS) is above both an absolute floor and `marginDb` above a noise floor
+ * tracked from the audio itself: the quietest frame of the last 3 s (speech has pauses between syllables far more often
+ * than that, so the floor follows the room, not the voice). Until 3 s have been seen, the floor starts at
+ * minLevelDb − marginDb (a quiet room): speech at the very start of a stream is then not missed, and steady noise
+ * louder than that stops counting as speech after 3 s. A segment ends after `minSilenceMs` without a speech frame: long enough to bridge the pauses between
  * words (espeak-ng's are under 0.3 s, conversational speech's mostly under 0.4 s), short enough that a final comes
  * soon after the speaker stops. Defaults tuned on the default model's held-out set (bench/stream.ts reports the WER).
  *
@@ -34,8 +36,8 @@ export interface SegmenterConfig {
 
 export const SEGMENTER_DEFAULTS: SegmenterConfig = { minSilenceMs: 500, minLevelDb: -50, marginDb: 12, maxSegmentMs: 30000 };
 
-/** Noise-floor rise per second of frames, dB: slow, so that speech does not become the floor. */
-const FLOOR_RISE_DB_PER_S = 1;
+/** The noise floor is the quietest frame of this much audio, seconds. */
+const FLOOR_WINDOW_S = 3;
 const SILENT_DB = -100;
 
 export function checkSegmenterOptions(o: SegmenterOptions | undefined, what = 'segmenter'): SegmenterConfig {
@@ -66,7 +68,8 @@ export class EnergySegmenter {
   /** Speech flag of frames [#first, #first + #flags.length). */
   #flags: number[] = [];
   #first = 0;
-  #floor = SILENT_DB;
+  /** Levels of the last FLOOR_WINDOW_S of frames (a ring), for the noise floor. */
+  readonly #levels: Float64Array;
   /** Last frame judged speech, -1 before any. */
   #lastSpeech = -1;
 
@@ -75,6 +78,7 @@ export class EnergySegmenter {
     this.frameStride = frameStride;
     this.#framesPerSecond = sampleRate / frameStride;
     this.#partial = new Float32Array(frameStride);
+    this.#levels = new Float64Array(Math.ceil(FLOOR_WINDOW_S * this.#framesPerSecond)).fill(this.config.minLevelDb - this.config.marginDb);
   }
 
   /** Whole frames seen so far. */
@@ -110,9 +114,10 @@ export class EnergySegmenter {
     for (let i = 0; i < x.length; i++) sum += x[i]! * x[i]!;
     const rms = Math.sqrt(sum / x.length);
     const db = rms > 0 ? Math.max(SILENT_DB, 20 * Math.log10(rms)) : SILENT_DB;
-    const speech = db > this.config.minLevelDb && db > this.#floor + this.config.marginDb;
-    // Down at once to a quieter frame, up slowly otherwise (a floor that follows speech would hide it).
-    this.#floor = db < this.#floor ? db : this.#floor + FLOOR_RISE_DB_PER_S / this.#framesPerSecond;
+    this.#levels[this.frames % this.#levels.length] = db;
+    let floor = Infinity;
+    for (let i = 0; i < this.#levels.length; i++) if (this.#levels[i]! < floor) floor = this.#levels[i]!;
+    const speech = db > this.config.minLevelDb && db > floor + this.config.marginDb;
     if (speech) this.#lastSpeech = this.frames;
     this.#flags.push(speech ? 1 : 0);
   }
