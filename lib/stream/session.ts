@@ -103,6 +103,12 @@ export interface SessionOptions {
   segmenter?: SegmenterOptions;
   /** Blank (or delimiter) frames after the last letter that end a segment, ms (default 1500). */
   blankRunMs?: number;
+  /**
+   * Left context from the open segment only (default false: up to `left` before the chunk, whatever it holds).
+   * Windows then look like the utterance the model was trained on, at the price of shorter, unbatched windows at the
+   * start of each segment.
+   */
+  segmentContext?: boolean;
 }
 
 /** Audio around a chunk that must be silent for the chunk to skip the model, ms (a soft onset below the threshold). */
@@ -121,6 +127,7 @@ export class StreamSession {
   readonly #minSilence: number;
   readonly #margin: number;
   readonly #classes: number;
+  readonly #segmentContext: boolean;
   /** Samples from absolute index #bufStart on. */
   #buf = new Float32Array(1 << 15);
   #bufStart = 0;
@@ -152,6 +159,7 @@ export class StreamSession {
     this.#maxSegment = this.#seg.framesOf(this.#seg.config.maxSegmentMs);
     this.#minSilence = this.#seg.framesOf(this.#seg.config.minSilenceMs);
     this.#margin = this.#seg.framesOf(SKIP_MARGIN_MS);
+    this.#segmentContext = o.segmentContext ?? false;
   }
 
   /** Samples received and not yet committed (the backlog the caller bounds). */
@@ -249,26 +257,57 @@ export class StreamSession {
   /** Window [done − left, done + chunk + lookahead): commits `Cf` frames, shows the next `Rf` as tentative. */
   async #runWindow(Cf: number, Rf: number): Promise<void> {
     const S = this.plan.frameStride;
-    const start = Math.max(0, this.#done * S - this.plan.left);
+    const start = this.#windowStart();
     const end = (this.#done + Cf + Rf) * S + (this.plan.receptiveField - S);
     const em = await this.#run(start, end);
     const from = this.#done - start / S;
     if (!this.#segment) this.#openSegment();
     this.#commit(em, from, from + Cf);
     const committed = this.#decode();
-    const withTentative = this.#decode(em.data.subarray((from + Cf) * this.#classes, (from + Cf + Rf) * this.#classes));
-    this.#partial(withTentative.text, stableWords(committed, this.#decoder));
     const reason = this.#closeReason(committed);
-    if (reason) this.#final(committed, reason);
-    // Behind the audio (a busy server), the segment still ends on the silence it has committed.
-    else if (!this.#seg.speechIn(this.#done - this.#minSilence, this.#done) && this.#segment!.frames >= this.#minSilence) this.#final(committed, 'silence');
+    if (reason) return this.#final(committed, reason);
+    // Behind the audio (a busy server, or audio sent faster than real time) the flush below never runs: the segment
+    // still ends in the first silence long enough that this chunk committed, and the frames after it open the next.
+    // Checked before the partial, so no word after that silence is ever shown as stable in this segment.
+    const cut = this.#silenceIn(this.#done - Cf, this.#done);
+    if (cut !== null) this.#cutAt(cut);
+    if (!this.#segment) return;
+    const now = cut === null ? committed : this.#decode();
+    const withTentative = this.#decode(em.data.subarray((from + Cf) * this.#classes, (from + Cf + Rf) * this.#classes));
+    this.#partial(withTentative.text, stableWords(now, this.#decoder));
+  }
+
+  /** The first frame p in [from, to] after `minSilence` silent frames [p − minSilence, p) of the open segment, or null. */
+  #silenceIn(from: number, to: number): number | null {
+    const first = this.#segment!.first + this.#minSilence;
+    let run = 0;
+    for (let p = Math.max(first, from) - this.#minSilence; p < to; p++) {
+      run = this.#seg.speechIn(p, p + 1) ? 0 : run + 1;
+      if (run >= this.#minSilence && p + 1 >= Math.max(first, from)) return p + 1;
+    }
+    return null;
+  }
+
+  /** Ends the open segment at frame `cut` (≤ done); the committed frames after it begin the next segment. */
+  #cutAt(cut: number): void {
+    const seg = this.#segment!;
+    const C = this.#classes;
+    const keep = cut - seg.first;
+    const rest = seg.emissions.slice(keep * C, seg.frames * C);
+    this.#final(this.#decode(undefined, keep), 'silence', keep);
+    if (rest.length === 0) return;
+    this.#segment = { first: cut, emissions: rest, frames: rest.length / C };
+    if (rest.length < 64 * C) {
+      this.#segment.emissions = new Float32Array(64 * C);
+      this.#segment.emissions.set(rest);
+    }
   }
 
   /** Commits every frame the audio received so far gives, and ends the segment. */
   async #flush(reason: FinalEvent['reason']): Promise<void> {
     const S = this.plan.frameStride;
     const RF = this.plan.receptiveField;
-    const start = Math.max(0, this.#done * S - this.plan.left);
+    const start = this.#windowStart();
     const frames = this.#received - start < RF ? 0 : Math.floor((this.#received - start - RF) / S) + 1;
     const from = this.#done - start / S;
     if (!this.#segment && frames > from && this.#seg.speechIn(this.#done - this.#margin, Infinity)) this.#openSegment();
@@ -277,6 +316,13 @@ export class StreamSession {
       this.#commit(em, from, frames);
     }
     if (this.#segment) this.#final(this.#decode(), reason);
+  }
+
+  /** First sample of the next window: `left` before the chunk, or (segmentContext) no earlier than the open segment. */
+  #windowStart(): number {
+    const S = this.plan.frameStride;
+    const start = Math.max(0, this.#done * S - this.plan.left);
+    return this.#segmentContext ? Math.max(start, (this.#segment?.first ?? this.#done) * S) : start;
   }
 
   async #run(start: number, end: number): Promise<Tensor> {
@@ -308,10 +354,10 @@ export class StreamSession {
   }
 
   /** Greedy decoding of the segment's committed frames (and `more` frames after them). */
-  #decode(more?: Float32Array): GreedyCTCResult {
+  #decode(more?: Float32Array, frames = this.#segment!.frames): GreedyCTCResult {
     const seg = this.#segment!;
     const C = this.#classes;
-    let data = seg.emissions.subarray(0, seg.frames * C);
+    let data = seg.emissions.subarray(0, frames * C);
     if (more && more.length > 0) {
       const all = new Float32Array(data.length + more.length);
       all.set(data);
@@ -337,7 +383,8 @@ export class StreamSession {
     return run >= this.#blankRun ? 'blank' : null;
   }
 
-  #final(r: GreedyCTCResult, reason: FinalEvent['reason']): void {
+  /** Emits the open segment's final (its first `frames` frames) and closes it. */
+  #final(r: GreedyCTCResult, reason: FinalEvent['reason'], frames = this.#segment!.frames): void {
     const seg = this.#segment!;
     const { frameStride: S, sampleRate } = this.plan;
     const offset = (seg.first * S) / sampleRate;
@@ -348,7 +395,7 @@ export class StreamSession {
     // A segment of noise or breath without words gives no final (and takes no index).
     if (words.length === 0) return;
     this.#onEvent({
-      type: 'final', segment: this.#segmentIndex++, start: round(offset), end: round(((seg.first + seg.frames) * S) / sampleRate),
+      type: 'final', segment: this.#segmentIndex++, start: round(offset), end: round(((seg.first + frames) * S) / sampleRate),
       text: words.map((w) => w.word).join(' '), words, reason,
     });
   }

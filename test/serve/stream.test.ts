@@ -10,6 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import { loadModel, type Model } from '../../lib/model';
 import { createServer, type ServerOptions } from '../../lib/serve';
 import { createRecognizer } from '../../lib/recognizer';
+import { streamPlan, windowSamples } from '../../lib/stream/session';
+import { maxAbsDiff } from '../../lib/tensor';
 import { loadForModel } from '../../lib/transcribe';
 import { requireAddon } from '../helpers/native';
 import { connect, pcm16, wordEdits, type Received, type StreamClient } from '../helpers/ws-client';
@@ -106,6 +108,24 @@ describe('serve: live streams (GET /v1/stream)', function () {
       assert.deepEqual(words(m.text as string).slice(0, stable), words(final.text).slice(0, stable));
     }
     assert.equal(of(c.received, 'end')[0]!.duration, Math.round((recording.length / 16000) * 1000) / 1000);
+    const metrics = (await app!.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /wav2vec2_streams_ended_total\{how="done"\} 1/);
+  });
+
+  it('stream windows share the Recognizer\'s batches with whole-file requests (Recognizer.emissions)', async () => {
+    const rec = await createRecognizer({ model, maxWaitMs: 200 });
+    const sizes: number[] = [];
+    rec.onBatch((b) => sizes.push(b.size));
+    const w = windowSamples(streamPlan(model));
+    const a = recording.slice(0, w);
+    const b = recording.slice(w, 2 * w);
+    const [window, file] = await Promise.all([rec.emissions({ samples: a, sampleRate: 16000 }), rec.transcribe({ samples: b, sampleRate: 16000 })]);
+    assert.deepEqual(sizes, [2], 'one batch for both');
+    // And a window's emissions are what it gets alone.
+    const alone = await rec.transcribe({ samples: a, sampleRate: 16000 }, { emissions: true });
+    assert.ok(maxAbsDiff(window.emissions.data, alone.emissions!.data) < 1e-4);
+    assert.ok(file.text.length > 0);
+    await rec.close();
   });
 
   it('takes float32 at another rate (resampled on the way in)', async () => {
