@@ -60,7 +60,8 @@ export async function openPage(url: string, wav: string): Promise<Browser> {
     '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--mute-audio', `--user-data-dir=${profile}`,
     '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}%noloop`,
     '--autoplay-policy=no-user-gesture-required', '--remote-debugging-port=0', 'about:blank',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: Chromium's helper processes go with it on close.
+  ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   const endpoint = await new Promise<string>((resolve, reject) => {
     let err = '';
     const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err.slice(-500)}`)), 30000);
@@ -85,10 +86,18 @@ export async function openPage(url: string, wav: string): Promise<Browser> {
     async close() {
       page.close();
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
+      const group = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, signal);
+        } catch {
+          // already gone
+        }
+      };
+      group('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-      rmSync(profile, { recursive: true, force: true });
+      group('SIGKILL');
+      // The helpers may still be flushing the profile for a moment.
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
   return browser;
