@@ -17,7 +17,9 @@
  *    scripts/make_bench_models.py as bench:core does).
  *
  *   --utterances N   held-out utterances joined into recordings (default 120)
- *   --levels LIST    stream counts for the default model (default 8,16,24,32,40,48)
+ *   --levels LIST    stream counts for the default model (default 2,4,8,16,24,32,48)
+ *   --window L,C,A   the server's stream window in ms (left, chunk, look-ahead; default the server's 1600,480,960)
+ *   --skip-accuracy  capacity only
  *   --base-levels L  stream counts for base random weights (default 1,2,4,8; 'none' skips)
  *   --seconds N      audio each client streams per level (default 30)
  *   --threads N      intra-op threads of the server's model (default 2)
@@ -45,7 +47,8 @@ const STREAM_MODEL = join(ROOT, 'bench', 'stream-model', 'default.pt');
 const run = promisify(execFile);
 const { values: args } = parseArgs({
   options: {
-    utterances: { type: 'string', default: '120' }, levels: { type: 'string', default: '8,16,24,32,40,48' },
+    utterances: { type: 'string', default: '120' }, levels: { type: 'string', default: '2,4,8,16,24,32,48' },
+    window: { type: 'string' }, 'skip-accuracy': { type: 'boolean', default: false },
     'base-levels': { type: 'string', default: '1,2,4,8' }, seconds: { type: 'string', default: '30' }, threads: { type: 'string', default: '2' },
   },
 });
@@ -102,6 +105,15 @@ async function recordings(model: Model, count: number): Promise<Recording[]> {
     if (length > 90 * RATE) flush();
   }
   if (parts.length) flush();
+  // A short tail joins the recording before it (every recording 1–3 minutes).
+  if (out.length > 1 && out.at(-1)!.samples.length < 60 * RATE) {
+    const tail = out.pop()!;
+    const prev = out.pop()!;
+    const x = new Float32Array(prev.samples.length + tail.samples.length);
+    x.set(prev.samples);
+    x.set(tail.samples, prev.samples.length);
+    out.push({ samples: x, text: `${prev.text} ${tail.text}`, utterances: prev.utterances + tail.utterances, parts: [...prev.parts, ...tail.parts] });
+  }
   return out;
 }
 
@@ -180,7 +192,7 @@ interface Server { child: ChildProcess; url: string; exited: Promise<number | nu
 
 async function startServer(model: string): Promise<Server> {
   const cli = join(ROOT, 'lib', 'cli', 'index.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--port', '0', '--threads', args.threads!, '--model', model, '--max-streams', '256', '--max-queue', '512'], { cwd: ROOT });
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--port', '0', '--threads', args.threads!, '--model', model, '--max-streams', '256', '--max-queue', '512', ...(args.window ? ['--stream-window', args.window] : [])], { cwd: ROOT });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -288,7 +300,7 @@ async function main() {
   const model = await loadModel(STREAM_MODEL, { threads: Number(args.threads) });
   const recs = await recordings(model, Number(args.utterances));
   const loadBefore = load();
-  const acc = await accuracy(model, recs);
+  const acc = args['skip-accuracy'] ? null : await accuracy(model, recs);
   model.dispose();
   console.log(JSON.stringify(acc));
   const seconds = Number(args.seconds);
@@ -301,24 +313,25 @@ async function main() {
   }
   const loadAfter = load();
   const best = (rows: typeof defaultRows) => rows.filter((r) => r.meets).reduce((m, r) => Math.max(m, r.streams), 0);
-  const plan = streamPlan({ sampleRate: RATE, frameStride: 320, receptiveField: 400 });
+  const w = args.window?.split(',').map(Number);
+  const plan = streamPlan({ sampleRate: RATE, frameStride: 320, receptiveField: 400 }, w ? { leftMs: w[0], chunkMs: w[1], lookaheadMs: w[2] } : {});
   const head = `bench:stream — ${new Date().toISOString().slice(0, 10)}, ${machine().cpu}, ${machine().cores} cores, server threads ${args.threads}; ` +
     `windows: left ${plan.left / 16} ms, chunk ${plan.chunk / 16} ms, look-ahead ${plan.lookahead / 16} ms; load average before ${loadBefore}, after ${loadAfter} (the machine is shared: figures are lower bounds)`;
   const rowsOf = (rows: typeof defaultRows) => rows.map((r) => [r.streams, `${r.ok}/${r.streams}`, r.partialP50, r.partialP95, r.finalP50, r.finalP95, r.finals, r.closes, r.meets ? 'yes' : 'no']);
   const header = ['streams', 'ended cleanly', 'partial p50 ms', 'partial p95 ms', 'final p50 ms', 'final p95 ms', 'finals', 'close codes', 'meets 1 s / 0.5 s'];
   const md = [
     head, '',
-    `Accuracy on ${acc.recordings} recordings of the held-out set (${acc.seconds} s, ${acc.words} words; 0.7 s between utterances), greedy, against the held-out text:`, '',
+    ...(acc ? [`Accuracy on ${acc.recordings} recordings of the held-out set (${acc.seconds} s, ${acc.words} words; 0.7 s between utterances), greedy, against the held-out text:`, '',
     table(['transcription', 'WER %', 'word disagreement with the batch job %'], [
       ['each utterance alone, whole (as `npm run eval`)', acc.werUtterances, '—'],
       ['the recording offline (batch job: 30 s windows)', acc.werOffline, 0], ['streamed (/v1/stream session)', acc.werStreamed, acc.streamVsOffline], ['segmented on speech (speechCuts), each piece whole', acc.werSegmented, acc.segmentedVsOffline],
-    ]), '',
+    ]), ''] : []),
     `Default model (bench/stream-model/default.pt, 2M parameters): most real-time streams meeting the targets: **${best(defaultRows)}**`, '',
     table(header, rowsOf(defaultRows)), '',
     ...(baseRows.length ? [`Base-size random weights (94M): most real-time streams meeting the targets: **${best(baseRows)}**`, '', table(header, rowsOf(baseRows))] : []),
   ].join('\n');
   console.log(md);
-  writeResults('stream', { machine: machine(), load: { before: loadBefore, after: loadAfter }, plan, accuracy: acc, default: defaultRows, base: baseRows }, md);
+  writeResults(args.window ? `stream-window-${args.window.replace(/,/g, '-')}` : 'stream', { machine: machine(), load: { before: loadBefore, after: loadAfter }, plan, accuracy: acc, default: defaultRows, base: baseRows }, md);
 }
 
 main().catch((err) => {

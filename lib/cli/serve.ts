@@ -33,7 +33,15 @@ interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOpti
   page: boolean;
   maxStreams: number;
   maxStreamSeconds: number;
+  streamWindow?: number[];
   log: boolean;
+}
+
+/** --stream-window LEFT,CHUNK,LOOKAHEAD: three numbers of ms (createServer checks their ranges). */
+function streamWindow(value: string): number[] {
+  const ms = value.split(',').map((s) => Number(s.trim()));
+  if (ms.length !== 3 || ms.some((n) => !Number.isFinite(n))) throw new UsageError(`--stream-window: expected LEFT,CHUNK,LOOKAHEAD in ms (e.g. 1600,480,960), got "${value}".`);
+  return ms;
 }
 
 /** A comma-separated list (createServer checks each item). */
@@ -95,6 +103,7 @@ const FLAGS: Record<string, string> = {
   maxBodyBytes: '--max-body-mb', requestTimeoutMs: '--timeout-ms', maxUploads: '--max-uploads', minUploadBytesPerSec: '--min-upload-bytes-per-sec',
   uploadGraceMs: '--upload-grace-ms', maxConnections: '--max-connections', maxFeatureBytes: '--max-feature-mb', apiKey: '--api-key',
   allowedHosts: '--allowed-hosts', cors: '--cors', 'stream.maxStreams': '--max-streams', 'stream.maxStreamSeconds': '--max-stream-seconds',
+  leftMs: '--stream-window', chunkMs: '--stream-window', lookaheadMs: '--stream-window',
 };
 
 /**
@@ -115,7 +124,10 @@ function serverOptions(o: ServeCliOptions): ServerOptions {
     ...(o.allowedHosts !== undefined ? { allowedHosts: o.allowedHosts } : {}),
     ...(o.cors !== undefined ? { cors: o.cors } : {}),
     page: o.page,
-    stream: { maxStreams: o.maxStreams, maxStreamSeconds: o.maxStreamSeconds },
+    stream: {
+      maxStreams: o.maxStreams, maxStreamSeconds: o.maxStreamSeconds,
+      ...(o.streamWindow ? { window: { leftMs: o.streamWindow[0], chunkMs: o.streamWindow[1], lookaheadMs: o.streamWindow[2] } } : {}),
+    },
     logger: o.log,
   };
   try {
@@ -157,6 +169,7 @@ export function serveCommand(): Command {
     .option('--page', 'serve a browser page at / that streams the microphone to /v1/stream and shows the live transcript', false)
     .option('--max-streams <n>', 'live streams (GET /v1/stream) open at once, beyond which the upgrade is answered 503', positiveInt('--max-streams'), 64)
     .option('--max-stream-seconds <s>', 'longest audio one live stream may send (then its last final, and close 4413)', positiveInt('--max-stream-seconds'), 3600)
+    .option('--stream-window <ms>', 'live streams\' window: LEFT,CHUNK,LOOKAHEAD in ms (default 1600,480,960; see docs/serving.md)', streamWindow)
     .option('--log', 'log every request (JSON lines on stdout)', false)
     .action(async (o: ServeCliOptions) => {
       // the decoder flags of `transcribe` and `batch`, checked before the model loads
