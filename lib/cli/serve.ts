@@ -40,7 +40,7 @@ interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOpti
 /** --stream-window LEFT,CHUNK,LOOKAHEAD: three numbers of ms (createServer checks their ranges). */
 function streamWindow(value: string): number[] {
   const ms = value.split(',').map((s) => Number(s.trim()));
-  if (ms.length !== 3 || ms.some((n) => !Number.isFinite(n))) throw new UsageError(`--stream-window: expected LEFT,CHUNK,LOOKAHEAD in ms (e.g. 1600,480,960), got "${value}".`);
+  if (ms.length !== 3 || ms.some((n) => !Number.isFinite(n))) throw new UsageError(`--stream-window: expected LEFT,CHUNK,LOOKAHEAD in ms (e.g. 1600,320,640), got "${value}".`);
   return ms;
 }
 
@@ -169,7 +169,7 @@ export function serveCommand(): Command {
     .option('--page', 'serve a browser page at / that streams the microphone to /v1/stream and shows the live transcript', false)
     .option('--max-streams <n>', 'live streams (GET /v1/stream) open at once, beyond which the upgrade is answered 503', positiveInt('--max-streams'), 64)
     .option('--max-stream-seconds <s>', 'longest audio one live stream may send (then its last final, and close 4413)', positiveInt('--max-stream-seconds'), 3600)
-    .option('--stream-window <ms>', 'live streams\' window: LEFT,CHUNK,LOOKAHEAD in ms (default 1600,480,960; see docs/serving.md)', streamWindow)
+    .option('--stream-window <ms>', 'live streams\' window: LEFT,CHUNK,LOOKAHEAD in ms (default 1600,320,640; see docs/serving.md)', streamWindow)
     .option('--log', 'log every request (JSON lines on stdout)', false)
     .action(async (o: ServeCliOptions) => {
       // the decoder flags of `transcribe` and `batch`, checked before the model loads

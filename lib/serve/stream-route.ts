@@ -38,7 +38,7 @@ export interface StreamOptions {
   maxMessageBytes?: number;
   /** Answers waiting to be sent to a client that reads slowly, bytes (default 1 MiB); 4429 STREAM_BACKLOG beyond. */
   maxSendBytes?: number;
-  /** Window layout: left context, chunk and look-ahead in ms (defaults 1600, 480, 320). */
+  /** Window layout: left context, chunk and look-ahead in ms (defaults 1600, 320, 640), segmentContext (default true). */
   window?: StreamPlanOptions;
   /** Voice-activity segmentation (lib/stream/segmenter.ts). */
   segmenter?: SegmenterOptions;
