@@ -65,7 +65,9 @@ export type ErrorCode =
   | 'ORIGIN_NOT_ALLOWED'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'UPLOAD_TOO_SLOW'
-  | 'REQUEST_TIMEOUT';
+  | 'REQUEST_TIMEOUT'
+  // live streams (GET /v1/stream): audio arrives faster than it is transcribed, or answers faster than they are read
+  | 'STREAM_BACKLOG';
 
 export class Wav2Vec2Error extends Error {
   readonly code: ErrorCode;

@@ -31,7 +31,18 @@ interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOpti
   apiKey?: string;
   allowedHosts?: string[];
   cors?: string[];
+  page: boolean;
+  maxStreams: number;
+  maxStreamSeconds: number;
+  streamWindow?: number[];
   log: boolean;
+}
+
+/** --stream-window LEFT,CHUNK,LOOKAHEAD: three numbers of ms (createServer checks their ranges). */
+function streamWindow(value: string): number[] {
+  const ms = value.split(',').map((s) => Number(s.trim()));
+  if (ms.length !== 3 || ms.some((n) => !Number.isFinite(n))) throw new UsageError(`--stream-window: expected LEFT,CHUNK,LOOKAHEAD in ms (e.g. 1600,320,640), got "${value}".`);
+  return ms;
 }
 
 /** A comma-separated list (createServer checks each item). */
@@ -92,7 +103,8 @@ function port(value: string): number {
 const FLAGS: Record<string, string> = {
   maxBodyBytes: '--max-body-mb', requestTimeoutMs: '--timeout-ms', maxUploads: '--max-uploads', minUploadBytesPerSec: '--min-upload-bytes-per-sec',
   uploadGraceMs: '--upload-grace-ms', maxConnections: '--max-connections', maxFeatureBytes: '--max-feature-mb', apiKey: '--api-key',
-  allowedHosts: '--allowed-hosts', cors: '--cors',
+  allowedHosts: '--allowed-hosts', cors: '--cors', 'stream.maxStreams': '--max-streams', 'stream.maxStreamSeconds': '--max-stream-seconds',
+  leftMs: '--stream-window', chunkMs: '--stream-window', lookaheadMs: '--stream-window',
 };
 
 /**
@@ -112,13 +124,18 @@ function serverOptions(o: ServeCliOptions): ServerOptions {
     ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}),
     ...(o.allowedHosts !== undefined ? { allowedHosts: o.allowedHosts } : {}),
     ...(o.cors !== undefined ? { cors: o.cors } : {}),
+    page: o.page,
+    stream: {
+      maxStreams: o.maxStreams, maxStreamSeconds: o.maxStreamSeconds,
+      ...(o.streamWindow ? { window: { leftMs: o.streamWindow[0], chunkMs: o.streamWindow[1], lookaheadMs: o.streamWindow[2] } } : {}),
+    },
     logger: o.log,
   };
   try {
     checkServerOptions(options);
   } catch (err) {
     if (!(err instanceof Wav2Vec2Error)) throw err;
-    const m = /^(\w+): ([\s\S]*)$/.exec(err.message);
+    const m = /^([\w.]+): ([\s\S]*)$/.exec(err.message);
     throw new UsageError(m && FLAGS[m[1]!] ? `${FLAGS[m[1]!]}: ${m[2]}` : err.message);
   }
   return options;
@@ -151,6 +168,10 @@ export function serveCommand(): Command {
     .addOption(new Option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health (at least 16 characters; prefer the environment variable, which ps does not show)').env('WAV2VEC2_API_KEY'))
     .option('--allowed-hosts <names>', 'comma-separated Host names accepted, * for any (default: on loopback connections only localhost, 127.0.0.1, [::1])', list)
     .option('--cors <origins>', 'comma-separated origins (scheme://host[:port]) whose web pages may call the server, * for any (default: none; requests with an Origin get 403)', list)
+    .option('--page', 'serve a browser page at / that streams the microphone to /v1/stream and shows the live transcript', false)
+    .option('--max-streams <n>', 'live streams (GET /v1/stream) open at once, beyond which the upgrade is answered 503', positiveInt('--max-streams'), 64)
+    .option('--max-stream-seconds <s>', 'longest audio one live stream may send (then its last final, and close 4413)', positiveInt('--max-stream-seconds'), 3600)
+    .option('--stream-window <ms>', 'live streams\' window: LEFT,CHUNK,LOOKAHEAD in ms (default 1600,320,640; see docs/serving.md)', streamWindow)
     .option('--log', 'log every request (JSON lines on stdout)', false)
     .action(async (o: ServeCliOptions) => {
       // the decoder flags of `transcribe` and `batch`, checked before the model loads
@@ -196,6 +217,7 @@ export function serveCommand(): Command {
           process.stderr.write(`wav2vec2 serve: warning: listening on ${o.host} without --api-key: anyone who can reach it can use it (see docs/serving.md, "Deployment")\n`);
         }
         const described = models.map(([name, m]) => `${models.length > 1 ? `${name}${name === models[0]![0] ? ' (default)' : ''}: ` : ''}${m.info.file}, ${grouping(app, name)}`);
+        if (o.page) process.stdout.write(`wav2vec2 serve: live transcription page at ${address}/\n`);
         process.stdout.write(`wav2vec2 serve: listening on ${address} (model ${described.join('; ')}; batches of up to ${o.maxBatchSize}` +
           `${o.strictModels ? '; unknown model names refused' : ''})\n`);
         await closed;

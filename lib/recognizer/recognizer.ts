@@ -291,6 +291,17 @@ export class Recognizer {
     };
   }
 
+  /**
+   * CTC emissions [frames, classes] of one clip, batched like transcribe(), without decoding: for callers that decode
+   * themselves (live streams decode their committed frames incrementally, whatever decoder the recognizer has).
+   * The tensor may be a view into the batch's output: copy what you keep.
+   */
+  async emissions(audio: RecognizerAudio, options: RecognizeOptions = {}): Promise<{ emissions: Tensor; duration: number }> {
+    if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+    const { tensors: [emission], duration } = await this.#submit(audio, { kind: 'transcribe' }, options.signal);
+    return { emissions: emission!, duration };
+  }
+
   /** Per-layer transformer features of one clip (the model's extract_features), batched like transcribe(). */
   async features(audio: RecognizerAudio, options: FeaturesOptions = {}): Promise<RecognizedFeatures> {
     if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);

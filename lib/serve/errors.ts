@@ -39,6 +39,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   DISPOSED: 503,
   ABORTED: 503,
   TIMEOUT: 504,
+  STREAM_BACKLOG: 429,
 };
 
 // Fastify's and @fastify/multipart's own errors that a client can cause.

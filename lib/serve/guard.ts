@@ -14,6 +14,8 @@ export interface GuardOptions {
   allowedHosts: string[] | null;
   /** Origins (scheme://host[:port]) whose pages may call the server, '*' for any; empty: none (no CORS). */
   cors: string[];
+  /** The browser page is served at /: its own origin (the Host it was loaded from) may call the server. */
+  page: boolean;
 }
 
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'];
@@ -68,6 +70,8 @@ function checkOrigin(req: FastifyRequest, reply: FastifyReply, o: GuardOptions):
   if (o.cors.length > 0) reply.header('vary', 'Origin');
   const origin = req.headers.origin;
   if (origin === undefined) return false;
+  // Our own page: same origin, no CORS needed (the Host header was checked just before).
+  if (o.page && sameOrigin(origin, req.headers.host)) return false;
   if (!o.cors.includes('*') && !o.cors.includes(origin.toLowerCase())) {
     throw new Wav2Vec2Error('ORIGIN_NOT_ALLOWED',
       `Origin: ${JSON.stringify(origin)} is not allowed to call this server${o.cors.length ? ` (allowed: ${o.cors.join(', ')})` : ' (CORS is off)'}. ` +
@@ -83,6 +87,25 @@ function checkOrigin(req: FastifyRequest, reply: FastifyReply, o: GuardOptions):
   return true;
 }
 
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (!host) return false;
+  const o = origin.toLowerCase();
+  const h = host.toLowerCase();
+  return o === `http://${h}` || o === `https://${h}`;
+}
+
+/**
+ * The key of a WebSocket upgrade that carries no Authorization header: browsers cannot set headers on a WebSocket,
+ * so the page sends it as a subprotocol `bearer.KEY` beside `wav2vec2-stream` (the server answers with the latter
+ * only; the way Kubernetes takes tokens from browsers).
+ */
+function protocolKey(req: FastifyRequest): string | null {
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return null;
+  const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
+  const bearer = offered.find((p) => p.startsWith('bearer.'));
+  return bearer ? bearer.slice('bearer.'.length) : null;
+}
+
 /** Constant-time: hashing first makes both sides 32 bytes, so neither the length nor a prefix of the key leaks. */
 function sameKey(given: string, key: string): boolean {
   const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -90,10 +113,12 @@ function sameKey(given: string, key: string): boolean {
 }
 
 function checkApiKey(req: FastifyRequest, reply: FastifyReply, key: string): void {
-  // /health and /ready stay open, for load balancers and orchestrators.
-  if (req.routeOptions.url === '/health' || req.routeOptions.url === '/ready') return;
+  // /health and /ready stay open, for load balancers and orchestrators; the page too (it holds no secret: the key is typed in).
+  if (req.routeOptions.url === '/health' || req.routeOptions.url === '/ready' || (req.routeOptions.url === '/' && req.method === 'GET')) return;
   const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
   if (m && sameKey(m[1]!, key)) return;
+  const fromProtocol = req.headers.authorization === undefined ? protocolKey(req) : null;
+  if (fromProtocol !== null && sameKey(fromProtocol, key)) return;
   reply.header('www-authenticate', 'Bearer');
   throw new Wav2Vec2Error('UNAUTHORIZED',
     `${req.headers.authorization ? 'Authorization: the API key is wrong' : 'Authorization: missing'}: send "Authorization: Bearer <key>" (the server's --api-key or WAV2VEC2_API_KEY).`);

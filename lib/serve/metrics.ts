@@ -17,6 +17,10 @@ export interface ServerMetrics {
   watchUploads(count: () => number): void;
   /** Counts an upload cut for being too slow or too late (the error's code). */
   uploadCut(code: string): void;
+  /** Reports the live streams open (GET /v1/stream; a gauge, read at scrape time). */
+  watchStreams(count: () => number): void;
+  /** Counts a live stream that ended, by how (its close reason: done, or the error's code). */
+  streamEnded(how: string): void;
   /** Stops listening to the recognizer and drops this server's metrics. */
   stop(): void;
 }
@@ -81,6 +85,9 @@ export function createMetrics(models: ModelSet): ServerMetrics {
   let uploads = () => 0;
   new Gauge({ name: 'wav2vec2_uploads', help: 'Requests whose body is still arriving (not yet in the queue)', registers, collect() { this.set(uploads()); } });
   const cut = new Counter({ name: 'wav2vec2_uploads_cut_total', help: 'Uploads closed with 408, by code (UPLOAD_TOO_SLOW, REQUEST_TIMEOUT)', labelNames: ['code'], registers });
+  let streams = () => 0;
+  new Gauge({ name: 'wav2vec2_streams', help: 'Live streams open (GET /v1/stream)', registers, collect() { this.set(streams()); } });
+  const ended = new Counter({ name: 'wav2vec2_streams_ended_total', help: 'Live streams ended, by how (done, or the error code they were closed with)', labelNames: ['how'], registers });
   // The server's metrics and the shared process metrics, scraped together.
   const registry = Registry.merge([processMetrics(), own]);
 
@@ -102,6 +109,12 @@ export function createMetrics(models: ModelSet): ServerMetrics {
     },
     watchUploads(count) {
       uploads = count;
+    },
+    watchStreams(count) {
+      streams = count;
+    },
+    streamEnded(how) {
+      ended.inc({ how });
     },
     uploadCut(code) {
       cut.inc({ code });

@@ -17,6 +17,8 @@ import { createMetrics } from './metrics';
 import { openModels, type ModelSet } from './models';
 import { registerOpenAiRoutes } from './openai';
 import { registerRoutes } from './routes';
+import { registerPage } from './page';
+import { checkStreamOptions, registerStreamSocket, type StreamOptions } from './stream-route';
 
 export interface ServerOptions {
   /** A Recognizer (left open on close: it is yours) or the options to create one (closed with the server). */
@@ -57,6 +59,10 @@ export interface ServerOptions {
   allowedHosts?: string[];
   /** Origins whose web pages may call the server (CORS), '*' for any (default: none; requests with an Origin get 403). */
   cors?: string[];
+  /** Live streams (GET /v1/stream): caps, timeouts, window layout, segmentation (see lib/serve/stream-route.ts). */
+  stream?: StreamOptions;
+  /** Serve the browser page at / that streams the microphone to /v1/stream (default false). */
+  page?: boolean;
   /** Fastify's logger option (default false). */
   logger?: FastifyServerOptions['logger'];
 }
@@ -76,7 +82,7 @@ const DEFAULTS = {
   maxBodyBytes: 25 * 2 ** 20, maxDuration: 120, requestTimeoutMs: 60000, retryAfterS: 1,
   maxUploads: 64, minUploadBytesPerSec: 8192, uploadGraceMs: 5000, maxConnections: 512, maxFeatureBytes: 64 * 2 ** 20,
 };
-type Limits = typeof DEFAULTS & GuardOptions;
+type Limits = typeof DEFAULTS & GuardOptions & { stream: StreamOptions };
 
 function names(what: string, list: unknown, check: (s: string) => boolean, expected: string): string[] {
   if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && (s === '*' || check(s.toLowerCase())))) {
@@ -103,7 +109,9 @@ const isOrigin = (s: string) => {
 /** Checks the server-level options (not the models') and returns the limits they give; throws INVALID_INPUT. */
 export function checkServerOptions(o: ServerOptions): Limits {
   if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', o);
-  const out: Limits = { ...DEFAULTS, apiKey: null, allowedHosts: null, cors: [] };
+  if (o.page !== undefined && typeof o.page !== 'boolean') throw invalid('INVALID_INPUT', 'page', 'true or false', o.page);
+  checkStreamOptions(o.stream);
+  const out: Limits = { ...DEFAULTS, apiKey: null, allowedHosts: null, cors: [], page: o.page ?? false, stream: o.stream ?? {} };
   for (const k of ['maxBodyBytes', 'requestTimeoutMs', 'retryAfterS', 'maxUploads', 'uploadGraceMs', 'maxConnections', 'maxFeatureBytes'] as const) {
     if (o[k] !== undefined) {
       if (!isPositiveInteger(o[k])) throw invalid('INVALID_INPUT', k, 'a positive integer', o[k]);
@@ -201,7 +209,7 @@ async function build(models: ModelSet, limits: Limits, logger: FastifyServerOpti
 
   app.setErrorHandler(errorHandler(limits.retryAfterS, errorBody));
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}. Routes: POST /v1/transcribe, POST /v1/features, POST /v1/audio/transcriptions, GET /v1/models, GET /health, GET /ready, GET /metrics.` } });
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}. Routes: POST /v1/transcribe, GET /v1/stream (WebSocket), POST /v1/features, POST /v1/audio/transcriptions, GET /v1/models, GET /health, GET /ready, GET /metrics.` } });
   });
   // Node closes only connections that are idle when close() is called; a keep-alive connection whose request
   // finishes later would hold the shutdown until its keep-alive timeout (72 s in Fastify). Answers sent while
@@ -230,8 +238,11 @@ async function build(models: ModelSet, limits: Limits, logger: FastifyServerOpti
     await models.close();
   });
 
+  const registerStreamRoute = await registerStreamSocket(app, { models, metrics, stream: limits.stream, closing: () => closing });
   registerGuard(app, limits);
   registerRoutes(app, { models, admission, metrics, maxUploads: limits.maxUploads, maxFeatureBytes: limits.maxFeatureBytes, closing: () => closing, draining: () => draining });
+  registerStreamRoute();
+  if (limits.page) registerPage(app);
   await registerOpenAiRoutes(app, { models, admission, errorHandler: (body) => errorHandler(limits.retryAfterS, body) });
   await app.ready();
   return app;
