@@ -18,7 +18,7 @@ export type ModelSource = { kind: 'path'; path: string } | ({ kind: 'hub' } & Hu
  * What reads as a file name, not a repo id: `./x`, `/x`, `~/x`, `a/b/c`, or a model file's extension. A repo
  * id with such a spelling is still reachable as `name@main`.
  */
-function looksLikePath(spec: string): boolean {
+export function looksLikePath(spec: string): boolean {
   return /^(\.{1,2}|~)?[/\\]/.test(spec) || spec.includes('\\') || spec.split('/').length > 2 ||
     (!spec.includes('@') && /\.(pt|pth|ts|zip|bin|safetensors|json|onnx)$/i.test(spec));
 }

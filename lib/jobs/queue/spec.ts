@@ -10,7 +10,7 @@ import { getBundle } from '../../bundles';
 import { Wav2Vec2Error } from '../../errors';
 import { type Device, type DType, type Model } from '../../model';
 import { loadModel } from '../../load';
-import { isRepoId } from '../../hub';
+import { isRepoId, looksLikePath } from '../../hub';
 import { DEFAULT_MODEL_PATH } from '../../paths';
 import type { DecoderOptions } from '../../transcribe';
 import type { BatchJobOptions, SubtitleFormat } from '../options';
@@ -63,7 +63,7 @@ export function runnerKeyOf(data: QueueJobData): string {
 
 /** A model path resolved here, on the enqueuing host; a hub repo id as it is (each worker fetches it into its cache). */
 function sourceOf(model: string): string {
-  return existsSync(model) || !isRepoId(model) ? resolve(model) : model;
+  return existsSync(model) || looksLikePath(model) || !isRepoId(model) ? resolve(model) : model;
 }
 
 /** The spec of options as the enqueuer gets them: paths resolved here, on the enqueuing host. */
@@ -96,7 +96,7 @@ export function jobOptionsOf(data: QueueJobData, models: Model[], audioWorkers?:
 export async function loadSpecModel(spec: ModelSpec, load: { device?: Device; dtype?: DType; threads?: number }): Promise<Model> {
   if (spec.bundle) return getBundle(spec.bundle).getModel({ ...load, ...(spec.modelsDir ? { modelsDir: spec.modelsDir } : {}) });
   const file = spec.file ?? DEFAULT_MODEL_PATH;
-  if (!existsSync(file) && !isRepoId(file)) {
+  if (!existsSync(file) && (looksLikePath(file) || !isRepoId(file))) {
     throw new Wav2Vec2Error('MODEL_NOT_FOUND', `The model of this job, ${file}, is not on this worker. Every worker needs it at the same path.`);
   }
   return loadModel(file, load);

@@ -224,16 +224,18 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
     const dir = mkdtempSync(join(tmpdir(), 'w2v-queue-long-'));
     const parts = sentences(12, 80).map((t, i) => speak(t, join(dir, `p${i}.wav`)));
     const long = join(dir, 'long.wav');
-    // About two minutes of speech: several seconds of inference on one thread, against a lease of one second.
-    assert.equal(spawnSync('sox', [...parts, ...parts, ...parts, ...parts, long]).status, 0);
+    // About four minutes of speech: seconds of inference on one thread (2.6 s for two minutes on a quiet machine),
+    // against the shortest lease the worker takes, one second.
+    assert.equal(spawnSync('sox', [...Array(8).fill(parts).flat(), long]).status, 0);
     redis = await startRedis();
     const out = join(dir, 'out');
-    const lease = ['--lock-duration', '1000'];
+    const leaseMs = 1000;
+    const lease = ['--lock-duration', String(leaseMs)];
     workers.push(startWorker(redis.url, lease), startWorker(redis.url, lease));
     const r = await runBatch(redis.url, [long, '--out', out]);
     assert.equal(r.code, 0, r.stderr);
     const [record] = jsonl(join(out, 'transcripts.jsonl'));
-    assert.ok(record!.timing.wallMs > 3000, `inference took ${record!.timing.wallMs} ms, over three leases`);
+    assert.ok(record!.timing.wallMs > 3 * leaseMs, `inference took ${record!.timing.wallMs} ms, over three leases of ${leaseMs} ms`);
     const runs = workers.map((w) => w.log()).join('').match(/worker: (already )?done .*long\.wav/g) ?? [];
     assert.deepEqual(runs, [`worker: done ${long}`], 'one run, by one worker');
   });
