@@ -1,5 +1,7 @@
 #include "feature_extractor.h"
 
+#include <algorithm>
+
 namespace w2v::builder {
 namespace {
 
@@ -36,14 +38,21 @@ at::Tensor FeatureExtractor::Frames(const at::Tensor& lengths) const {
   return n.clamp_min(0);
 }
 
-// GroupNorm with one group per channel over each item's first n valid frames (export_hf.py's MaskedFeatureEncoder).
+// GroupNorm with one group per channel over each item's first n valid frames (export_hf.py's MaskedFeatureEncoder),
+// by LibTorch's fused kernel on each item's valid part: the masked sums it replaced cost several passes over the
+// largest activation of the network. Frames past an item's end are left zero; nothing valid reads them.
 at::Tensor FeatureExtractor::MaskedGroupNorm(const at::Tensor& h, const Layer& layer, const at::Tensor& lengths) const {
-  const at::Tensor n = (at::div(lengths.to(h.device(), at::kLong) - kernel_[0], stride_[0], "floor") + 1).clamp_min(1);
-  const at::Tensor valid = (at::arange(h.size(-1), h.options().dtype(at::kLong)).unsqueeze(0) < n.unsqueeze(1)).to(h.scalar_type()).unsqueeze(1);
-  const at::Tensor count = valid.sum(-1, true);
-  const at::Tensor mean = (h * valid).sum(-1, true) / count;
-  const at::Tensor var = ((h - mean) * valid).pow(2).sum(-1, true) / count;
-  return (h - mean) / at::sqrt(var + kConvNormEps) * layer.normWeight->view({1, -1, 1}) + layer.normBias->view({1, -1, 1});
+  const at::Tensor n = (at::div(lengths.to(at::kCPU, at::kLong) - kernel_[0], stride_[0], "floor") + 1).clamp_min(1).contiguous();
+  const int64_t frames = h.size(-1), channels = h.size(1);
+  // Every item full length (any batch of equal lengths): the whole batch at once.
+  if (n.min().item<int64_t>() >= frames) return at::group_norm(h, channels, layer.normWeight, layer.normBias, kConvNormEps);
+  const auto valid = n.accessor<int64_t, 1>();
+  at::Tensor out = at::zeros_like(h);
+  for (int64_t b = 0; b < h.size(0); b++) {
+    const int64_t nb = std::min(valid[b], frames);
+    out.narrow(0, b, 1).narrow(2, 0, nb).copy_(at::group_norm(h.narrow(0, b, 1).narrow(2, 0, nb), channels, layer.normWeight, layer.normBias, kConvNormEps));
+  }
+  return out;
 }
 
 at::Tensor FeatureExtractor::operator()(const at::Tensor& x, const std::optional<at::Tensor>& lengths) const {
