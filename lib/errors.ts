@@ -52,6 +52,7 @@ export type ErrorCode =
   | 'BATCH_WRITE_FAILED'
   | 'BATCH_OUTPUT_FAILED'
   // batch jobs on a queue (lib/jobs/queue)
+  | 'QUEUE_NOT_INSTALLED' // the queue's client, bullmq (an optional peer dependency), is not installed
   | 'QUEUE_REDIS_UNREACHABLE' // no answer from the Redis of --queue
   | 'QUEUE_REDIS_MISCONFIGURED' // Redis may evict keys (maxmemory-policy is not noeviction): jobs would vanish
   | 'QUEUE_JOB_FAILED' // a queued input that failed every retry for a reason not its own (its worker's error is in the message)

@@ -1,7 +1,10 @@
 /**
  * Batch jobs across machines: a BullMQ queue on Redis, workers sharing the output folder (docs/cluster.md).
  * Loaded on first use: BullMQ and ioredis take a fifth of a second to load, which every other command would pay.
+ * bullmq is an optional peer dependency (with it comes ioredis and msgpackr's native extras, which a package that
+ * never uses a queue should not install): without it, these say how to add it.
  */
+import { Wav2Vec2Error } from '../../errors';
 import type { BatchSummary } from '../options';
 import type { QueueBatchOptions } from './enqueue';
 import type { QueueStatus } from './status';
@@ -12,19 +15,30 @@ export { DEFAULT_QUEUE_NAME } from './redis';
 
 /** Enqueues every input not done in `out`, follows the workers until each is done or failed, merges. */
 export async function enqueueBatchJob(options: QueueBatchOptions): Promise<BatchSummary> {
-  // require(), not import(): the package is CommonJS, and import() would need the compiled file's extension.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('./enqueue') as typeof import('./enqueue')).enqueueBatchJob(options);
+  return load<typeof import('./enqueue')>('./enqueue').enqueueBatchJob(options);
+}
+
+/** A queue module, or QUEUE_NOT_INSTALLED when bullmq is missing. */
+function load<T>(module: string): T {
+  try {
+    // require(), not import(): the package is CommonJS, and import() would need the compiled file's extension.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(module) as T;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'MODULE_NOT_FOUND' && /'bullmq'/.test(e.message)) {
+      throw new Wav2Vec2Error('QUEUE_NOT_INSTALLED', 'Queues need the bullmq package, an optional dependency: npm install bullmq@^5', { cause: err });
+    }
+    throw err;
+  }
 }
 
 /** Takes jobs from the queue and runs them until drain(). */
 export async function runWorker(options: WorkerOptions): Promise<WorkerHandle> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('./worker') as typeof import('./worker')).runWorker(options);
+  return load<typeof import('./worker')>('./worker').runWorker(options);
 }
 
 /** Done, failed (from the folder), running, waiting (from the queue) and the ETA. */
 export async function batchStatus(options: { queue: string; out: string; queueName?: string }): Promise<QueueStatus> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('./status') as typeof import('./status')).batchStatus(options);
+  return load<typeof import('./status')>('./status').batchStatus(options);
 }
