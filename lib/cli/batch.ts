@@ -211,15 +211,7 @@ export function batchCommand(): Command {
         for (let i = 0; i < (o.concurrency ?? 1); i++) models.push(await openModel(o));
         const summary = await runBatchJob({
           inputs, out: o.out, model: models,
-          ...(o.batchSize ? { batchSize: o.batchSize } : {}),
-          windowSeconds: o.window,
-          ...(o.stride !== undefined ? { strideSeconds: o.stride } : {}),
-          ...(o.features ? { features: o.features, text: o.withText } : {}),
-          ...((!o.features || o.withText) ? { decoder } : {}),
-          formats,
-          retryFailed: !o.skipFailed,
-          ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
-          ...(o.maxDuration !== undefined ? { maxDuration: o.maxDuration } : {}),
+          ...settings,
           ...(o.audioWorkers !== undefined ? { audioWorkers: o.audioWorkers } : {}),
           signal: controller.signal,
           onProgress: (p) => view.update(p),
