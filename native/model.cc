@@ -1,7 +1,10 @@
 #include "model.h"
 
+#include <c10/core/InferenceMode.h>
+
 #include <cmath>
 #include <cstring>
+#include <future>
 #include <optional>
 #include <vector>
 
@@ -94,11 +97,18 @@ Napi::Value Model::Load(const Napi::CallbackInfo& info) {
 }
 
 void NetworkLoader::Execute() {
-  try {
-    network_ = Make();
-  } catch (...) {
-    error_ = CurrentException("MODEL_LOAD_FAILED");
-  }
+  thread_ = std::make_unique<InferenceThread>(threads_);
+  std::promise<void> made;
+  thread_->Post([this, &made] {
+    try {
+      c10::InferenceMode off(false);  // the inference thread holds InferenceMode; loading runs as it always has
+      network_ = Make();
+    } catch (...) {
+      error_ = CurrentException("MODEL_LOAD_FAILED");
+    }
+    made.set_value();
+  });
+  made.get_future().wait();
 }
 
 void NetworkLoader::OnOK() {
@@ -108,7 +118,7 @@ void NetworkLoader::OnOK() {
     return;
   }
   try {
-    deferred_.Resolve(Model::Wrap(env, std::move(network_), threads_));
+    deferred_.Resolve(Model::Wrap(env, std::move(network_), std::move(thread_)));
   } catch (const Napi::Error& e) {
     deferred_.Reject(e.Value());
   } catch (...) {
@@ -116,21 +126,21 @@ void NetworkLoader::OnOK() {
   }
 }
 
-Napi::Object Model::Wrap(Napi::Env env, std::unique_ptr<Network> network, int threads) {
+Napi::Object Model::Wrap(Napi::Env env, std::unique_ptr<Network> network, std::unique_ptr<InferenceThread> thread) {
   auto* data = env.GetInstanceData<AddonData>();
-  // The External hands ownership to the constructor; if New throws before that, the network is lost with it.
-  return data->constructor.New({Napi::External<Network>::New(env, network.release()), Napi::Number::New(env, threads)});
+  // The Externals hand ownership to the constructor; if New throws before that, both are lost with it.
+  return data->constructor.New({Napi::External<Network>::New(env, network.release()), Napi::External<InferenceThread>::New(env, thread.release())});
 }
 
 Napi::Value Model::Build(const Napi::CallbackInfo& info) { return builder::BuildModel(info); }
 
 Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsExternal() || !info[1].IsNumber()) {
+  if (info.Length() < 2 || !info[0].IsExternal() || !info[1].IsExternal()) {
     throw Napi::TypeError::New(env, "Model cannot be constructed directly: use loadModel()");
   }
   module_.reset(info[0].As<Napi::External<Network>>().Data());
-  thread_ = std::make_unique<InferenceThread>(info[1].As<Napi::Number>().Int32Value());
+  thread_.reset(info[1].As<Napi::External<InferenceThread>>().Data());
   completion_ = Completion::New(env, "wav2vec2:inference", 0, 1, this,
                                 [](Napi::Env, std::shared_ptr<std::atomic<bool>>* closed, Model*) {
                                   (*closed)->store(true);

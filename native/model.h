@@ -21,15 +21,19 @@ namespace w2v {
 
 struct Job;
 
-// Makes a Network on a libuv worker (never on the JS thread) and resolves with a Model that runs it: the one
-// completion for every way of making a model (a TorchScript file, a native build). Subclasses say how to make it.
+// Makes a Network and resolves with a Model that runs it: the one completion for every way of making a model (a
+// TorchScript file, a native build). Subclasses say how to make it. The network is made on the model's own
+// InferenceThread (the libuv worker only waits for it), so the OpenMP team that builds the weights is the one that
+// runs them. Why: a second team left idle on a libuv thread counts against the cores, and libgomp then stops its
+// workers spinning between parallel regions: measured on base 1 x 1 s, 250 thread sleeps and ~15 % per forward.
 class NetworkLoader : public Napi::AsyncWorker {
  public:
   NetworkLoader(Napi::Env env, const char* name, Napi::Promise::Deferred deferred, int threads)
       : Napi::AsyncWorker(env, name), deferred_(deferred), threads_(threads) {}
 
  protected:
-  // Runs on the worker. Throw to reject: LibTorch's errors become MODEL_LOAD_FAILED, coded errors keep their code.
+  // Runs on the inference thread, outside InferenceMode. Throw to reject: LibTorch's errors become
+  // MODEL_LOAD_FAILED, coded errors keep their code.
   virtual std::unique_ptr<Network> Make() = 0;
 
  private:
@@ -38,6 +42,7 @@ class NetworkLoader : public Napi::AsyncWorker {
 
   Napi::Promise::Deferred deferred_;
   int threads_;
+  std::unique_ptr<InferenceThread> thread_;
   std::unique_ptr<Network> network_;
   std::optional<CodedError> error_;
 };
@@ -49,8 +54,8 @@ class Model : public Napi::ObjectWrap<Model> {
   static Napi::Value Load(const Napi::CallbackInfo& info);
   // binding.build(spec, tensors, device, dtype, threads, optimize) -> Promise<Model> (builder/build.h)
   static Napi::Value Build(const Napi::CallbackInfo& info);
-  // Main thread: a JS Model that owns `network` (from a worker's OnOK).
-  static Napi::Object Wrap(Napi::Env env, std::unique_ptr<Network> network, int threads);
+  // Main thread: a JS Model that owns `network` and the thread that made it (from a loader's OnOK).
+  static Napi::Object Wrap(Napi::Env env, std::unique_ptr<Network> network, std::unique_ptr<InferenceThread> thread);
 
   explicit Model(const Napi::CallbackInfo& info);
   ~Model() override;

@@ -29,7 +29,7 @@ class Linear {
   int64_t outFeatures() const { return weight_.size(0); }
 
  private:
-  at::Tensor weight_;
+  at::Tensor weight_;  // in oneDNN's own layout when fused_ (reordered once at build)
   std::optional<at::Tensor> bias_;
   std::optional<Activation> act_;
   bool fused_ = false;  // oneDNN runs the linear (and act_ when fusedAct_)
