@@ -351,8 +351,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   ].join('\n');
   console.log('\n' + md);
   const json = { machine: m, device: args.device, warmup: WARMUP, seconds: (Date.now() - started) / 1000, results: rows, variants: variantRows, endToEnd: e2e };
-  // --quick (CI) writes core-quick-*: the README shows the full run's core-latest.md
-  const name = args.quick ? 'core-quick' : 'core';
+  // --quick (CI) writes core-quick-* and --variants-only core-variants-*: the README shows the full run's core-latest.md
+  const name = args.quick ? 'core-quick' : args['variants-only'] ? 'core-variants' : 'core';
   const file = writeResults(name, json, md);
   // × real time against batch size, 10 s items at 2 threads, one panel per model
   const panels = [...new Set(rows.map((r) => r.label))].map((label) => ({
