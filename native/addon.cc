@@ -3,6 +3,9 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <ATen/Context.h>
+#include <ATen/Functions.h>
+
 #include "cpu_cache.h"
 #include "errors.h"
 #include "inference_thread.h"
@@ -58,6 +61,10 @@ Napi::Value JoinInferenceThreads(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CpuCache::Install();
+  // On a CPU NNPACK does not support, LibTorch logs "Could not initialize NNPACK!" on every convolution it considers
+  // for NNPACK (a line on stderr per forward of a traced model). Asking once here logs it once; oneDNN and LibTorch's
+  // own kernels run those convolutions either way.
+  if (!at::_nnpack_available()) at::globalContext().setUserEnabledNNPACK(false);
   exports.Set("Model", Model::Define(env));
   exports.Set("load", Napi::Function::New(env, Model::Load, "load"));
   exports.Set("build", Napi::Function::New(env, Model::Build, "build"));
