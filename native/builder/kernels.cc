@@ -1,6 +1,7 @@
 #include "kernels.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/InferenceMode.h>
 
 #include "../graph_optimizer.h"
 
@@ -49,7 +50,24 @@ at::Tensor CallBoxed(const c10::OperatorHandle& op, torch::jit::Stack stack) {
 
 }  // namespace
 
-bool FusedKernelsAvailable() { return GraphRewritesAvailable(); }
+bool FusedKernelsAvailable(at::ScalarType dtype) {
+  if (!GraphRewritesAvailable()) return false;
+  if (dtype == at::kFloat) return true;
+  if (dtype != at::kBFloat16) return false;
+  // oneDNN runs bfloat16 only where the CPU has AVX-512 (BW/VL/DQ) or AMX, and says so by throwing: ask it once.
+  static const bool works = [] {
+    try {
+      c10::InferenceMode guard;
+      const auto bf16 = at::TensorOptions().dtype(at::kBFloat16);
+      const at::Tensor w = CallBoxed(ReorderOp(), {at::ones({8, 8}, bf16), c10::IValue()});
+      CallBoxed(LinearOp(), {at::ones({2, 8}, bf16), w, c10::IValue(), AttrOf(std::nullopt), NoScalars(), AlgorithmOf(std::nullopt)});
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }();
+  return works;
+}
 
 at::Tensor Activate(const at::Tensor& x, Activation a) {
   switch (a) {

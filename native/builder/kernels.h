@@ -1,7 +1,7 @@
-// The kernels the native network runs: the same ones the TorchScript path gets from graph_optimizer.h on a CPU in
-// float32 (oneDNN's matmul for every linear layer, with a following GELU or ReLU applied in the same pass;
-// oneDNN's convolution + GELU for the feature extractor's unnormalised layers), LibTorch's own elsewhere (CUDA,
-// float16, bfloat16, optimize: false).
+// The kernels the native network runs: on a CPU in float32 the ones the TorchScript path gets from graph_optimizer.h
+// (oneDNN's matmul for every linear layer, with a following GELU or ReLU applied in the same pass; oneDNN's
+// convolution + GELU for the feature extractor's unnormalised layers), and the same in bfloat16 where oneDNN runs it;
+// LibTorch's own elsewhere (CUDA, float16, optimize: false).
 #pragma once
 
 #include <torch/types.h>
@@ -14,7 +14,7 @@
 namespace w2v::builder {
 
 struct Kernels {
-  bool onednn = false;  // CPU, float32, optimize and the fused operators registered
+  bool onednn = false;  // CPU, float32 or bfloat16, optimize and the fused operators registered
   Rewrites* used = nullptr;  // counts what runs fused, for model.info.rewrites
 };
 
@@ -52,7 +52,8 @@ class Conv1d {
   bool fused_ = false;
 };
 
-// Whether oneDNN's fused linear and convolution operators are there (graph_optimizer.h asks the same).
-bool FusedKernelsAvailable();
+// Whether oneDNN's fused linear and convolution operators are there (graph_optimizer.h asks the same) and run
+// `dtype` on this CPU: float32, and bfloat16 where oneDNN has the instructions for it.
+bool FusedKernelsAvailable(at::ScalarType dtype);
 
 }  // namespace w2v::builder

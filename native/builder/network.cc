@@ -30,7 +30,7 @@ NativeNetwork::NativeNetwork(const Spec& spec, std::vector<TensorRef> tensors, c
   info_.methods.emplace_back("forward", spec.vocabSize > 0 ? "forward(waveforms, lengths?) -> (logits, lengths?)" : "none: no CTC head");
   info_.methods.emplace_back("extract_features", std::string("extract_features(waveforms, lengths?, num_layers?) -> (") + ArchName(spec.arch) + " layer outputs, lengths?)");
   Kernels k;
-  k.onednn = optimize && device.is_cpu() && dtype == at::kFloat && FusedKernelsAvailable();
+  k.onednn = optimize && device.is_cpu() && FusedKernelsAvailable(dtype);
   k.used = &info_.rewrites;
   Weights w(std::move(tensors), device, dtype);
   extractor_ = std::make_unique<FeatureExtractor>(spec, w, k);
