@@ -5,6 +5,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/Functions.h>
+#include <c10/util/Logging.h>
 
 #include "cpu_cache.h"
 #include "errors.h"
@@ -62,9 +63,13 @@ Napi::Value JoinInferenceThreads(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CpuCache::Install();
   // On a CPU NNPACK does not support, LibTorch logs "Could not initialize NNPACK!" on every convolution it considers
-  // for NNPACK (a line on stderr per forward of a traced model). Asking once here logs it once; oneDNN and LibTorch's
-  // own kernels run those convolutions either way.
-  if (!at::_nnpack_available()) at::globalContext().setUserEnabledNNPACK(false);
+  // for NNPACK (a line on stderr per forward of a traced model). Ask once here, with warnings muted for the question,
+  // and turn NNPACK off if it cannot run: oneDNN and LibTorch's own kernels run those convolutions either way.
+  const int logLevel = FLAGS_caffe2_log_level;
+  FLAGS_caffe2_log_level = 2;  // errors only
+  const bool nnpack = at::_nnpack_available();
+  FLAGS_caffe2_log_level = logLevel;
+  if (!nnpack) at::globalContext().setUserEnabledNNPACK(false);
   exports.Set("Model", Model::Define(env));
   exports.Set("load", Napi::Function::New(env, Model::Load, "load"));
   exports.Set("build", Napi::Function::New(env, Model::Build, "build"));

@@ -187,6 +187,7 @@ export function batchCommand(): Command {
             if (o[flag] !== undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: with --queue, each worker chooses its own (wav2vec2 worker --${flag === 'audioWorkers' ? 'audio-workers' : flag}).`);
           }
           if (o.device !== 'cpu') throw new UsageError('--device: with --queue, each worker chooses its own (wav2vec2 worker --device).');
+          if (o.dtype !== 'float32') throw new UsageError('--dtype: with --queue, each worker loads the model in float32 (bfloat16 workers are not supported yet).');
           const summary = await enqueueBatchJob({
             inputs, out: o.out, queue: o.queue, ...(o.queueName ? { queueName: o.queueName } : {}),
             ...(o.model ? { model: o.model } : {}), ...(o.bundle ? { bundle: o.bundle } : {}), ...(o.modelsDir ? { modelsDir: o.modelsDir } : {}),

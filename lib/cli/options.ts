@@ -5,7 +5,7 @@ import { DEFAULT_MODEL_PATH } from '../paths';
 import { Option, type Command } from 'commander';
 import { getBundle } from '../bundles';
 import { Wav2Vec2Error } from '../errors';
-import { type Device, type Model } from '../model';
+import { type Device, type DType, type Model } from '../model';
 import { loadModel } from '../load';
 import { downloadBar } from './download';
 import type { Hotwords } from '../decode';
@@ -17,6 +17,7 @@ export interface ModelCliOptions {
   bundle?: string;
   modelsDir?: string;
   device: string;
+  dtype: DType;
   threads?: number;
 }
 
@@ -100,6 +101,7 @@ export function addModelOptions(cmd: Command, model = new Option('--model <model
     .addOption(new Option('--bundle <name>', 'a torchaudio bundle name, e.g. WAV2VEC2_ASR_BASE_960H (its exported model)'))
     .option('--models-dir <dir>', 'where --bundle looks for <NAME>.pt (default: ./models or $WAV2VEC2_MODELS)')
     .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'", device, 'cpu')
+    .option('--dtype <dtype>', "the precision the model runs in: 'float32', 'bfloat16' or 'float16' (a TorchScript export runs in the dtype it was traced in)", oneOf('--dtype', ['float32', 'bfloat16', 'float16'] as const), 'float32')
     .option('--threads <n>', 'intra-op threads (default: physical cores)', positiveInt('--threads'));
 }
 
@@ -176,7 +178,7 @@ export function decoderOptionsFrom(o: DecoderCliOptions): DecoderOptions {
 
 export async function openModel(o: ModelCliOptions): Promise<Model> {
   if (o.modelsDir && !o.bundle) throw new UsageError('--models-dir: only used with --bundle NAME.');
-  const common = { device: o.device as Device, ...(o.threads ? { threads: o.threads } : {}) };
+  const common = { device: o.device as Device, dtype: o.dtype, ...(o.threads ? { threads: o.threads } : {}) };
   if (o.bundle) return getBundle(o.bundle).getModel({ ...common, ...(o.modelsDir ? { modelsDir: o.modelsDir } : {}) });
   if (!o.model && !existsSync(DEFAULT_MODEL_PATH)) {
     throw new Wav2Vec2Error('MODEL_NOT_FOUND', `The embedded default model is missing (${DEFAULT_MODEL_PATH}). Reinstall the package, or pass --model PATH.`);

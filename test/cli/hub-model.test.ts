@@ -10,6 +10,8 @@ import { runCliAsync } from '../helpers/cli';
 import { HUB_FIXTURES } from '../helpers/hub-checkpoint';
 import { startMockHub, type MockHub } from '../helpers/mock-hub';
 import { requireAddon } from '../helpers/native';
+import { readNpy } from '../helpers/npy';
+import { maxAbsDiff } from '../../lib/tensor';
 
 const SAMPLE = join(__dirname, '..', '..', 'samples', 'question-16k.wav');
 
@@ -47,6 +49,22 @@ describe('cli: --model REPO_ID', function () {
     const b = await runCliAsync(['batch', SAMPLE, '--model', 'org/base', '--out', join(tmp, 'out')], { ...env, HF_HUB_OFFLINE: '1' });
     assert.equal(b.status, 0, b.stderr);
     assert.ok(existsSync(join(tmp, 'out', 'transcripts.jsonl')));
+  });
+
+  it('--dtype bfloat16 runs the model in bfloat16 (features near float32\'s, not equal); a dtype it lacks is a usage error', async () => {
+    const layer = async (dtype: string): Promise<Float32Array> => {
+      const out = join(tmp, dtype);
+      const r = await runCliAsync(['features', SAMPLE, '--model', 'org/base', '--dtype', dtype, '--out', out], env);
+      assert.equal(r.status, 0, r.stderr);
+      return readNpy(join(out, readdirSync(out).filter((n) => n.endsWith('.npy')).sort().at(-1)!)).data;
+    };
+    const f32 = await layer('float32');
+    const d = maxAbsDiff(await layer('bfloat16'), f32);
+    const scale = f32.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    assert.ok(d > 0 && d < 0.05 * scale, `max abs difference ${d} against a largest value of ${scale}`);
+    const bad = await runCliAsync(['transcribe', SAMPLE, '--model', 'org/base', '--dtype', 'int4'], env);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--dtype: expected float32 or bfloat16 or float16, got "int4"/);
   });
 
   it('an unknown repo is one line with its code', async () => {
