@@ -214,7 +214,10 @@ async function variants(files: ModelFiles, reps: number, tmp: string): Promise<V
     ...(existsSync(bf16) ? [{ name: 'bfloat16 (export_hf.py --dtype bfloat16)', load: { path: bf16, dtype: 'bfloat16' } }] : []),
     ...(existsSync(int8) ? [{ name: 'int8 dynamic quantisation (export_hf.py --quantize int8)', load: { path: int8 } }] : []),
     // The same weights as the default's TorchScript export, built natively from their Hugging Face folder (lib/builder).
-    ...(existsSync(join(hfDir, 'model.safetensors')) ? [{ name: 'native builder (same weights, from model.safetensors)', load: { hub: hfDir } }] : []),
+    ...(existsSync(join(hfDir, 'model.safetensors')) ? [
+      { name: 'native builder (same weights, from model.safetensors)', load: { hub: hfDir } },
+      { name: 'native builder in bfloat16 (dtype: \'bfloat16\', oneDNN kernels)', load: { hub: hfDir, dtype: 'bfloat16' } },
+    ] : []),
   ];
   const workers: BenchWorker[] = [];
   const rows: VariantRow[] = [];
