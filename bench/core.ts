@@ -189,66 +189,139 @@ async function runModel(files: ModelFiles, scenarios: Scenario[], reps: number, 
   return rows;
 }
 
-interface VariantRow { variant: string; batch: number; seconds: number; ms: ReturnType<typeof summary>; xRT: number; speedup: number; maxAbsDiff: number }
+type Precision = 'float32' | 'bfloat16' | 'int8';
+interface VariantRow {
+  variant: string; runtime: 'ours' | 'onnxruntime'; precision: Precision; batch: number; seconds: number; ms: ReturnType<typeof summary>; xRT: number; speedup: number;
+  maxAbsDiff: number;
+  /** frames whose argmax label is float32's (the default's), % */
+  sameArgmax: number;
+  /** GFLOP / median time, and its share of the precision's measured GEMM peak */
+  gflops: number | null; peakShare: number | null;
+}
+interface Variant { name: string; runtime: 'ours' | 'onnxruntime'; precision: Precision; load: Record<string, unknown> }
 
-/**
- * This package in several configurations on one model, interleaved, each against the default one: what each
- * optimisation or option buys (time) and costs (max abs difference of the emissions from float32).
- */
-async function variants(files: ModelFiles, reps: number, tmp: string): Promise<VariantRow[]> {
-  // Exports of the same Hugging Face weights: int8 (quantised Linear layers) and bfloat16 (a trace keeps its dtype).
-  const exportOf = (suffix: string, flags: string[]): string => {
-    const file = join(ROOT, 'bench', 'models', `${files.name}-${suffix}.pt`);
-    const py = findPython(['torch', 'transformers']);
-    const hf = join(ROOT, 'bench', 'models', `${files.name}-hf`);
-    if (!existsSync(file) && py && existsSync(hf)) spawnSync(py, [join(ROOT, 'scripts', 'export_hf.py'), hf, file, ...flags], { stdio: 'inherit' });
+/** Frames (rows of `labels` values) on which two emissions pick the same label, %. */
+function sameArgmax(a: Float32Array, b: Float32Array, labels: number): number {
+  let same = 0;
+  const frames = Math.min(a.length, b.length) / labels;
+  for (let f = 0; f < frames; f++) {
+    let ia = 0;
+    let ib = 0;
+    for (let j = 1; j < labels; j++) {
+      if (a[f * labels + j]! > a[f * labels + ia]!) ia = j;
+      if (b[f * labels + j]! > b[f * labels + ib]!) ib = j;
+    }
+    if (ia === ib) same++;
+  }
+  return (100 * same) / frames;
+}
+
+/** Exports of the same Hugging Face weights: int8 and bfloat16 TorchScript (scripts/export_hf.py), int8 ONNX. */
+function variantFiles(files: ModelFiles): { hfDir: string; int8: string; bf16: string; onnxInt8: string } {
+  const hfDir = join(ROOT, 'bench', 'models', `${files.name}-hf`);
+  const exportOf = (script: string, file: string, flags: string[], modules: string[]): string => {
+    const py = findPython(modules);
+    if (!existsSync(file) && py && existsSync(hfDir)) spawnSync(py, [join(ROOT, 'scripts', script), hfDir, file, ...flags], { stdio: 'inherit' });
     return file;
   };
-  const hfDir = join(ROOT, 'bench', 'models', `${files.name}-hf`);
-  const int8 = exportOf('int8', ['--quantize', 'int8']);
-  const bf16 = exportOf('bf16', ['--dtype', 'bfloat16']);
-  const configs: Array<{ name: string; load: Record<string, unknown> }> = [
-    { name: 'default (float32, graph rewrites and CPU tensor cache on)', load: { path: files.pt } },
-    { name: 'graph rewrites off (optimize: false)', load: { path: files.pt, optimize: false } },
-    { name: 'CPU tensor cache off', load: { path: files.pt, cpuCacheLimit: 0 } },
-    ...(existsSync(bf16) ? [{ name: 'bfloat16 (export_hf.py --dtype bfloat16)', load: { path: bf16, dtype: 'bfloat16' } }] : []),
-    ...(existsSync(int8) ? [{ name: 'int8 dynamic quantisation (export_hf.py --quantize int8)', load: { path: int8 } }] : []),
+  const model = (suffix: string) => join(ROOT, 'bench', 'models', `${files.name}-${suffix}`);
+  return {
+    hfDir,
+    int8: exportOf('export_hf.py', model('int8.pt'), ['--quantize', 'int8'], ['torch', 'transformers']),
+    bf16: exportOf('export_hf.py', model('bf16.pt'), ['--dtype', 'bfloat16'], ['torch', 'transformers']),
+    onnxInt8: exportOf('export_onnx.py', model('int8.onnx'), ['--quantize', 'int8'], ['torch', 'transformers', 'onnx', 'onnxruntime']),
+  };
+}
+
+function variantList(files: ModelFiles): Variant[] {
+  const { hfDir, int8, bf16, onnxInt8 } = variantFiles(files);
+  const ours = (name: string, precision: Precision, load: Record<string, unknown>): Variant => ({ name, runtime: 'ours', precision, load });
+  const native = existsSync(join(hfDir, 'model.safetensors'));
+  return [
+    ours('default (float32, graph rewrites and CPU tensor cache on)', 'float32', { path: files.pt }),
+    ours('graph rewrites off (optimize: false)', 'float32', { path: files.pt, optimize: false }),
+    ours('CPU tensor cache off', 'float32', { path: files.pt, cpuCacheLimit: 0 }),
+    ...(existsSync(bf16) ? [ours('bfloat16 (export_hf.py --dtype bfloat16)', 'bfloat16', { path: bf16, dtype: 'bfloat16' })] : []),
+    ...(existsSync(int8) ? [ours('int8 dynamic quantisation (export_hf.py --quantize int8)', 'int8', { path: int8 })] : []),
     // The same weights as the default's TorchScript export, built natively from their Hugging Face folder (lib/builder).
-    ...(existsSync(join(hfDir, 'model.safetensors')) ? [
-      { name: 'native builder (same weights, from model.safetensors)', load: { hub: hfDir } },
-      { name: 'native builder in bfloat16 (dtype: \'bfloat16\', oneDNN kernels)', load: { hub: hfDir, dtype: 'bfloat16' } },
+    ...(native ? [
+      ours('native builder (same weights, from model.safetensors)', 'float32', { hub: hfDir }),
+      ours('native builder in bfloat16 (dtype: \'bfloat16\', oneDNN kernels)', 'bfloat16', { hub: hfDir, dtype: 'bfloat16' }),
     ] : []),
+    // What a user would pick instead, at its own settings: onnxruntime-node in float32 and at its fastest (int8 MatMul/Gemm).
+    ...(files.onnx ? [{ name: 'onnxruntime-node, float32', runtime: 'onnxruntime' as const, precision: 'float32' as const, load: { path: files.onnx } }] : []),
+    ...(existsSync(onnxInt8) ? [{ name: 'onnxruntime-node, int8 (quantize_dynamic on MatMul/Gemm)', runtime: 'onnxruntime' as const, precision: 'int8' as const, load: { path: onnxInt8 } }] : []),
   ];
+}
+
+/**
+ * This package in several configurations on one model, interleaved, each against the default one, beside
+ * onnxruntime-node in float32 and at its fastest: what each optimisation or option buys (time, GFLOP/s against the
+ * precision's measured GEMM peak) and costs (max abs difference of the emissions from float32, frames whose argmax
+ * changes).
+ */
+async function variants(files: ModelFiles, reps: number, tmp: string): Promise<{ rows: VariantRow[]; peaks: Partial<Record<Precision, number>> }> {
+  const configs = variantList(files);
   const workers: BenchWorker[] = [];
   const rows: VariantRow[] = [];
+  const python = BenchWorker.start('python');
   try {
+    if (python) await python.request({ cmd: 'load', path: files.pt, threads: 2 });
+    const peaks: Partial<Record<Precision, number>> = {};
+    for (const p of ['float32', 'bfloat16', 'int8'] as const) {
+      const r = python ? await python.request({ cmd: 'peak', threads: 2, dtype: p }).catch(() => null) : null;
+      if (r) peaks[p] = r.gflops;
+    }
     for (const c of configs) {
-      const w = BenchWorker.start('ours')!;
+      const w = BenchWorker.start(c.runtime)!;
       await w.request({ cmd: 'load', threads: 2, ...c.load });
       workers.push(w);
     }
     for (const [batch, seconds] of [[1, 1], [1, 10], [4, 10]] as const) {
       const { input, shape } = writeInput(tmp, batch, seconds);
+      const gflop: number | null = python ? (await python.request({ cmd: 'flops', shape }).catch(() => null))?.gflop ?? null : null;
       for (const w of workers) for (let i = 0; i < WARMUP; i++) await w.request({ cmd: 'run', input, shape, out: null });
       const ms: number[][] = workers.map(() => []);
+      let labels = 0;
       for (let r = 0; r < reps; r++) {
         for (let k = 0; k < workers.length; k++) {
           const i = (r + k) % workers.length;
-          ms[i]!.push((await workers[i]!.request({ cmd: 'run', input, shape, out: r === 0 ? join(tmp, `v${i}.f32`) : null })).ms);
+          const reply = await workers[i]!.request({ cmd: 'run', input, shape, out: r === 0 ? join(tmp, `v${i}.f32`) : null });
+          ms[i]!.push(reply.ms);
+          labels = reply.shape.at(-1);
         }
       }
       const read = (i: number) => readF32(join(tmp, `v${i}.f32`));
       const base = summary(ms[0]!);
       configs.forEach((c, i) => {
         const t = summary(ms[i]!);
-        rows.push({ variant: c.name, batch, seconds, ms: t, xRT: (batch * seconds) / (t.median / 1000), speedup: base.median / t.median, maxAbsDiff: maxAbsDiff(read(i), read(0)) });
+        const rate = gflop !== null ? gflop / (t.median / 1000) : null;
+        rows.push({
+          variant: c.name, runtime: c.runtime, precision: c.precision, batch, seconds, ms: t, xRT: (batch * seconds) / (t.median / 1000), speedup: base.median / t.median,
+          maxAbsDiff: maxAbsDiff(read(i), read(0)), sameArgmax: sameArgmax(read(i), read(0), labels),
+          gflops: rate, peakShare: rate !== null && peaks[c.precision] ? rate / peaks[c.precision]! : null,
+        });
         console.log(`variant ${files.name} ${batch}×${seconds} s: ${c.name}: ${t.median.toFixed(0)} ms (${(base.median / t.median).toFixed(2)}× the default), max abs diff ${rows.at(-1)!.maxAbsDiff.toExponential(1)}`);
       });
     }
+    return { rows, peaks };
   } finally {
     for (const w of workers) w.close();
+    python?.close();
   }
-  return rows;
+}
+
+/** Per input: our fastest configuration against onnxruntime-node's fastest, both from the same variants run. */
+function fastestAgainstFastest(rows: VariantRow[]): Array<{ input: string; ours: VariantRow; onnxruntime: VariantRow }> {
+  const out: Array<{ input: string; ours: VariantRow; onnxruntime: VariantRow }> = [];
+  for (const input of [...new Set(rows.map((r) => `${r.batch}×${r.seconds} s`))]) {
+    const at = rows.filter((r) => `${r.batch}×${r.seconds} s` === input);
+    const best = (rt: VariantRow['runtime']) => at.filter((r) => r.runtime === rt).sort((a, b) => a.ms.median - b.ms.median)[0];
+    const ours = best('ours');
+    const onnxruntime = best('onnxruntime');
+    if (ours && onnxruntime) out.push({ input, ours, onnxruntime });
+  }
+  return out;
 }
 
 interface E2ERow { file: string; seconds: number; rate: number; ours: ReturnType<typeof summary>; python: ReturnType<typeof summary> | null; ratio: number | null; sameText: boolean | null; text: string }
@@ -302,6 +375,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const rows: Row[] = [];
   let e2e: E2ERow[] = [];
   let variantRows: VariantRow[] = [];
+  let peaks: Partial<Record<Precision, number>> = {};
   const started = Date.now();
   try {
     if (args['variants-only']) {
@@ -319,7 +393,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
     if (!args['no-variants'] && !args.model && args.device === 'cpu') {
       const target = ensureModel(args.quick ? 'tiny' : names.includes('base') ? 'base' : names[0]!);
-      if (target) variantRows = await variants(target, args.quick ? 3 : 5, tmp);
+      if (target) ({ rows: variantRows, peaks } = await variants(target, args.quick ? 3 : 5, tmp));
     }
     if (!args['no-e2e'] && !args['variants-only']) e2e = await endToEnd(args.quick ? 3 : 5, tmp);
   } finally {
@@ -347,13 +421,17 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         return [r.label, `${r.batch}×${r.seconds} s`, r.threads, r.gflop!.toFixed(1), r.peak!.gflops.toFixed(0), r.floorMs!.toFixed(0), rate('ours'), rate('python'), rate('onnxruntime'),
           r.times.python ? (r.floorMs! / r.times.python.median).toFixed(2) : '-', r.times.onnxruntime ? (r.floorMs! / r.times.onnxruntime.median).toFixed(2) : '-'];
       }))] : []),
-    ...(variantRows.length ? ['', `This package's configurations on the ${args.quick ? 'tiny' : 'base'} model, 2 threads (speed-up and max abs difference of the emissions against the default, same run):`, '',
-      table(['configuration', 'input', 'ms', '× RT', 'speed-up', 'max abs diff'], variantRows.map((r) => [r.variant, `${r.batch}×${r.seconds} s`, ms(r.ms), r.xRT.toFixed(1), r.speedup.toFixed(2), r.maxAbsDiff.toExponential(1)]))] : []),
+    ...(variantRows.length ? ['', `This package's configurations on the ${args.quick ? 'tiny' : 'base'} model beside onnxruntime-node's, 2 threads, interleaved in one run (speed-up, max abs difference of the emissions and frames with the same argmax label, all against the default; ` +
+      `GFLOP/s against the precision's measured GEMM peak on these cores: ${Object.entries(peaks).map(([p, g]) => `${p} ${g!.toFixed(0)}`).join(', ')} GFLOP/s):`, '',
+      table(['configuration', 'precision', 'input', 'ms', '× RT', 'speed-up', 'GFLOP/s (% of peak)', 'max abs diff', 'same argmax %'], variantRows.map((r) => [r.variant, r.precision, `${r.batch}×${r.seconds} s`, ms(r.ms), r.xRT.toFixed(1), r.speedup.toFixed(2),
+        r.gflops !== null ? `${r.gflops.toFixed(0)}${r.peakShare !== null ? ` (${(100 * r.peakShare).toFixed(0)} %)` : ''}` : '-', r.maxAbsDiff.toExponential(1), r.sameArgmax.toFixed(1)])),
+      '', 'Fastest against fastest (the quickest configuration of each runtime above, same run):', '',
+      table(['input', 'ours', 'onnxruntime-node', 'ours / onnxruntime'], fastestAgainstFastest(variantRows).map((f) => [f.input, `${f.ours.variant}: ${ms(f.ours.ms)}`, `${f.onnxruntime.variant}: ${ms(f.onnxruntime.ms)}`, (f.ours.ms.median / f.onnxruntime.ms.median).toFixed(2)]))] : []),
     ...(e2e.length ? ['', 'End to end (default model; file -> decode -> resample 44.1 -> 16 kHz -> forward -> greedy), 2 threads:', '',
       table(['file', 'ours ms', 'Python ms', 'ours / Python', 'same transcript'], e2e.map((r) => [r.file, ms(r.ours), ms(r.python ?? undefined), r.ratio?.toFixed(2) ?? '-', String(r.sameText ?? '-')]))] : []),
   ].join('\n');
   console.log('\n' + md);
-  const json = { machine: m, device: args.device, warmup: WARMUP, seconds: (Date.now() - started) / 1000, results: rows, variants: variantRows, endToEnd: e2e };
+  const json = { machine: m, device: args.device, warmup: WARMUP, seconds: (Date.now() - started) / 1000, results: rows, variants: variantRows, peaks, fastest: fastestAgainstFastest(variantRows), endToEnd: e2e };
   // --quick (CI) writes core-quick-* and --variants-only core-variants-*: the README shows the full run's core-latest.md
   const name = args.quick ? 'core-quick' : args['variants-only'] ? 'core-variants' : 'core';
   const file = writeResults(name, json, md);

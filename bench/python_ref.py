@@ -11,9 +11,10 @@ Protocol: one JSON object per line in, one per line out (the same as bench/worke
   {"cmd": "flops", "shape": [B, T]}                                -> {"ok": true, "gflop": .., "byOp": {op: gflop}}
       the loaded model's floating-point operations on that input, counted by torch.utils.flop_counter
       (convolutions, matrix multiplies, attention; element-wise work is not counted)
-  {"cmd": "peak", "threads": 2}                                     -> {"ok": true, "gflops": .., "shape": [M, K, N], "kernel": ..}
-      the best float32 matrix-multiply rate on these cores at that thread count (MKL's sgemm and oneDNN's
-      matmul, large model-like shapes): with the flop count, a lower bound for a runtime using these kernels
+  {"cmd": "peak", "threads": 2, "dtype": "float32"}                  -> {"ok": true, "gflops": .., "shape": [M, K, N], "kernel": ..}
+      the best matrix-multiply rate of that precision (float32, bfloat16 or int8) on these cores at that thread
+      count (MKL's and oneDNN's kernels, int8 through torch._int_mm; large model-like shapes): with the flop
+      count, a lower bound for a runtime using these kernels
   {"cmd": "quit"}
 Inputs and outputs are raw little-endian float32 files.
 """
@@ -50,18 +51,15 @@ def count_flops(model, convention, shape, device):
     return {"gflop": counter.get_total_flops() / 1e9, "byOp": by_op}
 
 
-def gemm_peak(threads):
+def gemm_peak(threads, dtype="float32"):
+    """The best matrix-multiply rate of one precision on these cores: the ceiling each configuration is held to."""
     torch.set_num_threads(threads)
     onednn = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
     best = {"gflops": 0.0}
     with torch.inference_mode():
         # a square one and the shapes of wav2vec2's layers (feed-forward both ways, a 3-tap convolution as GEMM)
         for m, k, n in [(2048, 2048, 2048), (4096, 768, 3072), (4096, 3072, 768), (16000, 1536, 512)]:
-            a, w = torch.randn(m, k), torch.randn(n, k)
-            kernels = [("MKL sgemm (torch.mm)", lambda: torch.mm(a, w.t()))]
-            if onednn is not None:
-                kernels.append(("oneDNN matmul (mkldnn._linear_pointwise)", lambda: onednn(a, w, None, "none", [], None)))
-            for name, f in kernels:
+            for name, f in gemm_kernels(dtype, onednn, m, k, n):
                 f()
                 times = []
                 for _ in range(5):
@@ -72,6 +70,21 @@ def gemm_peak(threads):
                 if rate > best["gflops"]:
                     best = {"gflops": rate, "shape": [m, k, n], "kernel": name}
     return best
+
+
+def gemm_kernels(dtype, onednn, m, k, n):
+    if dtype == "int8":
+        # int8 x int8 -> int32 (VNNI where the CPU has it): the int8 paths' ceiling
+        a, w = torch.randint(-128, 127, (m, k), dtype=torch.int8), torch.randint(-128, 127, (k, n), dtype=torch.int8)
+        return [("int8 GEMM (torch._int_mm)", lambda: torch._int_mm(a, w))]
+    t = torch.bfloat16 if dtype == "bfloat16" else torch.float32
+    a, w = torch.randn(m, k).to(t), torch.randn(n, k).to(t)
+    kernels = [(f"{'MKL sgemm' if t == torch.float32 else 'bf16 GEMM'} (torch.mm)", lambda: torch.mm(a, w.t()))]
+    if onednn is not None:
+        packed = torch.ops.mkldnn._reorder_linear_weight(w, None)
+        kernels.append(("oneDNN matmul (mkldnn._linear_pointwise)", lambda: onednn(a, w, None, "none", [], None)))
+        kernels.append(("oneDNN matmul, reordered weights", lambda: onednn(a, packed, None, "none", [], None)))
+    return kernels
 
 
 def resampler():
@@ -140,7 +153,7 @@ def main():
             elif req["cmd"] == "peak":
                 threads = torch.get_num_threads()
                 try:
-                    reply = {"ok": True, **gemm_peak(int(req["threads"]))}
+                    reply = {"ok": True, **gemm_peak(int(req["threads"]), req.get("dtype", "float32"))}
                 finally:
                     torch.set_num_threads(threads)
             elif req["cmd"] == "quit":
