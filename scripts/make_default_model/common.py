@@ -58,7 +58,7 @@ VOICE_SOURCES = {
     'pico-en-GB': dict(voices=[('pico', 'en-GB')], packages='libttspico-utils, libttspico-data (non-free section)',
                        licence='Apache-2.0 (as pico-en-US)', share=0.11),
     # held out: never heard in training (HELDOUT_SOURCE)
-    'ked': dict(voices=[('festival', 'ked_diphone')], packages='festival 2.5, festvox-kdlpc16k',
+    'ked': dict(voices=[('festival', 'ked_diphone')], packages="festival 2.5.0, festvox-kdlpc16k 1.4.0",
                 licence='CSTR, University of Edinburgh, free licence (use, modify, sell; keep the notice)', share=0),
 }
 # ked, a US male diphone voice that only festival plays: its engine (festival) and its technique (diphones, like

@@ -86,6 +86,7 @@ def split_text(args):
 
 def gen2_spec(subset, i, text, sources):
     r = random.Random(f'{SEED}/gen2/{subset}/{i}')
+    # training: by each source's share; the held-out source (share 0) is drawn alone, weight 1
     source = r.choices(sources, weights=[VOICE_SOURCES[s]['share'] or 1 for s in sources])[0]
     engine, voice = r.choice(VOICE_SOURCES[source]['voices'])
     row = {'id': f'{subset}-{i:05d}', 'subset': subset, 'source': source, 'engine': engine, 'voice': voice,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages for the second-generation data (issue #27): the English text sources and the synthesizers.
+# Debian packages for the second-generation data (issue #27): the English text sources (WordNet, the King James
+# Bible and bible-kjv's reader) and the synthesizers (data_gen2.py, README.md has their licences).
 # Idempotent: adds Debian's non-free component (only for SVOX Pico, libttspico-utils, whose licence is Apache-2.0
 # but whose source package ships prebuilt language files, hence non-free) in a sources file of its own, once.
 # Needs root. Usage: bash scripts/make_default_model/install_deps.sh
@@ -19,4 +20,4 @@ fi
 apt-get install -y --no-install-recommends \
   espeak-ng sox libsox-fmt-all \
   flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts libttspico-utils \
-  fortunes wordnet-base dict-gcide bible-kjv-text
+  wordnet-base bible-kjv bible-kjv-text
