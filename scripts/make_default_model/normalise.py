@@ -3,8 +3,8 @@
 Numbers are spelt out (cardinals, ordinals like 21st, years like 1984 as a speaker reads them, decimals digit by
 digit), a few abbreviations that every synthesizer expands are expanded the same way here (otherwise the audio
 would say 'mister' where the label says 'mr'), hyphens and slashes split words, other punctuation is dropped. A
-sentence that still holds anything else (symbols, letters outside A-Z once accents are stripped) is rejected
-(None) rather than guessed at: the label must be what the synthesizers say.
+sentence that still holds anything else (symbols, letters outside A-Z once accents are stripped, Roman numerals,
+ambiguous abbreviations) is rejected (None) rather than guessed at: the label must be what the synthesizers say.
 """
 import re
 import unicodedata
@@ -109,6 +109,8 @@ def normalise(sentence):
             words.extend(spelt.split())
             continue
         if not re.fullmatch(r"[a-zA-Z]+('[a-zA-Z]+)*", token):
+            return None
+        if re.fullmatch(r'[IVXLCDM]{2,}', token):  # World War II: 'two', 'the second' or 'i i', by synthesizer
             return None
         words.append(low)
     out = ' '.join(words)
