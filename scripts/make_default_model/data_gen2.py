@@ -59,29 +59,35 @@ def heldout_words(counts, known, share):
 
 
 def split_text(args):
-    """(training sentences, test sentences, held-out words, prose training sentences)."""
-    prose = sorted(s for s in prose_sentences() if to_transcript(s) != DEMO_SENTENCE)
+    """(training sentences, test sentences, held-out words) from the prose and the first generation's text."""
     gen1 = read_lines(os.path.join(TEXT, 'train.txt.gz'))
-    gen1_held = [r['text'] for r in read_tsv(os.path.join(TEXT, 'heldout.tsv'))]
-    known = word_counts(gen1 + gen1_held)
-    held_words = heldout_words(word_counts(prose), known, args.heldout_words)
+    gen1_held = {r['text'] for r in read_tsv(os.path.join(TEXT, 'heldout.tsv'))}
+    # the first generation's held-out sentences stay unseen, as does the demonstration sentence
+    prose = sorted(s for s in prose_sentences() if to_transcript(s) != DEMO_SENTENCE and s not in gen1_held)
+    held_words = heldout_words(word_counts(prose), word_counts(gen1 + sorted(gen1_held)), args.heldout_words)
     out = {s for s in prose if not held_words.isdisjoint(s.split())}
-    grammar = set(gen1[:args.grammar])
-    train = [s for s in prose if s not in out and s not in grammar] + gen1[:args.grammar]
+    grammar = gen1[:args.grammar]
+    taken = out | set(grammar)
+    train = [s for s in prose if s not in taken] + grammar
     random.Random(SEED + 11).shuffle(train)
     train_words = word_counts(train)
     pool = [s for s in sorted(out) if sum(w not in train_words for w in s.split()) >= 2]
     test = random.Random(SEED + 12).sample(pool, args.test_sentences)
-    distinct = {w for s in test for w in s.split()}
+    assert not set(test) & set(train)
     print(f'text gen2: {len(train)} training sentences ({len(train) - len(grammar)} prose, {len(grammar)} grammar), '
           f'{len(train_words)} distinct training words; {len(held_words)} held-out words take {len(out)} prose '
           f'sentences out; test list {len(test)} sentences (from {len(pool)} with 2+ unseen words): '
-          f'{sum(w not in train_words for w in distinct)} of {len(distinct)} distinct words '
-          f'({sum(w not in train_words for w in distinct) / len(distinct):.1%}) and '
-          f'{sum(w not in train_words for s in test for w in s.split()) / sum(len(s.split()) for s in test):.1%} '
-          f'of the words never occur in the training text', flush=True)
-    assert not set(test) & set(train)
-    return train, test, held_words, [s for s in train if s not in grammar]
+          + unseen_share(test, train_words), flush=True)
+    return train, test, held_words
+
+
+def unseen_share(test, train_words):
+    distinct = {w for s in test for w in s.split()}
+    unseen = [w for w in distinct if w not in train_words]
+    running = [w for s in test for w in s.split()]
+    return (f'{len(unseen)} of {len(distinct)} distinct words ({len(unseen) / len(distinct):.1%}) and '
+            f'{sum(w not in train_words for w in running) / len(running):.1%} of the words never occur in the '
+            f'training text')
 
 
 def gen2_spec(subset, i, text, sources):
@@ -101,14 +107,17 @@ def gen2_spec(subset, i, text, sources):
 
 def cmd_text(args):
     os.makedirs(TEXT2, exist_ok=True)
-    train, test, held_words, prose_train = split_text(args)
+    train, test, held_words = split_text(args)
     write_lines(os.path.join(TEXT2, 'train.txt.gz'), train)
     with open(os.path.join(TEXT2, 'heldout_words.txt'), 'w') as f:
         f.write('\n'.join(sorted(held_words)) + '\n')
     n = args.test_sentences * 2 // 3
     rows = [gen2_spec('unseen_words', i, s, TRAIN_SOURCES) for i, s in enumerate(test[:n])]
     rows += [gen2_spec('unseen_source_and_words', i, s, [HELDOUT_SOURCE]) for i, s in enumerate(test[n:])]
-    seen = random.Random(SEED + 13).sample(prose_train, args.test_sentences - n)
+    # sentences voiced in training (the audio stage voices the first --train ones), from the prose
+    grammar = set(read_lines(os.path.join(TEXT, 'train.txt.gz'))[:args.grammar])
+    voiced = [s for s in train[:args.voiced] if s not in grammar]
+    seen = random.Random(SEED + 13).sample(voiced, args.test_sentences - n)
     rows += [gen2_spec('unseen_source', i, s, [HELDOUT_SOURCE]) for i, s in enumerate(seen)]
     with open(os.path.join(TEXT2, 'heldout.tsv'), 'w') as f:
         f.write('\t'.join(COLUMNS) + '\n')
@@ -180,6 +189,8 @@ def main():
     t.add_argument('--grammar', type=int, default=12000, help="first generation's training sentences to keep")
     t.add_argument('--heldout-words', type=float, default=0.10, help='share of the candidate words held out')
     t.add_argument('--test-sentences', type=int, default=450)
+    t.add_argument('--voiced', type=int, default=48000,
+                   help="unseen_source's sentences come from the first N training sentences: audio --train N or more")
     a = sub.add_parser('audio')
     a.add_argument('--train', type=int, default=48000, help='training utterances: the first N training sentences')
     a.add_argument('--jobs', type=int, default=2)

@@ -86,7 +86,18 @@ def ascii_fold(text):
 
 
 def normalise(sentence):
-    """A prose sentence -> space-separated lower-case words over [a-z'] ('I' capital), or None if it can't be."""
+    """A prose sentence -> space-separated lower-case words over [a-z'] ('I' capital), or None if it can't be.
+
+    Checked with `python -m doctest normalise.py` (the expected readings written by hand):
+    >>> normalise('In 1984, Mr. Smith paid 1,200 dollars for 3.5 acres.')
+    'in nineteen eighty four mister smith paid one thousand two hundred dollars for three point five acres'
+    >>> normalise("I'm on the 21st floor; it's 2005, not the 1990s or 1905.")
+    "I'm on the twenty first floor it's two thousand five not the nineteen nineties or nineteen oh five"
+    >>> normalise('The 12th and 90th Psalms (well-known) were sung by a café choir.')
+    'the twelfth and ninetieth psalms well known were sung by a cafe choir'
+    >>> [normalise(s) for s in ('World War II', 'St. Paul', '50% off', 'x = 3')]
+    [None, None, None, None]
+    """
     text = ascii_fold(sentence)
     if re.search(r'[@#$%&*+=<>|\\~^_{}\[\]]', text):  # symbols each synthesizer reads its own way
         return None

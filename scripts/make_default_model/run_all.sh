@@ -21,6 +21,8 @@ fi
 # 24,000 sentences + 24,000 more: the held-out set is drawn as with the first 24,000 alone (the previous models' set)
 TRAIN_SENTENCES=${TRAIN_SENTENCES:-24000}
 MORE_TRAIN_SENTENCES=${MORE_TRAIN_SENTENCES:-24000}
+# GEN=2: training utterances voiced from text/gen2/train.txt.gz (179,145 sentences; the LM takes them all)
+GEN2_UTTERANCES=${GEN2_UTTERANCES:-48000}
 # GEN=2: the issue's 150 minutes; its recipe is still GEN=1's (flags below) until the training run revises it
 TRAIN_MINUTES=${TRAIN_MINUTES:-$([ "$GEN" = 2 ] && echo 150 || echo 72)}
 mkdir -p work
@@ -31,9 +33,10 @@ if [ "$STAGE" = text ] && [ "$GEN" = 2 ]; then
     command -v "$tool" >/dev/null || { echo "$tool is missing: run bash install_deps.sh as root" >&2; exit 1; }
   done
   echo "== $(date -u +%FT%TZ) text (gen2)"
-  $PY data_gen2.py text --grammar 12000 --heldout-words 0.10 --test-sentences 450
+  # the held-out voice source's training sentences come from the first GEN2_UTTERANCES (--voiced), the ones voiced
+  $PY data_gen2.py text --grammar 12000 --heldout-words 0.10 --test-sentences 450 --voiced "$GEN2_UTTERANCES"
   echo "== $(date -u +%FT%TZ) audio (gen2)"
-  $PY data_gen2.py audio --train "${TRAIN_SENTENCES:-48000}" --jobs 2
+  $PY data_gen2.py audio --train "$GEN2_UTTERANCES" --jobs 2
   STAGE=train
 fi
 if [ "$STAGE" = text ]; then
