@@ -11,6 +11,10 @@
  *   --beam-size N  (default 50)                   --jobs N    synthesis processes (default 2)
  *   --dtype T      float32 (default), bfloat16 or float16: the accuracy cost of reduced precision
  *   --greedy-only  skip the beam-search decoders
+ *   --set S        gen1 (default): text/heldout.tsv, LM from text/train.txt.gz; gen2: the second generation's set
+ *                  (text/gen2/heldout.tsv: unseen words, the held-out voice source) followed by gen1's 600 utterances
+ *                  as gen1_* subsets, LM from text/gen2/train.txt.gz; it also needs flite, festival and pico2wave
+ *                  (scripts/make_default_model/install_deps.sh) and makes the audio as synth.py does
  *
  * Without a lexicon, a word LM's weight and the per-word score need tuning (the defaults, torchaudio's, suit a
  * lexicon-constrained search). The lexicon-free decoder is also run with weights chosen by 2-fold
@@ -42,16 +46,20 @@ const { values: args } = parseArgs({
     jobs: { type: 'string', default: '2' },
     dtype: { type: 'string', default: 'float32' },
     'greedy-only': { type: 'boolean', default: false },
+    set: { type: 'string', default: 'gen1' },
   },
 });
+if (args.set !== 'gen1' && args.set !== 'gen2') throw new Error(`--set must be gen1 or gen2, got ${args.set}`);
+const TEXT = args.set === 'gen2' ? join(DATA, 'text', 'gen2') : join(DATA, 'text');
 
 /** eval-latest.md for the default model in float32; other models and dtypes get their own name. */
 function resultName(): string {
   const model = args.model === join(ROOT, 'models', 'default.pt') ? '' : `-${basename(args.model!, '.pt')}`;
-  return `eval${model}${args.dtype === 'float32' ? '' : `-${args.dtype}`}`;
+  return `eval${model}${args.set === 'gen2' ? '-gen2' : ''}${args.dtype === 'float32' ? '' : `-${args.dtype}`}`;
 }
 
-interface Utterance { id: string; subset: string; voice: string; speed: string; pitch: string; gap: string; sox_effects: string; text: string }
+/** engine: espeak-ng when absent (gen1's rows); flite, festival and pico only in gen2's. */
+interface Utterance { id: string; subset: string; voice: string; speed: string; pitch: string; gap: string; sox_effects: string; text: string; engine?: string }
 
 function readTsv(path: string): Utterance[] {
   const [head, ...lines] = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim());
@@ -59,15 +67,45 @@ function readTsv(path: string): Utterance[] {
   return lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [keys[i], v])) as unknown as Utterance);
 }
 
-/** espeak-ng -> sox, exactly as data.py's synth(); cached by id and a hash of the spec (the text is regenerated). */
+/** The held-out rows: gen1's, or gen2's followed by gen1's as gen1_* subsets (as data_gen2.py's audio stage). */
+function readUtterances(): Utterance[] {
+  const gen1 = readTsv(join(DATA, 'text', 'heldout.tsv'));
+  if (args.set === 'gen1') return gen1;
+  return [...readTsv(join(TEXT, 'heldout.tsv')), ...gen1.map((u) => ({ ...u, subset: `gen1_${u.subset}` }))];
+}
+
+/** A non-espeak engine's plain synthesis into a WAV file at its own rate, as scripts/make_default_model/synth.py. */
+async function engineWav(u: Utterance, wav: string): Promise<void> {
+  if (u.engine === 'flite') await run('flite', ['-voice', u.voice, '-t', u.text, '-o', wav]);
+  else if (u.engine === 'pico') await run('pico2wave', ['-l', u.voice, '-w', wav, u.text]);
+  else if (u.engine === 'festival') {
+    // the text is [a-zA-Z' ] only (data_gen2.py), safe in a Scheme string; festival reads its script from a file
+    writeFileSync(wav + '.scm', `(voice_${u.voice})\n(utt.save.wave (SynthText "${u.text}") "${wav}" 'riff)\n`);
+    await run('festival', ['-b', wav + '.scm']);
+    await run('rm', [wav + '.scm']);
+  } else throw new Error(`unknown engine ${u.engine} in ${u.id}`);
+}
+
+/** espeak-ng (or gen2's other engines) -> sox, exactly as data.py's synth(); cached by id and a hash of the spec. */
 async function synth(u: Utterance): Promise<string> {
-  const spec = createHash('sha256').update([u.voice, u.speed, u.pitch, u.gap, u.sox_effects, u.text].join('\t')).digest('hex').slice(0, 10);
+  const espeakNg = (u.engine ?? 'espeak-ng') === 'espeak-ng';
+  // gen1's hash, unchanged for espeak-ng rows (their cached files stay valid); other engines add theirs
+  const fields = [...(espeakNg ? [] : [u.engine!]), u.voice, u.speed, u.pitch, u.gap, u.sox_effects, u.text];
+  const spec = createHash('sha256').update(fields.join('\t')).digest('hex').slice(0, 10);
   const out = join(CACHE, `${u.id}-${spec}.wav`);
   if (existsSync(out)) return out;
-  const espeak = await run('espeak-ng', ['-v', u.voice, '-s', u.speed, '-p', u.pitch, '-g', u.gap, '--stdout', u.text], { encoding: 'buffer', maxBuffer: 1 << 28 });
+  const sox = ['-R', '-D', '-t', 'wav', '-', '-t', 'wav', '-e', 'signed', '-b', '16', '-c', '1', '-r', '16000', out + '.tmp.wav', ...u.sox_effects.split(' ')];
+  let input: Buffer;
+  if (espeakNg) {
+    input = (await run('espeak-ng', ['-v', u.voice, '-s', u.speed, '-p', u.pitch, '-g', u.gap, '--stdout', u.text], { encoding: 'buffer', maxBuffer: 1 << 28 })).stdout;
+  } else {
+    await engineWav(u, out + '.engine.wav');
+    input = readFileSync(out + '.engine.wav');
+    await run('rm', [out + '.engine.wav']);
+  }
   await new Promise<void>((resolve, reject) => {
-    const child = execFile('sox', ['-R', '-D', '-t', 'wav', '-', '-t', 'wav', '-e', 'signed', '-b', '16', '-c', '1', '-r', '16000', out + '.tmp.wav', ...u.sox_effects.split(' ')], (err) => (err ? reject(err) : resolve()));
-    child.stdin!.end(espeak.stdout);
+    const child = execFile('sox', sox, (err) => (err ? reject(err) : resolve()));
+    child.stdin!.end(input);
   });
   await run('mv', [out + '.tmp.wav', out]);
   return out;
@@ -102,7 +140,10 @@ async function main(): Promise<void> {
   for (const tool of ['espeak-ng', 'sox']) {
     try { await run(tool, ['--version']); } catch { throw new Error(`${tool} is needed to make the held-out audio (apt-get install espeak-ng sox)`); }
   }
-  let utts = readTsv(join(DATA, 'text', 'heldout.tsv'));
+  for (const tool of args.set === 'gen2' ? ['flite', 'festival', 'pico2wave'] : []) {
+    try { await run('which', [tool]); } catch { throw new Error(`${tool} is needed for --set gen2 (bash scripts/make_default_model/install_deps.sh)`); }
+  }
+  let utts = readUtterances();
   if (args.limit) {
     const per = new Map<string, number>();
     utts = utts.filter((u) => { const k = (per.get(u.subset) ?? 0) + 1; per.set(u.subset, k); return k <= Number(args.limit); });
@@ -120,7 +161,7 @@ async function main(): Promise<void> {
   const labels = model.labels!;
   // The LM and lexicon come from the training text only.
   // The same text, read the same way, as `npm run build:lm` writes models/default.arpa and its lexicon from.
-  const trainText = readText(join(DATA, 'text', 'train.txt.gz'));
+  const trainText = readText(join(TEXT, 'train.txt.gz'));
   const sentences = sentencesOf(trainText, true);
   const t1 = performance.now();
   const { arpa, stats } = buildArpa(sentences, 3);

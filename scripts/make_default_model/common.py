@@ -2,7 +2,8 @@
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORK = os.path.join(HERE, 'work')
+# DEFAULT_MODEL_WORK: another data folder (the second generation's audio is in work/gen2), read by every stage
+WORK = os.environ.get('DEFAULT_MODEL_WORK', os.path.join(HERE, 'work'))
 TEXT = os.path.join(HERE, 'text')
 
 SEED = 20261129
@@ -29,6 +30,41 @@ zac""".split()
 # Held out of training entirely (every accent): the 'unseen voice' subsets use only these.
 HELDOUT_VARIANTS = ['f4', 'm6']
 TRAIN_VARIANTS = [v for v in VARIANTS if v not in HELDOUT_VARIANTS]
+
+
+# The second generation's voices (issue #27). A voice SOURCE is the speaker (or, for espeak-ng, the rule set) behind a
+# voice, whatever package plays it: flite and festival both play the CMU kal diphones and the CMU ARCTIC slt
+# recordings, so voices are held out by source. Each source: its voices as (engine, voice), its Debian packages,
+# the licence of what makes the sound (from /usr/share/doc/PACKAGE/copyright), and its share of the training
+# utterances (espeak-ng keeps the largest, for the first generation's held-out set). Non-commercial voices
+# (MBROLA's, RHVoice's) are not here: their licences do not allow shipping a model trained on their output.
+VOICE_SOURCES = {
+    'espeak-ng': dict(voices=[('espeak-ng', f'{a}+{v}') for a in ACCENTS for v in TRAIN_VARIANTS],
+                      packages='espeak-ng, espeak-ng-data 1.51', licence='GPL-3+ (rule-based formant synthesis)',
+                      share=0.30),
+    'kal': dict(voices=[('flite', 'kal'), ('flite', 'kal16'), ('festival', 'kal_diphone')],
+                packages='flite 2.2, festvox-kallpc16k', licence='CMU flite licence (BSD-like); kal diphones: '
+                'Alan W Black and Kevin Lenzo, free licence (use, modify, sell; keep the notice)', share=0.12),
+    'slt': dict(voices=[('flite', 'slt'), ('festival', 'cmu_us_slt_arctic_hts')],
+                packages='flite 2.2, festvox-us-slt-hts', licence='CMU ARCTIC slt: CMU licence (BSD-like); HTS voice: '
+                'EST-2000/EST-2003/BSD-3-clause', share=0.12),
+    'awb': dict(voices=[('flite', 'awb')], packages='flite 2.2', licence='CMU ARCTIC awb: CMU flite licence (BSD-like)',
+                share=0.12),
+    'rms': dict(voices=[('flite', 'rms')], packages='flite 2.2', licence='CMU ARCTIC rms: CMU flite licence (BSD-like)',
+                share=0.12),
+    'pico-en-US': dict(voices=[('pico', 'en-US')], packages='libttspico-utils, libttspico-data (non-free section)',
+                       licence='Apache-2.0 (SVOX AG; the language files are claimed Apache-2.0 without their '
+                       'sources, hence non-free in Debian; redistributable)', share=0.11),
+    'pico-en-GB': dict(voices=[('pico', 'en-GB')], packages='libttspico-utils, libttspico-data (non-free section)',
+                       licence='Apache-2.0 (as pico-en-US)', share=0.11),
+    # held out: never heard in training (HELDOUT_SOURCE)
+    'ked': dict(voices=[('festival', 'ked_diphone')], packages="festival 2.5.0, festvox-kdlpc16k 1.4.0",
+                licence='CSTR, University of Edinburgh, free licence (use, modify, sell; keep the notice)', share=0),
+}
+# ked, a US male diphone voice that only festival plays: its engine (festival) and its technique (diphones, like
+# kal) stay in training, so its held-out subsets measure a new speaker, not a new synthesizer
+HELDOUT_SOURCE = 'ked'
+TRAIN_SOURCES = [s for s in VOICE_SOURCES if s != HELDOUT_SOURCE]
 
 
 def to_transcript(text):

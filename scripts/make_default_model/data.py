@@ -128,6 +128,12 @@ def spec(subset, i, text, variants):
     speed = r.randint(120, 220)
     pitch = r.randint(15, 85)
     gap = r.choice([0, 0, 0, 0, 1, 2, 4])
+    return {'id': f'{subset}-{i:05d}', 'subset': subset, 'voice': voice, 'speed': speed, 'pitch': pitch,
+            'gap': gap, 'sox': sox_effects(r), 'text': text}
+
+
+def sox_effects(r):
+    """The sox augmentation chain, drawn from r (the draws stay in this order: held-out specs depend on it)."""
     fx = []
     x = r.random()
     if x < 0.15:
@@ -141,8 +147,7 @@ def spec(subset, i, text, variants):
     if r.random() < 0.15:
         fx += ['overdrive', str(r.randint(5, 20))]
     fx += ['rate', '-h', str(SAMPLE_RATE), 'gain', '-n', str(-r.randint(1, 20))]
-    return {'id': f'{subset}-{i:05d}', 'subset': subset, 'voice': voice, 'speed': speed, 'pitch': pitch,
-            'gap': gap, 'sox': ' '.join(fx), 'text': text}
+    return ' '.join(fx)
 
 
 def synth(sp):
