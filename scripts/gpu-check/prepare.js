@@ -64,7 +64,8 @@ function copyHeaders() {
     const to = path.join(PACK, 'headers', name);
     fs.rmSync(to, { recursive: true, force: true });
     fs.mkdirSync(to, { recursive: true });
-    for (const f of fs.readdirSync(from).filter((f) => f.endsWith('.h'))) fs.copyFileSync(path.join(from, f), path.join(to, f));
+    // Timestamps kept: a copy newer than the objects built from it would make an incremental build redo them all.
+    for (const f of fs.readdirSync(from).filter((f) => f.endsWith('.h'))) fs.cpSync(path.join(from, f), path.join(to, f), { preserveTimestamps: true });
   }
 }
 

@@ -48,7 +48,7 @@ function sweepTable(ours: SweepResult | null, torch: SweepResult | null): string
 
 export function writeReport(r: ReportInputs): void {
   const ours = readJson<SweepResult>(r.ours);
-  const torch = readJson<SweepResult & { gpu?: string; attention?: string }>(r.torch);
+  const torch = readJson<SweepResult & { gpu?: string; attention?: string; float32_matmul_precision?: string; cudnn_allow_tf32?: boolean }>(r.torch);
   const tests = readJson<TestSummary>(r.tests);
   const stages = readStages(r.stages);
   const json = { date: new Date().toISOString(), label: r.label, machine: machine(), gpu: torch?.gpu ?? null, tests, stages, ours, torch };
@@ -61,7 +61,8 @@ export function writeReport(r: ReportInputs): void {
     '',
     `CUDA tests: ${testLine}.`,
     `Stages (s): ${stages.map((s) => `${s.stage} ${s.seconds}${s.status === '0' ? '' : ` (${s.status === 'skipped' ? 'skipped' : `exit ${s.status}`})`}`).join(', ') || '—'}.`,
-    `Ours: ${ours?.runtime ?? '—'}. PyTorch: ${torch?.runtime ?? '—'}, attention ${torch?.attention ?? '?'}.`,
+    `Ours: ${ours?.runtime ?? '—'}. PyTorch: ${torch?.runtime ?? '—'}, attention ${torch?.attention ?? '?'}; both at their defaults ` +
+      `(float32 matmul precision ${torch?.float32_matmul_precision ?? '?'}, cuDNN TF32 ${torch?.cudnn_allow_tf32 ?? '?'}).`,
     'Each case: median of the timed runs after warm-ups, host float32 in and float32 emissions back (copies included).',
     '',
     sweepTable(ours, torch),

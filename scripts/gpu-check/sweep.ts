@@ -56,25 +56,31 @@ async function timeCase(model: Model, batch: number, o: SweepOptions): Promise<n
   return ms;
 }
 
+const past = (deadline: number): boolean => deadline > 0 && Date.now() > deadline;
+
+async function sweepDtype(dtype: DType, o: SweepOptions): Promise<SweepCase[]> {
+  const skipped = (batch: number): SweepCase => ({ dtype, batch, seconds: o.seconds, skipped: 'time budget spent' });
+  if (past(o.deadline)) return o.batches.map(skipped);
+  const model = await loadModel(o.dir, { device: o.device, dtype });
+  const cases: SweepCase[] = [];
+  try {
+    for (const batch of o.batches) {
+      if (past(o.deadline)) cases.push(skipped(batch));
+      else {
+        const ms = await timeCase(model, batch, o);
+        cases.push({ dtype, batch, seconds: o.seconds, ms, median_ms: median(ms) });
+      }
+      // eslint-disable-next-line no-console
+      console.log(`ours ${dtype} batch ${batch}: ${cases.at(-1)!.median_ms ?? 'skipped'}`);
+    }
+  } finally {
+    model.dispose();
+  }
+  return cases;
+}
+
 export async function sweepOurs(o: SweepOptions): Promise<SweepResult> {
   const cases: SweepCase[] = [];
-  for (const dtype of o.dtypes) {
-    const model = await loadModel(o.dir, { device: o.device, dtype });
-    try {
-      for (const batch of o.batches) {
-        const c: SweepCase = { dtype, batch, seconds: o.seconds };
-        if (o.deadline && Date.now() > o.deadline) c.skipped = 'time budget spent';
-        else {
-          c.ms = await timeCase(model, batch, o);
-          c.median_ms = median(c.ms);
-        }
-        cases.push(c);
-        // eslint-disable-next-line no-console
-        console.log(`ours ${dtype} batch ${batch}: ${c.median_ms ?? c.skipped}`);
-      }
-    } finally {
-      model.dispose();
-    }
-  }
+  for (const dtype of o.dtypes) cases.push(...(await sweepDtype(dtype, o)));
   return { runtime: `wav2vec2-node (native builder, LibTorch ${binding().torchVersion})`, device: o.device, cases };
 }

@@ -23,6 +23,10 @@ from make_bench_models import save_hf  # noqa: E402
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
+def past(deadline):
+    return bool(deadline) and time.time() > deadline
+
+
 def sync(device):
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -48,13 +52,23 @@ def sweep(args):
     from transformers import Wav2Vec2ForCTC
 
     out = {"runtime": f"PyTorch {torch.__version__} eager (transformers Wav2Vec2ForCTC)", "device": args.device,
-           "gpu": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None, "cases": []}
+           "gpu": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None,
+           # Left at their defaults, which LibTorch shares: TF32 in cuDNN's convolutions, not in float32 matmuls.
+           "float32_matmul_precision": torch.get_float32_matmul_precision(), "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+           "cases": []}
+    if args.device == "cpu":
+        # The smoke run only: on CPUs NNPACK does not support, torch warns once per convolution (as our addon avoids).
+        torch.backends.nnpack.set_flags(False)
+    batches = [int(b) for b in args.batches.split(",")]
     for name in args.dtypes.split(","):
+        if past(args.deadline):
+            out["cases"] += [{"dtype": name, "batch": b, "seconds": args.seconds, "skipped": "time budget spent"} for b in batches]
+            continue
         model = Wav2Vec2ForCTC.from_pretrained(args.dir, dtype=DTYPES[name]).to(args.device).eval()
         out["attention"] = getattr(model.config, "_attn_implementation", None)
-        for batch in [int(b) for b in args.batches.split(",")]:
+        for batch in batches:
             case = {"dtype": name, "batch": batch, "seconds": args.seconds}
-            if args.deadline and time.time() > args.deadline:
+            if past(args.deadline):
                 case["skipped"] = "time budget spent"
             else:
                 ms = time_case(model, args.device, DTYPES[name], batch, args.seconds, args.warmup, args.reps)
