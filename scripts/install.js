@@ -7,6 +7,8 @@
  *   --debug        Debug build
  * Environment: WAV2VEC2_SKIP_BUILD=1 skips everything (for packaging), WAV2VEC2_TORCH_SPEC overrides the pip
  * requirement (default "torch"; numpy is installed beside it), PYTHON picks the interpreter that creates .venv.
+ * WAV2VEC2_NODE_HEADERS=DIR builds with plain CMake instead of cmake-js, taking the headers from DIR/node-api
+ * (node-api-headers' include/) and DIR/node-addon-api: for a machine without node_modules (scripts/gpu-check).
  * `npx wav2vec2 setup` runs this same script where npm did not run install scripts.
  */
 const { spawnSync } = require('node:child_process');
@@ -40,6 +42,26 @@ function createVenv() {
   run(VENV_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', spec, 'numpy']);
 }
 
+const buildType = () => (args.has('--debug') ? 'Debug' : 'Release');
+const parallel = () => String(Math.max(1, require('node:os').availableParallelism?.() ?? 2));
+
+function buildWithCmakeJs(found) {
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  const argv = [cmakeJs, 'compile', '--CDTorch_DIR=' + found.cmakeDir, '--parallel', parallel()];
+  if (args.has('--debug')) argv.push('--debug');
+  run(process.execPath, argv);
+}
+
+/** What cmake-js does on Linux, without it: same CMakeLists.txt, same output folder (build/Release). */
+function buildWithCmake(found, headers) {
+  const dir = path.join(ROOT, 'build');
+  const ninja = spawnSync('ninja', ['--version'], { stdio: 'ignore' }).status === 0;
+  run('cmake', ['-S', ROOT, '-B', dir, ...(ninja ? ['-G', 'Ninja'] : []), `-DCMAKE_BUILD_TYPE=${buildType()}`,
+    `-DTorch_DIR=${found.cmakeDir}`, `-DCMAKE_JS_INC=${path.join(headers, 'node-api')}`,
+    `-DNODE_ADDON_API_DIR=${path.join(headers, 'node-addon-api')}`, `-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=${path.join(dir, buildType())}`]);
+  run('cmake', ['--build', dir, '--parallel', parallel()]);
+}
+
 function main() {
   if (process.env.WAV2VEC2_SKIP_BUILD === '1') return log('WAV2VEC2_SKIP_BUILD=1: not building the addon');
   let { found, tried } = find();
@@ -59,11 +81,10 @@ function main() {
     process.exit(1);
   }
   log(`LibTorch ${found.version || ''} from ${found.how}: ${found.root}${found.cuda ? ' (CUDA)' : ' (CPU only)'}`);
-  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-  const argv = [cmakeJs, 'compile', '--CDTorch_DIR=' + found.cmakeDir, '--parallel', String(Math.max(1, require('node:os').availableParallelism?.() ?? 2))];
-  if (args.has('--debug')) argv.push('--debug');
-  run(process.execPath, argv);
-  const out = path.join(ROOT, 'build', args.has('--debug') ? 'Debug' : 'Release', 'wav2vec2.node');
+  const headers = process.env.WAV2VEC2_NODE_HEADERS;
+  if (headers) buildWithCmake(found, path.resolve(headers));
+  else buildWithCmakeJs(found);
+  const out = path.join(ROOT, 'build', buildType(), 'wav2vec2.node');
   if (!fs.existsSync(out)) throw new Error(`the build finished but ${out} is missing`);
   log(`built ${path.relative(ROOT, out)}`);
 }

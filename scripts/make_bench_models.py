@@ -35,9 +35,8 @@ LAYOUTS = {
 }
 
 
-def build(name, onnx=True):
-    os.makedirs(OUT, exist_ok=True)
-    hf_dir = os.path.join(OUT, f"{name}-hf")
+def save_hf(name, hf_dir):
+    """The Hugging Face folder alone (scripts/gpu-check makes one on the GPU machine, where nothing is exported)."""
     torch.manual_seed({"tiny": 1000, "base": 1001, "large": 1002}[name])
     config = Wav2Vec2Config(vocab_size=len(LABELS), pad_token_id=0, **LAYOUTS[name])
     model = Wav2Vec2ForCTC(config).eval()
@@ -51,6 +50,12 @@ def build(name, onnx=True):
     Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=False).save_pretrained(hf_dir)
     params = sum(p.numel() for p in model.parameters())
     print(f"{name}: {params / 1e6:.1f}M parameters -> {hf_dir}", flush=True)
+
+
+def build(name, onnx=True):
+    os.makedirs(OUT, exist_ok=True)
+    hf_dir = os.path.join(OUT, f"{name}-hf")
+    save_hf(name, hf_dir)
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "export_hf.py"), hf_dir, os.path.join(OUT, f"{name}.pt")], check=True)
     if onnx:
         subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "export_onnx.py"), hf_dir, os.path.join(OUT, f"{name}.onnx")], check=True)
