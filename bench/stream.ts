@@ -20,6 +20,8 @@
  *   --levels LIST    stream counts for the default model (default 2,4,8,16,24,32,48)
  *   --window L,C,A   the server's stream window in ms (left, chunk, look-ahead; default the server's 1600,480,960)
  *   --skip-accuracy  capacity only
+ *   --accuracy-only  no capacity runs (both models), and bench/results is left as it is: for tuning
+ *   --offset K       take the held-out utterances from the K-th on (default 0; tune on K ≥ 1, report on 0)
  *   --base-levels L  stream counts for base random weights (default 1,2,4,8; 'none' skips)
  *   --seconds N      audio each client streams per level (default 30)
  *   --threads N      intra-op threads of the server's model (default 2)
@@ -49,7 +51,8 @@ const run = promisify(execFile);
 const { values: args } = parseArgs({
   options: {
     utterances: { type: 'string', default: '120' }, levels: { type: 'string', default: '2,4,8,16,24,32,48' },
-    window: { type: 'string' }, 'skip-accuracy': { type: 'boolean', default: false },
+    window: { type: 'string' }, 'skip-accuracy': { type: 'boolean', default: false }, 'accuracy-only': { type: 'boolean', default: false },
+    offset: { type: 'string', default: '0' },
     'base-levels': { type: 'string', default: '1,2,4,8' }, seconds: { type: 'string', default: '30' }, threads: { type: 'string', default: '2' },
   },
 });
@@ -84,7 +87,10 @@ async function recordings(model: Model, count: number): Promise<Recording[]> {
   mkdirSync(CACHE, { recursive: true });
   const all = readTsv(join(ROOT, 'scripts', 'make_default_model', 'text', 'heldout.tsv'));
   // Every fifth: all four subsets (unseen sentences, voices, both, training sample) in order.
-  const picked = all.filter((_, i) => i % Math.max(1, Math.floor(all.length / count)) === 0).slice(0, count);
+  // --offset shifts every pick by the same amount: a disjoint set of the same make-up to tune on.
+  const step = Math.max(1, Math.floor(all.length / count));
+  const offset = Number(args.offset) % step;
+  const picked = all.filter((_, i) => i % step === offset).slice(0, count);
   const files: string[] = [];
   for (let i = 0; i < picked.length; i += 2) files.push(...await Promise.all(picked.slice(i, i + 2).map(synth)));
   const out: Recording[] = [];
@@ -307,6 +313,7 @@ async function main() {
   const acc = args['skip-accuracy'] ? null : await accuracy(model, recs);
   model.dispose();
   console.log(JSON.stringify(acc));
+  if (args['accuracy-only']) return;
   const seconds = Number(args.seconds);
   const levels = args.levels === 'none' ? [] : args.levels!.split(',').map(Number);
   const defaultRows = levels.length ? await capacity(STREAM_MODEL, levels, recs, seconds) : [];
