@@ -19,7 +19,10 @@
  *   --levels LIST    stream counts for the default model (default 2,4,8,16,24,32,48)
  *   --window L,C,A   the server's stream window in ms (left, chunk, look-ahead; default the server's 1600,480,960)
  *   --skip-accuracy  capacity only
- *   --accuracy-only  no capacity runs (both models), and bench/results is left as it is: for tuning
+ *   --accuracy-only  no capacity runs (both models); bench/results is left as it is, the accuracy goes to
+ *                    bench/results/tmp/stream-accuracy.json (for tuning, or for --accuracy-from)
+ *   --accuracy-from F  take the accuracy from F (an --accuracy-only run) instead of measuring it: the capacity run
+ *                    can then wait for the benchmark lock without the accuracy run holding it
  *   --offset K       take the held-out utterances from the K-th on (default 0; tune on K ≥ 1, report on 0)
  *   --base-levels L  stream counts for base random weights (default 1,2,4,8; 'none' skips)
  *   --seconds N      audio each client streams per level (default 30)
@@ -50,6 +53,7 @@ const { values: args } = parseArgs({
   options: {
     utterances: { type: 'string', default: '120' }, levels: { type: 'string', default: '2,4,8,16,24,32,48' },
     window: { type: 'string' }, 'skip-accuracy': { type: 'boolean', default: false }, 'accuracy-only': { type: 'boolean', default: false },
+    'accuracy-from': { type: 'string' },
     offset: { type: 'string', default: '0' },
     'base-levels': { type: 'string', default: '1,2,4,8' }, seconds: { type: 'string', default: '30' }, threads: { type: 'string', default: '2' },
   },
@@ -308,10 +312,15 @@ async function main() {
   const model = await loadModel(STREAM_MODEL, { threads: Number(args.threads) });
   const recs = await recordings(model, Number(args.utterances));
   const loadBefore = load();
-  const acc = args['skip-accuracy'] ? null : await accuracy(model, recs);
+  const from = args['accuracy-from'];
+  const acc = args['skip-accuracy'] ? null : from ? JSON.parse(readFileSync(from, 'utf8')) as Awaited<ReturnType<typeof accuracy>> : await accuracy(model, recs);
   model.dispose();
   console.log(JSON.stringify(acc));
-  if (args['accuracy-only']) return;
+  if (args['accuracy-only']) {
+    mkdirSync(join(ROOT, 'bench', 'results', 'tmp'), { recursive: true });
+    writeFileSync(join(ROOT, 'bench', 'results', 'tmp', 'stream-accuracy.json'), JSON.stringify({ ...acc, offset: Number(args.offset), load: { before: loadBefore, after: load() } }, null, 2) + '\n');
+    return;
+  }
   const seconds = Number(args.seconds);
   const levels = args.levels === 'none' ? [] : args.levels!.split(',').map(Number);
   const defaultRows = levels.length ? await capacity(STREAM_MODEL, levels, recs, seconds) : [];

@@ -13,7 +13,8 @@
  * delimiter is final (`stable` in partials) and stays as it is in the segment's final. The segment ends on silence
  * (lib/stream/segmenter.ts: energy), on a long run of blank frames (noise the energy rule takes for speech), or at
  * its longest; its emissions are then dropped, so memory and decoding stay bounded however long the stream.
- * Chunks outside a segment whose audio, a margin around it included, is all silence skip the model.
+ * Chunks outside a segment whose audio, a margin around it included, is all silence skip the model, and the model sees
+ * only a segment's sound: it opens where that sound begins, and silence after it is blank (see SOUND_DB).
  */
 import { Wav2Vec2Error, invalid } from '../errors';
 import { isFiniteNumber } from '../is';
