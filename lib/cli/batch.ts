@@ -116,13 +116,16 @@ export function progressView(mode: BatchCliOptions['progress'], interval: number
   };
 }
 
-/** --segment and its settings as the job's options (runBatchJob checks them: --window with speech, say). */
+/** --segment and its settings as the job's options (runBatchJob checks the values; flags that do not go together are usage errors here). */
 function segmentSettings(o: BatchCliOptions): { segment?: SegmentMode; segmenter?: { minSilenceMs?: number; maxSegmentMs?: number } } {
   const segmenter = {
     ...(o.minSilence !== undefined ? { minSilenceMs: o.minSilence * 1000 } : {}),
     ...(o.maxSegment !== undefined ? { maxSegmentMs: o.maxSegment * 1000 } : {}),
   };
   if (Object.keys(segmenter).length && o.segment !== 'speech') throw new UsageError(`--${o.minSilence !== undefined ? 'min-silence' : 'max-segment'}: only used with --segment speech.`);
+  if (o.segment === 'speech' && (o.window !== undefined || o.stride !== undefined)) {
+    throw new UsageError(`--${o.window !== undefined ? 'window' : 'stride'}: not used with --segment speech (pieces end in pauses; --max-segment bounds them).`);
+  }
   return { ...(o.segment ? { segment: o.segment } : {}), ...(Object.keys(segmenter).length ? { segmenter } : {}) };
 }
 
