@@ -386,9 +386,9 @@ export class StreamSession {
 
   /**
    * Emissions of frames [start/S, end) (the receptive field's overhang past the last one included): the model sees
-   * the segment's audio up to `edge` after its last speech frame, stopping at the first silence long enough to end
-   * it (speech after that is the next segment's); the frames after are blank (see EDGE_MS), and the model does not
-   * run at all when none is left.
+   * the segment's audio to the end of its last sound in the window (see SOUND_DB), stopping at the first silence long
+   * enough to end the segment (speech after that is the next segment's); the frames after are blank, and the model
+   * does not run at all when none is left.
    */
   async #emissions(start: number, end: number): Promise<Tensor> {
     const S = this.plan.frameStride;
