@@ -333,9 +333,10 @@ async function main() {
   const best = (rows: typeof defaultRows) => rows.filter((r) => r.meets).reduce((m, r) => Math.max(m, r.streams), 0);
   const w = args.window?.split(',').map(Number);
   const plan = streamPlan({ sampleRate: RATE, frameStride: 320, receptiveField: 400 }, w ? { leftMs: w[0], chunkMs: w[1], lookaheadMs: w[2] } : {});
+  const accLoad = (acc as { load?: { before: string; after: string } } | null)?.load;
   const head = `bench:stream — ${new Date().toISOString().slice(0, 10)}, ${machine().cpu}, ${machine().cores} cores, server threads ${args.threads}; ` +
     `windows: left ${plan.left / 16} ms, chunk ${plan.chunk / 16} ms, look-ahead ${plan.lookahead / 16} ms; load average before ${loadBefore}, after ${loadAfter} (the machine is shared: figures are lower bounds)` +
-    (from && acc ? `; accuracy from a separate run (${from}${(acc as { load?: { before: string; after: string } }).load ? `, load average before ${(acc as { load: { before: string } }).load.before}, after ${(acc as { load: { after: string } }).load.after}` : ''})` : '');
+    (from && acc ? `; accuracy from a separate run (${from}${accLoad ? `, load average before ${accLoad.before}, after ${accLoad.after}` : ''})` : '');
   const rowsOf = (rows: typeof defaultRows) => rows.map((r) => [r.streams, `${r.ok}/${r.streams}`, r.partialP50, r.partialP95, r.finalP50, r.finalP95, r.finals, r.closes, r.meets ? 'yes' : 'no']);
   const header = ['streams', 'ended cleanly', 'partial p50 ms', 'partial p95 ms', 'final p50 ms', 'final p95 ms', 'finals', 'close codes', 'meets 1 s / 0.5 s'];
   const md = [
