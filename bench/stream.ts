@@ -3,11 +3,10 @@
  *
  * 1. Accuracy. The default model's held-out set (scripts/make_default_model/text/heldout.tsv, synthesised with
  *    espeak-ng + sox exactly as `npm run eval` does, cached in test/fixtures/generated/heldout) is joined into
- *    recordings of 1–3 minutes (0.7 s of silence between utterances). Each recording is transcribed offline (the
- *    batch job's 30 s windows, what `wav2vec2 batch` does with a long file), streamed (a StreamSession, the server's
- *    window layout), and cut by the speech segmenter (lib/stream/segmenter.ts speechCuts, the option for batch jobs)
- *    with each piece transcribed whole. WER of each against the held-out text, and the word agreement of the
- *    segmenter's and the stream's transcripts with the offline ones.
+ *    recordings of 1–3 minutes (0.7 s of silence between utterances). Each recording is transcribed offline by
+ *    runBatchJob (what `wav2vec2 batch` does with a long file) in its 30 s windows and cut on speech
+ *    (`segment: 'speech'`: the stream's segmenter, each piece whole), and streamed (a StreamSession, the server's
+ *    window layout). WER of each against the held-out text, and the word disagreement of each with both batch jobs.
  * 2. Capacity. `wav2vec2 serve` in a child process; N clients each stream a recording at real time in 100 ms PCM16
  *    chunks. Partial latency: from the moment the audio sample at a word's end was sent to the first message that
  *    shows that word as it ends up in the final. Final latency: from the moment the audio at the segment's end (its
@@ -20,25 +19,29 @@
  *   --levels LIST    stream counts for the default model (default 2,4,8,16,24,32,48)
  *   --window L,C,A   the server's stream window in ms (left, chunk, look-ahead; default the server's 1600,480,960)
  *   --skip-accuracy  capacity only
+ *   --accuracy-only  no capacity runs (both models); bench/results is left as it is, the accuracy goes to
+ *                    bench/results/tmp/stream-accuracy.json (for tuning, or for --accuracy-from)
+ *   --accuracy-from F  take the accuracy from F (an --accuracy-only run) instead of measuring it: the capacity run
+ *                    can then wait for the benchmark lock without the accuracy run holding it
+ *   --offset K       take the held-out utterances from the K-th on (default 0; tune on K ≥ 1, report on 0)
  *   --base-levels L  stream counts for base random weights (default 1,2,4,8; 'none' skips)
  *   --seconds N      audio each client streams per level (default 30)
  *   --threads N      intra-op threads of the server's model (default 2)
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { GreedyCTCDecoder } from '../lib/decode';
-import { StreamingGreedyDecoder } from '../lib/jobs/greedy-stream';
-import { windowPlan } from '../lib/jobs/windows';
+import { runBatchJob, type SegmentMode } from '../lib/jobs';
 import { type Model } from '../lib/model';
 import { loadModel } from '../lib/load';
-import { speechCuts } from '../lib/stream/segmenter';
 import { StreamSession, streamPlan, type FinalEvent } from '../lib/stream/session';
 import { loadForModel } from '../lib/transcribe';
 import { findPython } from '../scripts/python';
+import { wavBytes } from '../test/helpers/audio-corpus';
 import { connect, pcm16, wordEdits, type Received } from '../test/helpers/ws-client';
 import { machine, table, writeResults } from './stats';
 
@@ -49,7 +52,9 @@ const run = promisify(execFile);
 const { values: args } = parseArgs({
   options: {
     utterances: { type: 'string', default: '120' }, levels: { type: 'string', default: '2,4,8,16,24,32,48' },
-    window: { type: 'string' }, 'skip-accuracy': { type: 'boolean', default: false },
+    window: { type: 'string' }, 'skip-accuracy': { type: 'boolean', default: false }, 'accuracy-only': { type: 'boolean', default: false },
+    'accuracy-from': { type: 'string' },
+    offset: { type: 'string', default: '0' },
     'base-levels': { type: 'string', default: '1,2,4,8' }, seconds: { type: 'string', default: '30' }, threads: { type: 'string', default: '2' },
   },
 });
@@ -84,7 +89,10 @@ async function recordings(model: Model, count: number): Promise<Recording[]> {
   mkdirSync(CACHE, { recursive: true });
   const all = readTsv(join(ROOT, 'scripts', 'make_default_model', 'text', 'heldout.tsv'));
   // Every fifth: all four subsets (unseen sentences, voices, both, training sample) in order.
-  const picked = all.filter((_, i) => i % Math.max(1, Math.floor(all.length / count)) === 0).slice(0, count);
+  // --offset shifts every pick by the same amount: a disjoint set of the same make-up to tune on.
+  const step = Math.max(1, Math.floor(all.length / count));
+  const offset = Number(args.offset) % step;
+  const picked = all.filter((_, i) => i % step === offset).slice(0, count);
   const files: string[] = [];
   for (let i = 0; i < picked.length; i += 2) files.push(...await Promise.all(picked.slice(i, i + 2).map(synth)));
   const out: Recording[] = [];
@@ -125,21 +133,24 @@ async function emissionsOf(model: Model, x: Float32Array) {
   return { data: emissions.data, shape: emissions.shape.slice(1) };
 }
 
-/** The batch job's way with a long file: 30 s windows with 5 s strides, frames kept once, greedy across the seams. */
-async function offline(model: Model, decoder: GreedyCTCDecoder, x: Float32Array): Promise<string> {
-  const plan = windowPlan(30, 5, RATE, model.frameStride, model.receptiveField);
-  const d = new StreamingGreedyDecoder(decoder);
-  const C = model.labels!.length;
-  for (let start = 0, i = 0; ; start += plan.step, i++) {
-    const last = start + plan.window >= x.length;
-    const em = await emissionsOf(model, x.subarray(start, Math.min(x.length, start + plan.window)));
-    const F = em.shape[0]!;
-    const from = i === 0 ? 0 : plan.stride / plan.frameStride;
-    const to = last ? F : (plan.window - plan.stride) / plan.frameStride;
-    d.push({ data: em.data.subarray(from * C, to * C), shape: [to - from, C] });
-    if (last) break;
+/** Transcripts of the recordings by runBatchJob, as `wav2vec2 batch` makes them: 30 s windows, or cut on speech. */
+async function batchJob(model: Model, recs: Recording[], segment: SegmentMode): Promise<string[]> {
+  const dir = join(ROOT, 'bench', 'results', 'tmp', `stream-${process.pid}-${segment}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const files = recs.map((r, i) => {
+    const file = join(dir, `r${i}.wav`);
+    writeFileSync(file, wavBytes(r.samples, RATE));
+    return file;
+  });
+  await runBatchJob({ inputs: files, out: join(dir, 'out'), model, segment });
+  const text = new Map<string, string>();
+  for (const l of readFileSync(join(dir, 'out', 'transcripts.jsonl'), 'utf8').split('\n').filter(Boolean)) {
+    const r = JSON.parse(l) as { file: string; text: string };
+    text.set(r.file, r.text);
   }
-  return d.finish().text;
+  rmSync(dir, { recursive: true, force: true });
+  return files.map((f) => text.get(f)!);
 }
 
 async function streamed(model: Model, decoder: GreedyCTCDecoder, x: Float32Array): Promise<string> {
@@ -152,23 +163,15 @@ async function streamed(model: Model, decoder: GreedyCTCDecoder, x: Float32Array
   return finals.join(' ');
 }
 
-async function segmented(model: Model, decoder: GreedyCTCDecoder, x: Float32Array): Promise<string> {
-  const cuts = [0, ...speechCuts(x, model.frameStride, RATE), x.length];
-  const out: string[] = [];
-  for (let i = 0; i + 1 < cuts.length; i++) {
-    if (cuts[i + 1]! - cuts[i]! < model.receptiveField) continue;
-    out.push(decoder.decode(await emissionsOf(model, x.subarray(cuts[i]!, cuts[i + 1]!))).text);
-  }
-  return out.filter(Boolean).join(' ');
-}
-
 async function accuracy(model: Model, recs: Recording[]) {
   const decoder = new GreedyCTCDecoder(model.labels!, { wordDelimiter: '|' });
-  const err = { utterances: 0, offline: 0, streamed: 0, segmented: 0, streamVsOffline: 0, segmentedVsOffline: 0 };
+  const [windowed, speech] = [await batchJob(model, recs, 'windows'), await batchJob(model, recs, 'speech')];
+  const err = { utterances: 0, offline: 0, streamed: 0, segmented: 0, streamVsOffline: 0, segmentedVsOffline: 0, streamVsSegmented: 0, utterancesVsSegmented: 0 };
   let refWords = 0;
   let offWords = 0;
-  for (const r of recs) {
-    const [o, s, g] = [await offline(model, decoder, r.samples), await streamed(model, decoder, r.samples), await segmented(model, decoder, r.samples)];
+  let segWords = 0;
+  for (const [i, r] of recs.entries()) {
+    const [o, s, g] = [windowed[i]!, await streamed(model, decoder, r.samples), speech[i]!];
     const ref = words(r.text);
     refWords += ref.length;
     // The model's own regime (what `npm run eval` scores): each utterance alone, whole.
@@ -176,18 +179,23 @@ async function accuracy(model: Model, recs: Recording[]) {
     for (const p of r.parts) alone.push(decoder.decode(await emissionsOf(model, p)).text);
     err.utterances += wordEdits(words(alone.join(' ')), ref);
     offWords += words(o).length;
+    segWords += words(g).length;
     err.offline += wordEdits(words(o), ref);
     err.streamed += wordEdits(words(s), ref);
     err.segmented += wordEdits(words(g), ref);
     err.streamVsOffline += wordEdits(words(s), words(o));
     err.segmentedVsOffline += wordEdits(words(g), words(o));
-    console.log(`recording ${(r.samples.length / RATE).toFixed(0)} s, ${r.utterances} utterances: WER each utterance alone ${(wordEdits(words(alone.join(' ')), ref) / ref.length * 100).toFixed(2)} %, offline ${(wordEdits(words(o), ref) / ref.length * 100).toFixed(2)} %, streamed ${(wordEdits(words(s), ref) / ref.length * 100).toFixed(2)} %, segmented ${(wordEdits(words(g), ref) / ref.length * 100).toFixed(2)} %`);
+    err.streamVsSegmented += wordEdits(words(s), words(g));
+    err.utterancesVsSegmented += wordEdits(words(alone.join(' ')), words(g));
+    const pc = (w: string[]) => (wordEdits(w, ref) / ref.length * 100).toFixed(2);
+    console.log(`recording ${(r.samples.length / RATE).toFixed(0)} s, ${r.utterances} utterances: WER each utterance alone ${pc(words(alone.join(' ')))} %, offline ${pc(words(o))} %, streamed ${pc(words(s))} %, cut on speech ${pc(words(g))} %`);
   }
   const pct = (n: number, d: number) => +((n / d) * 100).toFixed(2);
   return {
     recordings: recs.length, seconds: +(recs.reduce((n, r) => n + r.samples.length, 0) / RATE).toFixed(1), words: refWords,
     werUtterances: pct(err.utterances, refWords), werOffline: pct(err.offline, refWords), werStreamed: pct(err.streamed, refWords), werSegmented: pct(err.segmented, refWords),
     streamVsOffline: pct(err.streamVsOffline, offWords), segmentedVsOffline: pct(err.segmentedVsOffline, offWords),
+    streamVsSegmented: pct(err.streamVsSegmented, segWords), utterancesVsSegmented: pct(err.utterancesVsSegmented, segWords),
   };
 }
 
@@ -304,9 +312,15 @@ async function main() {
   const model = await loadModel(STREAM_MODEL, { threads: Number(args.threads) });
   const recs = await recordings(model, Number(args.utterances));
   const loadBefore = load();
-  const acc = args['skip-accuracy'] ? null : await accuracy(model, recs);
+  const from = args['accuracy-from'];
+  const acc = args['skip-accuracy'] ? null : from ? JSON.parse(readFileSync(from, 'utf8')) as Awaited<ReturnType<typeof accuracy>> : await accuracy(model, recs);
   model.dispose();
   console.log(JSON.stringify(acc));
+  if (args['accuracy-only']) {
+    mkdirSync(join(ROOT, 'bench', 'results', 'tmp'), { recursive: true });
+    writeFileSync(join(ROOT, 'bench', 'results', 'tmp', 'stream-accuracy.json'), JSON.stringify({ ...acc, offset: Number(args.offset), load: { before: loadBefore, after: load() } }, null, 2) + '\n');
+    return;
+  }
   const seconds = Number(args.seconds);
   const levels = args.levels === 'none' ? [] : args.levels!.split(',').map(Number);
   const defaultRows = levels.length ? await capacity(STREAM_MODEL, levels, recs, seconds) : [];
@@ -319,16 +333,20 @@ async function main() {
   const best = (rows: typeof defaultRows) => rows.filter((r) => r.meets).reduce((m, r) => Math.max(m, r.streams), 0);
   const w = args.window?.split(',').map(Number);
   const plan = streamPlan({ sampleRate: RATE, frameStride: 320, receptiveField: 400 }, w ? { leftMs: w[0], chunkMs: w[1], lookaheadMs: w[2] } : {});
+  const accLoad = (acc as { load?: { before: string; after: string } } | null)?.load;
   const head = `bench:stream — ${new Date().toISOString().slice(0, 10)}, ${machine().cpu}, ${machine().cores} cores, server threads ${args.threads}; ` +
-    `windows: left ${plan.left / 16} ms, chunk ${plan.chunk / 16} ms, look-ahead ${plan.lookahead / 16} ms; load average before ${loadBefore}, after ${loadAfter} (the machine is shared: figures are lower bounds)`;
+    `windows: left ${plan.left / 16} ms, chunk ${plan.chunk / 16} ms, look-ahead ${plan.lookahead / 16} ms; load average before ${loadBefore}, after ${loadAfter} (the machine is shared: figures are lower bounds)` +
+    (from && acc ? `; accuracy from a separate run (${from}${accLoad ? `, load average before ${accLoad.before}, after ${accLoad.after}` : ''})` : '');
   const rowsOf = (rows: typeof defaultRows) => rows.map((r) => [r.streams, `${r.ok}/${r.streams}`, r.partialP50, r.partialP95, r.finalP50, r.finalP95, r.finals, r.closes, r.meets ? 'yes' : 'no']);
   const header = ['streams', 'ended cleanly', 'partial p50 ms', 'partial p95 ms', 'final p50 ms', 'final p95 ms', 'finals', 'close codes', 'meets 1 s / 0.5 s'];
   const md = [
     head, '',
     ...(acc ? [`Accuracy on ${acc.recordings} recordings of the held-out set (${acc.seconds} s, ${acc.words} words; 0.7 s between utterances), greedy, against the held-out text:`, '',
-    table(['transcription', 'WER %', 'word disagreement with the batch job %'], [
-      ['each utterance alone, whole (as `npm run eval`)', acc.werUtterances, '—'],
-      ['the recording offline (batch job: 30 s windows)', acc.werOffline, 0], ['streamed (/v1/stream session)', acc.werStreamed, acc.streamVsOffline], ['segmented on speech (speechCuts), each piece whole', acc.werSegmented, acc.segmentedVsOffline],
+    table(['transcription', 'WER %', 'WER − each utterance alone, points', 'word disagreement with the batch job in windows %', 'word disagreement with the batch job cut on speech %'], [
+      ['each utterance alone, whole (as `npm run eval`)', acc.werUtterances, 0, '—', acc.utterancesVsSegmented],
+      ['the recording offline: batch job, 30 s windows (default)', acc.werOffline, +(acc.werOffline - acc.werUtterances).toFixed(2), 0, '—'],
+      ['the recording offline: batch job cut on speech (`segment: \'speech\'`)', acc.werSegmented, +(acc.werSegmented - acc.werUtterances).toFixed(2), acc.segmentedVsOffline, 0],
+      ['streamed (/v1/stream session)', acc.werStreamed, +(acc.werStreamed - acc.werUtterances).toFixed(2), acc.streamVsOffline, acc.streamVsSegmented],
     ]), ''] : []),
     `Default model (bench/stream-model/default.pt, 2M parameters): most real-time streams meeting the targets: **${best(defaultRows)}**`, '',
     table(header, rowsOf(defaultRows)), '',

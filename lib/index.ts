@@ -18,7 +18,7 @@ export type { BundleName, BundleModelOptions, BundleParams, BundleFacts } from '
 export { createDecoder, transcribe, loadForModel } from './transcribe';
 export type { DecoderOptions, Transcript, WordTiming, BoundDecoder } from './transcribe';
 export { runBatchJob } from './jobs';
-export type { BatchJobOptions, BatchSummary, BatchProgress, BatchFileEvent, SubtitleFormat } from './jobs';
+export type { BatchJobOptions, BatchSummary, BatchProgress, BatchFileEvent, SubtitleFormat, SegmentMode } from './jobs';
 export { enqueueBatchJob, runWorker, batchStatus } from './jobs';
 export type { QueueBatchOptions, WorkerOptions, WorkerHandle, QueueStatus } from './jobs';
 export { createRecognizer, Recognizer } from './recognizer';

@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { batchStatus, enqueueBatchJob, runBatchJob } from '../jobs';
-import type { BatchProgress, SubtitleFormat } from '../jobs';
+import type { BatchProgress, SegmentMode, SubtitleFormat } from '../jobs';
 import type { Model } from '../model';
 import { addDecoderOptions, addModelOptions, decoderOptionsFrom, nonNegative, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
@@ -14,8 +14,11 @@ interface BatchCliOptions extends ModelCliOptions, DecoderCliOptions {
   out: string;
   batchSize?: number;
   concurrency?: number;
-  window: number;
+  window?: number;
   stride?: number;
+  segment?: SegmentMode;
+  minSilence?: number;
+  maxSegment?: number;
   txt: boolean;
   srt: boolean;
   vtt: boolean;
@@ -113,6 +116,19 @@ export function progressView(mode: BatchCliOptions['progress'], interval: number
   };
 }
 
+/** --segment and its settings as the job's options (runBatchJob checks the values; flags that do not go together are usage errors here). */
+function segmentSettings(o: BatchCliOptions): { segment?: SegmentMode; segmenter?: { minSilenceMs?: number; maxSegmentMs?: number } } {
+  const segmenter = {
+    ...(o.minSilence !== undefined ? { minSilenceMs: o.minSilence * 1000 } : {}),
+    ...(o.maxSegment !== undefined ? { maxSegmentMs: o.maxSegment * 1000 } : {}),
+  };
+  if (Object.keys(segmenter).length && o.segment !== 'speech') throw new UsageError(`--${o.minSilence !== undefined ? 'min-silence' : 'max-segment'}: only used with --segment speech.`);
+  if (o.segment === 'speech' && (o.window !== undefined || o.stride !== undefined)) {
+    throw new UsageError(`--${o.window !== undefined ? 'window' : 'stride'}: not used with --segment speech (pieces end in pauses; --max-segment bounds them).`);
+  }
+  return { ...(o.segment ? { segment: o.segment } : {}), ...(Object.keys(segmenter).length ? { segmenter } : {}) };
+}
+
 async function printStatus(o: BatchCliOptions): Promise<void> {
   const s = await batchStatus({ queue: o.queue!, out: o.out, ...(o.queueName ? { queueName: o.queueName } : {}) });
   const of = s.inputs === null ? '' : ` of ${s.inputs}`;
@@ -127,8 +143,11 @@ export function batchCommand(): Command {
     .requiredOption('--out <dir>', 'output folder: transcripts.jsonl, failures.jsonl, results/, and the optional outputs')
     .option('--batch-size <n>', 'pieces per model call (default 8)', positiveInt('--batch-size'))
     .option('--concurrency <n>', 'model replicas running at once, each with --threads threads (default 1)', positiveInt('--concurrency'))
-    .option('--window <seconds>', 'files longer than this are transcribed in overlapping windows of this length', positiveNumber('--window'), 30)
-    .option('--stride <seconds>', 'context dropped at each inner edge of a window (default window/6)', nonNegative('--stride'));
+    .option('--window <seconds>', 'files longer than this are transcribed in overlapping windows of this length (default 30)', positiveNumber('--window'))
+    .option('--stride <seconds>', 'context dropped at each inner edge of a window (default window/6)', nonNegative('--stride'))
+    .addOption(new Option('--segment <how>', 'cut long files in fixed windows, or in the pauses of speech (each piece transcribed whole)').choices(['windows', 'speech']))
+    .option('--min-silence <seconds>', 'with --segment speech: a pause at least this long is cut (default 0.5)', positiveNumber('--min-silence'))
+    .option('--max-segment <seconds>', 'with --segment speech: a piece longer than this is cut at its quietest point (default 30)', positiveNumber('--max-segment'));
   addDecoderOptions(cmd)
     .option('--txt', 'also write txt/<key>.txt per file (<key>: the file name, "-", a hash of its id; docs/batch.md)', false)
     .option('--srt', 'also write srt/<key>.srt subtitles per file', false)
@@ -173,8 +192,9 @@ export function batchCommand(): Command {
       try {
         const settings = {
           ...(o.batchSize ? { batchSize: o.batchSize } : {}),
-          windowSeconds: o.window,
+          ...(o.window !== undefined ? { windowSeconds: o.window } : {}),
           ...(o.stride !== undefined ? { strideSeconds: o.stride } : {}),
+          ...segmentSettings(o),
           ...(o.features ? { features: o.features, text: o.withText } : {}),
           ...((!o.features || o.withText) ? { decoder } : {}),
           formats,

@@ -16,10 +16,14 @@ import type { PieceSource } from './windows';
 export interface PieceOutput {
   emission?: Tensor;
   features?: Tensor[];
+  /** See Piece.wordBreak. */
+  wordBreak?: boolean;
 }
 
 export interface TextSink {
   push(emission: Tensor): void;
+  /** A word ends here whatever the next frames hold (absent: the sink cannot say so, as beam search over the whole). */
+  breakWord?(): void;
   finish(): Transcript;
 }
 
@@ -98,6 +102,7 @@ export class FileTask {
       while (!this.failed && this.#waiting.has(this.#next)) {
         const o = this.#waiting.get(this.#next)!;
         this.#waiting.delete(this.#next);
+        if (o.wordBreak) this.#text?.breakWord?.();
         if (o.emission) this.#text?.push(o.emission);
         if (o.features) await this.#writeFeatures(o.features);
         this.#next++;

@@ -53,6 +53,20 @@ export class StreamingGreedyDecoder {
     this.#frames += F;
   }
 
+  /**
+   * Ends the current word: the next token starts a new one even without a word delimiter between them (pieces cut on
+   * silence, each transcribed whole, may end on a letter and begin on one). The delimiter added spans no frame.
+   */
+  breakWord(): void {
+    const d = this.#decoder.wordDelimiter;
+    if (d < 0 || this.#token.length === 0 || this.#token.at(-1) === d) return;
+    this.#token.push(d);
+    this.#start.push(this.#frames);
+    this.#end.push(this.#frames);
+    this.#probSum.push(0);
+    this.#lastLabel = -1;
+  }
+
   /** Words and text of everything pushed. */
   finish(): Transcript {
     const base = this.#decoder.timeBase;

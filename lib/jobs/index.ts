@@ -1,6 +1,6 @@
 /** Batch jobs: many files, long files, resumable output folders. */
 export { runBatchJob } from './run';
-export type { BatchJobOptions, BatchSummary, BatchProgress, BatchFileEvent, SubtitleFormat } from './options';
+export type { BatchJobOptions, BatchSummary, BatchProgress, BatchFileEvent, SubtitleFormat, SegmentMode } from './options';
 export { expandInputs, type JobInput } from './inputs';
 export { StreamResampler } from './stream-resampler';
 export { StreamingGreedyDecoder } from './greedy-stream';

@@ -4,9 +4,13 @@ import { isNonEmptyString, isObject, isPositiveInteger } from '../is';
 import type { Device, DType, Model } from '../model';
 import type { DecoderOptions } from '../transcribe';
 import { type AudioBudget, checkBudget } from '../pipeline/audio';
+import { checkSegmenterOptions, type SegmenterConfig, type SegmenterOptions } from '../stream/segmenter';
 
 export type SubtitleFormat = 'txt' | 'srt' | 'vtt';
 export const SUBTITLE_FORMATS: readonly SubtitleFormat[] = ['txt', 'srt', 'vtt'];
+/** How long files are cut: overlapping fixed windows, or on the pauses of speech (lib/jobs/speech-pieces.ts). */
+export type SegmentMode = 'windows' | 'speech';
+export const SEGMENT_MODES: readonly SegmentMode[] = ['windows', 'speech'];
 
 export interface BatchProgress {
   /** Inputs of the job (after expanding directories, globs and manifests). */
@@ -58,6 +62,14 @@ export interface BatchJobOptions {
   windowSeconds?: number;
   /** Context dropped at each inner edge of a window, seconds (default windowSeconds / 6). */
   strideSeconds?: number;
+  /**
+   * How long files are cut (default 'windows': windowSeconds and strideSeconds). 'speech': in the middle of pauses
+   * found by the stream segmenter, each piece transcribed whole; a piece longer than `segmenter.maxSegmentMs` is cut at
+   * its quietest point. Greedy decoding ends a word at every cut; beam search decodes across them.
+   */
+  segment?: SegmentMode;
+  /** With segment 'speech': the segmenter's settings (as the stream's; default SEGMENTER_DEFAULTS). */
+  segmenter?: SegmenterOptions;
   decoder?: DecoderOptions;
   /** Write transcripts (default true, false when `features` is given). */
   text?: boolean;
@@ -99,6 +111,8 @@ export interface CheckedOptions {
   concurrency: number;
   windowSeconds: number;
   strideSeconds: number;
+  /** The segmenter's settings when files are cut on speech, null for windows. */
+  speech: SegmenterConfig | null;
   text: boolean;
   formats: SubtitleFormat[];
   features: number[];
@@ -126,6 +140,7 @@ export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
   const concurrency = int('concurrency', o.concurrency, 1, 64);
   const maxAttempts = int('maxAttempts', o.maxAttempts, 3, 1000);
   if (o.concurrency !== undefined && typeof o.model !== 'string') throw invalid('INVALID_INPUT', 'concurrency', 'no concurrency with loaded models (their number is the concurrency)', concurrency);
+  const speech = checkSegment(o);
   const windowSeconds = o.windowSeconds ?? 30;
   if (!(typeof windowSeconds === 'number' && windowSeconds >= 1 && windowSeconds <= 600)) {
     throw invalid('INVALID_INPUT', 'windowSeconds', 'a number of seconds within [1, 600]', o.windowSeconds);
@@ -155,8 +170,23 @@ export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
   const budget = checkBudget({ maxSeconds: o.maxDuration, minSampleRate: o.minSampleRate, maxSampleRate: o.maxSampleRate });
   const audioWorkers = o.audioWorkers === undefined ? undefined : int('audioWorkers', o.audioWorkers, 1, 64);
   return {
-    batchSize, concurrency, windowSeconds, strideSeconds, text, retryFailed, maxAttempts, budget, audioWorkers,
+    batchSize, concurrency, windowSeconds, strideSeconds, speech, text, retryFailed, maxAttempts, budget, audioWorkers,
     formats: [...new Set(formats)],
     features: [...new Set(features)].sort((a, b) => a - b),
   };
+}
+
+/** segment and segmenter: the segmenter's settings for 'speech', null for windows; each misuse its own error. */
+function checkSegment(o: BatchJobOptions): SegmenterConfig | null {
+  const mode = o.segment ?? 'windows';
+  if (!SEGMENT_MODES.includes(mode)) throw invalid('INVALID_INPUT', 'segment', SEGMENT_MODES.map((m) => `'${m}'`).join(' or '), o.segment);
+  if (mode === 'windows') {
+    if (o.segmenter !== undefined) throw invalid('INVALID_INPUT', 'segmenter', "no segmenter settings unless segment is 'speech'", o.segmenter);
+    return null;
+  }
+  for (const k of ['windowSeconds', 'strideSeconds'] as const) {
+    if (o[k] !== undefined) throw invalid('INVALID_INPUT', k, "none with segment 'speech' (pieces end in pauses; segmenter.maxSegmentMs bounds their length)", o[k]);
+  }
+  if (o.segmenter !== undefined && !isObject(o.segmenter as unknown)) throw invalid('INVALID_INPUT', 'segmenter', 'an object of segmenter settings', o.segmenter);
+  return checkSegmenterOptions(o.segmenter, 'segmenter');
 }

@@ -21,7 +21,8 @@ import { checkJobOptions, type BatchJobOptions, type BatchProgress, type BatchSu
 import { BatchQueue } from './queue';
 import { JobStore, type OutputFile } from './store';
 import { toSrt, toTxt, toVtt } from './subtitles';
-import { readPieces, windowPlan, type Piece, type WindowPlan } from './windows';
+import { readPieces, windowPlan, type Piece, type PieceAudio, type PieceSource, type WindowPlan } from './windows';
+import { readSpeechPieces, speechPlan, type SpeechPlan } from './speech-pieces';
 import { AudioPool } from '../pipeline/audio';
 
 interface QueuedPiece extends Piece {
@@ -42,6 +43,11 @@ function crashed(file: string, deaths: number): Wav2Vec2Error {
   return new Wav2Vec2Error('BATCH_INPUT_CRASHED',
     `The process died ${deaths} times while ${file} was being processed (a native crash, a kill, or running out of memory), ` +
     'so it is not run again. To try it once more, rerun with a higher maxAttempts (--max-attempts).');
+}
+
+/** The pieces of one input, cut as the job's plan says. */
+function piecesOf(file: string, rate: number, plan: WindowPlan | SpeechPlan, source: PieceSource, audio: PieceAudio): AsyncGenerator<Piece> {
+  return 'window' in plan ? readPieces(file, rate, plan, source, audio) : readSpeechPieces(file, rate, plan, source, audio);
 }
 
 /** Runs (or resumes) a batch job; resolves with a summary once every input is done or failed, or the job stopped. */
@@ -65,7 +71,7 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   }
 }
 
-async function settingsOf(options: BatchJobOptions, o: CheckedOptions, model: Model, plan: WindowPlan): Promise<Record<string, unknown>> {
+async function settingsOf(options: BatchJobOptions, o: CheckedOptions, model: Model, plan: WindowPlan | SpeechPlan): Promise<Record<string, unknown>> {
   const file = model.info.file;
   const size = await stat(file).then((s) => s.size, () => null);
   const d = options.decoder ?? {};
@@ -78,8 +84,8 @@ async function settingsOf(options: BatchJobOptions, o: CheckedOptions, model: Mo
       lexicon: typeof d.lexicon === 'string' ? resolve(d.lexicon) : d.lexicon ? 'object' : null,
       hotwords: d.hotwords ?? null, beamSize: d.beamSize ?? null, lmWeight: d.lmWeight ?? null, wordScore: d.wordScore ?? null,
     } : null,
-    windowSamples: plan.window,
-    strideSamples: plan.stride,
+    // A job cut on windows records what it always did, so folders made before the speech option still resume.
+    ...('window' in plan ? { windowSamples: plan.window, strideSamples: plan.stride } : { segment: 'speech', segmenter: plan.segmenter }),
     formats: o.formats,
     features: o.features,
   };
@@ -88,7 +94,8 @@ async function settingsOf(options: BatchJobOptions, o: CheckedOptions, model: Mo
 /** What every input of a job runs through besides the models: checked before the output folder is touched. */
 export interface PreparedJob {
   model: Model;
-  plan: WindowPlan;
+  /** How long files are cut: fixed windows, or on speech. */
+  plan: WindowPlan | SpeechPlan;
   bound: BoundDecoder | null;
   greedy: GreedyCTCDecoder | null;
   maxLayer: number;
@@ -110,7 +117,9 @@ function listFeed(inputs: readonly JobInput[]): InputFeed {
 /** Checks the models against the options (decoder files loaded, layers that exist): throws before anything is written. */
 export function prepareJob(options: BatchJobOptions, o: CheckedOptions, models: Model[]): PreparedJob {
   const model = models[0]!;
-  const plan = windowPlan(o.windowSeconds, o.strideSeconds, model.sampleRate, model.frameStride, model.receptiveField);
+  const plan = o.speech
+    ? speechPlan(o.speech, model.sampleRate, model.frameStride, model.receptiveField)
+    : windowPlan(o.windowSeconds, o.strideSeconds, model.sampleRate, model.frameStride, model.receptiveField);
   // Decoder options are checked (and files like the LM loaded) before the output folder is touched.
   const bound = o.text ? createDecoder(model, options.decoder ?? {}) : null;
   const greedy = bound?.kind === 'greedy'
@@ -194,8 +203,9 @@ export async function runInputs(
     };
     report();
 
-    // Budget of the queue: two batches of full windows, so the next batch is ready while one runs.
-    const queue = new BatchQueue<QueuedPiece>(o.batchSize, 2 * o.batchSize * plan.window, plan.window);
+    // Budget of the queue: two batches of full windows (or longest speech pieces), so the next batch is ready while one runs.
+    const longest = 'window' in plan ? plan.window : plan.longest;
+    const queue = new BatchQueue<QueuedPiece>(o.batchSize, 2 * o.batchSize * longest, longest);
     let fatal: unknown = null;
     let interrupted = false;
 
@@ -308,6 +318,7 @@ export async function runInputs(
         p.task.modelMs += (ms * p.samples.length) / total;
         const frames = lengths![b]!;
         return {
+          ...(p.wordBreak ? { wordBreak: true } : {}),
           ...(emissions ? { emission: cut(emissions, b, frames, p.keep)! } : {}),
           ...(layers ? { features: layers.map((t) => cut(t, b, frames, p.keep)!) } : {}),
         };
@@ -394,7 +405,7 @@ export async function runInputs(
         try {
           if (deaths >= o.maxAttempts) throw crashed(input.path, deaths);
           if (input.error) throw input.error;
-          for await (const piece of readPieces(input.path, model.sampleRate, plan, task.source, audio)) {
+          for await (const piece of piecesOf(input.path, model.sampleRate, plan, task.source, audio)) {
             if (piece.last) task.lastIndex = piece.index;
             await queue.put({ ...piece, task });
             if (signal?.aborted || fatal || task.failed) break;

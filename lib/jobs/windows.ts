@@ -36,6 +36,8 @@ export interface Piece {
   /** Frames of this piece's output to keep: [from, to); `to` null means to the end. */
   keep: { from: number; to: number | null };
   last: boolean;
+  /** A word ends before this piece's first frame (pieces cut on silence: the decoder must not join words across it). */
+  wordBreak?: boolean;
 }
 
 export interface PieceSource {
@@ -69,7 +71,7 @@ export interface PieceAudio {
   budget?: AudioBudget;
 }
 
-function stageChunks(file: string, sampleRate: number, audio: PieceAudio): AsyncGenerator<StageChunk> {
+export function stageChunks(file: string, sampleRate: number, audio: PieceAudio): AsyncGenerator<StageChunk> {
   const req = { input: file, targetRate: sampleRate, budget: audio.budget ?? checkBudget({}) };
   return audio.pool ? audio.pool.stream(req) : decodeToRate(req);
 }

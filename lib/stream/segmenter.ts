@@ -10,8 +10,8 @@
  * words (espeak-ng's are under 0.3 s, conversational speech's mostly under 0.4 s), short enough that a final comes
  * soon after the speaker stops. Defaults tuned on the default model's held-out set (bench/stream.ts reports the WER).
  *
- * The same rules cut long files for batch jobs (speechCuts): a cut is placed in the middle of a silence, never in
- * speech unless a segment reaches `maxSegmentMs`.
+ * The same rules cut long files for batch jobs (SpeechCutter, speechCuts): a cut is placed in the middle of a silence,
+ * never in speech unless a segment reaches `maxSegmentMs`.
  */
 import { invalid } from '../errors';
 import { isFiniteNumber } from '../is';
@@ -65,8 +65,9 @@ export class EnergySegmenter {
   readonly #framesPerSecond: number;
   #partial: Float32Array;
   #partialLen = 0;
-  /** Speech flag of frames [#first, #first + #flags.length). */
+  /** Speech flag and energy (sum of squares) of frames [#first, #first + #flags.length). */
   #flags: number[] = [];
+  #energy: number[] = [];
   #first = 0;
   /** Levels of the last FLOOR_WINDOW_S of frames (a ring), for the noise floor. */
   readonly #levels: Float64Array;
@@ -120,6 +121,12 @@ export class EnergySegmenter {
     const speech = db > this.config.minLevelDb && db > floor + this.config.marginDb;
     if (speech) this.#lastSpeech = this.frames;
     this.#flags.push(speech ? 1 : 0);
+    this.#energy.push(sum);
+  }
+
+  /** Sum of squares of frame k's samples (a frame not held counts as loudest, so it is never chosen as quietest). */
+  energy(k: number): number {
+    return k >= this.#first && k < this.frames ? this.#energy[k - this.#first]! : Infinity;
   }
 
   /** Whether any frame of [from, to) is speech (frames already forgotten, or not yet seen, count as silent). */
@@ -140,52 +147,89 @@ export class EnergySegmenter {
     const n = Math.min(frame - this.#first, this.#flags.length);
     if (n <= 0) return;
     this.#flags.splice(0, n);
+    this.#energy.splice(0, n);
     this.#first += n;
   }
 }
 
 /**
- * Where to cut a whole signal for batch jobs: cut points (sample indices, on the frame grid) in the middle of every
- * silence of at least `minSilenceMs` between speech, and, inside a segment longer than `maxSegmentMs`, at its
- * quietest frame (a forced cut). Pieces are [0, c0), [c0, c1), ..., [cn, end).
+ * Where to cut a signal that arrives in pieces (a long file read as a stream): cut points (frame indices) in the middle
+ * of every silence of at least `minSilenceMs` between speech, and, inside a segment longer than `maxSegmentMs`, at the
+ * quietest frame of its second half (a forced cut). A cut is known once the speech after the silence begins (its
+ * middle depends on the silence's length), or when the segment reaches its longest: the caller holds at most
+ * `maxSegmentMs` of audio after the last cut, plus what it pushed at once. The flags of frames before the last cut
+ * are dropped as it goes.
  */
-export function speechCuts(samples: Float32Array, frameStride: number, sampleRate: number, options?: SegmenterOptions): number[] {
-  const seg = new EnergySegmenter(frameStride, sampleRate, options);
-  seg.push(samples);
-  const frames = seg.frames;
-  const minSilence = seg.framesOf(seg.config.minSilenceMs);
-  const maxSegment = seg.framesOf(seg.config.maxSegmentMs);
-  const cuts: number[] = [];
-  let pieceStart = 0;
-  let run = 0;
-  let seenSpeech = false;
-  for (let k = 0; k < frames; k++) {
-    if (seg.speechIn(k, k + 1)) {
-      if (seenSpeech && run >= minSilence) {
-        const cut = k - Math.floor(run / 2);
-        cuts.push(cut);
-        pieceStart = cut;
-      }
-      seenSpeech = true;
-      run = 0;
-    } else run++;
-    if (k - pieceStart >= maxSegment) {
-      const cut = quietest(samples, frameStride, pieceStart + Math.floor(maxSegment / 2), k);
-      cuts.push(cut);
-      pieceStart = cut;
-    }
+export class SpeechCutter {
+  readonly #seg: EnergySegmenter;
+  readonly #minSilence: number;
+  readonly #maxSegment: number;
+  /** Next frame to judge; first frame of the current piece; silent frames in a row before #k. */
+  #k = 0;
+  #pieceStart = 0;
+  #run = 0;
+  #seenSpeech = false;
+
+  constructor(frameStride: number, sampleRate: number, options?: SegmenterOptions) {
+    this.#seg = new EnergySegmenter(frameStride, sampleRate, options);
+    this.#minSilence = this.#seg.framesOf(this.#seg.config.minSilenceMs);
+    this.#maxSegment = this.#seg.framesOf(this.#seg.config.maxSegmentMs);
   }
-  return cuts.map((c) => c * frameStride);
+
+  get config(): SegmenterConfig {
+    return this.#seg.config;
+  }
+
+  /** Longest piece between two cuts, frames. */
+  get maxSegmentFrames(): number {
+    return this.#maxSegment;
+  }
+
+  /** Takes the next samples; returns the cuts they decide (frame indices, increasing). */
+  push(x: Float32Array): number[] {
+    this.#seg.push(x);
+    const cuts: number[] = [];
+    for (; this.#k < this.#seg.frames; this.#k++) {
+      const cut = this.#judge(this.#k);
+      if (cut !== null) {
+        cuts.push(cut);
+        this.#pieceStart = cut;
+      }
+    }
+    this.#seg.forget(this.#pieceStart);
+    return cuts;
+  }
+
+  #judge(k: number): number | null {
+    let cut: number | null = null;
+    if (this.#seg.speechIn(k, k + 1)) {
+      // A silence longer than the longest segment was already cut (forced) after its middle: no second cut in it.
+      const middle = k - Math.floor(this.#run / 2);
+      if (this.#seenSpeech && this.#run >= this.#minSilence && middle > this.#pieceStart) cut = middle;
+      this.#seenSpeech = true;
+      this.#run = 0;
+    } else this.#run++;
+    // After a cut at the middle of a silence, k − cut is under maxSegment: at most one cut per frame.
+    if (cut === null && k - this.#pieceStart >= this.#maxSegment) cut = this.#quietest(this.#pieceStart + Math.floor(this.#maxSegment / 2), k);
+    return cut;
+  }
+
+  /** The frame of [from, to) with the least energy. */
+  #quietest(from: number, to: number): number {
+    let best = from;
+    let min = Infinity;
+    for (let k = from; k < to; k++) {
+      const e = this.#seg.energy(k);
+      if (e < min) { min = e; best = k; }
+    }
+    return best;
+  }
 }
 
-/** The frame of [from, to) with the least energy. */
-function quietest(x: Float32Array, S: number, from: number, to: number): number {
-  let best = from;
-  let min = Infinity;
-  for (let k = from; k < to; k++) {
-    let e = 0;
-    for (let i = k * S; i < (k + 1) * S && i < x.length; i++) e += x[i]! * x[i]!;
-    if (e < min) { min = e; best = k; }
-  }
-  return best;
+/**
+ * Where to cut a whole signal for batch jobs: SpeechCutter's cuts as sample indices (on the frame grid). Pieces are
+ * [0, c0), [c0, c1), ..., [cn, end).
+ */
+export function speechCuts(samples: Float32Array, frameStride: number, sampleRate: number, options?: SegmenterOptions): number[] {
+  return new SpeechCutter(frameStride, sampleRate, options).push(samples).map((c) => c * frameStride);
 }

@@ -116,6 +116,27 @@ describe('batch: streaming pieces', () => {
   describe('StreamingGreedyDecoder', () => {
     const labels = ['-', '|', 'A', 'B', 'C', 'D'];
     const decoder = new GreedyCTCDecoder(labels, { frameStride: 320, sampleRate: 16000 });
+    it('breakWord ends a word at a seam: pieces each decoded alone, joined, times in the whole\'s frames', () => {
+      const C = labels.length;
+      // "AB" then "CA" with no delimiter between (pieces cut on silence may end and begin on a letter), and "A A".
+      const piece = (ls: number[]) => {
+        const data = new Float32Array(ls.length * C);
+        ls.forEach((l, f) => (data[f * C + l] = 1));
+        return { data, shape: [ls.length, C] };
+      };
+      const parts = [piece([2, 2, 3, 0]), piece([0, 4, 2]), piece([2, 0])];
+      const s = new StreamingGreedyDecoder(decoder);
+      parts.forEach((p, i) => {
+        if (i > 0) s.breakWord();
+        s.push(p);
+      });
+      const got = s.finish();
+      const alone = parts.map((p) => decoder.decode(p));
+      assert.equal(got.text, alone.map((a) => a.text).join(' '));
+      // The third piece's A starts at frame 7 of the whole (4 + 3 frames before it): 0.14 s.
+      assert.deepEqual(got.words.map((w) => [w.word, w.start]), [['AB', 0], ['CA', 0.1], ['A', 0.14]]);
+    });
+
     for (const seed of [1, 2, 3, 4]) {
       it(`pieces decoded in turn give decoding once (seed ${seed}), runs crossing the seams included`, () => {
         const r = rng(seed);

@@ -44,12 +44,14 @@ function signal(bursts: number[], gap: number, seed = 7): Float32Array {
 async function stream(x: Float32Array, pieceSamples: number, o: { plan?: Parameters<typeof streamPlan>[1]; maxSegmentMs?: number } = {}) {
   const events: StreamEvent[] = [];
   const lengths: number[] = [];
+  const windows: Float32Array[] = [];
   const plan = streamPlan(model, o.plan ?? {});
   const s = new StreamSession({
     plan, decoder, onEvent: (e) => events.push(e),
     segmenter: o.maxSegmentMs ? { maxSegmentMs: o.maxSegmentMs } : {},
     infer: async (w) => {
       lengths.push(w.length);
+      windows.push(w);
       const { emissions } = await model.forward([w]);
       return { data: emissions.data, shape: emissions.shape.slice(1) };
     },
@@ -59,7 +61,7 @@ async function stream(x: Float32Array, pieceSamples: number, o: { plan?: Paramet
     await s.idle();
   }
   await s.end();
-  return { events, lengths, plan, counts: s.counts, finals: events.filter((e): e is FinalEvent => e.type === 'final') };
+  return { events, lengths, windows, plan, counts: s.counts, finals: events.filter((e): e is FinalEvent => e.type === 'final') };
 }
 
 describe('stream: session', function () {
@@ -120,6 +122,22 @@ describe('stream: session', function () {
     // the speech; the rest are full.
     assert.ok(steady >= lengths.length - Math.ceil(plan.left / plan.chunk) - 2, `window lengths ${lengths.join(',')}`);
     assert.ok(counts.skipped >= Math.floor((3 * 16000) / plan.chunk) - 2, `skipped ${counts.skipped} chunks of silence`);
+  });
+
+  it('gives the model a segment\'s sound only: no window starts in the silence before it or runs on after it', async () => {
+    // Bursts hold single silent frames only; 1.3 s pauses between them, not on the chunk grid.
+    const x = signal([2.1, 3.3, 1.7], 1.3);
+    const { windows } = await stream(x, 1600);
+    const zeros = (w: Float32Array, from: number, step: number) => {
+      let n = 0;
+      for (let i = from; i >= 0 && i < w.length && w[i] === 0; i += step) n++;
+      return n;
+    };
+    for (const w of windows) {
+      // At most a burst's own silent frame at the start; at the end that, 100 ms after the sound and the overhang.
+      assert.ok(zeros(w, 0, 1) <= 320, `a window starts with ${zeros(w, 0, 1)} silent samples`);
+      assert.ok(zeros(w, w.length - 1, -1) <= 320 + 1600 + 80, `a window ends with ${zeros(w, w.length - 1, -1)} silent samples`);
+    }
   });
 
   it('cuts a segment at its longest, and the words still match offline across the cut when it falls between them', async () => {

@@ -13,7 +13,8 @@ import { loadModel } from '../../load';
 import { isRepoId, looksLikePath } from '../../hub';
 import { DEFAULT_MODEL_PATH } from '../../paths';
 import type { DecoderOptions } from '../../transcribe';
-import type { BatchJobOptions, SubtitleFormat } from '../options';
+import type { BatchJobOptions, SegmentMode, SubtitleFormat } from '../options';
+import type { SegmenterOptions } from '../../stream/segmenter';
 
 /** The model of a queued job: a file (absolute path), or a bundle (looked up on each worker), or the embedded default. */
 export interface ModelSpec {
@@ -29,6 +30,8 @@ export interface JobSpec {
   batchSize?: number;
   windowSeconds?: number;
   strideSeconds?: number;
+  segment?: SegmentMode;
+  segmenter?: SegmenterOptions;
   decoder?: DecoderOptions;
   text?: boolean;
   formats?: SubtitleFormat[];
@@ -80,7 +83,7 @@ export function specOf(o: Omit<BatchJobOptions, 'model' | 'inputs' | 'out'> & { 
   return {
     model,
     ...pick('dtype', o.dtype), ...pick('batchSize', o.batchSize), ...pick('windowSeconds', o.windowSeconds),
-    ...pick('strideSeconds', o.strideSeconds), ...pick('decoder', decoder), ...pick('text', o.text), ...pick('formats', o.formats),
+    ...pick('strideSeconds', o.strideSeconds), ...pick('segment', o.segment), ...pick('segmenter', o.segmenter), ...pick('decoder', decoder), ...pick('text', o.text), ...pick('formats', o.formats),
     ...pick('features', o.features), ...pick('maxAttempts', o.maxAttempts), ...pick('maxDuration', o.maxDuration),
     ...pick('minSampleRate', o.minSampleRate), ...pick('maxSampleRate', o.maxSampleRate),
   };

@@ -1,0 +1,70 @@
+/**
+ * Long audio cut on speech (the `segment: 'speech'` option of batch jobs): the stream segmenter's rules
+ * (lib/stream/segmenter.ts, SpeechCutter) place each cut in the middle of a pause, or at the quietest frame of a
+ * segment that reaches its longest, and each piece is transcribed whole, with no context from its neighbours (as one
+ * utterance; the model was trained on single utterances).
+ *
+ * Pieces tile the file's frames exactly, as windows.ts's kept frames do: cuts are on the frame grid, and piece
+ * [a, b) is given the receptive field's overhang past b (b + RF − S samples), so it yields (b − a)/S frames, frame f
+ * being frame a/S + f of the file; the last piece ends with the file. Timestamps, subtitles and features thus come out
+ * in file time with the same frame count as the whole file.
+ *
+ * Memory: the samples from the last cut on are held, at most `maxSegmentMs` plus one chunk of the audio stage, however
+ * long the file.
+ */
+import { SpeechCutter, type SegmenterConfig } from '../stream/segmenter';
+import { stageChunks, type Piece, type PieceAudio, type PieceSource } from './windows';
+
+export interface SpeechPlan {
+  segmenter: SegmenterConfig;
+  frameStride: number;
+  receptiveField: number;
+  /** Longest piece, samples (maxSegmentMs on the frame grid, with the overhang). */
+  longest: number;
+}
+
+export function speechPlan(segmenter: SegmenterConfig, sampleRate: number, frameStride: number, receptiveField: number): SpeechPlan {
+  const frames = Math.ceil(((segmenter.maxSegmentMs / 1000) * sampleRate) / frameStride);
+  return { segmenter, frameStride, receptiveField, longest: (frames + 1) * frameStride + receptiveField - frameStride };
+}
+
+/** Reads `file` as a stream at `sampleRate` and yields its pieces cut on speech; `source` is filled in as it goes. */
+export async function* readSpeechPieces(file: string, sampleRate: number, plan: SpeechPlan, source: PieceSource, audio: PieceAudio = {}): AsyncGenerator<Piece> {
+  const { frameStride: S, receptiveField: RF } = plan;
+  const cutter = new SpeechCutter(S, sampleRate, plan.segmenter);
+  // The samples from the last cut (absolute index `start`) on.
+  let buf = new Float32Array(1 << 16);
+  let len = 0;
+  let start = 0;
+  let index = 0;
+  const append = (x: Float32Array) => {
+    if (len + x.length > buf.length) {
+      const grown = new Float32Array(Math.max(len + x.length, buf.length * 2));
+      grown.set(buf.subarray(0, len));
+      buf = grown;
+    }
+    buf.set(x, len);
+    len += x.length;
+    source.samples += x.length;
+  };
+  for await (const chunk of stageChunks(file, sampleRate, audio)) {
+    source.sourceRate = chunk.sourceRate;
+    append(chunk.samples);
+    for (const frame of cutter.push(chunk.samples)) {
+      // A cut is decided at a frame already read, so the overhang past it is here.
+      const n = frame * S - start;
+      yield { index, samples: buf.slice(0, n + RF - S), offset: start, keep: { from: 0, to: null }, last: false, wordBreak: index > 0 };
+      index++;
+      buf.copyWithin(0, n, len);
+      len -= n;
+      start += n;
+    }
+  }
+  let samples = buf.slice(0, len);
+  if (len < RF) {
+    // A short word still gets a frame (as readPieces does for a short file).
+    samples = new Float32Array(RF);
+    samples.set(buf.subarray(0, len));
+  }
+  yield { index, samples, offset: start, keep: { from: 0, to: null }, last: true, wordBreak: index > 0 };
+}
