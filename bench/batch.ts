@@ -1,14 +1,18 @@
 /**
- * npm run bench:batch [-- --files 200 --threads 2]
+ * npm run bench:batch [-- --files 200 --threads 2 --model default|base --no-single --no-commands]
  *
  * 200 generated speech files of 2-60 s (espeak-ng + sox; durations log-uniform, so most are short and a few long,
- * as in real corpora; 3 in 4 WAV at 22.05 kHz, 1 in 4 FLAC at 16 kHz) through the default model, three ways, one
+ * as in real corpora; 3 in 4 WAV at 22.05 kHz, 1 in 4 FLAC at 16 kHz) through one model, several ways, one
  * after the other on the same files and threads:
- *   job     runBatchJob: read-ahead overlapping inference, length buckets, 30 s windows for longer files
- *   single  transcribe() file after file in one process (what a loop over `wav2vec2 transcribe` does, without
- *           paying the process start and model load per file): the sum of single-file runs
- *   python  bench/python_batch.py: soundfile + torchaudio's resample + model(x) + greedy, file after file
+ *   job      runBatchJob with its defaults, the model loaded beforehand (loop against loop)
+ *   single   transcribe() file after file in one process (what a loop over `wav2vec2 transcribe` does, without
+ *            paying the process start and model load per file): the sum of single-file runs
+ *   python   bench/python_batch.py: soundfile + torchaudio's resample + model(x) + greedy, file after file
+ *   commands `wav2vec2 batch` (compiled to dist/ first) and `python bench/python_batch.py` as whole processes, timed
+ *            from spawn to exit the way a user times them: process start, imports and model load included
  * and reports x real time (audio seconds per wall second) of each. The audio is cached under bench/data/.
+ * --model base runs base-size random weights (bench/models/base.pt, built by scripts/make_bench_models.py when
+ * missing), where the model is nearly all the work; its text is noise, so only the timings mean anything.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +32,10 @@ const arg = (name: string, def: number) => {
 };
 const FILES = arg('files', 200);
 const THREADS = arg('threads', 2);
+const MODEL_NAME = args.includes('--model') ? args[args.indexOf('--model') + 1]! : 'default';
+const SINGLE = !args.includes('--no-single');
+const COMMANDS = !args.includes('--no-commands');
+const ROOT = join(__dirname, '..');
 const dataDir = (n: number) => join(__dirname, 'data', `batch-v1-${n}`);
 const HELDOUT = join(__dirname, '..', 'scripts', 'make_default_model', 'text', 'heldout.tsv');
 const VOICES = ['en-us', 'en', 'en-gb-x-rp', 'en-029'];
@@ -78,14 +86,83 @@ function agreement(a: string, b: string): number {
   return Math.max(x.length, y.length) ? prev[y.length]! / Math.max(x.length, y.length) : 1;
 }
 
+/** The model file of `--model`: the shipped default, or base-size random weights (built when missing). */
+function modelFile(): string {
+  if (MODEL_NAME === 'default') return DEFAULT_MODEL;
+  if (MODEL_NAME !== 'base') throw new Error(`--model: expected default or base, got ${MODEL_NAME}`);
+  const pt = join(ROOT, 'bench', 'models', 'base.pt');
+  if (existsSync(pt)) return pt;
+  const py = findPython(['torch', 'transformers']);
+  if (!py) throw new Error('--model base: no Python with torch and transformers to build bench/models/base.pt');
+  console.log('building bench/models/base.pt (random weights) with scripts/make_bench_models.py ...');
+  execFileSync(py, [join(ROOT, 'scripts', 'make_bench_models.py'), 'base', '--no-onnx'], { stdio: 'inherit' });
+  return pt;
+}
+
+/**
+ * Compiles lib/ to dist/ (what `npm run build:ts` ships) so that the command is timed as users run it, without
+ * tsx compiling TypeScript at start-up; returns the CLI's entry.
+ */
+function buildCli(): string {
+  // Inside the repository (bench/results/tmp/ is ignored by git), where tsc finds node_modules/@types.
+  const dir = join(ROOT, 'bench', 'results', 'tmp');
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'tsconfig.cli.json');
+  writeFileSync(config, JSON.stringify({
+    extends: join(ROOT, 'tsconfig.json'),
+    compilerOptions: { outDir: join(ROOT, 'dist'), rootDir: ROOT, declaration: false, sourceMap: false, types: ['node'] },
+    include: [join(ROOT, 'lib', '**', '*.ts'), join(ROOT, 'lib', '**', '*.json')],
+  }));
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', config], { stdio: 'inherit' });
+  rmSync(config, { force: true });
+  return join(ROOT, 'dist', 'lib', 'cli', 'index.js');
+}
+
+function readTexts(jsonl: string, name = 'file'): Map<string, string> {
+  return new Map(readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => {
+    const r = JSON.parse(l);
+    return [r[name], r.text];
+  }));
+}
+
+/** `wav2vec2 batch` as a user runs it, timed from spawn to exit; its texts are the in-process job's (checked). */
+function cliCommand(cli: string, model: string, files: string[]): { seconds: number; texts: Map<string, string> } {
+  const out = mkdtempSync(join(tmpdir(), 'w2v-bench-cli-'));
+  const argv = [cli, 'batch', '--out', out, '--threads', String(THREADS), '--progress', 'none', ...(MODEL_NAME === 'default' ? [] : ['--model', model]), ...files];
+  const t = performance.now();
+  const r = spawnSync(process.execPath, argv, { encoding: 'utf8' });
+  const seconds = (performance.now() - t) / 1000;
+  if (r.status !== 0) throw new Error(`wav2vec2 batch exited with ${r.status}: ${r.stderr.trim().split('\n').at(-1)}`);
+  const texts = readTexts(join(out, 'transcripts.jsonl'));
+  rmSync(out, { recursive: true, force: true });
+  return { seconds, texts };
+}
+
+/** The Python loop, timed twice: its loop (as it reports it) and the whole process from spawn to exit. */
+function pythonRun(python: string, model: string, files: string[]): { loop: number; command: number; texts: Map<string, string> } | string {
+  const dir = mkdtempSync(join(tmpdir(), 'w2v-bench-py-'));
+  try {
+    writeFileSync(join(dir, 'files.txt'), files.join('\n') + '\n');
+    const t = performance.now();
+    const r = spawnSync(python, [join(__dirname, 'python_batch.py'), model, model.replace(/\.pt$/, '.json'), String(THREADS), join(dir, 'files.txt'), join(dir, 'out.jsonl')], { encoding: 'utf8' });
+    const command = (performance.now() - t) / 1000;
+    if (r.status !== 0) return `python failed: ${r.stderr.trim().split('\n').at(-1)}`;
+    return { loop: JSON.parse(r.stdout.trim().split('\n').at(-1)!).seconds, command, texts: readTexts(join(dir, 'out.jsonl')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   // Recorded because a shared machine (a model training beside the bench) slows every run and blurs the ratios.
   const loadBefore = loadavg()[0]!;
   const { files, seconds } = corpus();
   console.log(`corpus: ${files.length} files, ${(seconds / 60).toFixed(1)} min of audio (made in ${((Date.now() - t0) / 1000).toFixed(0)} s or cached)`);
+  const modelPath = modelFile();
+  const cli = COMMANDS ? buildCli() : null;
 
-  const model = await loadModel(DEFAULT_MODEL, { threads: THREADS });
+  const model = await loadModel(modelPath, { threads: THREADS });
   const decoder = createDecoder(model);
   // Warm-up: the first calls pay for LibTorch's lazy initialisation.
   await transcribe(model, files[0]!, decoder);
@@ -94,74 +171,83 @@ async function main(): Promise<void> {
   let t = performance.now();
   const job = await runBatchJob({ inputs: files, out, model });
   const jobSeconds = (performance.now() - t) / 1000;
-  const jobTexts = new Map<string, string>(readFileSync(join(out, 'transcripts.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => {
-    const r = JSON.parse(l);
-    return [r.file, r.text];
-  }));
+  const jobTexts = readTexts(join(out, 'transcripts.jsonl'));
+  const settings = JSON.parse(readFileSync(join(out, 'job.json'), 'utf8'));
+  const rate = model.sampleRate;
   rmSync(out, { recursive: true, force: true });
   console.log(`job: ${jobSeconds.toFixed(1)} s, ${job.done} done, ${job.failed} failed`);
 
-  t = performance.now();
+  let singleSeconds: number | null = null;
   const singleTexts = new Map<string, string>();
-  for (const f of files) singleTexts.set(f, (await transcribe(model, f, decoder)).text);
-  const singleSeconds = (performance.now() - t) / 1000;
-  console.log(`single: ${singleSeconds.toFixed(1)} s`);
+  if (SINGLE) {
+    t = performance.now();
+    for (const f of files) singleTexts.set(f, (await transcribe(model, f, decoder)).text);
+    singleSeconds = (performance.now() - t) / 1000;
+    console.log(`single: ${singleSeconds.toFixed(1)} s`);
+  }
   model.dispose();
 
-  let pythonSeconds: number | null = null;
-  let pythonNote = '';
-  const pythonTexts = new Map<string, string>();
   const python = findPython(['torch', 'numpy', 'soundfile']);
-  if (python) {
-    const dir = mkdtempSync(join(tmpdir(), 'w2v-bench-py-'));
-    writeFileSync(join(dir, 'files.txt'), files.join('\n') + '\n');
-    const r = spawnSync(python, [join(__dirname, 'python_batch.py'), DEFAULT_MODEL, DEFAULT_MODEL.replace(/\.pt$/, '.json'), String(THREADS), join(dir, 'files.txt'), join(dir, 'out.jsonl')], { encoding: 'utf8' });
-    if (r.status === 0) {
-      pythonSeconds = JSON.parse(r.stdout.trim().split('\n').at(-1)!).seconds;
-      for (const l of readFileSync(join(dir, 'out.jsonl'), 'utf8').split('\n').filter(Boolean)) {
-        const o = JSON.parse(l);
-        pythonTexts.set(o.file, o.text);
-      }
-      console.log(`python: ${pythonSeconds!.toFixed(1)} s`);
-    } else {
-      pythonNote = `python failed: ${r.stderr.trim().split('\n').at(-1)}`;
-      console.log(pythonNote);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  } else {
-    pythonNote = 'no Python with torch, numpy and soundfile';
-  }
+  const py = python ? pythonRun(python, modelPath, files) : 'no Python with torch, numpy and soundfile';
+  const pythonNote = typeof py === 'string' ? py : '';
+  const pythonTexts = typeof py === 'string' ? new Map<string, string>() : py.texts;
+  console.log(typeof py === 'string' ? py : `python: loop ${py.loop.toFixed(1)} s, command ${py.command.toFixed(1)} s`);
+
+  const command = cli ? cliCommand(cli, modelPath, files) : null;
+  if (command) console.log(`wav2vec2 batch: ${command.seconds.toFixed(1)} s`);
 
   const mean = (m: Map<string, string>, ref: Map<string, string>) => {
     const xs = files.filter((f) => m.has(f) && ref.has(f)).map((f) => agreement(m.get(f)!, ref.get(f)!));
     return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
   };
-  const rows = [
-    ['batch job (runBatchJob, batch 8, 30 s windows)', jobSeconds, 1],
-    ['sum of single-file runs (transcribe(), whole files)', singleSeconds, mean(jobTexts, singleTexts)],
-    ['Python loop (torch.jit.load, whole files)', pythonSeconds, mean(jobTexts, pythonTexts)],
-  ] as const;
+  const pyLoop = typeof py === 'string' ? null : py.loop;
+  const pyCommand = typeof py === 'string' ? null : py.command;
+  const windowS = typeof settings.windowSamples === 'number' ? settings.windowSamples / rate : null;
+  const strideS = typeof settings.strideSamples === 'number' ? settings.strideSamples / rate : null;
+  const jobName = `batch job (runBatchJob defaults: ${windowS ?? '?'} s windows, ${strideS ?? '?'} s stride)`;
+  const rows: Array<readonly [string, number | null, number | null]> = [
+    [jobName, jobSeconds, 1],
+    ...(SINGLE ? [['sum of single-file runs (transcribe(), whole files)', singleSeconds, mean(jobTexts, singleTexts)] as const] : []),
+    ['Python loop (torch.jit.load, whole files)', pyLoop, mean(jobTexts, pythonTexts)],
+    ...(command ? [['command: wav2vec2 batch (process start + model load included)', command.seconds, mean(jobTexts, command.texts)] as const] : []),
+    ...(command && pyCommand !== null ? [['command: python bench/python_batch.py (process start + imports + model load)', pyCommand, mean(jobTexts, pythonTexts)] as const] : []),
+  ];
+  const speedup = {
+    loop: pyLoop === null ? null : pyLoop / jobSeconds,
+    command: command && pyCommand !== null ? pyCommand / command.seconds : null,
+  };
   const json = {
     date: new Date().toISOString(), machine: machine(), loadAverage1m: { before: loadBefore, after: loadavg()[0]! }, threads: THREADS, files: files.length, audioSeconds: seconds,
-    durations: 'log-uniform in [2, 60] s', model: DEFAULT_MODEL,
+    durations: 'log-uniform in [2, 60] s', model: modelPath, modelName: MODEL_NAME, jobSettings: settings,
     job: { seconds: jobSeconds, realTime: seconds / jobSeconds, done: job.done, failed: job.failed },
-    single: { seconds: singleSeconds, realTime: seconds / singleSeconds, wordAgreementWithJob: mean(jobTexts, singleTexts) },
-    python: pythonSeconds === null ? { note: pythonNote } : { seconds: pythonSeconds, realTime: seconds / pythonSeconds, wordAgreementWithJob: mean(jobTexts, pythonTexts) },
+    single: singleSeconds === null ? null : { seconds: singleSeconds, realTime: seconds / singleSeconds, wordAgreementWithJob: mean(jobTexts, singleTexts) },
+    python: pyLoop === null ? { note: pythonNote } : { seconds: pyLoop, realTime: seconds / pyLoop, wordAgreementWithJob: mean(jobTexts, pythonTexts) },
+    commands: command ? {
+      cli: { seconds: command.seconds, realTime: seconds / command.seconds, runs: 'dist/lib/cli/index.js batch', wordAgreementWithJob: mean(jobTexts, command.texts) },
+      python: pyCommand === null ? null : { seconds: pyCommand, realTime: seconds / pyCommand },
+    } : null,
+    // Throughput of the job over the Python loop's: > 1 is faster.
+    speedup,
   };
+  const ratio = (x: number | null) => x === null ? '-' : `${x.toFixed(2)}x`;
   const md = [
-    `# bench:batch, ${json.date.slice(0, 10)}, ${json.machine.cpu}, ${json.machine.cores} cores, ${THREADS} threads`,
+    `# bench:batch, ${json.date.slice(0, 10)}, ${json.machine.cpu}, ${json.machine.cores} cores, ${THREADS} threads, ${MODEL_NAME} model`,
     '',
-    `${files.length} files, ${(seconds / 3600).toFixed(2)} h of espeak-ng speech, 2-60 s (log-uniform), default model (${DEFAULT_MODEL.split('/').at(-1)}); ` +
+    `${files.length} files, ${(seconds / 3600).toFixed(2)} h of espeak-ng speech, 2-60 s (log-uniform), ${MODEL_NAME === 'base' ? 'base-size random weights' : 'default model'} (${modelPath.split('/').at(-1)}); ` +
       `1-minute load average ${json.loadAverage1m.before.toFixed(1)} before, ${json.loadAverage1m.after.toFixed(1)} after.`,
     '',
     table(['run', 'wall s', 'x real time', 'wall time / job\'s', 'words in order shared with the job'], rows.map(([name, s, agree]) => [
       name, s === null ? '-' : s.toFixed(1), s === null ? '-' : (seconds / s).toFixed(1), s === null ? '-' : (s / jobSeconds).toFixed(2),
       agree === null ? '-' : `${(agree * 100).toFixed(1)} %`,
     ])),
+    '',
+    `Job's throughput over the Python loop's: loop against loop ${ratio(speedup.loop)}, whole command against whole command ${ratio(speedup.command)}.`,
+    ...(MODEL_NAME === 'base' ? ['', 'Random weights: the words mean nothing, the agreement column only that both sides computed the same.'] : []),
     ...(pythonNote ? ['', pythonNote] : []),
   ].join('\n');
-  // one result file per thread count: the README reports both
-  const file = writeResults(THREADS === 2 ? 'batch' : `batch-threads${THREADS}`, json, md);
+  // one result file per model and thread count: the README reports them
+  const name = `batch${MODEL_NAME === 'default' ? '' : `-${MODEL_NAME}`}${THREADS === 2 ? '' : `-threads${THREADS}`}`;
+  const file = writeResults(name, json, md);
   console.log('\n' + md + `\n\n${file}`);
 }
 

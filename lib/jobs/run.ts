@@ -1,9 +1,12 @@
 /**
- * runBatchJob: many files through one model, resumable. One reader takes the files in order from the audio stage
- * (decoded and resampled on its worker threads, lib/pipeline/audio) and cuts long ones into windows; the model replicas take batches from a bounded queue on their own
- * inference threads, so the reading of the next files overlaps inference; each replica submits its next batch
- * before decoding the previous one's emissions, so decoding overlaps inference too. Finished inputs are committed
- * to the output folder one by one (see store.ts).
+ * runBatchJob: many files through one model, resumable. A job is three stages running at once, joined by a bounded
+ * queue and by promises:
+ *   producer   (produce.ts) reads the inputs in order: decoded, downmixed and resampled on the audio stage's worker
+ *              threads (lib/pipeline/audio), cut into windows, put on the queue, which sorts them into batches of
+ *              similar length and holds at most `queueBudget` samples;
+ *   consumers  (consume.ts) one per model replica: batches into the model on its own inference thread;
+ *   committer  (commit.ts) decodes each batch's outputs and commits finished inputs to the job store (store.ts).
+ * So the reading of the next batch, the inference of this one and the decoding and committing of the last overlap.
  */
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -11,44 +14,19 @@ import { GreedyCTCDecoder } from '../decode';
 import { Wav2Vec2Error, invalid } from '../errors';
 import { type Model } from '../model';
 import { loadModel } from '../load';
-import type { Tensor } from '../tensor';
 import { createDecoder, type BoundDecoder } from '../transcribe';
-import { crashPoint } from './faults';
-import { FileTask, WholeEmissionSink, type PieceOutput, type TextSink } from './file-task';
-import { StreamingGreedyDecoder } from './greedy-stream';
+import { Committer, type JobTotals, type QueuedPiece } from './commit';
+import { consume } from './consume';
 import { expandInputs, type JobInput } from './inputs';
 import { checkJobOptions, type BatchJobOptions, type BatchProgress, type BatchSummary, type CheckedOptions } from './options';
+import { produce, type InputFeed } from './produce';
 import { BatchQueue } from './queue';
-import { JobStore, type OutputFile } from './store';
-import { toSrt, toTxt, toVtt } from './subtitles';
-import { readPieces, windowPlan, type Piece, type PieceAudio, type PieceSource, type WindowPlan } from './windows';
-import { readSpeechPieces, speechPlan, type SpeechPlan } from './speech-pieces';
+import { JobStore } from './store';
+import { windowPlan, type WindowPlan } from './windows';
+import { speechPlan, type SpeechPlan } from './speech-pieces';
 import { AudioPool } from '../pipeline/audio';
 
-interface QueuedPiece extends Piece {
-  task: FileTask;
-}
-
-const round = (x: number, digits: number) => +x.toFixed(digits);
-
-/**
- * Errors that no input causes alone, so the job stops rather than failing every input one by one: the output folder
- * cannot be written, or the model has fewer layers than asked for (when its depth was not known up front).
- */
-function stopsJob(err: unknown): boolean {
-  return err instanceof Wav2Vec2Error && (err.code === 'BATCH_WRITE_FAILED' || (err.code === 'INVALID_INPUT' && /num_layers/.test(err.message)));
-}
-
-function crashed(file: string, deaths: number): Wav2Vec2Error {
-  return new Wav2Vec2Error('BATCH_INPUT_CRASHED',
-    `The process died ${deaths} times while ${file} was being processed (a native crash, a kill, or running out of memory), ` +
-    'so it is not run again. To try it once more, rerun with a higher maxAttempts (--max-attempts).');
-}
-
-/** The pieces of one input, cut as the job's plan says. */
-function piecesOf(file: string, rate: number, plan: WindowPlan | SpeechPlan, source: PieceSource, audio: PieceAudio): AsyncGenerator<Piece> {
-  return 'window' in plan ? readPieces(file, rate, plan, source, audio) : readSpeechPieces(file, rate, plan, source, audio);
-}
+export type { InputFeed } from './produce';
 
 /** Runs (or resumes) a batch job; resolves with a summary once every input is done or failed, or the job stopped. */
 export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummary> {
@@ -99,14 +77,6 @@ export interface PreparedJob {
   bound: BoundDecoder | null;
   greedy: GreedyCTCDecoder | null;
   maxLayer: number;
-}
-
-/** The inputs of a run, in order: a fixed list (the local job) or a queue worker's jobs as they come. */
-export interface InputFeed {
-  /** Whether next() would resolve at once (if not, the batches formed so far leave rather than wait for more). */
-  ready(): boolean;
-  /** The next input, or null when no more will come. */
-  next(): Promise<JobInput | null>;
 }
 
 function listFeed(inputs: readonly JobInput[]): InputFeed {
@@ -173,282 +143,64 @@ async function runWithModels(options: BatchJobOptions, o: CheckedOptions, inputs
  * (lib/jobs/queue/worker.ts) both run their inputs here.
  */
 export async function runInputs(
-  options: BatchJobOptions, o: CheckedOptions, job: PreparedJob, models: Model[], store: JobStore, feed: InputFeed,
-  totals: { files: number; skipped: number; sizes: Map<string, number> },
+  options: BatchJobOptions, o: CheckedOptions, job: PreparedJob, models: Model[], store: JobStore, feed: InputFeed, totals: JobTotals,
 ): Promise<{ progress: BatchProgress; interrupted: boolean }> {
-  const { model, plan, bound, greedy, maxLayer } = job;
-  const sizes = totals.sizes;
   // Decodes the inputs on worker threads: the JS thread keeps renewing the lock and feeding the models meanwhile.
   const audio = { pool: new AudioPool(o.audioWorkers === undefined ? {} : { size: o.audioWorkers }), budget: o.budget };
   try {
     const signal = options.signal;
-    const t0 = Date.now();
-    const progress: BatchProgress = {
-      files: totals.files, skipped: totals.skipped, done: 0, failed: 0,
-      audioSeconds: 0, elapsedSeconds: 0, realTime: 0, etaSeconds: null,
-    };
-    const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
-    let doneBytes = 0;
-    let committedSeconds = 0;
-    const live = new Set<FileTask>();
-    const report = () => {
-      // Finished files, plus what the model has done of files in progress (an hour-long file shows progress too).
-      let partial = 0;
-      for (const t of live) partial += t.processedSeconds;
-      progress.audioSeconds = committedSeconds + partial;
-      progress.elapsedSeconds = (Date.now() - t0) / 1000;
-      progress.realTime = progress.elapsedSeconds > 0 ? progress.audioSeconds / progress.elapsedSeconds : 0;
-      progress.etaSeconds = doneBytes > 0 ? (progress.elapsedSeconds * (totalBytes - doneBytes)) / doneBytes : null;
-      options.onProgress?.({ ...progress });
-    };
-    report();
-
-    // Budget of the queue: two batches of full windows (or longest speech pieces), so the next batch is ready while one runs.
-    const longest = 'window' in plan ? plan.window : plan.longest;
-    const queue = new BatchQueue<QueuedPiece>(o.batchSize, 2 * o.batchSize * longest, longest);
+    const committer = new Committer(options, o, job, store, totals);
+    committer.report();
+    const queue = new BatchQueue<QueuedPiece>(o.batchSize, queueBudget(o, job.plan), longestPiece(job.plan));
     let fatal: unknown = null;
     let interrupted = false;
-
-    // Resolves once no input is in flight (or the job stops): see the producer.
-    let idleWaiters: Array<() => void> = [];
-    const wakeIdle = () => {
-      const waiting = idleWaiters;
-      idleWaiters = [];
-      for (const wake of waiting) wake();
-    };
-    const untilIdle = async () => {
-      while (live.size > 0 && !fatal && !signal?.aborted) await new Promise<void>((resolve) => idleWaiters.push(resolve));
-    };
-
+    const stopped = () => !!fatal || signal?.aborted === true;
     const stopOnFatal = (err: unknown) => {
       fatal ??= err;
       queue.stop();
-      wakeIdle();
+      committer.wake();
     };
-
-    const fail = async (task: FileTask, err: unknown) => {
-      if (task.failed || task.finished) return;
-      live.delete(task);
-      wakeIdle();
-      await task.abandon();
-      const code = err instanceof Wav2Vec2Error ? err.code : (err as NodeJS.ErrnoException)?.code ?? 'UNEXPECTED';
-      const message = (err as Error)?.message ?? String(err);
-      await store.fail({ id: task.input.id, key: task.input.key, file: task.input.path, code, message, time: new Date().toISOString() });
-      progress.failed++;
-      doneBytes += sizes.get(task.input.key) ?? 0;
-      options.onFile?.({ id: task.input.id, file: task.input.path, status: 'failed', code, message });
-      report();
-    };
-
-    const finish = async (task: FileTask) => {
-      const duration = task.source.samples / model.sampleRate;
-      const record: Record<string, unknown> = {
-        id: task.input.id, key: task.input.key, file: task.input.path,
-        duration: round(duration, 3), sampleRate: task.source.sourceRate, pieces: task.pieces,
-        model: model.info.file,
-      };
-      const files: OutputFile[] = [];
-      const transcript = task.transcript();
-      if (transcript) {
-        record.decoder = bound!.kind;
-        record.text = transcript.text;
-        record.words = transcript.words.map((w) => ({ word: w.word, start: round(w.start, 3), end: round(w.end, 3), confidence: round(w.confidence, 4) }));
-        const outputs: Record<string, string> = {};
-        for (const f of o.formats) {
-          const rel = join(f, `${task.input.key}.${f}`);
-          outputs[f] = rel;
-          files.push({ rel, content: f === 'txt' ? toTxt(transcript.text) : f === 'srt' ? toSrt(transcript.words) : toVtt(transcript.words) });
-        }
-        if (o.formats.length) record.outputs = outputs;
-      }
-      const dirs: Array<{ tmp: string; rel: string }> = [];
-      const shape = await task.closeFeatures();
-      if (shape) {
-        const rel = join('features', task.input.key);
-        record.features = { layers: o.features, frames: shape.frames, dim: shape.dim, files: o.features.map((l) => join(rel, `layer${String(l).padStart(2, '0')}.npy`)) };
-        dirs.push({ tmp: task.featureDir!, rel });
-      }
-      const wallMs = Date.now() - task.startedAt;
-      record.timing = { wallMs, modelMs: Math.round(task.modelMs), realTime: round(duration / Math.max(wallMs / 1000, 1e-3), 1) };
-      await store.commit(task.input.key, record, files, dirs);
-      // Only now: a failure before this point (features that cannot be closed, say) is recorded as the input's.
-      task.finished = true;
-      live.delete(task);
-      wakeIdle();
-      progress.done++;
-      committedSeconds += duration;
-      doneBytes += sizes.get(task.input.key) ?? 0;
-      options.onFile?.({ id: task.input.id, file: task.input.path, status: 'done', duration });
-      report();
-    };
-
-    // Model outputs of one piece, cut to the frames it keeps.
-    const cut = (t: Tensor | undefined, b: number, frames: number, keep: Piece['keep']): Tensor | undefined => {
-      if (!t) return undefined;
-      const [, F, C] = t.shape as [number, number, number];
-      const to = Math.min(keep.to ?? frames, frames);
-      const from = Math.min(keep.from, to);
-      return { data: t.data.slice((b * F + from) * C, (b * F + to) * C), shape: [to - from, C] };
-    };
-
-    const runBatch = async (m: Model, batch: QueuedPiece[]): Promise<PieceOutput[]> => {
-      // Before the model sees an input, its attempt is on disk: a crash from here on counts against it.
-      const unmarked = [...new Set(batch.map((p) => p.task))].filter((t) => !t.marked);
-      for (const t of unmarked) t.marked = true;
-      await Promise.all(unmarked.map((t) => store.markAttempt(t.input)));
-      for (const p of batch) crashPoint('before-forward', false, p.task.input.path);
-      const x = batch.map((p) => p.samples);
-      const started = performance.now();
-      let emissions: Tensor | undefined;
-      let layers: Tensor[] | undefined;
-      let lengths: Int32Array;
-      if (o.text) {
-        const r = await m.forward(x);
-        emissions = r.emissions;
-        lengths = r.lengths;
-      }
-      if (maxLayer > 0) {
-        const r = await m.extractFeatures(x, { numLayers: maxLayer });
-        layers = o.features.map((l) => r.features[l - 1]!);
-        lengths = r.lengths;
-      }
-      const ms = performance.now() - started;
-      const total = x.reduce((s, a) => s + a.length, 0);
-      return batch.map((p, b) => {
-        p.task.modelMs += (ms * p.samples.length) / total;
-        const frames = lengths![b]!;
-        return {
-          ...(p.wordBreak ? { wordBreak: true } : {}),
-          ...(emissions ? { emission: cut(emissions, b, frames, p.keep)! } : {}),
-          ...(layers ? { features: layers.map((t) => cut(t, b, frames, p.keep)!) } : {}),
-        };
-      });
-    };
-
-    const deliver = async (batch: QueuedPiece[], outs: PieceOutput[]) => {
-      try {
-        await deliverEach(batch, outs);
-      } finally {
-        report();
-      }
-    };
-
-    const deliverEach = async (batch: QueuedPiece[], outs: PieceOutput[]) => {
-      for (let b = 0; b < batch.length; b++) {
-        const p = batch[b]!;
-        if (p.task.failed || p.task.finished) continue;
-        const kept = outs[b]!.emission?.shape[0] ?? outs[b]!.features?.[0]?.shape[0] ?? 0;
-        p.task.processedSeconds += (kept * model.frameStride) / model.sampleRate;
-        try {
-          if (await p.task.deliver(p.index, outs[b]!)) await finish(p.task);
-        } catch (err) {
-          if (stopsJob(err)) throw err;
-          await fail(p.task, err);
-        }
-      }
-    };
-
-    // A failed batch is retried piece by piece, so one bad input fails alone.
-    const runAndDeliver = async (m: Model, batch: QueuedPiece[], running: Promise<PieceOutput[]>) => {
-      let outs: PieceOutput[] | null = null;
-      try {
-        outs = await running;
-      } catch (err) {
-        if (stopsJob(err)) throw err;
-        if (batch.length === 1 || (err instanceof Wav2Vec2Error && err.code === 'DISPOSED')) {
-          for (const p of batch) await fail(p.task, err);
-          return;
-        }
-      }
-      if (outs) return deliver(batch, outs);
-      for (const p of batch) {
-        if (p.task.failed) continue;
-        try {
-          await deliver([p], await runBatch(m, [p]));
-        } catch (err) {
-          if (stopsJob(err)) throw err;
-          await fail(p.task, err);
-        }
-      }
-    };
-
-    const consumer = async (m: Model) => {
-      let previous: Promise<void> | null = null;
-      for (;;) {
-        const batch = await queue.take();
-        if (!batch) break;
-        // Submitted before the previous batch's emissions are decoded: the inference thread stays busy meanwhile.
-        const running = runBatch(m, batch);
-        running.catch(() => undefined);
-        if (previous) await previous;
-        // A rejection is the job's end (a write failure): recorded at once, so it is never left unhandled meanwhile.
-        previous = runAndDeliver(m, batch, running).catch(stopOnFatal);
-      }
-      if (previous) await previous;
-    };
-
-    const producer = async () => {
-      for (;;) {
-        if (signal?.aborted || fatal) break;
-        // Nothing more at hand (a queue worker waiting for jobs): what is queued leaves now instead of waiting.
-        if (!feed.ready()) queue.flush();
-        const input = await feed.next();
-        if (!input || signal?.aborted || fatal) break;
-        const deaths = store.deaths.get(input.key) ?? 0;
-        // In flight when an earlier run died: it runs alone, once everything before it is done, and the next input
-        // waits for it, so that a death now is its own and counts against nothing else.
-        const alone = deaths > 0 && deaths < o.maxAttempts;
-        if (alone) await settle();
-        const text: TextSink | null = !o.text ? null : greedy ? new StreamingGreedyDecoder(greedy) : new WholeEmissionSink(bound!);
-        const task = new FileTask(input, text, o.features, maxLayer > 0 ? store.tmpPath(`${input.key}.features`) : null);
-        live.add(task);
-        try {
-          if (deaths >= o.maxAttempts) throw crashed(input.path, deaths);
-          if (input.error) throw input.error;
-          for await (const piece of piecesOf(input.path, model.sampleRate, plan, task.source, audio)) {
-            if (piece.last) task.lastIndex = piece.index;
-            await queue.put({ ...piece, task });
-            if (signal?.aborted || fatal || task.failed) break;
-          }
-        } catch (err) {
-          await fail(task, err);
-        }
-        if (alone) await settle();
-      }
-      queue.close();
-    };
-
-    /** Lets the queue hand out what it holds and waits until every input read so far is done or failed. */
-    const settle = async () => {
-      queue.flush();
-      await untilIdle();
-    };
-
     const onAbort = () => {
       interrupted = true;
       // Batches already handed to a model finish and are committed; queued pieces are dropped.
       queue.stop();
-      wakeIdle();
+      committer.wake();
     };
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort);
     try {
+      const consumers = { o, maxLayer: job.maxLayer, store, queue, committer, stopOnFatal };
       await Promise.all([
-        producer().catch(stopOnFatal),
-        ...models.map((m) => consumer(m).catch(stopOnFatal)),
+        produce({ o, job, store, queue, committer, audio, stopped }, feed).catch(stopOnFatal),
+        ...models.map((m) => consume(consumers, m).catch(stopOnFatal)),
       ]);
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      for (const task of live) {
-        await task.abandon();
-        // Stopped, not killed: its run does not count as a death (best effort: on a full disk the count may stay).
-        if (task.marked) await store.unmarkAttempt(task.input).catch(() => undefined);
-      }
+      await abandonLive(committer, store);
     }
     if (fatal) throw fatal;
-    report();
-    return { progress, interrupted };
+    committer.report();
+    return { progress: committer.progress, interrupted };
   } finally {
     await audio.pool.close();
+  }
+}
+
+/** Samples the queue may hold: two batches of full windows, so the next batch is ready while one runs. */
+/** Samples of the longest piece the plan cuts: a full window, or the longest speech piece. */
+function longestPiece(plan: WindowPlan | SpeechPlan): number {
+  return 'window' in plan ? plan.window : plan.longest;
+}
+
+function queueBudget(o: CheckedOptions, plan: WindowPlan | SpeechPlan): number {
+  return 2 * o.batchSize * longestPiece(plan);
+}
+
+/** Inputs in flight when the job stopped: their partial outputs go, and their attempts do not count as deaths. */
+async function abandonLive(committer: Committer, store: JobStore): Promise<void> {
+  for (const task of committer.live) {
+    await task.abandon();
+    // Stopped, not killed: its run does not count as a death (best effort: on a full disk the count may stay).
+    if (task.marked) await store.unmarkAttempt(task.input).catch(() => undefined);
   }
 }
