@@ -104,7 +104,8 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
   });
 
   it('SIGTERM drains a worker: its running batch is saved, its other jobs go back (not counted as deaths) and another worker finishes them', async () => {
-    const c = corpus(10, 100);
+    // 30 inputs: far more than the worker holds (--prefetch 6) and can finish while SIGTERM reaches it on a busy machine.
+    const c = corpus(30, 100);
     redis = await startRedis();
     const out = join(c.dir, 'out');
     // --max-attempts 1: a job given back that were counted as a death would be recorded as crashed.
