@@ -141,7 +141,7 @@ export function batchCommand(): Command {
     .argument('[inputs...]', 'audio files, directories (searched recursively), globs, or manifests (.csv/.jsonl: path[,id])');
   addModelOptions(cmd)
     .requiredOption('--out <dir>', 'output folder: transcripts.jsonl, failures.jsonl, results/, and the optional outputs')
-    .option('--batch-size <n>', 'pieces per model call (default 8)', positiveInt('--batch-size'))
+    .option('--batch-size <n>', 'pieces per model call (default 1 on a CPU, 8 on CUDA)', positiveInt('--batch-size'))
     .option('--concurrency <n>', 'model replicas running at once, each with --threads threads (default 1)', positiveInt('--concurrency'))
     .option('--window <seconds>', 'files longer than this are transcribed in overlapping windows of this length (default 30)', positiveNumber('--window'))
     .option('--stride <seconds>', 'context dropped at each inner edge of a window (default window/6)', nonNegative('--stride'))

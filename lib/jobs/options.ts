@@ -56,7 +56,7 @@ export interface BatchJobOptions {
   threads?: number;
   /** Model replicas running at once, each on its own inference thread (default 1). */
   concurrency?: number;
-  /** Pieces per model call (default 8). */
+  /** Pieces per model call (default 1 on a CPU, 8 on CUDA). */
   batchSize?: number;
   /** Files longer than this are transcribed in overlapping windows of this length, seconds (default 30). */
   windowSeconds?: number;
