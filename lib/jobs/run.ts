@@ -90,7 +90,7 @@ export function prepareJob(options: BatchJobOptions, o: CheckedOptions, models: 
   // Pieces per model call, when not given: batches pay on a GPU; on a CPU one piece at a time runs as fast per second
   // of audio (default model, 2 threads, 30 s: 275x real time alone, 266x in eights) and pads nothing, where batches of
   // a corpus's mixed lengths ran the job at half the speed (bench:batch; docs/batch.md).
-  if (options.batchSize === undefined) o.batchSize = model.info.device.startsWith('cuda') ? 8 : 1;
+  if (options.batchSize === undefined) o.batchSize = model.info?.device?.startsWith('cuda') ? 8 : 1;
   const plan = o.speech
     ? speechPlan(o.speech, model.sampleRate, model.frameStride, model.receptiveField)
     : windowPlan(o.windowSeconds, o.strideSeconds, model.sampleRate, model.frameStride, model.receptiveField);
