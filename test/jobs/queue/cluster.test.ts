@@ -225,9 +225,9 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
     const dir = mkdtempSync(join(tmpdir(), 'w2v-queue-long-'));
     const parts = sentences(12, 80).map((t, i) => speak(t, join(dir, `p${i}.wav`)));
     const long = join(dir, 'long.wav');
-    // About four minutes of speech: seconds of inference on one thread (2.6 s for two minutes on a quiet machine),
-    // against the shortest lease the worker takes, one second.
-    assert.equal(spawnSync('sox', [...Array(8).fill(parts).flat(), long]).status, 0);
+    // About twelve minutes of speech: several seconds of inference (the job ran four minutes in 2.8 s on a quiet
+    // machine), against the shortest lease the worker takes, one second.
+    assert.equal(spawnSync('sox', [...Array(24).fill(parts).flat(), long]).status, 0);
     redis = await startRedis();
     const out = join(dir, 'out');
     const leaseMs = 1000;
