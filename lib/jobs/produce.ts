@@ -16,12 +16,12 @@ import { readPieces, type Piece, type PieceAudio, type PieceSource, type WindowP
 import { readSpeechPieces, type SpeechPlan } from './speech-pieces';
 import type { PreparedJob } from './run';
 
-/** The inputs of a run, in order: a fixed list (the local job) or a queue worker's jobs as they come. */
-
 /** The pieces of one input, cut as the job's plan says. */
 function piecesOf(file: string, rate: number, plan: WindowPlan | SpeechPlan, source: PieceSource, audio: PieceAudio): AsyncGenerator<Piece> {
   return 'window' in plan ? readPieces(file, rate, plan, source, audio) : readSpeechPieces(file, rate, plan, source, audio);
 }
+
+/** The inputs of a run, in order: a fixed list (the local job) or a queue worker's jobs as they come. */
 export interface InputFeed {
   /** Whether next() would resolve at once (if not, the batches formed so far leave rather than wait for more). */
   ready(): boolean;
