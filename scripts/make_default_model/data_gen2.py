@@ -134,7 +134,7 @@ def gen1_rows():
 
 def save_set(name, rows, jobs):
     t0 = time.time()
-    audio = synth_all(rows, jobs)
+    audio = synth_all(rows, jobs, os.path.join(WORK2, f'{name}_shards'))
     seconds = time.time() - t0
     lengths = np.array([len(a) for a in audio], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)

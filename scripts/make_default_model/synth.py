@@ -15,6 +15,7 @@ import numpy as np
 from common import SAMPLE_RATE
 
 CHUNK = 32
+SHARD = 1024  # rows per saved shard (synth_all's shards)
 
 
 def espeak_ng(row, path):
@@ -63,8 +64,7 @@ def synth_chunk(rows):
         return [to_16k(p, r['sox_effects']) for r, p in zip(rows, paths)]
 
 
-def synth_all(rows, jobs):
-    """int16 arrays in the rows' order; the result does not depend on jobs (every row carries its whole spec)."""
+def synth_rows(rows, jobs):
     chunks = [rows[i:i + CHUNK] for i in range(0, len(rows), CHUNK)]
     if jobs <= 1:
         done = [synth_chunk(c) for c in chunks]
@@ -72,3 +72,26 @@ def synth_all(rows, jobs):
         with Pool(jobs) as pool:
             done = pool.map(synth_chunk, chunks)
     return [a for chunk in done for a in chunk]
+
+
+def synth_all(rows, jobs, shards=None):
+    """int16 arrays in the rows' order; the result does not depend on jobs (every row carries its whole spec).
+    With a shards folder, every SHARD rows are saved there as they finish and found there on a rerun: the training
+    set takes hours on 2 cores, longer than one sitting, so a stopped run resumes where it stopped."""
+    if shards is None:
+        return synth_rows(rows, jobs)
+    os.makedirs(shards, exist_ok=True)
+    audio = []
+    for start in range(0, len(rows), SHARD):
+        part = rows[start:start + SHARD]
+        # the shard's name holds its rows' ids, so a changed row list never reuses a stale shard
+        path = os.path.join(shards, f'{part[0]["id"]}-{part[-1]["id"]}.npz')
+        if not os.path.exists(path):
+            done = synth_rows(part, jobs)
+            tmp = path + '.tmp.npz'
+            np.savez(tmp, samples=np.concatenate(done), lengths=np.array([len(a) for a in done], dtype=np.int64))
+            os.replace(tmp, path)  # a shard is there whole or not at all
+            print(f'  shard {os.path.basename(path)}: {start + len(part)}/{len(rows)}', flush=True)
+        with np.load(path) as z:
+            audio += np.split(z['samples'], np.cumsum(z['lengths'])[:-1])
+    return audio
