@@ -8,6 +8,7 @@ second for an utterance, starts once per chunk.
 import os
 import subprocess
 import tempfile
+import wave
 from multiprocessing import Pool
 
 import numpy as np
@@ -49,8 +50,12 @@ ENGINES = {'espeak-ng': espeak_ng, 'flite': flite, 'pico': pico}
 
 
 def to_16k(path, sox_effects):
+    # flite's kal writes 8 kHz, where the chain's equaliser at 4 kHz would be at Nyquist (sox refuses it): a source
+    # below 16 kHz is brought up to it before the chain
+    with wave.open(path) as w:
+        up = ['rate', '-h', str(SAMPLE_RATE)] if w.getframerate() < SAMPLE_RATE else []
     raw = subprocess.run(['sox', '-R', '-D', path, '-t', 'raw', '-e', 'signed', '-b', '16', '-c', '1',
-                          '-r', str(SAMPLE_RATE), '-'] + sox_effects.split(), capture_output=True, check=True).stdout
+                          '-r', str(SAMPLE_RATE), '-'] + up + sox_effects.split(), capture_output=True, check=True).stdout
     return np.frombuffer(raw, dtype=np.int16)
 
 
