@@ -16,11 +16,12 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MODEL_PATH as DEFAULT_MODEL } from '../lib/paths';
 import { runBatchJob } from '../lib/jobs';
 import { loadModel } from '../lib/load';
+import { loadReplicas } from '../lib/jobs/replicas';
 import { createDecoder, transcribe } from '../lib/transcribe';
 import { findPython } from '../scripts/python';
 import { machine, table, writeResults } from './stats';
@@ -32,6 +33,8 @@ const arg = (name: string, def: number) => {
 };
 const FILES = arg('files', 200);
 const THREADS = arg('threads', 2);
+/** Whether THREADS is the whole machine: then our job and CLI run with their defaults, which use every core. */
+const ALL_CORES = THREADS >= availableParallelism();
 const MODEL_NAME = args.includes('--model') ? args[args.indexOf('--model') + 1]! : 'default';
 const SINGLE = !args.includes('--no-single');
 const COMMANDS = !args.includes('--no-commands');
@@ -128,7 +131,7 @@ function readTexts(jsonl: string, name = 'file'): Map<string, string> {
 /** `wav2vec2 batch` as a user runs it, timed from spawn to exit; its texts are the in-process job's (checked). */
 function cliCommand(cli: string, model: string, files: string[]): { seconds: number; texts: Map<string, string> } {
   const out = mkdtempSync(join(tmpdir(), 'w2v-bench-cli-'));
-  const argv = [cli, 'batch', '--out', out, '--threads', String(THREADS), '--progress', 'none', ...(MODEL_NAME === 'default' ? [] : ['--model', model]), ...files];
+  const argv = [cli, 'batch', '--out', out, ...(ALL_CORES ? [] : ['--threads', String(THREADS)]), '--progress', 'none', ...(MODEL_NAME === 'default' ? [] : ['--model', model]), ...files];
   const t = performance.now();
   const r = spawnSync(process.execPath, argv, { encoding: 'utf8' });
   const seconds = (performance.now() - t) / 1000;
@@ -162,14 +165,17 @@ async function main(): Promise<void> {
   const modelPath = modelFile();
   const cli = COMMANDS ? buildCli() : null;
 
-  const model = await loadModel(modelPath, { threads: THREADS });
+  // The job's replicas as runBatchJob chooses them (lib/jobs/replicas.ts) on THREADS cores: by the model's size when
+  // THREADS is every core, else THREADS threads in one replica; loaded before the clock starts, like Python's model.
+  const replicas = await loadReplicas((threads) => loadModel(modelPath, threads ? { threads } : {}), ALL_CORES ? {} : { threads: THREADS });
+  const model = replicas[0]!;
   const decoder = createDecoder(model);
   // Warm-up: the first calls pay for LibTorch's lazy initialisation.
-  await transcribe(model, files[0]!, decoder);
+  for (const m of replicas) await transcribe(m, files[0]!, decoder);
 
   const out = mkdtempSync(join(tmpdir(), 'w2v-bench-batch-'));
   let t = performance.now();
-  const job = await runBatchJob({ inputs: files, out, model });
+  const job = await runBatchJob({ inputs: files, out, model: replicas });
   const jobSeconds = (performance.now() - t) / 1000;
   const jobTexts = readTexts(join(out, 'transcripts.jsonl'));
   const settings = JSON.parse(readFileSync(join(out, 'job.json'), 'utf8'));
@@ -180,12 +186,15 @@ async function main(): Promise<void> {
   let singleSeconds: number | null = null;
   const singleTexts = new Map<string, string>();
   if (SINGLE) {
+    const solo = await loadModel(modelPath, { threads: THREADS });
+    await transcribe(solo, files[0]!, decoder);
     t = performance.now();
-    for (const f of files) singleTexts.set(f, (await transcribe(model, f, decoder)).text);
+    for (const f of files) singleTexts.set(f, (await transcribe(solo, f, decoder)).text);
+    solo.dispose();
     singleSeconds = (performance.now() - t) / 1000;
     console.log(`single: ${singleSeconds.toFixed(1)} s`);
   }
-  model.dispose();
+  for (const m of replicas) m.dispose();
 
   const python = findPython(['torch', 'numpy', 'soundfile']);
   const py = python ? pythonRun(python, modelPath, files) : 'no Python with torch, numpy and soundfile';
@@ -204,7 +213,8 @@ async function main(): Promise<void> {
   const pyCommand = typeof py === 'string' ? null : py.command;
   const windowS = typeof settings.windowSamples === 'number' ? settings.windowSamples / rate : null;
   const strideS = typeof settings.strideSamples === 'number' ? settings.strideSamples / rate : null;
-  const jobName = `batch job (runBatchJob defaults: ${windowS ?? '?'} s windows, ${strideS ?? '?'} s stride)`;
+  const shape = replicas.length > 1 ? `${replicas.length} replicas of 1 thread` : `1 replica of ${THREADS} thread${THREADS > 1 ? 's' : ''}`;
+  const jobName = `batch job (runBatchJob defaults: ${windowS ?? '?'} s windows, ${strideS ?? '?'} s stride, ${shape})`;
   const rows: Array<readonly [string, number | null, number | null]> = [
     [jobName, jobSeconds, 1],
     ...(SINGLE ? [['sum of single-file runs (transcribe(), whole files)', singleSeconds, mean(jobTexts, singleTexts)] as const] : []),
@@ -218,7 +228,7 @@ async function main(): Promise<void> {
   };
   const json = {
     date: new Date().toISOString(), machine: machine(), loadAverage1m: { before: loadBefore, after: loadavg()[0]! }, threads: THREADS, files: files.length, audioSeconds: seconds,
-    durations: 'log-uniform in [2, 60] s', model: modelPath, modelName: MODEL_NAME, jobSettings: settings,
+    durations: 'log-uniform in [2, 60] s', replicas: replicas.length, model: modelPath, modelName: MODEL_NAME, jobSettings: settings,
     job: { seconds: jobSeconds, realTime: seconds / jobSeconds, done: job.done, failed: job.failed },
     single: singleSeconds === null ? null : { seconds: singleSeconds, realTime: seconds / singleSeconds, wordAgreementWithJob: mean(jobTexts, singleTexts) },
     python: pyLoop === null ? { note: pythonNote } : { seconds: pyLoop, realTime: seconds / pyLoop, wordAgreementWithJob: mean(jobTexts, pythonTexts) },

@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { batchStatus, enqueueBatchJob, runBatchJob } from '../jobs';
+import { loadReplicas } from '../jobs/replicas';
 import type { BatchProgress, SegmentMode, SubtitleFormat } from '../jobs';
 import type { Model } from '../model';
 import { addDecoderOptions, addModelOptions, decoderOptionsFrom, nonNegative, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
@@ -142,7 +143,7 @@ export function batchCommand(): Command {
   addModelOptions(cmd)
     .requiredOption('--out <dir>', 'output folder: transcripts.jsonl, failures.jsonl, results/, and the optional outputs')
     .option('--batch-size <n>', 'pieces per model call (default 1 on a CPU, 8 on CUDA)', positiveInt('--batch-size'))
-    .option('--concurrency <n>', 'model replicas running at once, each with --threads threads (default 1)', positiveInt('--concurrency'))
+    .option('--concurrency <n>', 'model replicas running at once, each with --threads threads (default: with neither flag, one 1-thread replica per core for a CPU model under 16 M parameters, else 1)', positiveInt('--concurrency'))
     .option('--window <seconds>', 'files longer than this are transcribed in overlapping windows of this length (default 30)', positiveNumber('--window'))
     .option('--stride <seconds>', 'context dropped at each inner edge of a window (default window/6)', nonNegative('--stride'))
     .addOption(new Option('--segment <how>', 'cut long files in fixed windows, or in the pauses of speech (each piece transcribed whole)').choices(['windows', 'speech']))
@@ -229,7 +230,7 @@ export function batchCommand(): Command {
           }
           return;
         }
-        for (let i = 0; i < (o.concurrency ?? 1); i++) models.push(await openModel(o));
+        models.push(...await loadReplicas((threads) => openModel({ ...o, ...(threads ? { threads } : {}) }), { concurrency: o.concurrency, threads: o.threads }));
         const summary = await runBatchJob({
           inputs, out: o.out, model: models,
           ...settings,

@@ -52,9 +52,13 @@ export interface BatchJobOptions {
   model: string | Model | Model[];
   device?: Device;
   dtype?: DType;
-  /** Intra-op threads per model replica. */
+  /**
+   * Intra-op threads per model replica. When neither this nor `concurrency` is given, a CPU model's size decides:
+   * under 16 M parameters one single-threaded replica per core (up to 8), otherwise one replica on every core
+   * (lib/jobs/replicas.ts has the measurements).
+   */
   threads?: number;
-  /** Model replicas running at once, each on its own inference thread (default 1). */
+  /** Model replicas running at once, each on its own inference thread (default: see `threads`; 1 on CUDA). */
   concurrency?: number;
   /** Pieces per model call (default 1 on a CPU, 8 on CUDA). */
   batchSize?: number;

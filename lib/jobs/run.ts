@@ -25,6 +25,7 @@ import { JobStore } from './store';
 import { windowPlan, type WindowPlan } from './windows';
 import { speechPlan, type SpeechPlan } from './speech-pieces';
 import { AudioPool } from '../pipeline/audio';
+import { loadReplicas } from './replicas';
 
 export type { InputFeed } from './produce';
 
@@ -34,14 +35,15 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   const inputs = await expandInputs(options.inputs);
   const out = resolve(options.out);
 
-  // Replicas: the given models, or `concurrency` loads of the file.
+  // Replicas: the given models, or loads of the file (as many as `concurrency`, or as the model's size suggests).
   const given = typeof options.model === 'string' ? null : Array.isArray(options.model) ? options.model : [options.model];
   const models: Model[] = [];
   try {
     if (given) models.push(...given);
     else {
-      const load = { ...(options.device ? { device: options.device } : {}), ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.threads ? { threads: options.threads } : {}) };
-      for (let i = 0; i < o.concurrency; i++) models.push(await loadModel(options.model as string, load));
+      const load = { ...(options.device ? { device: options.device } : {}), ...(options.dtype ? { dtype: options.dtype } : {}) };
+      const open = (threads: number) => loadModel(options.model as string, { ...load, ...(threads ? { threads } : {}) });
+      models.push(...await loadReplicas(open, { concurrency: options.concurrency, threads: options.threads }));
     }
     return await runWithModels(options, o, inputs, out, models);
   } finally {
@@ -155,7 +157,7 @@ export async function runInputs(
     const signal = options.signal;
     const committer = new Committer(options, o, job, store, totals);
     committer.report();
-    const queue = new BatchQueue<QueuedPiece>(o.batchSize, queueBudget(o, job.plan), longestPiece(job.plan));
+    const queue = new BatchQueue<QueuedPiece>(o.batchSize, queueBudget(o, job.plan, models.length), longestPiece(job.plan));
     let fatal: unknown = null;
     let interrupted = false;
     const stopped = () => !!fatal || signal?.aborted === true;
@@ -190,14 +192,14 @@ export async function runInputs(
   }
 }
 
-/** Samples the queue may hold: two batches of full windows, so the next batch is ready while one runs. */
 /** Samples of the longest piece the plan cuts: a full window, or the longest speech piece. */
 function longestPiece(plan: WindowPlan | SpeechPlan): number {
   return 'window' in plan ? plan.window : plan.longest;
 }
 
-function queueBudget(o: CheckedOptions, plan: WindowPlan | SpeechPlan): number {
-  return 2 * o.batchSize * longestPiece(plan);
+/** Samples the queue may hold: two batches of full windows per replica, so each has its next batch ready while one runs. */
+function queueBudget(o: CheckedOptions, plan: WindowPlan | SpeechPlan, replicas: number): number {
+  return 2 * replicas * o.batchSize * longestPiece(plan);
 }
 
 /** Inputs in flight when the job stopped: their partial outputs go, and their attempts do not count as deaths. */

@@ -13,7 +13,7 @@
  * long the file.
  */
 import { SpeechCutter, type SegmenterConfig } from '../stream/segmenter';
-import { stageChunks, type Piece, type PieceAudio, type PieceSource } from './windows';
+import { SampleRun, stageChunks, type Piece, type PieceAudio, type PieceSource } from './windows';
 
 export interface SpeechPlan {
   segmenter: SegmenterConfig;
@@ -33,38 +33,23 @@ export async function* readSpeechPieces(file: string, sampleRate: number, plan: 
   const { frameStride: S, receptiveField: RF } = plan;
   const cutter = new SpeechCutter(S, sampleRate, plan.segmenter);
   // The samples from the last cut (absolute index `start`) on.
-  let buf = new Float32Array(1 << 16);
-  let len = 0;
+  const run = new SampleRun(1 << 16);
   let start = 0;
   let index = 0;
-  const append = (x: Float32Array) => {
-    if (len + x.length > buf.length) {
-      const grown = new Float32Array(Math.max(len + x.length, buf.length * 2));
-      grown.set(buf.subarray(0, len));
-      buf = grown;
-    }
-    buf.set(x, len);
-    len += x.length;
-    source.samples += x.length;
-  };
   for await (const chunk of stageChunks(file, sampleRate, audio)) {
     source.sourceRate = chunk.sourceRate;
-    append(chunk.samples);
+    source.samples += chunk.samples.length;
+    run.append(chunk.samples);
     for (const frame of cutter.push(chunk.samples)) {
       // A cut is decided at a frame already read, so the overhang past it is here.
       const n = frame * S - start;
-      yield { index, samples: buf.slice(0, n + RF - S), offset: start, keep: { from: 0, to: null }, last: false, wordBreak: index > 0 };
+      yield { index, samples: run.head(n + RF - S), offset: start, keep: { from: 0, to: null }, last: false, wordBreak: index > 0 };
       index++;
-      buf.copyWithin(0, n, len);
-      len -= n;
+      run.drop(n);
       start += n;
     }
   }
-  let samples = buf.slice(0, len);
-  if (len < RF) {
-    // A short word still gets a frame (as readPieces does for a short file).
-    samples = new Float32Array(RF);
-    samples.set(buf.subarray(0, len));
-  }
+  // A short word still gets a frame (as readPieces does for a short file).
+  const samples = run.head(run.length, RF);
   yield { index, samples, offset: start, keep: { from: 0, to: null }, last: true, wordBreak: index > 0 };
 }

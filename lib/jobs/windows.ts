@@ -76,6 +76,43 @@ export function stageChunks(file: string, sampleRate: number, audio: PieceAudio)
   return audio.pool ? audio.pool.stream(req) : decodeToRate(req);
 }
 
+/** The samples a reader holds between cuts: appended at the end, taken and dropped at the front; grows as needed. */
+export class SampleRun {
+  #buf: Float32Array;
+  #len = 0;
+
+  constructor(capacity: number) {
+    this.#buf = new Float32Array(capacity);
+  }
+
+  get length(): number {
+    return this.#len;
+  }
+
+  append(x: Float32Array): void {
+    if (this.#len + x.length > this.#buf.length) {
+      const grown = new Float32Array(Math.max(this.#len + x.length, this.#buf.length * 2));
+      grown.set(this.#buf.subarray(0, this.#len));
+      this.#buf = grown;
+    }
+    this.#buf.set(x, this.#len);
+    this.#len += x.length;
+  }
+
+  /** A copy of the first `n` samples, zero-padded to `minLength` (a short last piece still covers one frame). */
+  head(n: number, minLength = 0): Float32Array {
+    const out = new Float32Array(Math.max(n, minLength));
+    out.set(this.#buf.subarray(0, n));
+    return out;
+  }
+
+  /** Forgets the first `n` samples. */
+  drop(n: number): void {
+    this.#buf.copyWithin(0, n, this.#len);
+    this.#len -= n;
+  }
+}
+
 /**
  * Reads `file` as a stream of samples at `sampleRate` and yields its pieces: the whole file when it is no longer
  * than one window (padded to the receptive field if shorter), else its windows. `source` is filled in as it goes.
@@ -84,44 +121,28 @@ export async function* readPieces(file: string, sampleRate: number, plan: Window
   const { window, stride, step, frameStride } = plan;
   const strideFrames = stride / frameStride;
   // The samples from the start of the next window on (absolute index `start`).
-  let buf = new Float32Array(window + (1 << 16));
-  let len = 0;
+  const run = new SampleRun(window + (1 << 16));
   let start = 0;
   let index = 0;
-  const append = (x: Float32Array) => {
-    if (len + x.length > buf.length) {
-      const grown = new Float32Array(Math.max(len + x.length, buf.length * 2));
-      grown.set(buf.subarray(0, len));
-      buf = grown;
-    }
-    buf.set(x, len);
-    len += x.length;
-    source.samples += x.length;
-  };
   const windows = function* (): Generator<Piece> {
     // Window `index` is not the last while more samples than it covers have arrived.
-    while (len > window) {
-      yield { index, samples: buf.slice(0, window), offset: start, keep: { from: index === 0 ? 0 : strideFrames, to: (window - stride) / frameStride }, last: false };
+    while (run.length > window) {
+      yield { index, samples: run.head(window), offset: start, keep: { from: index === 0 ? 0 : strideFrames, to: (window - stride) / frameStride }, last: false };
       index++;
-      buf.copyWithin(0, step, len);
-      len -= step;
+      run.drop(step);
       start += step;
     }
   };
   for await (const chunk of stageChunks(file, sampleRate, audio)) {
     source.sourceRate = chunk.sourceRate;
-    append(chunk.samples);
+    source.samples += chunk.samples.length;
+    run.append(chunk.samples);
     yield* windows();
   }
   if (index === 0) {
-    let samples = buf.slice(0, len);
-    if (len < plan.receptiveField) {
-      // A short word still gets a frame (as padToReceptiveField does for single clips).
-      samples = new Float32Array(plan.receptiveField);
-      samples.set(buf.subarray(0, len));
-    }
-    yield { index, samples, offset: 0, keep: { from: 0, to: null }, last: true };
+    // A short word still gets a frame (as padToReceptiveField does for single clips).
+    yield { index, samples: run.head(run.length, plan.receptiveField), offset: 0, keep: { from: 0, to: null }, last: true };
   } else {
-    yield { index, samples: buf.slice(0, len), offset: start, keep: { from: strideFrames, to: null }, last: true };
+    yield { index, samples: run.head(run.length), offset: start, keep: { from: strideFrames, to: null }, last: true };
   }
 }

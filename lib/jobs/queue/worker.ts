@@ -22,6 +22,7 @@ import type { Device, Model } from '../../model';
 import { keyOf } from '../inputs';
 import { checkJobOptions } from '../options';
 import { jobSettings, prepareJob, runInputs } from '../run';
+import { loadReplicas } from '../replicas';
 import { JobStore } from '../store';
 import { PushFeed } from './feed';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics';
@@ -96,7 +97,7 @@ class Runner {
       await p.job.updateData({ ...p.job.data, marks });
     };
     try {
-      for (let i = 0; i < (o.concurrency ?? 1); i++) models.push(await loadSpecModel(data.spec.model, load));
+      models.push(...await loadReplicas((threads) => loadSpecModel(data.spec.model, { ...load, ...(threads ? { threads } : {}) }), { concurrency: o.concurrency, threads: o.threads }));
       const options = jobOptionsOf(data, models, o.audioWorkers);
       const checked = checkJobOptions(options);
       const job = prepareJob(options, checked, models);
