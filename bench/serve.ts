@@ -2,13 +2,15 @@
  * `npm run bench:serve`: `wav2vec2 serve` (a child process, so its memory is its own) under autocannon on
  * loopback, with many clients sending 1–15 s WAV clips of speech. Reports throughput (seconds of audio answered
  * per second), p50/p99 latency of the answered requests, the batch-size histogram from the server's /metrics,
- * and the server's peak RSS, for dynamic batching off and on in one run, then an overload run (small queue,
- * many clients) that must end with the server alive, answering /health, exiting 0 on SIGTERM, and with
- * bounded memory. Every load run is bounded in time and in requests.
+ * the server's event-loop delay p99 (its /metrics) and peak RSS, for dynamic batching off and on (one replica of
+ * --threads threads), batching on with the replicas the server picks itself (lib/replicas.ts), then an overload
+ * run (small queue, many clients) that must end with the server alive, answering /health, exiting 0 on SIGTERM,
+ * and with bounded memory; last, the model alone on the same clips in batches of 8 (modelAlone), which the best
+ * server run is compared with. Every load run is bounded in time and in requests.
  *   --seconds N      length of each load run (default 30; the overload run takes 2/3 of it)
  *   --connections N  concurrent clients of the normal runs (default 16; overload: 8×)
  *   --model FILE     model to serve (default: the embedded model)
- *   --threads N      intra-op threads of the server's model (default 2)
+ *   --threads N      intra-op threads of the server's model and of the model alone (default 2)
  *   --quick          5 s runs (a smoke test of the bench itself)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,6 +20,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { loadAudio } from '../lib/audio';
 import { binding } from '../lib/native';
+import { loadModel } from '../lib/load';
+import { DEFAULT_MODEL_PATH } from '../lib/paths';
 import { machine, table, wav16, writeResults } from './stats';
 
 const ROOT = join(__dirname, '..');
@@ -33,7 +37,7 @@ const THREADS = Number(args.threads);
 const DURATIONS = [1, 2, 3, 4, 6, 8, 10, 12, 15];
 const RATE = 16000;
 
-interface Clip { seconds: number; body: Buffer }
+interface Clip { seconds: number; body: Buffer; samples: Float32Array }
 
 /** Clips of 1–15 s cut from the shipped speech samples (all four, resampled to 16 kHz and joined end to end). */
 async function makeClips(): Promise<Clip[]> {
@@ -45,15 +49,17 @@ async function makeClips(): Promise<Clip[]> {
   return DURATIONS.map((s, i) => {
     const n = s * RATE;
     const start = (i * 7919) % Math.max(1, speech.length - n);
-    return { seconds: s, body: wav16(speech.subarray(start, start + n), RATE) };
+    const samples = speech.slice(start, start + n);
+    return { seconds: s, body: wav16(samples, RATE), samples };
   });
 }
 
 interface Server { child: ChildProcess; url: string; pid: number; exited: Promise<number | null>; output: () => string }
 
-async function startServer(flags: string[]): Promise<Server> {
+/** The server with `flags`; with `threads`, one replica of THREADS threads, else the replicas it picks itself (lib/replicas.ts). */
+async function startServer(flags: string[], threads: boolean): Promise<Server> {
   const cli = join(ROOT, 'lib', 'cli', 'index.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--port', '0', '--threads', String(THREADS), ...(args.model ? ['--model', args.model] : []), ...flags], { cwd: ROOT });
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--port', '0', ...(threads ? ['--threads', String(THREADS)] : []), ...(args.model ? ['--model', args.model] : []), ...flags], { cwd: ROOT });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -103,17 +109,26 @@ interface RunResult {
   answered: number; overloaded503: number; otherStatus: Record<string, number>; errors: number; timeouts: number;
   audioSeconds: number; audioSecondsPerSecond: number; latencyMs: { p50: number; p99: number; max: number };
   batchSizes: Record<string, number>; meanBatchSize: number; peakRssMiB: number | null;
+  /** The server's event-loop delay over the run (prom-client's monitor, reset by the scrape before it), ms. */
+  eventLoopMs: { p99: number | null; max: number | null };
   healthAfter: number | null; exitCode: number | null;
 }
 
-async function run(name: string, flags: string[], connections: number, seconds: number, clips: Clip[]): Promise<RunResult> {
-  const server = await startServer(flags);
+/** A gauge of the server's /metrics (the event-loop ones: scraping resets their histogram). */
+async function gauge(url: string, name: string): Promise<number | null> {
+  const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(await (await fetch(`${url}/metrics`)).text());
+  return m ? Number(m[1]) : null;
+}
+
+async function run(name: string, flags: string[], connections: number, seconds: number, clips: Clip[], threads = true): Promise<RunResult> {
+  const server = await startServer(flags, threads);
   let audio = 0;
   const statuses: Record<string, number> = {};
   let rnd = 12345;
   const next = () => ((rnd = (Math.imul(rnd, 1664525) + 1013904223) >>> 0) / 2 ** 32);
   // A short warm-up so the first timed requests do not pay for lazy initialisation.
   await fetch(`${server.url}/v1/transcribe`, { method: 'POST', body: new Uint8Array(clips[0]!.body) });
+  await gauge(server.url, 'nodejs_eventloop_lag_p99_seconds');
   const t0 = performance.now();
   const result = await autocannon({
     url: `${server.url}/v1/transcribe?timestamps=false`,
@@ -135,6 +150,10 @@ async function run(name: string, flags: string[], connections: number, seconds: 
   });
   const elapsed = (performance.now() - t0) / 1000;
   const batchSizes = await batchHistogram(server.url);
+  // One scrape sets every event-loop gauge from the histogram of the run (then resets it): read them from one text.
+  const lagText = await (await fetch(`${server.url}/metrics`)).text();
+  const lag = (n: string) => { const m = new RegExp(`^${n} ([0-9.e+-]+)$`, 'm').exec(lagText); return m ? +(Number(m[1]) * 1000).toFixed(1) : null; };
+  const eventLoopMs = { p99: lag('nodejs_eventloop_lag_p99_seconds'), max: lag('nodejs_eventloop_lag_max_seconds') };
   let healthAfter: number | null = null;
   try {
     healthAfter = (await fetch(`${server.url}/health`)).status;
@@ -150,11 +169,33 @@ async function run(name: string, flags: string[], connections: number, seconds: 
     name, connections, seconds, serverFlags: flags, answered: ok, overloaded503: busy, otherStatus: other, errors: result.errors, timeouts: result.timeouts,
     audioSeconds: +audio.toFixed(1), audioSecondsPerSecond: +(audio / elapsed).toFixed(1),
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
-    batchSizes, meanBatchSize: +mean(batchSizes).toFixed(2), peakRssMiB: peak, healthAfter, exitCode,
+    batchSizes, meanBatchSize: +mean(batchSizes).toFixed(2), peakRssMiB: peak, eventLoopMs, healthAfter, exitCode,
   };
   console.log(`${name}: ${ok} answered (${busy} × 503, other ${JSON.stringify(other)}, ${result.errors} errors), ${r.audioSecondsPerSecond} audio s/s, ` +
-    `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, batches ${JSON.stringify(batchSizes)}, peak RSS ${peak} MiB, health ${healthAfter}, exit ${exitCode}`);
+    `p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, event loop p99 ${eventLoopMs.p99} ms, batches ${JSON.stringify(batchSizes)}, peak RSS ${peak} MiB, health ${healthAfter}, exit ${exitCode}`);
   return r;
+}
+
+/**
+ * The model alone, what the server is measured against: forward() in a loop on batches of 8 copies of one clip (equal
+ * lengths: the best case for batching, no padding), the clip durations in turn, THREADS threads, for `seconds` / 2.
+ */
+async function modelAlone(clips: Clip[], seconds: number): Promise<{ audioSecondsPerSecond: number; calls: number }> {
+  const model = await loadModel(args.model ?? DEFAULT_MODEL_PATH, { threads: THREADS });
+  try {
+    for (const c of clips) await model.forward(new Array(8).fill(c.samples));
+    let audio = 0;
+    let calls = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < (seconds / 2) * 1000) {
+      const c = clips[calls++ % clips.length]!;
+      await model.forward(new Array(8).fill(c.samples));
+      audio += 8 * c.seconds;
+    }
+    return { audioSecondsPerSecond: +(audio / ((performance.now() - t0) / 1000)).toFixed(1), calls };
+  } finally {
+    model.dispose();
+  }
 }
 
 async function main(): Promise<void> {
@@ -163,26 +204,33 @@ async function main(): Promise<void> {
   const runs: RunResult[] = [];
   runs.push(await run('batching off', ['--max-batch-size', '1', '--max-wait-ms', '0', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
   runs.push(await run('batching on', ['--max-batch-size', '8', '--max-wait-ms', '20', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
+  // The server's own choice of replicas and threads (no --threads: lib/replicas.ts decides by the model's size).
+  runs.push(await run('batching on, default replicas', ['--max-batch-size', '8', '--max-wait-ms', '20', '--max-queue', '256'], CONNECTIONS, SECONDS, clips, false));
   const overloadSeconds = Math.max(5, Math.round((SECONDS * 2) / 3));
-  runs.push(await run('overload', ['--max-batch-size', '8', '--max-wait-ms', '20', '--max-queue', '16', '--timeout-ms', '30000'], CONNECTIONS * 8, overloadSeconds, clips));
+  runs.push(await run('overload', ['--max-batch-size', '8', '--max-wait-ms', '20', '--max-queue', '16', '--timeout-ms', '30000'], CONNECTIONS * 8, overloadSeconds, clips, false));
+  const alone = await modelAlone(clips, SECONDS);
+  const best = runs.filter((r) => r.name.startsWith('batching')).reduce((a, b) => (b.audioSecondsPerSecond > a.audioSecondsPerSecond ? b : a));
 
-  const overload = runs[2]!;
+  const overload = runs.at(-1)!;
   const survived = overload.healthAfter === 200 && overload.exitCode === 0;
   const m = machine();
   const md = [
     `bench:serve — ${new Date().toISOString().slice(0, 10)}, ${m.cpu}, ${m.cores} cores, model ${args.model ?? 'models/default.pt'}, ${THREADS} threads, ` +
       `LibTorch ${binding().torchVersion}; clips of ${DURATIONS.join(', ')} s (WAV, 16 kHz), autocannon on loopback`,
     '',
-    table(['run', 'clients', 's', 'answered', '503', 'audio s / s', 'p50 ms', 'p99 ms', 'batch sizes (size: count)', 'mean batch', 'peak RSS MiB'], runs.map((r) => [
-      r.name, r.connections, r.seconds, r.answered, r.overloaded503, r.audioSecondsPerSecond, r.latencyMs.p50, r.latencyMs.p99,
+    table(['run', 'clients', 's', 'answered', '503', 'audio s / s', 'p50 ms', 'p99 ms', 'event loop p99 ms', 'batch sizes (size: count)', 'mean batch', 'peak RSS MiB'], runs.map((r) => [
+      r.name, r.connections, r.seconds, r.answered, r.overloaded503, r.audioSecondsPerSecond, r.latencyMs.p50, r.latencyMs.p99, r.eventLoopMs.p99 ?? '-',
       Object.entries(r.batchSizes).map(([k, v]) => `${k}: ${v}`).join(', ') || '-', r.meanBatchSize, r.peakRssMiB ?? '-',
     ])),
+    '',
+    `Model alone on the same clips (forward in a loop, batches of 8 of one clip, ${THREADS} threads, durations in turn): ${alone.audioSecondsPerSecond} audio s / s. ` +
+      `Best server run ("${best.name}") over it: ${(best.audioSecondsPerSecond / alone.audioSecondsPerSecond).toFixed(2)}x.`,
     '',
     `Overload run: ${survived ? 'the server stayed up' : 'THE SERVER DID NOT SURVIVE'} (GET /health ${overload.healthAfter}, exit status on SIGTERM ${overload.exitCode}), ` +
       `${overload.errors} client errors, ${overload.timeouts} timeouts, other statuses ${JSON.stringify(overload.otherStatus)}. Latencies are of answered (2xx) requests.`,
   ].join('\n');
   console.log('\n' + md);
-  const file = writeResults('serve', { machine: m, torch: binding().torchVersion, threads: THREADS, clipSeconds: DURATIONS, runs }, md);
+  const file = writeResults('serve', { machine: m, torch: binding().torchVersion, threads: THREADS, clipSeconds: DURATIONS, runs, modelAlone: alone, bestOverModelAlone: best.audioSecondsPerSecond / alone.audioSecondsPerSecond }, md);
   console.log(`\nwrote ${file.replace(ROOT + '/', '')}`);
   if (!survived) process.exitCode = 1;
 }

@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { batchStatus, enqueueBatchJob, runBatchJob } from '../jobs';
-import { loadReplicas } from '../jobs/replicas';
+import { loadReplicas } from '../replicas';
 import type { BatchProgress, SegmentMode, SubtitleFormat } from '../jobs';
 import type { Model } from '../model';
 import { addDecoderOptions, addModelOptions, decoderOptionsFrom, nonNegative, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';

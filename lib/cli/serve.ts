@@ -4,6 +4,7 @@ import type { Model } from '../model';
 import { Wav2Vec2Error } from '../errors';
 import { checkServerOptions, createServer, type ServerOptions } from '../serve';
 import { isModelName, modelNameOf } from '../serve/models';
+import { loadReplicas } from '../replicas';
 import { addDecoderOptions, addModelOptions, decoderOptionsFrom, intWithin, nonNegative, nonNegativeInt, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
 interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOptions {
@@ -22,6 +23,7 @@ interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOpti
   minSampleRate: number;
   maxSampleRate: number;
   audioWorkers?: number;
+  concurrency?: number;
   timeoutMs: number;
   maxUploads: number;
   minUploadBytesPerSec: number;
@@ -68,19 +70,24 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+/** One model's replicas (lib/replicas.ts: --concurrency and --threads, or the model's size). */
+function openReplicas(o: ServeCliOptions, model: string | undefined): Promise<Model[]> {
+  return loadReplicas((threads) => openModel({ ...o, model, ...(threads ? { threads } : {}) }), { concurrency: o.concurrency, threads: o.threads });
+}
+
 /** The models to serve, by name, in the order given (the first is the default); all disposed if one fails to load. */
-async function openModels(o: ServeCliOptions): Promise<Array<[string, Model]>> {
+async function openModels(o: ServeCliOptions): Promise<Array<[string, Model[]]>> {
   const specs = (o.model ?? []).map(modelSpec);
-  if (specs.length === 0) return [[o.bundle ?? 'default', await openModel({ ...o, model: undefined })]];
-  const out: Array<[string, Model]> = [];
+  if (specs.length === 0) return [[o.bundle ?? 'default', await openReplicas(o, undefined)]];
+  const out: Array<[string, Model[]]> = [];
   try {
     for (const { name, path } of specs) {
       if (out.some(([n]) => n === name)) throw new UsageError(`--model: the name "${name}" is given twice: name them apart with NAME=PATH.`);
-      out.push([name, await openModel({ ...o, model: path })]);
+      out.push([name, await openReplicas(o, path)]);
     }
     return out;
   } catch (err) {
-    for (const [, m] of out) m.dispose();
+    for (const [, ms] of out) for (const m of ms) m.dispose();
     throw err;
   }
 }
@@ -158,6 +165,7 @@ export function serveCommand(): Command {
     .option('--max-duration <s>', 'longest audio per request, in seconds', positiveNumber('--max-duration'), 120)
     .option('--min-sample-rate <hz>', 'lowest source sample rate taken (below: 415 AUDIO_UNSUPPORTED_RATE)', positiveInt('--min-sample-rate'), 8000)
     .option('--max-sample-rate <hz>', 'highest source sample rate taken (above: 415 AUDIO_UNSUPPORTED_RATE)', positiveInt('--max-sample-rate'), 384000)
+    .option('--concurrency <n>', 'replicas of each model, each running its own batches (default: with neither this nor --threads, one 1-thread replica per core for a CPU model under 16 M parameters, else 1)', intWithin('--concurrency', 1, 64))
     .option('--audio-workers <n>', 'threads that decode and resample uploads, off the event loop, per model (default: one per four cores, 1 to 4; at most 64)', intWithin('--audio-workers', 1, 64))
     .option('--timeout-ms <ms>', 'per-request time limit, from arrival (an upload still arriving then: 408; no answer then: 504)', positiveInt('--timeout-ms'), 60000)
     .option('--max-uploads <n>', 'uploads in progress at once, beyond which the server answers 503 (uploads hold no queue place)', positiveInt('--max-uploads'), 64)
@@ -216,7 +224,8 @@ export function serveCommand(): Command {
         if (!LOOPBACK.test(o.host) && o.apiKey === undefined) {
           process.stderr.write(`wav2vec2 serve: warning: listening on ${o.host} without --api-key: anyone who can reach it can use it (see docs/serving.md, "Deployment")\n`);
         }
-        const described = models.map(([name, m]) => `${models.length > 1 ? `${name}${name === models[0]![0] ? ' (default)' : ''}: ` : ''}${m.info.file}, ${grouping(app, name)}`);
+        const described = models.map(([name, ms]) => `${models.length > 1 ? `${name}${name === models[0]![0] ? ' (default)' : ''}: ` : ''}${ms[0]!.info.file}, ` +
+          `${ms.length > 1 ? `${ms.length} replicas, ` : ''}${grouping(app, name)}`);
         if (o.page) process.stdout.write(`wav2vec2 serve: live transcription page at ${address}/\n`);
         process.stdout.write(`wav2vec2 serve: listening on ${address} (model ${described.join('; ')}; batches of up to ${o.maxBatchSize}` +
           `${o.strictModels ? '; unknown model names refused' : ''})\n`);
@@ -225,7 +234,7 @@ export function serveCommand(): Command {
         process.off('SIGINT', stop);
         process.stdout.write('wav2vec2 serve: stopped\n');
       } finally {
-        for (const [, m] of models) m.dispose();
+        for (const [, ms] of models) for (const m of ms) m.dispose();
       }
     });
   return cmd;

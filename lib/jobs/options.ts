@@ -55,7 +55,7 @@ export interface BatchJobOptions {
   /**
    * Intra-op threads per model replica. When neither this nor `concurrency` is given, a CPU model's size decides:
    * under 16 M parameters one single-threaded replica per core (up to 8), otherwise one replica on every core
-   * (lib/jobs/replicas.ts has the measurements).
+   * (lib/replicas.ts has the measurements).
    */
   threads?: number;
   /** Model replicas running at once, each on its own inference thread (default: see `threads`; 1 on CUDA). */

@@ -25,7 +25,7 @@ import { JobStore } from './store';
 import { windowPlan, type WindowPlan } from './windows';
 import { speechPlan, type SpeechPlan } from './speech-pieces';
 import { AudioPool } from '../pipeline/audio';
-import { loadReplicas } from './replicas';
+import { loadReplicas } from '../replicas';
 
 export type { InputFeed } from './produce';
 

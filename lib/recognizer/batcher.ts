@@ -1,7 +1,7 @@
 /**
- * The dynamic batcher: a FIFO of waiting requests and one batch running at a time. One at a time on purpose:
- * the model runs its calls one after another anyway, and while a batch runs the next requests pile up and
- * form the next batch, which is where batching pays off under load.
+ * The dynamic batcher: a FIFO of waiting requests and one batch running at a time per slot (a model replica).
+ * One at a time on purpose: a replica runs its calls one after another anyway, and while a batch runs the next
+ * requests pile up and form the next batch, which is where batching pays off under load.
  *
  * A batch is the oldest request plus the queued requests that may share its batch (same operation, a length
  * the grouping policy accepts), up to maxBatchSize. It leaves when it is full, when its oldest request has
@@ -26,6 +26,8 @@ export interface BatcherOptions {
   maxBatchSamples: number;
   maxWaitMs: number;
   grouping: GroupingPolicy;
+  /** Batches that may run at once, one per model replica (default 1). */
+  slots?: number;
 }
 
 /**
@@ -61,17 +63,20 @@ export function pickGroup<J extends Queued>(queue: readonly J[], policy: Groupin
 
 export class Batcher<J extends Queued> {
   readonly #options: BatcherOptions;
-  readonly #run: (batch: J[]) => Promise<void>;
+  readonly #run: (batch: J[], slot: number) => Promise<void>;
   readonly #queue: J[] = [];
+  /** Slots with no batch running. */
+  readonly #free: number[];
   #running = 0;
   #timer: NodeJS.Timeout | null = null;
   #draining = false;
   #idleWaiters: Array<() => void> = [];
 
-  /** `run` executes one batch; it must settle every request itself and should not reject. */
-  constructor(options: BatcherOptions, run: (batch: J[]) => Promise<void>) {
+  /** `run` executes one batch on `slot`; it must settle every request itself and should not reject. */
+  constructor(options: BatcherOptions, run: (batch: J[], slot: number) => Promise<void>) {
     this.#options = options;
     this.#run = run;
+    this.#free = Array.from({ length: options.slots ?? 1 }, (_, i) => i).reverse();
   }
 
   /** Requests waiting for a batch. */
@@ -79,7 +84,7 @@ export class Batcher<J extends Queued> {
     return this.#queue.length;
   }
 
-  /** Requests in the batch that is running now (0 when idle). */
+  /** Requests in the batches running now (0 when idle). */
   get running(): number {
     return this.#running;
   }
@@ -116,34 +121,36 @@ export class Batcher<J extends Queued> {
   }
 
   #schedule(): void {
-    if (this.#running > 0) return;
     if (this.#queue.length === 0) {
       this.#clearTimer();
-      for (const w of this.#idleWaiters.splice(0)) w();
+      if (this.#running === 0) for (const w of this.#idleWaiters.splice(0)) w();
       return;
     }
     const { maxBatchSize, maxBatchSamples, maxWaitMs, grouping } = this.#options;
-    const group = pickGroup(this.#queue, grouping, maxBatchSize, maxBatchSamples);
-    const waited = performance.now() - group[0]!.enqueuedAt;
-    // Full: no more requests fit (by count or by padded size), so waiting would gain nothing.
-    const full = group.length >= maxBatchSize || group.reduce((m, j) => Math.max(m, j.length), 0) * (group.length + 1) > maxBatchSamples;
-    if (full || waited >= maxWaitMs || this.#draining) {
-      this.#dispatch(group);
-    } else if (!this.#timer) {
-      this.#timer = setTimeout(() => {
-        this.#timer = null;
-        this.#schedule();
-      }, Math.max(0, Math.ceil(maxWaitMs - waited)));
+    while (this.#free.length > 0 && this.#queue.length > 0) {
+      const group = pickGroup(this.#queue, grouping, maxBatchSize, maxBatchSamples);
+      const waited = performance.now() - group[0]!.enqueuedAt;
+      // Full: no more requests fit (by count or by padded size), so waiting would gain nothing.
+      const full = group.length >= maxBatchSize || group.reduce((m, j) => Math.max(m, j.length), 0) * (group.length + 1) > maxBatchSamples;
+      if (!(full || waited >= maxWaitMs || this.#draining)) {
+        this.#timer ??= setTimeout(() => {
+          this.#timer = null;
+          this.#schedule();
+        }, Math.max(0, Math.ceil(maxWaitMs - waited)));
+        return;
+      }
+      this.#dispatch(group, this.#free.pop()!);
     }
   }
 
-  #dispatch(group: J[]): void {
+  #dispatch(group: J[], slot: number): void {
     this.#clearTimer();
     for (const j of group) this.#queue.splice(this.#queue.indexOf(j), 1);
-    this.#running = group.length;
+    this.#running += group.length;
     // run() settles its requests; a rejection here would be a bug in it, and must not stop the queue.
-    this.#run(group).catch(() => undefined).finally(() => {
-      this.#running = 0;
+    this.#run(group, slot).catch(() => undefined).finally(() => {
+      this.#running -= group.length;
+      this.#free.push(slot);
       this.#schedule();
     });
   }

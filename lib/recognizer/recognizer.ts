@@ -1,13 +1,14 @@
 /**
- * createRecognizer / Recognizer: many concurrent callers, one model. Requests are decoded and checked on their
- * own (a bad input fails only its caller), queued with a bound (OVERLOADED beyond it), grouped into batches that
- * give every item exactly what it would get alone (see policy.ts), run off the event loop by the model's
- * inference thread, then split and decoded per caller.
+ * createRecognizer / Recognizer: many concurrent callers, one model (in one or more replicas). Requests are decoded
+ * and checked on their own (a bad input fails only its caller), queued with a bound (OVERLOADED beyond it), grouped
+ * into batches that give every item exactly what it would get alone (see policy.ts), run off the event loop by a
+ * free replica's inference thread, then split and decoded per caller.
  */
 import { Wav2Vec2Error, invalid } from '../errors';
 import { isFiniteNumber, isInteger, isObject, isPositiveInteger } from '../is';
 import { Model, type Device, type DType } from '../model';
 import { loadModel } from '../load';
+import { loadReplicas } from '../replicas';
 import type { Tensor } from '../tensor';
 import { createDecoder, padToReceptiveField, type BoundDecoder, type DecoderOptions, type WordTiming } from '../transcribe';
 import { DEFAULT_MODEL_PATH } from '../paths';
@@ -18,12 +19,22 @@ import { AudioPool, checkBudget, type AudioBudget } from '../pipeline/audio';
 import { DEFAULT_MAX_PADDING, groupingFor, type GroupingPolicy } from './policy';
 
 export interface RecognizerOptions {
-  /** A model file (its manifest beside it) or a loaded Model (then close() leaves it loaded). Default: the embedded model. */
-  model?: string | Model;
+  /**
+   * A model file (its manifest beside it), a loaded Model, or loaded replicas of one model (then close() leaves them
+   * loaded). Default: the embedded model.
+   */
+  model?: string | Model | Model[];
   /** For a model loaded from a path: 'cpu' (default), 'cuda' or 'cuda:N'. */
   device?: Device;
   dtype?: DType;
+  /**
+   * For a model loaded from a path: intra-op threads per replica. With neither this nor `concurrency`, a CPU model's
+   * size decides, as in batch jobs: under 16 M parameters one single-threaded replica per core (up to 8), otherwise
+   * one replica on every core (lib/replicas.ts).
+   */
   threads?: number;
+  /** For a model loaded from a path: replicas, each running its own batches on its own inference thread. */
+  concurrency?: number;
   /** Most requests in one batch (default 8; 1 turns batching off). */
   maxBatchSize?: number;
   /**
@@ -148,18 +159,24 @@ export async function createRecognizer(options: RecognizerOptions = {}): Promise
   if (decoderOptions.decoder !== undefined && decoderOptions.decoder !== 'greedy' && decoderOptions.decoder !== 'beam') {
     throw invalid('INVALID_INPUT', 'decoder', "'greedy' or 'beam'", decoderOptions.decoder);
   }
-  const given = options.model instanceof Model ? options.model : null;
+  const given = options.model instanceof Model ? [options.model]
+    : Array.isArray(options.model) && options.model.length > 0 && options.model.every((m) => m instanceof Model) ? options.model : null;
   if (options.model !== undefined && !given && typeof options.model !== 'string') {
-    throw invalid('INVALID_INPUT', 'model', 'a model file path or a Model from loadModel()', options.model);
+    throw invalid('INVALID_INPUT', 'model', 'a model file path, a Model from loadModel() or an array of replicas of one', options.model);
   }
-  if (given && (options.device !== undefined || options.dtype !== undefined || options.threads !== undefined)) {
-    throw invalid('INVALID_INPUT', 'options', 'device, dtype and threads only with a model path (a loaded Model has its own)', options);
+  if (given && (options.device !== undefined || options.dtype !== undefined || options.threads !== undefined || options.concurrency !== undefined)) {
+    throw invalid('INVALID_INPUT', 'options', 'device, dtype, threads and concurrency only with a model path (a loaded Model has its own)', options);
   }
-  const model = given ?? await loadModel((options.model as string | undefined) ?? DEFAULT_MODEL_PATH, {
+  if (options.concurrency !== undefined && !(isPositiveInteger(options.concurrency) && options.concurrency <= 64)) {
+    throw invalid('INVALID_INPUT', 'concurrency', 'an integer within [1, 64]', options.concurrency);
+  }
+  const load = {
     ...(options.device !== undefined ? { device: options.device } : {}),
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
-    ...(options.threads !== undefined ? { threads: options.threads } : {}),
-  });
+  };
+  const open = (threads: number) => loadModel((options.model as string | undefined) ?? DEFAULT_MODEL_PATH, { ...load, ...(threads ? { threads } : {}) });
+  const replicas = given ?? await loadReplicas(open, { concurrency: options.concurrency, threads: options.threads });
+  const model = replicas[0]!;
   try {
     let decoder: BoundDecoder | Wav2Vec2Error;
     try {
@@ -171,10 +188,10 @@ export async function createRecognizer(options: RecognizerOptions = {}): Promise
     }
     // The first request must not wait for a worker to start (a server may give it 100 ms).
     await audio.pool.start();
-    return new Recognizer(model, !given, decoder, { ...limits, grouping: groupingFor(model, limits.maxPadding) }, audio);
+    return new Recognizer(replicas, !given, decoder, { ...limits, grouping: groupingFor(model, limits.maxPadding) }, audio);
   } catch (err) {
     await audio.pool.close();
-    if (!given) model.dispose();
+    if (!given) for (const m of replicas) m.dispose();
     throw err;
   }
 }
@@ -225,7 +242,11 @@ function checkSignal(signal: unknown): AbortSignal | undefined {
 }
 
 export class Recognizer {
+  /** The model (its first replica). */
   readonly model: Model;
+  /** How many replicas run batches at once. */
+  readonly replicas: number;
+  readonly #models: Model[];
   /** How requests are grouped for this model (see policy.ts). */
   readonly grouping: GroupingPolicy;
   readonly maxBatchSize: number;
@@ -243,10 +264,13 @@ export class Recognizer {
   #featureLayers: number | null;
 
   /** @internal use createRecognizer() */
-  constructor(model: Model, ownsModel: boolean, decoder: BoundDecoder | Wav2Vec2Error,
+  constructor(models: Model[], ownsModel: boolean, decoder: BoundDecoder | Wav2Vec2Error,
     o: { maxBatchSize: number; maxBatchSeconds: number; maxWaitMs: number; maxQueue: number; maxDuration: number; grouping: GroupingPolicy },
     audio: { budget: AudioBudget; pool: AudioPool }) {
+    const model = models[0]!;
     this.model = model;
+    this.replicas = models.length;
+    this.#models = models;
     this.grouping = o.grouping;
     this.maxBatchSize = o.maxBatchSize;
     this.#ownsModel = ownsModel;
@@ -256,7 +280,8 @@ export class Recognizer {
     this.#featureDim = model.manifest?.embedDim ?? null;
     this.#featureLayers = model.info.numLayers;
     const maxBatchSamples = Math.round(o.maxBatchSeconds * model.sampleRate);
-    this.#batcher = new Batcher<Job>({ maxBatchSize: o.maxBatchSize, maxBatchSamples, maxWaitMs: o.maxWaitMs, grouping: o.grouping }, (batch) => this.#runBatch(batch));
+    this.#batcher = new Batcher<Job>({ maxBatchSize: o.maxBatchSize, maxBatchSamples, maxWaitMs: o.maxWaitMs, grouping: o.grouping, slots: models.length },
+      (batch, slot) => this.#runBatch(batch, this.#models[slot]!));
   }
 
   get closed(): boolean {
@@ -357,7 +382,7 @@ export class Recognizer {
       while (this.#preparing.size > 0) await Promise.allSettled([...this.#preparing]);
       await this.#batcher.idle();
       await this.#audio.pool.close();
-      if (this.#ownsModel) this.model.dispose();
+      if (this.#ownsModel) for (const m of this.#models) m.dispose();
     })();
     this.#closing = { drain, done };
     return done;
@@ -436,14 +461,14 @@ export class Recognizer {
     }
   }
 
-  async #runBatch(batch: Job[]): Promise<void> {
+  async #runBatch(batch: Job[], model: Model): Promise<void> {
     const live = batch.filter((j) => !j.settled);
     if (live.length === 0) return;
     const op = live[0]!.op;
     const t0 = performance.now();
     let retriedAlone = false;
     try {
-      const outs = await this.#infer(live, op);
+      const outs = await this.#infer(model, live, op);
       live.forEach((j, i) => this.#settle(j, outs[i]!));
     } catch (err) {
       if (live.length > 1 && !(err instanceof Wav2Vec2Error && err.code === 'DISPOSED')) {
@@ -453,7 +478,7 @@ export class Recognizer {
         for (const j of live) {
           if (j.settled) continue;
           try {
-            this.#settle(j, (await this.#infer([j], op))[0]!);
+            this.#settle(j, (await this.#infer(model, [j], op))[0]!);
           } catch (e) {
             this.#settle(j, e instanceof Error ? e : new Wav2Vec2Error('INFERENCE_FAILED', String(e)));
           }
@@ -473,14 +498,14 @@ export class Recognizer {
     }
   }
 
-  /** One model call for `jobs` (same op); returns each job's own tensors, cut to its valid frames. */
-  async #infer(jobs: Job[], op: Op): Promise<Tensor[][]> {
+  /** One call of `model` for `jobs` (same op); returns each job's own tensors, cut to its valid frames. */
+  async #infer(model: Model, jobs: Job[], op: Op): Promise<Tensor[][]> {
     const input = jobs.length === 1 ? jobs[0]!.samples : jobs.map((j) => j.samples);
     if (op.kind === 'transcribe') {
-      const { emissions, lengths } = await this.model.forward(input);
+      const { emissions, lengths } = await model.forward(input);
       return jobs.map((_, b) => [itemOf(emissions, b, lengths[b]!, false)]);
     }
-    const { features, lengths } = await this.model.extractFeatures(input, op.numLayers === null ? {} : { numLayers: op.numLayers });
+    const { features, lengths } = await model.extractFeatures(input, op.numLayers === null ? {} : { numLayers: op.numLayers });
     // Copies where an item is part of a larger buffer: a caller keeps only its own features, not the whole batch's.
     return jobs.map((_, b) => features.map((f) => itemOf(f, b, lengths[b]!, true)));
   }

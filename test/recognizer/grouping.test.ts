@@ -1,6 +1,6 @@
-/** pickGroup: which waiting requests go with the oldest one. */
+/** pickGroup: which waiting requests go with the oldest one; the Batcher's slots (one batch per model replica). */
 import assert from 'node:assert/strict';
-import { pickGroup, type Queued } from '../../lib/recognizer/batcher';
+import { Batcher, pickGroup, type Queued } from '../../lib/recognizer/batcher';
 import { extractorNorm, groupingFor } from '../../lib/recognizer/policy';
 
 const q = (...specs: Array<[string, number]>): Queued[] => specs.map(([key, length], i) => ({ key, length, enqueuedAt: i }));
@@ -36,6 +36,55 @@ describe('recognizer batcher: grouping', () => {
 
   it('an empty queue gives an empty group', () => {
     assert.deepEqual(pickGroup([], { kind: 'equal-length' }, 4), []);
+  });
+});
+
+describe('recognizer batcher: slots', () => {
+  /** A batcher whose batches finish when the test says; records [slot, lengths] of each batch as it starts. */
+  function recording(slots: number) {
+    const started: Array<[number, number[]]> = [];
+    const finish: Array<() => void> = [];
+    const batcher = new Batcher<Queued>({ maxBatchSize: 2, maxBatchSamples: Infinity, maxWaitMs: 60000, grouping: { kind: 'equal-length' }, slots }, (batch, slot) => {
+      started.push([slot, batch.map((j) => j.length)]);
+      return new Promise<void>((resolve) => finish.push(resolve));
+    });
+    return { batcher, started, finish };
+  }
+  const job = (length: number): Queued => ({ key: 't', length, enqueuedAt: performance.now() });
+  const tick = () => new Promise<void>((r) => setImmediate(r));
+
+  it('runs one batch per slot at once, each on its own slot, and the next when a slot frees', async () => {
+    const { batcher, started, finish } = recording(2);
+    for (const n of [100, 100, 200, 300, 300]) batcher.push(job(n));
+    // The two 100s fill a batch and leave; the rest waits for company until draining sends it off.
+    batcher.drain();
+    await tick();
+    // Two slots: two batches started (two 100s, then the 200 alone), the 300s wait.
+    assert.deepEqual(started, [[0, [100, 100]], [1, [200]]]);
+    assert.equal(batcher.running, 3);
+    assert.equal(batcher.queued, 2);
+    finish[1]!();
+    await tick();
+    await tick();
+    assert.deepEqual(started[2], [1, [300, 300]]);
+    finish[0]!();
+    finish[2]!();
+    await batcher.idle();
+    assert.equal(batcher.running, 0);
+  });
+
+  it('one slot (the default) runs one batch at a time', async () => {
+    const { batcher, started, finish } = recording(1);
+    for (const n of [100, 200]) batcher.push(job(n));
+    batcher.drain();
+    await tick();
+    assert.deepEqual(started, [[0, [100]]]);
+    finish[0]!();
+    await tick();
+    await tick();
+    assert.deepEqual(started, [[0, [100]], [0, [200]]]);
+    finish[1]!();
+    await batcher.idle();
   });
 });
 

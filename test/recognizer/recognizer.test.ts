@@ -108,6 +108,30 @@ describe('recognizer', function () {
       assert.ok(rec.model.disposed, 'a recognizer disposes the model it loaded');
     });
 
+    it('replicas (concurrency): batches run on several at once, each result as the model alone gives it', async () => {
+      const rec = await createRecognizer({ model: DEFAULT_MODEL, concurrency: 2, threads: 1, maxBatchSize: 1, maxWaitMs: 0 });
+      try {
+        assert.equal(rec.replicas, 2);
+        const clips = [clip(16000, 0, 1), clip(20000, 3000, 2), clip(24000, 500, 0.5), clip(18000, 9000)];
+        let most = 0;
+        let settled = false;
+        const watch = (async () => {
+          while (!settled) {
+            most = Math.max(most, rec.stats().running);
+            await new Promise((r) => setImmediate(r));
+          }
+        })();
+        const { results, batches } = await concurrently(rec, clips).finally(() => (settled = true));
+        await watch;
+        assert.equal(batches.length, 4);
+        assert.equal(most, 2, 'two batches (of one) ran at once');
+        await assertSameAsAlone(rec.model, clips, results);
+      } finally {
+        await rec.close();
+      }
+      assert.ok(rec.model.disposed);
+    });
+
     it('features: checkShape sees the exact shape before the model runs, and a throw there refuses the request', async () => {
       const rec = await createRecognizer({ model: DEFAULT_MODEL, threads: 1, maxWaitMs: 0 });
       try {
@@ -289,6 +313,7 @@ describe('recognizer', function () {
       await rejectsCode(createRecognizer({ model: 3 as never }), 'INVALID_INPUT', /model/);
       await rejectsCode(createRecognizer({ model: '/nonexistent/m.pt' }), 'MODEL_NOT_FOUND');
       await rejectsCode(createRecognizer({ model: DEFAULT_MODEL, decoder: 'viterbi' as never }), 'INVALID_INPUT', /decoder/);
+      await rejectsCode(createRecognizer({ model: DEFAULT_MODEL, concurrency: 0 }), 'INVALID_INPUT', /concurrency/);
     });
 
     it('a model without labels serves features; transcribe says why it cannot decode', async () => {

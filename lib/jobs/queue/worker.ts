@@ -22,7 +22,7 @@ import type { Device, Model } from '../../model';
 import { keyOf } from '../inputs';
 import { checkJobOptions } from '../options';
 import { jobSettings, prepareJob, runInputs } from '../run';
-import { loadReplicas } from '../replicas';
+import { loadReplicas } from '../../replicas';
 import { JobStore } from '../store';
 import { PushFeed } from './feed';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics';

@@ -1,5 +1,5 @@
 /**
- * How many replicas of a model a batch job runs on a CPU, and with how many intra-op threads each, when the caller
+ * How many replicas of a model a batch job or a Recognizer runs on a CPU, and with how many intra-op threads each, when the caller
  * chose neither (`concurrency`, `threads`).
  *
  * Why it depends on the model's size (bench:batch, 200 files, 2 cores, AMD EPYC with AVX-512; docs/batch.md):
@@ -11,7 +11,7 @@
  * So: one single-threaded replica per core below SMALL_MODEL_PARAMETERS, one replica with every core above it.
  */
 import { availableParallelism } from 'node:os';
-import type { Model } from '../model';
+import type { Model } from './model';
 
 /** Models with fewer parameters run as one single-threaded replica per core. */
 export const SMALL_MODEL_PARAMETERS = 16_000_000;
