@@ -1,6 +1,13 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { Command } from 'commander';
+import { PACKAGE_ROOT } from '../paths';
 
-/** `wav2vec2 bench`: the benchmark of `npm run bench` (bench/core.ts), from the installed package. */
+/**
+ * `wav2vec2 bench`: the benchmark of `npm run bench` (bench/core.ts), from the installed package. It runs as a child
+ * process of its own rather than an import: the library does not depend on the benchmark (bench/ sits above lib/),
+ * and the benchmark's plotting and worker code stay out of every other command.
+ */
 export function benchCommand(): Command {
   return new Command('bench')
     .description('benchmark this package against Python (torch.jit) and onnxruntime-node on the same models, inputs and threads')
@@ -16,8 +23,14 @@ export function benchCommand(): Command {
         ...(o.quick ? ['--quick'] : []), ...(o.models ? ['--models', o.models] : []), ...(o.threads ? ['--threads', o.threads] : []),
         ...(o.reps ? ['--reps', o.reps] : []), '--device', o.device, ...(o.model ? ['--model', o.model] : []), ...(o.e2e ? [] : ['--no-e2e']),
       ];
-      // Loaded on use: the benchmark pulls in the plotting and worker code that other commands never need.
-      const { main } = await import('../../bench/core.js');
-      await main(argv);
+      // Compiled (the installed package: dist/lib/cli) runs dist/bench/core.js; from source, bench/core.ts with tsx.
+      const compiled = !__filename.endsWith('.ts');
+      const entry = join(PACKAGE_ROOT, ...(compiled ? ['dist', 'bench', 'core.js'] : ['bench', 'core.ts']));
+      const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), entry, ...argv], { stdio: 'inherit' });
+      const code = await new Promise<number>((resolve) => {
+        child.on('error', () => resolve(1));
+        child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+      });
+      process.exitCode = code;
     });
 }
