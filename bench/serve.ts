@@ -161,10 +161,10 @@ async function main(): Promise<void> {
   const clips = await makeClips();
   console.log(`clips: ${clips.map((c) => `${c.seconds} s`).join(', ')}; ${SECONDS} s per run, ${CONNECTIONS} clients`);
   const runs: RunResult[] = [];
-  runs.push(await run('batching off', ['--max-batch-size', '1', '--max-wait-ms', '0', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
-  runs.push(await run('batching on', ['--max-batch-size', '8', '--max-wait-ms', '20', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
+  runs.push(await run('batching off', ['--batch-size', '1', '--max-wait-ms', '0', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
+  runs.push(await run('batching on', ['--batch-size', '8', '--max-wait-ms', '20', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
   const overloadSeconds = Math.max(5, Math.round((SECONDS * 2) / 3));
-  runs.push(await run('overload', ['--max-batch-size', '8', '--max-wait-ms', '20', '--max-queue', '16', '--timeout-ms', '30000'], CONNECTIONS * 8, overloadSeconds, clips));
+  runs.push(await run('overload', ['--batch-size', '8', '--max-wait-ms', '20', '--max-queue', '16', '--request-timeout-ms', '30000'], CONNECTIONS * 8, overloadSeconds, clips));
 
   const overload = runs[2]!;
   const survived = overload.healthAfter === 200 && overload.exitCode === 0;

@@ -14,6 +14,7 @@ import { GreedyCTCDecoder } from '../decode';
 import { Wav2Vec2Error, invalid } from '../errors';
 import { type Model } from '../model';
 import { loadModel } from '../load';
+import { DEFAULT_MODEL_PATH } from '../paths';
 import { createDecoder, type BoundDecoder } from '../transcribe';
 import { Committer, type JobTotals, type QueuedPiece } from './commit';
 import { consume } from './consume';
@@ -35,13 +36,14 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   const out = resolve(options.out);
 
   // Replicas: the given models, or `concurrency` loads of the file.
-  const given = typeof options.model === 'string' ? null : Array.isArray(options.model) ? options.model : [options.model];
+  const source = options.model ?? DEFAULT_MODEL_PATH;
+  const given = typeof source === 'string' ? null : Array.isArray(source) ? source : [source];
   const models: Model[] = [];
   try {
     if (given) models.push(...given);
     else {
       const load = { ...(options.device ? { device: options.device } : {}), ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.threads ? { threads: options.threads } : {}) };
-      for (let i = 0; i < o.concurrency; i++) models.push(await loadModel(options.model as string, load));
+      for (let i = 0; i < o.concurrency; i++) models.push(await loadModel(source as string, load));
     }
     return await runWithModels(options, o, inputs, out, models);
   } finally {
@@ -52,12 +54,13 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
 async function settingsOf(options: BatchJobOptions, o: CheckedOptions, model: Model, plan: WindowPlan | SpeechPlan): Promise<Record<string, unknown>> {
   const file = model.info.file;
   const size = await stat(file).then((s) => s.size, () => null);
-  const d = options.decoder ?? {};
+  const d = o.decoder;
   return {
     model: { file, bytes: size, dtype: model.info.dtype },
     text: o.text,
     decoder: o.text ? {
-      kind: d.decoder ?? 'greedy',
+      // `kind`, as job.json has always recorded it, so that folders made before `type` still resume.
+      kind: d.type ?? 'greedy',
       lm: typeof d.lm === 'string' ? resolve(d.lm) : d.lm ? 'object' : null,
       lexicon: typeof d.lexicon === 'string' ? resolve(d.lexicon) : d.lexicon ? 'object' : null,
       hotwords: d.hotwords ?? null, beamSize: d.beamSize ?? null, lmWeight: d.lmWeight ?? null, wordScore: d.wordScore ?? null,
@@ -95,7 +98,7 @@ export function prepareJob(options: BatchJobOptions, o: CheckedOptions, models: 
     ? speechPlan(o.speech, model.sampleRate, model.frameStride, model.receptiveField)
     : windowPlan(o.windowSeconds, o.strideSeconds, model.sampleRate, model.frameStride, model.receptiveField);
   // Decoder options are checked (and files like the LM loaded) before the output folder is touched.
-  const bound = o.text ? createDecoder(model, options.decoder ?? {}) : null;
+  const bound = o.text ? createDecoder(model, o.decoder) : null;
   const greedy = bound?.kind === 'greedy'
     ? new GreedyCTCDecoder(model.labels!, { blank: model.manifest?.blank ?? 0, wordDelimiter: model.manifest?.wordDelimiter ?? null, frameStride: model.frameStride, sampleRate: model.sampleRate })
     : null;
