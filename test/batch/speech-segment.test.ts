@@ -136,7 +136,7 @@ describe('batch: long files cut on speech', function () {
         assert.match(r.stderr, pattern, flags.join(' '));
         assert.equal(r.stderr.trim().split('\n').length <= 2, true, r.stderr);
         // A bad value reaches runBatchJob's check (exit 1, INVALID_INPUT); the rest stop at the command line.
-        assert.equal(r.status, flags.includes('0.05') ? 1 : 2, `${flags.join(' ')}: ${r.stderr}`);
+        assert.equal(r.status, flags.includes('50') ? 1 : 2, `${flags.join(' ')}: ${r.stderr}`);
       }
     });
   });
