@@ -202,12 +202,12 @@ async function main(): Promise<void> {
   const clips = await makeClips();
   console.log(`clips: ${clips.map((c) => `${c.seconds} s`).join(', ')}; ${SECONDS} s per run, ${CONNECTIONS} clients`);
   const runs: RunResult[] = [];
-  runs.push(await run('batching off', ['--max-batch-size', '1', '--max-wait-ms', '0', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
-  runs.push(await run('batching on', ['--max-batch-size', '8', '--max-wait-ms', '20', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
+  runs.push(await run('batching off', ['--batch-size', '1', '--max-wait-ms', '0', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
+  runs.push(await run('batching on', ['--batch-size', '8', '--max-wait-ms', '20', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
   // The server's own choice of replicas and threads (no --threads: lib/replicas.ts decides by the model's size).
-  runs.push(await run('batching on, default replicas', ['--max-batch-size', '8', '--max-wait-ms', '20', '--max-queue', '256'], CONNECTIONS, SECONDS, clips, false));
+  runs.push(await run('batching on, default replicas', ['--batch-size', '8', '--max-wait-ms', '20', '--max-queue', '256'], CONNECTIONS, SECONDS, clips, false));
   const overloadSeconds = Math.max(5, Math.round((SECONDS * 2) / 3));
-  runs.push(await run('overload', ['--max-batch-size', '8', '--max-wait-ms', '20', '--max-queue', '16', '--timeout-ms', '30000'], CONNECTIONS * 8, overloadSeconds, clips, false));
+  runs.push(await run('overload', ['--batch-size', '8', '--max-wait-ms', '20', '--max-queue', '16', '--request-timeout-ms', '30000'], CONNECTIONS * 8, overloadSeconds, clips, false));
   const alone = await modelAlone(clips, SECONDS);
   const best = runs.filter((r) => r.name.startsWith('batching')).reduce((a, b) => (b.audioSecondsPerSecond > a.audioSecondsPerSecond ? b : a));
 

@@ -124,7 +124,7 @@ export function attackInputs(clips: Clip[]): AttackInput[] {
     // of its 4 layers × 192 dims is 18 MB against the 64 MiB cap, so a 110 s f32 request is an ordinary long request
     // (the cost of a 110 s inference is the server's documented bound, not an attack's); the f32 cap is pinned by
     // test/serve/feature-cap.test.ts with a lowered cap.
-    wav('features JSON of 110 s (over --max-feature-mb)', long, '413 INPUT_TOO_LONG', '/v1/features'),
+    wav('features JSON of 110 s (over --max-feature-bytes)', long, '413 INPUT_TOO_LONG', '/v1/features'),
     ...malformedMultipart(clips[0]!.body),
   ];
 }

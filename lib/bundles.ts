@@ -10,7 +10,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Wav2Vec2Error, invalid } from './errors';
+import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from './errors';
 import { isNonEmptyString, isObject } from './is';
 import { BUNDLE_FACTS, type BundleFacts, type BundleName, type BundleParams } from './bundles-table';
 import { MANIFEST_FORMAT, type ModelManifest, manifestPathFor, readManifest } from './manifest';
@@ -38,6 +38,11 @@ export interface BundleModelOptions extends Omit<LoadModelOptions, 'manifest' | 
   offline?: boolean;
   onProgress?: (p: ByteProgress) => void;
 }
+
+const BUNDLE_MODEL_OPTION_KEYS = optionKeys<BundleModelOptions>({
+  device: true, dtype: true, threads: true, maxAttentionBytes: true, optimize: true,
+  path: true, modelsDir: true, baseUrl: true, cacheDir: true, offline: true, onProgress: true,
+});
 
 /** torchaudio's `_get_state_dict` fetches every bundle checkpoint from here. */
 export const TORCHAUDIO_MODELS_URL = 'https://download.pytorch.org/torchaudio/models';
@@ -124,6 +129,7 @@ export class Bundle {
   async getModel(options: BundleModelOptions | string = {}): Promise<Model> {
     const o: BundleModelOptions = typeof options === 'string' ? { path: options } : options;
     if (!isObject(o)) throw invalid('INVALID_INPUT', 'options', 'an object or a path', options);
+    checkOptionKeys('getModel options', o, BUNDLE_MODEL_OPTION_KEYS);
     if (o.path !== undefined && !isNonEmptyString(o.path)) throw invalid('INVALID_INPUT', 'path', 'a file or directory path', o.path);
     if (o.modelsDir !== undefined && !isNonEmptyString(o.modelsDir)) throw invalid('INVALID_INPUT', 'modelsDir', 'a directory path', o.modelsDir);
     for (const k of ['baseUrl', 'cacheDir'] as const) {

@@ -105,3 +105,23 @@ export function describe(value: unknown): string {
 export function invalid(code: ErrorCode, what: string, expected: string, got: unknown, hint?: string): Wav2Vec2Error {
   return new Wav2Vec2Error(code, `${what}: expected ${expected}, got ${describe(got)}.${hint ? ' ' + hint : ''}`);
 }
+
+/**
+ * The keys of an options interface, written once as `{ key: true, ... }`: the compiler checks the list against the
+ * interface (a key missing or extra is a type error), so the runtime check below never drifts from the types.
+ */
+export function optionKeys<T>(keys: { [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.keys(keys);
+}
+
+/**
+ * Options objects reject keys they do not know: a misspelt or misplaced option (`{ decoder: { kind: 'beam' } }`) is
+ * an error that names it, never a default silently used. `what` names the object in the message.
+ */
+export function checkOptionKeys(what: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new Wav2Vec2Error('INVALID_INPUT', `${what}: unknown option ${JSON.stringify(key)}; expected one of ${known.join(', ')}.`);
+    }
+  }
+}

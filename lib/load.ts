@@ -9,16 +9,18 @@ import { join } from 'node:path';
 import { buildModel, type ManifestExtra } from './builder';
 import { readCheckpoint } from './checkpoint';
 import type { Checkpoint } from './checkpoint/types';
-import { Wav2Vec2Error, invalid } from './errors';
+import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from './errors';
 import { resolveModelSource } from './hub';
 import { isNonEmptyString, isObject } from './is';
+import { DEFAULT_MODEL_PATH } from './paths';
 import { checkLoadOptions, loadScriptModel, type HubOptions, type LoadModelOptions, type Model } from './model';
 
 /**
  * Loads a model from a TorchScript `.pt` file, a checkpoint folder in the Hugging Face layout, or a Hugging Face
  * repo id (`org/name`, optionally `@revision`). An existing path always wins over a repo id of the same spelling.
+ * Without a source (or with `undefined`), the embedded default model (DEFAULT_MODEL_PATH).
  */
-export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<Model> {
+export async function loadModel(source: string = DEFAULT_MODEL_PATH, options: LoadModelOptions = {}): Promise<Model> {
   if (!isNonEmptyString(source)) {
     throw invalid('INVALID_INPUT', 'model', 'a TorchScript file, a checkpoint folder or a Hugging Face repo id', source);
   }
@@ -57,9 +59,12 @@ function languageModelOf(checkpoint: Checkpoint): ManifestExtra {
   return lm ? { languageModel: { arpa: lm.arpa, lmWeight: lm.alpha, wordScore: lm.beta } } : {};
 }
 
+const HUB_OPTION_KEYS = optionKeys<HubOptions>({ revision: true, endpoint: true, token: true, cacheDir: true, offline: true, timeoutMs: true, onProgress: true });
+
 function checkHubOptions(hub: HubOptions | undefined): void {
   if (hub === undefined) return;
   if (!isObject(hub as unknown)) throw invalid('INVALID_INPUT', 'hub', 'an object', hub);
+  checkOptionKeys('hub options', hub, HUB_OPTION_KEYS);
   for (const k of ['revision', 'endpoint', 'cacheDir'] as const) {
     if (hub[k] !== undefined && !isNonEmptyString(hub[k])) throw invalid('INVALID_INPUT', `hub.${k}`, 'a non-empty string', hub[k]);
   }

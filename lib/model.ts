@@ -5,7 +5,7 @@
 import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULT_MODEL_PATH } from './paths';
-import { Wav2Vec2Error, invalid } from './errors';
+import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from './errors';
 import { isInteger, isNonEmptyString, isObject, isPositiveInteger } from './is';
 import { type Batch, type ModelInput, makeBatch, normalizeItems } from './batch';
 import { type ModelManifest, STANDARD_CONV_LAYERS, framesFor, manifestPathFor, readManifest, validateManifest } from './manifest';
@@ -149,9 +149,14 @@ function describeHead(head: Buffer): string {
   return /^[\x20-\x7e\s]+$/.test(text) ? `the text ${JSON.stringify(text)}` : `the bytes ${head.toString('hex')}`;
 }
 
+const FORWARD_OPTION_KEYS = optionKeys<ForwardOptions>({ lengths: true, normalize: true });
+const FEATURES_OPTION_KEYS = optionKeys<ExtractFeaturesOptions>({ lengths: true, normalize: true, numLayers: true });
+const LOAD_OPTION_KEYS = optionKeys<LoadModelOptions>({ device: true, dtype: true, threads: true, manifest: true, maxAttentionBytes: true, optimize: true, hub: true });
+
 /** The options every model source shares (a TorchScript file, a checkpoint built natively), checked. */
 export function checkLoadOptions(options: LoadModelOptions): { device: Device; dtype: DType; threads: number; optimize: boolean; maxAttentionBytes: number } {
   if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+  checkOptionKeys('loadModel options', options, LOAD_OPTION_KEYS);
   const device = options.device ?? 'cpu';
   if (typeof device !== 'string' || !DEVICE_RE.test(device)) throw invalid('INVALID_INPUT', 'device', "'cpu', 'cuda' or 'cuda:N'", device);
   const dtype = options.dtype ?? 'float32';
@@ -259,6 +264,7 @@ export class Model {
    * back as one zero-padded batch.
    */
   async forward(input: ModelInput, options: ForwardOptions = {}): Promise<ForwardResult> {
+    if (isObject(options as unknown)) checkOptionKeys('forward options', options, FORWARD_OPTION_KEYS);
     const batch = this.#prepare(input, options);
     if (batch.ragged && this.info.convention === 'traced') {
       const items = await this.#perItem(batch, (x) => this.#native.forward(x, [1, x.length], null).then((r) => [r.emissions]));
@@ -276,6 +282,7 @@ export class Model {
   /** Per-layer transformer features, as torchaudio's `extract_features`. */
   async extractFeatures(input: ModelInput, options: ExtractFeaturesOptions = {}): Promise<FeaturesResult> {
     if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+    checkOptionKeys('extractFeatures options', options, FEATURES_OPTION_KEYS);
     const { numLayers } = options;
     if (numLayers !== undefined && !isInteger(numLayers)) throw invalid('INVALID_INPUT', 'numLayers', 'an integer', numLayers);
     if (!this.info.hasExtractFeatures && !this.disposed) {

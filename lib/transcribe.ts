@@ -5,15 +5,23 @@
 import { loadAudio, type AudioInput } from './audio';
 import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type Hotwords, type WordSpan } from './decode';
 import { checkHotwords } from './decode/hotwords';
-import { Wav2Vec2Error, invalid } from './errors';
+import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from './errors';
 import { isObject, isPositiveInteger } from './is';
 import { manifestPathFor } from './manifest';
 import type { Model } from './model';
 import type { Tensor } from './tensor';
 
+export type DecoderType = 'greedy' | 'beam';
+
+/**
+ * The decoder, as every front end takes it (createDecoder, transcribe, createRecognizer, runBatchJob,
+ * enqueueBatchJob): 'greedy', 'beam', or the full options.
+ */
+export type DecoderSpec = DecoderType | DecoderOptions;
+
 export interface DecoderOptions {
-  /** 'greedy' (default) or 'beam'. */
-  decoder?: 'greedy' | 'beam';
+  /** 'greedy' (default) or 'beam'; the beam-search options below need 'beam'. */
+  type?: DecoderType;
   /** Beam search: ARPA language model path (or a loaded model). */
   lm?: string | NGramLanguageModel;
   /** Beam search: lexicon file path (word followed by its tokens per line) or a loaded Lexicon. */
@@ -55,8 +63,8 @@ function words(spans: readonly WordSpan[]): WordTiming[] {
 }
 
 /** Builds the decoder for a model from its manifest (labels, blank, word delimiter, frame timing). */
-export function createDecoder(model: Model, options: DecoderOptions = {}): BoundDecoder {
-  checkDecoderOptions(options);
+export function createDecoder(model: Model, decoder: DecoderSpec = 'greedy'): BoundDecoder {
+  let options = decoderOptionsOf(decoder);
   const labels = model.labels;
   if (!labels) {
     throw new Wav2Vec2Error('INVALID_MANIFEST',
@@ -66,15 +74,11 @@ export function createDecoder(model: Model, options: DecoderOptions = {}): Bound
   const blank = model.manifest?.blank ?? 0;
   const wordDelimiter = model.manifest?.wordDelimiter ?? null;
   const timing = { frameStride: model.frameStride, sampleRate: model.sampleRate };
-  const kind = options.decoder ?? 'greedy';
+  const kind = options.type ?? 'greedy';
   if (kind === 'greedy') {
-    for (const k of ['lm', 'lexicon', 'hotwords'] as const) {
-      if (options[k] !== undefined) throw invalid('INVALID_INPUT', k, `no ${k} with the greedy decoder (use decoder 'beam')`, options[k]);
-    }
     const greedy = new GreedyCTCDecoder(labels, { blank, wordDelimiter, ...timing });
     return { kind, decode: (e) => { const r = greedy.decode(e); return { text: r.text, words: words(r.words) }; } };
   }
-  if (kind !== 'beam') throw invalid('INVALID_INPUT', 'decoder', "'greedy' or 'beam'", kind);
   options = withModelLanguageModel(model, options);
   const beam = new CTCBeamSearchDecoder(labels, {
     blankToken: labels[blank],
@@ -97,14 +101,32 @@ function withModelLanguageModel(model: Model, options: DecoderOptions): DecoderO
   return { lmWeight: lm.lmWeight, wordScore: lm.wordScore, ...options, lm: lm.arpa };
 }
 
-function checkDecoderOptions(o: DecoderOptions): void {
-  if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'decoder options', 'an object', o);
-  // the beam decoder's own check, here so that a greedy decoder's options are checked too
+const DECODER_OPTION_KEYS = optionKeys<DecoderOptions>({ type: true, lm: true, lexicon: true, hotwords: true, beamSize: true, lmWeight: true, wordScore: true });
+const BEAM_ONLY = ['lm', 'lexicon', 'hotwords', 'beamSize', 'lmWeight', 'wordScore'] as const;
+
+/**
+ * A decoder spec as its options object, checked (everything but what needs the model's labels): 'greedy' and 'beam'
+ * are `{ type }`; an object must have only known keys, and beam-search options only with type 'beam'.
+ */
+export function decoderOptionsOf(spec: DecoderSpec | undefined, what = 'decoder'): DecoderOptions {
+  if (spec === undefined) return {};
+  if (spec === 'greedy' || spec === 'beam') return { type: spec };
+  if (!isObject(spec as unknown)) throw invalid('INVALID_INPUT', what, "'greedy', 'beam' or decoder options ({ type: 'beam', beamSize, lm, ... })", spec);
+  const o = spec as DecoderOptions;
+  checkOptionKeys(what, o, DECODER_OPTION_KEYS);
+  if (o.type !== undefined && o.type !== 'greedy' && o.type !== 'beam') throw invalid('INVALID_INPUT', `${what}.type`, "'greedy' or 'beam'", o.type);
+  if (o.type !== 'beam') {
+    for (const k of BEAM_ONLY) {
+      if (o[k] !== undefined) throw invalid('INVALID_INPUT', `${what}.${k}`, `no ${k} with the greedy decoder (add type: 'beam')`, o[k]);
+    }
+  }
+  // the beam decoder's own check, here so that it fails before a model loads
   if (o.hotwords !== undefined) checkHotwords(o.hotwords);
   if (o.beamSize !== undefined && !isPositiveInteger(o.beamSize)) throw invalid('INVALID_INPUT', 'beamSize', 'a positive integer', o.beamSize);
   for (const k of ['lmWeight', 'wordScore'] as const) {
     if (o[k] !== undefined && !Number.isFinite(o[k])) throw invalid('INVALID_INPUT', k, 'a finite number', o[k]);
   }
+  return o;
 }
 
 /** Decoded, mono, at the model's rate: what forward() needs from a file, Buffer or stream. */
@@ -122,8 +144,15 @@ export function padToReceptiveField(model: Model, samples: Float32Array): Float3
   return out;
 }
 
-/** One utterance: audio in, transcript out. */
-export async function transcribe(model: Model, input: AudioInput, decoder: BoundDecoder): Promise<Transcript & { duration: number }> {
+const isBound = (d: unknown): d is BoundDecoder => isObject(d) && typeof (d as { decode?: unknown }).decode === 'function';
+
+/**
+ * One utterance: audio in (a file path, bytes or a stream, any supported format and rate), transcript out. `decoder`
+ * is a decoder from createDecoder (reuse it across calls: a beam decoder with an LM is costly to build) or a
+ * decoder spec built for this call (default 'greedy').
+ */
+export async function transcribe(model: Model, input: AudioInput, decoder: BoundDecoder | DecoderSpec = 'greedy'): Promise<Transcript & { duration: number }> {
+  if (!isBound(decoder)) decoder = createDecoder(model, decoder);
   const { samples, duration } = await loadForModel(model, input);
   const { emissions } = await model.forward(padToReceptiveField(model, samples));
   const [, F, C] = emissions.shape as [number, number, number];

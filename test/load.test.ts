@@ -116,8 +116,8 @@ describe('loadModel: hub repo ids and checkpoint folders', function () {
       assert.match(lm.arpa, /models--org--lm\/snapshots\/[0-9a-f]{40}\/language_model\/.+\.arpa$/);
       const { input } = reference(join(HUB_FIXTURES, 'wav2vec2-lm'));
       const { emissions } = await model.forward(input);
-      const withDefault = createDecoder(model, { decoder: 'beam' }).decode(emissions);
-      const explicit = createDecoder(model, { decoder: 'beam', lm: lm.arpa, lmWeight: lm.lmWeight, wordScore: lm.wordScore }).decode(emissions);
+      const withDefault = createDecoder(model, { type: 'beam' }).decode(emissions);
+      const explicit = createDecoder(model, { type: 'beam', lm: lm.arpa, lmWeight: lm.lmWeight, wordScore: lm.wordScore }).decode(emissions);
       assert.deepEqual(withDefault, explicit);
     } finally {
       model.dispose();

@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Wav2Vec2Error, describe, invalid } from '../errors';
+import { Wav2Vec2Error, checkOptionKeys, describe, invalid, optionKeys } from '../errors';
 import { firstNonFinite, isInteger, isObject, isPositiveInteger } from '../is';
 import { createCodecDecoder } from './codecs';
 import { type AudioFormat, type Detection, detectFormat, formatName } from './detect';
@@ -60,9 +60,15 @@ interface Checked {
   chunkBytes: number;
 }
 
+const LOAD_AUDIO_OPTION_KEYS = optionKeys<LoadAudioOptions>({ mono: true, channel: true, sampleRate: true, resample: true, chunkBytes: true });
+const STREAM_AUDIO_OPTION_KEYS = optionKeys<StreamAudioOptions>({ mono: true, channel: true, chunkBytes: true });
+
 function checkOptions(options: unknown, allowResample: boolean): Checked {
   if (options === undefined) return { mono: false, channel: null, sampleRate: null, resample: undefined, chunkBytes: DEFAULT_CHUNK };
   if (!isObject(options)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+  // streamAudio's sampleRate and resample keep their own message (resample the chunks with a Resampler) below.
+  checkOptionKeys(allowResample ? 'loadAudio options' : 'streamAudio options', options,
+    allowResample ? LOAD_AUDIO_OPTION_KEYS : [...STREAM_AUDIO_OPTION_KEYS, 'sampleRate', 'resample']);
   const o = options as LoadAudioOptions;
   if (o.mono !== undefined && typeof o.mono !== 'boolean') throw invalid('INVALID_INPUT', 'mono', 'true or false', o.mono);
   if (o.channel !== undefined && !(isInteger(o.channel) && o.channel >= 0)) throw invalid('INVALID_INPUT', 'channel', 'a channel index (0, 1, ...)', o.channel);

@@ -18,7 +18,7 @@
  *   Trimming them makes the filter ~14× shorter for 44.1 kHz -> 16 kHz (34 taps instead of 475) and changes no
  *   output by more than ~1e-15.
  */
-import { invalid } from '../errors';
+import { checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isFiniteNumber, isFloatArray, isObject, isPositiveInteger } from '../is';
 import type { FloatTensor } from '../tensor';
 import { besselI0, torchI0Float32 } from './bessel';
@@ -87,9 +87,12 @@ function checkRate(what: string, v: unknown): number {
  */
 const MAX_BETA = 88;
 
+const RESAMPLE_OPTION_KEYS = optionKeys<ResampleOptions>({ lowpassFilterWidth: true, rolloff: true, resamplingMethod: true, beta: true });
+
 function checkOptions(options: ResampleOptions | undefined): Required<Omit<ResampleOptions, 'beta'>> & { beta: number } {
   if (options === undefined) return { lowpassFilterWidth: 6, rolloff: 0.99, resamplingMethod: 'sinc_interp_hann', beta: DEFAULT_BETA };
   if (!isObject(options)) throw invalid('INVALID_INPUT', 'resample options', 'an object', options);
+  checkOptionKeys('resample options', options, RESAMPLE_OPTION_KEYS);
   const lowpassFilterWidth = options.lowpassFilterWidth ?? 6;
   // torchaudio takes any positive width; an integer keeps the sinc's zero crossings at the clamped ends, which the
   // tap trimming relies on (see the file comment). The size limit is the filter bank's, checked in makePlan.

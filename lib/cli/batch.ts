@@ -15,17 +15,17 @@ interface BatchCliOptions extends ModelCliOptions, DecoderCliOptions {
   out: string;
   batchSize?: number;
   concurrency?: number;
-  window?: number;
-  stride?: number;
+  windowSeconds?: number;
+  strideSeconds?: number;
   segment?: SegmentMode;
-  minSilence?: number;
-  maxSegment?: number;
+  minSilenceMs?: number;
+  maxSegmentMs?: number;
   txt: boolean;
   srt: boolean;
   vtt: boolean;
   features?: number[];
-  withText: boolean;
-  skipFailed: boolean;
+  text: boolean;
+  retryFailed: boolean;
   maxAttempts?: number;
   maxDuration?: number;
   audioWorkers?: number;
@@ -120,12 +120,12 @@ export function progressView(mode: BatchCliOptions['progress'], interval: number
 /** --segment and its settings as the job's options (runBatchJob checks the values; flags that do not go together are usage errors here). */
 function segmentSettings(o: BatchCliOptions): { segment?: SegmentMode; segmenter?: { minSilenceMs?: number; maxSegmentMs?: number } } {
   const segmenter = {
-    ...(o.minSilence !== undefined ? { minSilenceMs: o.minSilence * 1000 } : {}),
-    ...(o.maxSegment !== undefined ? { maxSegmentMs: o.maxSegment * 1000 } : {}),
+    ...(o.minSilenceMs !== undefined ? { minSilenceMs: o.minSilenceMs } : {}),
+    ...(o.maxSegmentMs !== undefined ? { maxSegmentMs: o.maxSegmentMs } : {}),
   };
-  if (Object.keys(segmenter).length && o.segment !== 'speech') throw new UsageError(`--${o.minSilence !== undefined ? 'min-silence' : 'max-segment'}: only used with --segment speech.`);
-  if (o.segment === 'speech' && (o.window !== undefined || o.stride !== undefined)) {
-    throw new UsageError(`--${o.window !== undefined ? 'window' : 'stride'}: not used with --segment speech (pieces end in pauses; --max-segment bounds them).`);
+  if (Object.keys(segmenter).length && o.segment !== 'speech') throw new UsageError(`--${o.minSilenceMs !== undefined ? 'min-silence-ms' : 'max-segment-ms'}: only used with --segment speech.`);
+  if (o.segment === 'speech' && (o.windowSeconds !== undefined || o.strideSeconds !== undefined)) {
+    throw new UsageError(`--${o.windowSeconds !== undefined ? 'window-seconds' : 'stride-seconds'}: not used with --segment speech (pieces end in pauses; --max-segment-ms bounds them).`);
   }
   return { ...(o.segment ? { segment: o.segment } : {}), ...(Object.keys(segmenter).length ? { segmenter } : {}) };
 }
@@ -142,20 +142,20 @@ export function batchCommand(): Command {
     .argument('[inputs...]', 'audio files, directories (searched recursively), globs, or manifests (.csv/.jsonl: path[,id])');
   addModelOptions(cmd)
     .requiredOption('--out <dir>', 'output folder: transcripts.jsonl, failures.jsonl, results/, and the optional outputs')
-    .option('--batch-size <n>', 'pieces per model call (default 1 on a CPU, 8 on CUDA)', positiveInt('--batch-size'))
+    .option('--batch-size <n>', 'most pieces per model call (default 1 on a CPU, 8 on CUDA)', positiveInt('--batch-size'))
     .option('--concurrency <n>', 'model replicas running at once, each with --threads threads (default: with neither flag, one 1-thread replica per core for a CPU model under 16 M parameters, else 1)', positiveInt('--concurrency'))
-    .option('--window <seconds>', 'files longer than this are transcribed in overlapping windows of this length (default 30)', positiveNumber('--window'))
-    .option('--stride <seconds>', 'context dropped at each inner edge of a window (default window/6)', nonNegative('--stride'))
+    .option('--window-seconds <s>', 'files longer than this are transcribed in overlapping windows of this length (default 30)', positiveNumber('--window-seconds'))
+    .option('--stride-seconds <s>', 'context dropped at each inner edge of a window (default window/6)', nonNegative('--stride-seconds'))
     .addOption(new Option('--segment <how>', 'cut long files in fixed windows, or in the pauses of speech (each piece transcribed whole)').choices(['windows', 'speech']))
-    .option('--min-silence <seconds>', 'with --segment speech: a pause at least this long is cut (default 0.5)', positiveNumber('--min-silence'))
-    .option('--max-segment <seconds>', 'with --segment speech: a piece longer than this is cut at its quietest point (default 30)', positiveNumber('--max-segment'));
+    .option('--min-silence-ms <ms>', 'with --segment speech: a pause at least this long is cut (default 500)', positiveNumber('--min-silence-ms'))
+    .option('--max-segment-ms <ms>', 'with --segment speech: a piece longer than this is cut at its quietest point (default 30000)', positiveNumber('--max-segment-ms'));
   addDecoderOptions(cmd)
     .option('--txt', 'also write txt/<key>.txt per file (<key>: the file name, "-", a hash of its id; docs/batch.md)', false)
     .option('--srt', 'also write srt/<key>.srt subtitles per file', false)
     .option('--vtt', 'also write vtt/<key>.vtt (WebVTT) subtitles per file', false)
     .option('--features <layers>', 'write these transformer layers per file as features/<key>/layerNN.npy (e.g. 4, 1,4 or 1-4) instead of text', parseLayers)
-    .option('--with-text', 'with --features: transcribe too', false)
-    .option('--skip-failed', 'do not retry inputs that failed in an earlier run', false)
+    .option('--text', 'with --features: transcribe too', false)
+    .option('--no-retry-failed', 'do not retry inputs that failed in an earlier run')
     .option('--max-duration <seconds>', 'inputs longer than this fail with INPUT_TOO_LONG, refused from the header where it declares the length (default: no limit)', positiveNumber('--max-duration'))
     .option('--audio-workers <n>', 'threads that decode and resample the inputs (default: one per four cores, 1 to 4)', positiveInt('--audio-workers'))
     .option('--max-attempts <n>', 'an input in flight when the process died this many times is recorded as failed (BATCH_INPUT_CRASHED) instead of run again (default 3)', positiveInt('--max-attempts'))
@@ -169,9 +169,9 @@ export function batchCommand(): Command {
       if (o.status) return printStatus(o);
       if (inputs.length === 0) throw new UsageError("missing required argument 'inputs'");
       const decoder = decoderOptionsFrom(o);
-      if (o.withText && !o.features) throw new UsageError('--with-text: only used with --features.');
+      if (o.text && !o.features) throw new UsageError('--text: only used with --features (without it, text is what the job writes).');
       const formats = (['txt', 'srt', 'vtt'] as SubtitleFormat[]).filter((f) => o[f]);
-      if (o.features && !o.withText && formats.length) throw new UsageError(`--${formats[0]}: needs text; with --features add --with-text.`);
+      if (o.features && !o.text && formats.length) throw new UsageError(`--${formats[0]}: needs text; with --features add --text.`);
 
       // Replicas are loaded here (openModel knows --bundle and the embedded default) and handed to the job.
       const models: Model[] = [];
@@ -193,13 +193,13 @@ export function batchCommand(): Command {
       try {
         const settings = {
           ...(o.batchSize ? { batchSize: o.batchSize } : {}),
-          ...(o.window !== undefined ? { windowSeconds: o.window } : {}),
-          ...(o.stride !== undefined ? { strideSeconds: o.stride } : {}),
+          ...(o.windowSeconds !== undefined ? { windowSeconds: o.windowSeconds } : {}),
+          ...(o.strideSeconds !== undefined ? { strideSeconds: o.strideSeconds } : {}),
           ...segmentSettings(o),
-          ...(o.features ? { features: o.features, text: o.withText } : {}),
-          ...((!o.features || o.withText) ? { decoder } : {}),
+          ...(o.features ? { features: o.features, text: o.text } : {}),
+          ...((!o.features || o.text) ? { decoder } : {}),
           formats,
-          retryFailed: !o.skipFailed,
+          retryFailed: o.retryFailed,
           ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
           ...(o.maxDuration !== undefined ? { maxDuration: o.maxDuration } : {}),
         };

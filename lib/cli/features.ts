@@ -9,11 +9,11 @@ export function featuresCommand(): Command {
     .description('write per-layer transformer features of an audio file as .npy files (numpy.load reads them)')
     .argument('<file>', 'audio file');
   addModelOptions(cmd)
-    .option('--layers <n>', 'the first N transformer layers (default: all)', positiveInt('--layers'))
+    .option('--num-layers <n>', 'the first N transformer layers (default: all)', positiveInt('--num-layers'))
     .requiredOption('--out <dir>', 'output directory (created if missing)')
-    .action((file: string, o: ModelCliOptions & { layers?: number; out: string }) =>
+    .action((file: string, o: ModelCliOptions & { numLayers?: number; out: string }) =>
       withClip(o, file, async (model, x) => {
-        const { features } = await model.extractFeatures(x, o.layers ? { numLayers: o.layers } : {});
+        const { features } = await model.extractFeatures(x, o.numLayers ? { numLayers: o.numLayers } : {});
         await mkdir(o.out, { recursive: true });
         for (let i = 0; i < features.length; i++) {
           const f = features[i]!;

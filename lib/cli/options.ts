@@ -81,6 +81,17 @@ export function nonNegative(what: string) {
   };
 }
 
+/** A number of bytes: an integer, or a number followed by K, M or G (KiB, MiB, GiB), e.g. 25M. */
+export function byteSize(what: string) {
+  const units: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
+  return (value: string): number => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)\s*$/i.exec(value);
+    const n = m ? Math.round(Number(m[1]) * units[m[2]!.toLowerCase()]!) : NaN;
+    if (!(Number.isSafeInteger(n) && n >= 1)) throw new UsageError(`${what}: expected a number of bytes, such as 65536 or 25M (K, M, G: KiB, MiB, GiB), got "${value}".`);
+    return n;
+  };
+}
+
 /** One of a fixed set of words, e.g. `--decoder greedy|beam`. */
 export function oneOf<T extends string>(what: string, choices: readonly T[]) {
   return (value: string): T => {
@@ -166,7 +177,7 @@ export function decoderOptionsFrom(o: DecoderCliOptions): DecoderOptions {
     throw new UsageError(`${beamOnly.join(', ')}: beam-search option${beamOnly.length > 1 ? 's' : ''}, ignored by --decoder greedy; drop --decoder greedy (or use --decoder beam).`);
   }
   return {
-    decoder: o.decoder ?? (beamOnly.length ? 'beam' : 'greedy'),
+    type: o.decoder ?? (beamOnly.length ? 'beam' : 'greedy'),
     ...(o.lm ? { lm: o.lm } : {}),
     ...(o.lexicon ? { lexicon: o.lexicon } : {}),
     ...(hotwords ? { hotwords } : {}),

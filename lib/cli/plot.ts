@@ -9,14 +9,14 @@ export function plotCommand(): Command {
     .description("draw the tutorial's pictures as PNG: per-layer feature heatmaps and the emission heatmap")
     .argument('<file>', 'audio file');
   addModelOptions(cmd)
-    .option('--layers <n>', 'feature layers to draw (default: all)', positiveInt('--layers'))
+    .option('--num-layers <n>', 'draw the first N transformer layers (default: all)', positiveInt('--num-layers'))
     .requiredOption('--out <dir>', 'output directory (created if missing)')
-    .action((file: string, o: ModelCliOptions & { layers?: number; out: string }) =>
+    .action((file: string, o: ModelCliOptions & { numLayers?: number; out: string }) =>
       withClip(o, file, async (model, x) => {
         await mkdir(o.out, { recursive: true });
         const written: string[] = [];
         if (model.info.hasExtractFeatures) {
-          const { features } = await model.extractFeatures(x, o.layers ? { numLayers: o.layers } : {});
+          const { features } = await model.extractFeatures(x, o.numLayers ? { numLayers: o.numLayers } : {});
           written.push(join(o.out, 'features.png'));
           await writeFile(written[0]!, renderFeatures(features));
         } else {

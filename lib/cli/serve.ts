@@ -5,7 +5,8 @@ import { Wav2Vec2Error } from '../errors';
 import { checkServerOptions, createServer, type ServerOptions } from '../serve';
 import { isModelName, modelNameOf } from '../serve/models';
 import { loadReplicas } from '../replicas';
-import { addDecoderOptions, addModelOptions, decoderOptionsFrom, intWithin, nonNegative, nonNegativeInt, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
+import type { RecognizerOptions } from '../recognizer';
+import { addDecoderOptions, addModelOptions, byteSize, decoderOptionsFrom, intWithin, nonNegative, nonNegativeInt, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
 interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOptions {
   /** `[NAME=]PATH` each, in the order given. */
@@ -14,22 +15,22 @@ interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOpti
   drainDelay?: number;
   host: string;
   port: number;
-  maxBatchSize: number;
+  batchSize: number;
   maxBatchSeconds: number;
   maxWaitMs: number;
   maxQueue: number;
-  maxBodyMb: number;
+  maxBodyBytes: number;
   maxDuration: number;
   minSampleRate: number;
   maxSampleRate: number;
   audioWorkers?: number;
   concurrency?: number;
-  timeoutMs: number;
+  requestTimeoutMs: number;
   maxUploads: number;
   minUploadBytesPerSec: number;
   uploadGraceMs: number;
   maxConnections: number;
-  maxFeatureMb: number;
+  maxFeatureBytes: number;
   apiKey?: string;
   allowedHosts?: string[];
   cors?: string[];
@@ -108,8 +109,8 @@ function port(value: string): number {
 
 /** The flag each server-level option comes from, for messages about a bad value. */
 const FLAGS: Record<string, string> = {
-  maxBodyBytes: '--max-body-mb', requestTimeoutMs: '--timeout-ms', maxUploads: '--max-uploads', minUploadBytesPerSec: '--min-upload-bytes-per-sec',
-  uploadGraceMs: '--upload-grace-ms', maxConnections: '--max-connections', maxFeatureBytes: '--max-feature-mb', apiKey: '--api-key',
+  maxBodyBytes: '--max-body-bytes', requestTimeoutMs: '--request-timeout-ms', maxUploads: '--max-uploads', minUploadBytesPerSec: '--min-upload-bytes-per-sec',
+  uploadGraceMs: '--upload-grace-ms', maxConnections: '--max-connections', maxFeatureBytes: '--max-feature-bytes', apiKey: '--api-key',
   allowedHosts: '--allowed-hosts', cors: '--cors', 'stream.maxStreams': '--max-streams', 'stream.maxStreamSeconds': '--max-stream-seconds',
   leftMs: '--stream-window', chunkMs: '--stream-window', lookaheadMs: '--stream-window',
 };
@@ -121,13 +122,13 @@ const FLAGS: Record<string, string> = {
 function serverOptions(o: ServeCliOptions): ServerOptions {
   const options: ServerOptions = {
     strictModels: o.strictModels,
-    maxBodyBytes: o.maxBodyMb * 2 ** 20,
-    requestTimeoutMs: o.timeoutMs,
+    maxBodyBytes: o.maxBodyBytes,
+    requestTimeoutMs: o.requestTimeoutMs,
     maxUploads: o.maxUploads,
     minUploadBytesPerSec: o.minUploadBytesPerSec,
     uploadGraceMs: o.uploadGraceMs,
     maxConnections: o.maxConnections,
-    maxFeatureBytes: o.maxFeatureMb * 2 ** 20,
+    maxFeatureBytes: o.maxFeatureBytes,
     ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}),
     ...(o.allowedHosts !== undefined ? { allowedHosts: o.allowedHosts } : {}),
     ...(o.cors !== undefined ? { cors: o.cors } : {}),
@@ -156,23 +157,23 @@ export function serveCommand(): Command {
     .option('--strict-models', 'refuse requests naming a model that is not loaded (404 MODEL_NOT_FOUND) instead of running the default model', false)
     .option('--host <host>', 'address to listen on (loopback: this machine only; 0.0.0.0: every interface, with --api-key and TLS at a proxy)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', port, 8080)
-    .option('--max-batch-size <n>', 'most requests per model call (1: no batching)', positiveInt('--max-batch-size'), 8)
+    .option('--batch-size <n>', 'most requests per model call (1: no batching)', intWithin('--batch-size', 1, 1024), 8)
     .option('--max-batch-seconds <s>', 'most padded audio per model call (batch size × longest clip)', positiveInt('--max-batch-seconds'), 120)
     .option('--drain-delay <seconds>', 'on SIGTERM, answer GET /ready with 503 for this long (still serving) before closing, so a balancer stops sending first', nonNegative('--drain-delay'))
     .option('--max-wait-ms <ms>', 'longest a request waits for others to fill its batch', nonNegative('--max-wait-ms'), 10)
     .option('--max-queue <n>', 'requests waiting beyond which the server answers 503', positiveInt('--max-queue'), 64)
-    .option('--max-body-mb <n>', 'largest request body or upload, in MiB', positiveInt('--max-body-mb'), 25)
+    .option('--max-body-bytes <n>', 'largest request body or upload, in bytes (K, M, G: KiB, MiB, GiB; e.g. 25M)', byteSize('--max-body-bytes'), 25 * 2 ** 20)
     .option('--max-duration <s>', 'longest audio per request, in seconds', positiveNumber('--max-duration'), 120)
     .option('--min-sample-rate <hz>', 'lowest source sample rate taken (below: 415 AUDIO_UNSUPPORTED_RATE)', positiveInt('--min-sample-rate'), 8000)
     .option('--max-sample-rate <hz>', 'highest source sample rate taken (above: 415 AUDIO_UNSUPPORTED_RATE)', positiveInt('--max-sample-rate'), 384000)
     .option('--concurrency <n>', 'replicas of each model, each running its own batches (default: with neither this nor --threads, one 1-thread replica per core for a CPU model under 16 M parameters, else 1)', intWithin('--concurrency', 1, 64))
     .option('--audio-workers <n>', 'threads that decode and resample uploads, off the event loop, per model (default: one per four cores, 1 to 4; at most 64)', intWithin('--audio-workers', 1, 64))
-    .option('--timeout-ms <ms>', 'per-request time limit, from arrival (an upload still arriving then: 408; no answer then: 504)', positiveInt('--timeout-ms'), 60000)
+    .option('--request-timeout-ms <ms>', 'per-request time limit, from arrival (an upload still arriving then: 408; no answer then: 504)', positiveInt('--request-timeout-ms'), 60000)
     .option('--max-uploads <n>', 'uploads in progress at once, beyond which the server answers 503 (uploads hold no queue place)', positiveInt('--max-uploads'), 64)
     .option('--min-upload-bytes-per-sec <n>', 'an upload slower than this on average after the grace is cut with 408 (0: no minimum)', nonNegativeInt('--min-upload-bytes-per-sec'), 8192)
     .option('--upload-grace-ms <ms>', 'time an upload gets before the minimum rate counts; also the time limit on receiving headers', positiveInt('--upload-grace-ms'), 5000)
     .option('--max-connections <n>', 'open connections beyond which new ones are closed at once', positiveInt('--max-connections'), 512)
-    .option('--max-feature-mb <n>', 'largest /v1/features answer, in MiB (f32 as sent, JSON bounded): refused with 413 before the model runs', positiveInt('--max-feature-mb'), 64)
+    .option('--max-feature-bytes <n>', 'largest /v1/features answer, in bytes (K, M, G: KiB, MiB, GiB; f32 as sent, JSON bounded): refused with 413 before the model runs', byteSize('--max-feature-bytes'), 64 * 2 ** 20)
     .addOption(new Option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health (at least 16 characters; prefer the environment variable, which ps does not show)').env('WAV2VEC2_API_KEY'))
     .option('--allowed-hosts <names>', 'comma-separated Host names accepted, * for any (default: on loopback connections only localhost, 127.0.0.1, [::1])', list)
     .option('--cors <origins>', 'comma-separated origins (scheme://host[:port]) whose web pages may call the server, * for any (default: none; requests with an Origin get 403)', list)
@@ -188,7 +189,7 @@ export function serveCommand(): Command {
       const server = serverOptions(o);
       const models = await openModels(o);
       try {
-        const recognizer = { maxBatchSize: o.maxBatchSize, maxBatchSeconds: o.maxBatchSeconds, maxWaitMs: o.maxWaitMs, maxQueue: o.maxQueue, maxDuration: o.maxDuration,
+        const recognizer: RecognizerOptions = { batchSize: o.batchSize, maxBatchSeconds: o.maxBatchSeconds, maxWaitMs: o.maxWaitMs, maxQueue: o.maxQueue, maxDuration: o.maxDuration,
           minSampleRate: o.minSampleRate, maxSampleRate: o.maxSampleRate, ...(o.audioWorkers ? { audioWorkers: o.audioWorkers } : {}), decoder };
         const app = await createServer({
           ...server,
@@ -227,7 +228,7 @@ export function serveCommand(): Command {
         const described = models.map(([name, ms]) => `${models.length > 1 ? `${name}${name === models[0]![0] ? ' (default)' : ''}: ` : ''}${ms[0]!.info.file}, ` +
           `${ms.length > 1 ? `${ms.length} replicas, ` : ''}${grouping(app, name)}`);
         if (o.page) process.stdout.write(`wav2vec2 serve: live transcription page at ${address}/\n`);
-        process.stdout.write(`wav2vec2 serve: listening on ${address} (model ${described.join('; ')}; batches of up to ${o.maxBatchSize}` +
+        process.stdout.write(`wav2vec2 serve: listening on ${address} (model ${described.join('; ')}; batches of up to ${o.batchSize}` +
           `${o.strictModels ? '; unknown model names refused' : ''})\n`);
         await closed;
         process.off('SIGTERM', stop);

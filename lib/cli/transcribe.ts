@@ -13,7 +13,7 @@ export function transcribeCommand(): Command {
     .description('transcribe audio files (WAV, FLAC, MP3, OGG Vorbis; any sample rate) to text')
     .argument('<files...>', 'audio files');
   addDecoderOptions(addModelOptions(cmd))
-    .option('--timestamps', 'print word start and end times and confidences', false)
+    .option('--timestamps', 'print word start and end times and confidences (with --json: a words array)', false)
     .option('--json', 'print one JSON object per file', false)
     .action(async (files: string[], o: TranscribeCliOptions) => {
       const options = decoderOptionsFrom(o);
@@ -23,7 +23,7 @@ export function transcribeCommand(): Command {
         for (const file of files) {
           const r = await transcribe(model, file, decoder);
           if (o.json) {
-            process.stdout.write(JSON.stringify({ file, text: r.text, duration: +r.duration.toFixed(3), words: r.words.map((w) => ({ ...w, start: +w.start.toFixed(3), end: +w.end.toFixed(3), confidence: +w.confidence.toFixed(4) })), decoder: decoder.kind, model: model.info.file }) + '\n');
+            process.stdout.write(JSON.stringify({ file, text: r.text, duration: +r.duration.toFixed(3), ...(o.timestamps ? { words: r.words.map((w) => ({ ...w, start: +w.start.toFixed(3), end: +w.end.toFixed(3), confidence: +w.confidence.toFixed(4) })) } : {}), decoder: decoder.kind, model: model.info.file }) + '\n');
             continue;
           }
           const prefix = files.length > 1 ? `${basename(file)}: ` : '';

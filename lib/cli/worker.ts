@@ -16,7 +16,7 @@ interface WorkerCliOptions {
   device: string;
   audioWorkers?: number;
   prefetch?: number;
-  lockDuration?: number;
+  lockDurationMs?: number;
   metricsPort?: number;
   metricsHost?: string;
   quiet: boolean;
@@ -35,7 +35,7 @@ export function workerCommand(): Command {
     }, 'cpu')
     .option('--audio-workers <n>', 'threads that decode and resample the inputs (default: one per four cores, 1 to 4)', positiveInt('--audio-workers'))
     .option('--prefetch <n>', 'jobs held at once, so batches can form (default 16 per replica)', positiveInt('--prefetch'))
-    .option('--lock-duration <ms>', "a held job's lease in ms, renewed every half of it (default 30000)", intWithin('--lock-duration', 1000, 3_600_000))
+    .option('--lock-duration-ms <ms>', "a held job's lease in ms, renewed every half of it (default 30000)", intWithin('--lock-duration-ms', 1000, 3_600_000))
     .option('--metrics-port <port>', 'serve Prometheus metrics on GET /metrics at this port', intWithin('--metrics-port', 0, 65535))
     .option('--metrics-host <host>', 'address for --metrics-port (default 0.0.0.0)')
     .option('--quiet', 'no line per file', false)
@@ -44,7 +44,7 @@ export function workerCommand(): Command {
         queue: o.queue, ...(o.queueName ? { queueName: o.queueName } : {}),
         ...(o.concurrency ? { concurrency: o.concurrency } : {}), ...(o.threads ? { threads: o.threads } : {}),
         device: o.device as Device, ...(o.audioWorkers ? { audioWorkers: o.audioWorkers } : {}),
-        ...(o.prefetch ? { prefetch: o.prefetch } : {}), ...(o.lockDuration ? { lockDurationMs: o.lockDuration } : {}),
+        ...(o.prefetch ? { prefetch: o.prefetch } : {}), ...(o.lockDurationMs ? { lockDurationMs: o.lockDurationMs } : {}),
         ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}), ...(o.metricsHost ? { metricsHost: o.metricsHost } : {}),
         log: (line) => {
           if (!o.quiet || line.includes('warning')) process.stderr.write(line + '\n');

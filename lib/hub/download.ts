@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Wav2Vec2Error } from '../errors';
+import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from '../errors';
+import { isObject } from '../is';
 import { fetchBlob, fileMeta, type ByteProgress } from './blob';
 import { checkRepoPath, hubCacheDir, hubToken, offlineFromEnv, RepoCache } from './cache';
 import { getJson, type HttpContext, type Subject } from './fetch';
@@ -41,7 +42,11 @@ export interface HubSnapshot {
   files: string[];
 }
 
+const DOWNLOAD_OPTION_KEYS = optionKeys<DownloadOptions>({ revision: true, endpoint: true, token: true, cacheDir: true, offline: true, timeoutMs: true, onProgress: true });
+
 export async function downloadModel(id: string, o: DownloadOptions = {}): Promise<HubSnapshot> {
+  if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', o);
+  checkOptionKeys('downloadModel options', o, DOWNLOAD_OPTION_KEYS);
   const { repo, revision } = parseRepoId(id, o.revision);
   const cache = new RepoCache(o.cacheDir ?? hubCacheDir(), repo);
   if (o.offline ?? offlineFromEnv()) return fromCache(cache, revision, true);

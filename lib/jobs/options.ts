@@ -1,8 +1,8 @@
 /** The options of a batch job, checked once before anything is read or loaded. */
-import { invalid } from '../errors';
+import { checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isNonEmptyString, isObject, isPositiveInteger } from '../is';
 import type { Device, DType, Model } from '../model';
-import type { DecoderOptions } from '../transcribe';
+import { decoderOptionsOf, type DecoderOptions, type DecoderSpec } from '../transcribe';
 import { type AudioBudget, checkBudget } from '../pipeline/audio';
 import { checkSegmenterOptions, type SegmenterConfig, type SegmenterOptions } from '../stream/segmenter';
 
@@ -46,10 +46,10 @@ export interface BatchJobOptions {
   out: string;
   /**
    * A model to load `concurrency` times (a TorchScript file with its manifest, a checkpoint folder or a Hugging Face
-   * repo id, as loadModel takes), or loaded models: one, or
+   * repo id, as loadModel takes; default: the embedded model, DEFAULT_MODEL_PATH), or loaded models: one, or
    * several replicas of the same model (each runs batches on its own inference thread). Loaded models are not disposed.
    */
-  model: string | Model | Model[];
+  model?: string | Model | Model[];
   device?: Device;
   dtype?: DType;
   /**
@@ -60,7 +60,7 @@ export interface BatchJobOptions {
   threads?: number;
   /** Model replicas running at once, each on its own inference thread (default: see `threads`; 1 on CUDA). */
   concurrency?: number;
-  /** Pieces per model call (default 1 on a CPU, 8 on CUDA). */
+  /** Most pieces per model call (default 1 on a CPU, 8 on CUDA). */
   batchSize?: number;
   /** Files longer than this are transcribed in overlapping windows of this length, seconds (default 30). */
   windowSeconds?: number;
@@ -74,7 +74,8 @@ export interface BatchJobOptions {
   segment?: SegmentMode;
   /** With segment 'speech': the segmenter's settings (as the stream's; default SEGMENTER_DEFAULTS). */
   segmenter?: SegmenterOptions;
-  decoder?: DecoderOptions;
+  /** 'greedy' (default), 'beam', or the full decoder options (`{ type: 'beam', lm, lexicon, hotwords, ... }`). */
+  decoder?: DecoderSpec;
   /** Write transcripts (default true, false when `features` is given). */
   text?: boolean;
   /** Also write these per input: plain text, SubRip, WebVTT. */
@@ -117,6 +118,7 @@ export interface CheckedOptions {
   strideSeconds: number;
   /** The segmenter's settings when files are cut on speech, null for windows. */
   speech: SegmenterConfig | null;
+  decoder: DecoderOptions;
   text: boolean;
   formats: SubtitleFormat[];
   features: number[];
@@ -127,12 +129,21 @@ export interface CheckedOptions {
   audioWorkers: number | undefined;
 }
 
-export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
+export const BATCH_JOB_OPTION_KEYS = optionKeys<BatchJobOptions>({
+  inputs: true, out: true, model: true, device: true, dtype: true, threads: true, concurrency: true, batchSize: true,
+  windowSeconds: true, strideSeconds: true, segment: true, segmenter: true, decoder: true, text: true, formats: true,
+  features: true, retryFailed: true, maxAttempts: true, maxDuration: true, minSampleRate: true, maxSampleRate: true,
+  audioWorkers: true, signal: true, onProgress: true, onFile: true,
+});
+
+/** `what` names the options in messages (enqueueBatchJob checks its own keys first, then these). */
+export function checkJobOptions(o: BatchJobOptions, what = 'runBatchJob options'): CheckedOptions {
   if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', o);
+  checkOptionKeys(what, o, BATCH_JOB_OPTION_KEYS);
   if (!Array.isArray(o.inputs) || o.inputs.length === 0) throw invalid('INVALID_INPUT', 'inputs', 'a non-empty array of paths, directories, globs or manifests', o.inputs);
   if (!isNonEmptyString(o.out)) throw invalid('INVALID_INPUT', 'out', 'an output folder path', o.out);
   const isModel = (m: unknown) => isObject(m) && typeof (m as { forward?: unknown }).forward === 'function';
-  if (!isNonEmptyString(o.model) && !isModel(o.model) && !(Array.isArray(o.model) && o.model.length > 0 && o.model.every(isModel))) {
+  if (o.model !== undefined && !isNonEmptyString(o.model) && !isModel(o.model) && !(Array.isArray(o.model) && o.model.length > 0 && o.model.every(isModel))) {
     throw invalid('INVALID_INPUT', 'model', 'a model file path, a loaded Model or an array of loaded Models', o.model);
   }
   const int = (what: string, v: unknown, def: number, max: number) => {
@@ -143,8 +154,9 @@ export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
   const batchSize = int('batchSize', o.batchSize, 8, 1024);
   const concurrency = int('concurrency', o.concurrency, 1, 64);
   const maxAttempts = int('maxAttempts', o.maxAttempts, 3, 1000);
-  if (o.concurrency !== undefined && typeof o.model !== 'string') throw invalid('INVALID_INPUT', 'concurrency', 'no concurrency with loaded models (their number is the concurrency)', concurrency);
+  if (o.concurrency !== undefined && o.model !== undefined && typeof o.model !== 'string') throw invalid('INVALID_INPUT', 'concurrency', 'no concurrency with loaded models (their number is the concurrency)', concurrency);
   const speech = checkSegment(o);
+  const decoder = decoderOptionsOf(o.decoder);
   const windowSeconds = o.windowSeconds ?? 30;
   if (!(typeof windowSeconds === 'number' && windowSeconds >= 1 && windowSeconds <= 600)) {
     throw invalid('INVALID_INPUT', 'windowSeconds', 'a number of seconds within [1, 600]', o.windowSeconds);
@@ -174,7 +186,7 @@ export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
   const budget = checkBudget({ maxSeconds: o.maxDuration, minSampleRate: o.minSampleRate, maxSampleRate: o.maxSampleRate });
   const audioWorkers = o.audioWorkers === undefined ? undefined : int('audioWorkers', o.audioWorkers, 1, 64);
   return {
-    batchSize, concurrency, windowSeconds, strideSeconds, speech, text, retryFailed, maxAttempts, budget, audioWorkers,
+    batchSize, concurrency, windowSeconds, strideSeconds, speech, decoder, text, retryFailed, maxAttempts, budget, audioWorkers,
     formats: [...new Set(formats)],
     features: [...new Set(features)].sort((a, b) => a - b),
   };

@@ -14,6 +14,7 @@ import { GreedyCTCDecoder } from '../decode';
 import { Wav2Vec2Error, invalid } from '../errors';
 import { type Model } from '../model';
 import { loadModel } from '../load';
+import { DEFAULT_MODEL_PATH } from '../paths';
 import { createDecoder, type BoundDecoder } from '../transcribe';
 import { Committer, type JobTotals, type QueuedPiece } from './commit';
 import { consume } from './consume';
@@ -36,13 +37,14 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   const out = resolve(options.out);
 
   // Replicas: the given models, or loads of the file (as many as `concurrency`, or as the model's size suggests).
-  const given = typeof options.model === 'string' ? null : Array.isArray(options.model) ? options.model : [options.model];
+  const source = options.model ?? DEFAULT_MODEL_PATH;
+  const given = typeof source === 'string' ? null : Array.isArray(source) ? source : [source];
   const models: Model[] = [];
   try {
     if (given) models.push(...given);
     else {
       const load = { ...(options.device ? { device: options.device } : {}), ...(options.dtype ? { dtype: options.dtype } : {}) };
-      const open = (threads: number) => loadModel(options.model as string, { ...load, ...(threads ? { threads } : {}) });
+      const open = (threads: number) => loadModel(source as string, { ...load, ...(threads ? { threads } : {}) });
       models.push(...await loadReplicas(open, { concurrency: options.concurrency, threads: options.threads }));
     }
     return await runWithModels(options, o, inputs, out, models);
@@ -54,12 +56,13 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
 async function settingsOf(options: BatchJobOptions, o: CheckedOptions, model: Model, plan: WindowPlan | SpeechPlan): Promise<Record<string, unknown>> {
   const file = model.info.file;
   const size = await stat(file).then((s) => s.size, () => null);
-  const d = options.decoder ?? {};
+  const d = o.decoder;
   return {
     model: { file, bytes: size, dtype: model.info.dtype },
     text: o.text,
     decoder: o.text ? {
-      kind: d.decoder ?? 'greedy',
+      // `kind`, as job.json has always recorded it, so that folders made before `type` still resume.
+      kind: d.type ?? 'greedy',
       lm: typeof d.lm === 'string' ? resolve(d.lm) : d.lm ? 'object' : null,
       lexicon: typeof d.lexicon === 'string' ? resolve(d.lexicon) : d.lexicon ? 'object' : null,
       hotwords: d.hotwords ?? null, beamSize: d.beamSize ?? null, lmWeight: d.lmWeight ?? null, wordScore: d.wordScore ?? null,
@@ -97,7 +100,7 @@ export function prepareJob(options: BatchJobOptions, o: CheckedOptions, models: 
     ? speechPlan(o.speech, model.sampleRate, model.frameStride, model.receptiveField)
     : windowPlan(o.windowSeconds, o.strideSeconds, model.sampleRate, model.frameStride, model.receptiveField);
   // Decoder options are checked (and files like the LM loaded) before the output folder is touched.
-  const bound = o.text ? createDecoder(model, options.decoder ?? {}) : null;
+  const bound = o.text ? createDecoder(model, o.decoder) : null;
   const greedy = bound?.kind === 'greedy'
     ? new GreedyCTCDecoder(model.labels!, { blank: model.manifest?.blank ?? 0, wordDelimiter: model.manifest?.wordDelimiter ?? null, frameStride: model.frameStride, sampleRate: model.sampleRate })
     : null;

@@ -4,13 +4,13 @@
  * into batches that give every item exactly what it would get alone (see policy.ts), run off the event loop by a
  * free replica's inference thread, then split and decoded per caller.
  */
-import { Wav2Vec2Error, invalid } from '../errors';
+import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isFiniteNumber, isInteger, isObject, isPositiveInteger } from '../is';
 import { Model, type Device, type DType } from '../model';
 import { loadModel } from '../load';
 import { loadReplicas } from '../replicas';
 import type { Tensor } from '../tensor';
-import { createDecoder, padToReceptiveField, type BoundDecoder, type DecoderOptions, type WordTiming } from '../transcribe';
+import { createDecoder, decoderOptionsOf, padToReceptiveField, type BoundDecoder, type DecoderSpec, type WordTiming } from '../transcribe';
 import { DEFAULT_MODEL_PATH } from '../paths';
 import { STANDARD_CONV_LAYERS, framesFor } from '../manifest';
 import { Batcher, type Queued } from './batcher';
@@ -35,8 +35,8 @@ export interface RecognizerOptions {
   threads?: number;
   /** For a model loaded from a path: replicas, each running its own batches on its own inference thread. */
   concurrency?: number;
-  /** Most requests in one batch (default 8; 1 turns batching off). */
-  maxBatchSize?: number;
+  /** Most requests per model call (default 8; 1 turns batching off). */
+  batchSize?: number;
   /**
    * Most padded audio per batch, in seconds (batch size × longest item; default 120): bounds a batch's memory
    * (inputs and attention) whatever the lengths. A single longer request still runs, alone.
@@ -55,8 +55,8 @@ export interface RecognizerOptions {
   audioWorkers?: number;
   /** Models that take lengths: padding a batch may add, as a fraction of its shortest item (default 0.25). */
   maxPadding?: number;
-  /** 'greedy' (default), 'beam', or the full decoder options (LM, lexicon, hotwords, ...). */
-  decoder?: 'greedy' | 'beam' | DecoderOptions;
+  /** 'greedy' (default), 'beam', or the full decoder options (`{ type: 'beam', lm, lexicon, hotwords, ... }`). */
+  decoder?: DecoderSpec;
 }
 
 export interface RecognizeOptions {
@@ -143,22 +143,27 @@ interface Job extends Queued {
   reject(err: unknown): void;
 }
 
-const DEFAULTS = { maxBatchSize: 8, maxBatchSeconds: 120, maxWaitMs: 10, maxQueue: 64, maxDuration: Infinity };
+const DEFAULTS = { batchSize: 8, maxBatchSeconds: 120, maxWaitMs: 10, maxQueue: 64, maxDuration: Infinity };
+
+const RECOGNIZER_OPTION_KEYS = optionKeys<RecognizerOptions>({
+  model: true, device: true, dtype: true, threads: true, concurrency: true, batchSize: true, maxBatchSeconds: true, maxWaitMs: true, maxQueue: true,
+  maxDuration: true, minSampleRate: true, maxSampleRate: true, audioWorkers: true, maxPadding: true, decoder: true,
+});
+const RECOGNIZE_OPTION_KEYS = optionKeys<RecognizeOptions>({ signal: true });
+const TRANSCRIBE_OPTION_KEYS = optionKeys<TranscribeOptions>({ signal: true, timestamps: true, emissions: true });
+const FEATURES_OPTION_KEYS = optionKeys<FeaturesOptions>({ signal: true, numLayers: true, checkShape: true });
 
 /** Loads the model (unless one is given) and returns a Recognizer. */
 export async function createRecognizer(options: RecognizerOptions = {}): Promise<Recognizer> {
   if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+  checkOptionKeys('createRecognizer options', options, RECOGNIZER_OPTION_KEYS);
   const limits = checkOptions(options);
   const audio = {
     budget: checkBudget({ maxSeconds: limits.maxDuration, minSampleRate: options.minSampleRate, maxSampleRate: options.maxSampleRate }),
     pool: new AudioPool(options.audioWorkers === undefined ? {} : { size: options.audioWorkers }),
   };
-  const decoderOptions: DecoderOptions = typeof options.decoder === 'string' ? { decoder: options.decoder } : (options.decoder ?? {});
-  if (!isObject(decoderOptions as unknown)) throw invalid('INVALID_INPUT', 'decoder', "'greedy', 'beam' or decoder options", options.decoder);
-  // The decoder kind is checked before the model loads; the rest needs the model's labels (createDecoder).
-  if (decoderOptions.decoder !== undefined && decoderOptions.decoder !== 'greedy' && decoderOptions.decoder !== 'beam') {
-    throw invalid('INVALID_INPUT', 'decoder', "'greedy' or 'beam'", decoderOptions.decoder);
-  }
+  // Checked before the model loads; what needs the model's labels is checked by createDecoder.
+  const decoderOptions = decoderOptionsOf(options.decoder);
   const given = options.model instanceof Model ? [options.model]
     : Array.isArray(options.model) && options.model.length > 0 && options.model.every((m) => m instanceof Model) ? options.model : null;
   if (options.model !== undefined && !given && typeof options.model !== 'string') {
@@ -198,9 +203,9 @@ export async function createRecognizer(options: RecognizerOptions = {}): Promise
 
 function checkOptions(o: RecognizerOptions): typeof DEFAULTS & { maxPadding: number } {
   const out = { ...DEFAULTS, maxPadding: DEFAULT_MAX_PADDING };
-  if (o.maxBatchSize !== undefined) {
-    if (!(isPositiveInteger(o.maxBatchSize) && o.maxBatchSize <= 1024)) throw invalid('INVALID_INPUT', 'maxBatchSize', 'an integer within [1, 1024]', o.maxBatchSize);
-    out.maxBatchSize = o.maxBatchSize;
+  if (o.batchSize !== undefined) {
+    if (!(isPositiveInteger(o.batchSize) && o.batchSize <= 1024)) throw invalid('INVALID_INPUT', 'batchSize', 'an integer within [1, 1024]', o.batchSize);
+    out.batchSize = o.batchSize;
   }
   if (o.maxBatchSeconds !== undefined) {
     if (!(isFiniteNumber(o.maxBatchSeconds) && o.maxBatchSeconds > 0)) throw invalid('INVALID_INPUT', 'maxBatchSeconds', 'a positive number of seconds', o.maxBatchSeconds);
@@ -249,7 +254,8 @@ export class Recognizer {
   readonly #models: Model[];
   /** How requests are grouped for this model (see policy.ts). */
   readonly grouping: GroupingPolicy;
-  readonly maxBatchSize: number;
+  /** Most requests per model call. */
+  readonly batchSize: number;
   readonly #ownsModel: boolean;
   readonly #decoder: BoundDecoder | Wav2Vec2Error;
   readonly #maxQueue: number;
@@ -265,14 +271,14 @@ export class Recognizer {
 
   /** @internal use createRecognizer() */
   constructor(models: Model[], ownsModel: boolean, decoder: BoundDecoder | Wav2Vec2Error,
-    o: { maxBatchSize: number; maxBatchSeconds: number; maxWaitMs: number; maxQueue: number; maxDuration: number; grouping: GroupingPolicy },
+    o: { batchSize: number; maxBatchSeconds: number; maxWaitMs: number; maxQueue: number; maxDuration: number; grouping: GroupingPolicy },
     audio: { budget: AudioBudget; pool: AudioPool }) {
     const model = models[0]!;
     this.model = model;
     this.replicas = models.length;
     this.#models = models;
     this.grouping = o.grouping;
-    this.maxBatchSize = o.maxBatchSize;
+    this.batchSize = o.batchSize;
     this.#ownsModel = ownsModel;
     this.#decoder = decoder;
     this.#maxQueue = o.maxQueue;
@@ -280,7 +286,7 @@ export class Recognizer {
     this.#featureDim = model.manifest?.embedDim ?? null;
     this.#featureLayers = model.info.numLayers;
     const maxBatchSamples = Math.round(o.maxBatchSeconds * model.sampleRate);
-    this.#batcher = new Batcher<Job>({ maxBatchSize: o.maxBatchSize, maxBatchSamples, maxWaitMs: o.maxWaitMs, grouping: o.grouping, slots: models.length },
+    this.#batcher = new Batcher<Job>({ maxBatchSize: o.batchSize, maxBatchSamples, maxWaitMs: o.maxWaitMs, grouping: o.grouping, slots: models.length },
       (batch, slot) => this.#runBatch(batch, this.#models[slot]!));
   }
 
@@ -301,6 +307,7 @@ export class Recognizer {
   /** Transcribes one clip. Rejects with OVERLOADED at once when maxQueue requests are already waiting. */
   async transcribe(audio: RecognizerAudio, options: TranscribeOptions = {}): Promise<Recognition> {
     if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+    checkOptionKeys('transcribe options', options, TRANSCRIBE_OPTION_KEYS);
     for (const k of ['timestamps', 'emissions'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'boolean') throw invalid('INVALID_INPUT', k, 'true or false', options[k]);
     }
@@ -323,6 +330,7 @@ export class Recognizer {
    */
   async emissions(audio: RecognizerAudio, options: RecognizeOptions = {}): Promise<{ emissions: Tensor; duration: number }> {
     if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+    checkOptionKeys('emissions options', options, RECOGNIZE_OPTION_KEYS);
     const { tensors: [emission], duration } = await this.#submit(audio, { kind: 'transcribe' }, options.signal);
     return { emissions: emission!, duration };
   }
@@ -330,6 +338,7 @@ export class Recognizer {
   /** Per-layer transformer features of one clip (the model's extract_features), batched like transcribe(). */
   async features(audio: RecognizerAudio, options: FeaturesOptions = {}): Promise<RecognizedFeatures> {
     if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
+    checkOptionKeys('features options', options, FEATURES_OPTION_KEYS);
     const { numLayers, checkShape } = options;
     if (numLayers !== undefined && !(isInteger(numLayers) && numLayers >= 1)) throw invalid('INVALID_INPUT', 'numLayers', 'a positive integer', numLayers);
     if (checkShape !== undefined && typeof checkShape !== 'function') throw invalid('INVALID_INPUT', 'checkShape', 'a function', checkShape);

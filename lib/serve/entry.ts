@@ -10,5 +10,5 @@ export async function createServer(options?: ServerOptions): Promise<FastifyInst
   // require(), not import(): the package is CommonJS, and import() would need the compiled file's extension.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const server = require('./server') as typeof import('./server');
-  return server.createServer(options);
+  return server.buildServer(options);
 }

@@ -1,5 +1,6 @@
 /** The HTTP server (Fastify) around a Recognizer. */
-export { createServer, checkServerOptions } from './server';
+export { createServer } from './entry';
+export { checkServerOptions } from './server';
 export type { ServerOptions } from './server';
 export type { HttpErrorCode } from './errors';
 export type { ModelSet, ServedModel } from './models';

@@ -49,7 +49,7 @@ export function createMetrics(models: ModelSet): ServerMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   });
   // One bucket per batch size up to 16, then powers of two: the histogram reads as exact counts per size.
-  const maxBatchSize = Math.max(...models.list().map((m) => m.recognizer.maxBatchSize));
+  const maxBatchSize = Math.max(...models.list().map((m) => m.recognizer.batchSize));
   const sizeBuckets = Array.from({ length: Math.min(maxBatchSize, 16) }, (_, i) => i + 1);
   for (let b = 32; b <= maxBatchSize; b *= 2) sizeBuckets.push(b);
   const batchSize = new Histogram({ name: 'wav2vec2_batch_size', help: 'Requests per model call', labelNames: ['model', 'kind'], buckets: sizeBuckets, registers });

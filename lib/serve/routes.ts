@@ -60,7 +60,7 @@ function checkFeatureSize(s: FeatureShape, format: 'json' | 'f32', maxBytes: num
   }
   if (bytes > maxBytes) {
     throw new Wav2Vec2Error('INPUT_TOO_LONG',
-      `features: expected an answer of at most ${mib(maxBytes)} (--max-feature-mb), this one would be ${format === 'json' ? 'up to ' : ''}` +
+      `features: expected an answer of at most ${mib(maxBytes)} (maxFeatureBytes, --max-feature-bytes), this one would be ${format === 'json' ? 'up to ' : ''}` +
       `${mib(bytes)} (${shape}${format === 'f32' ? ' × 4 bytes' : ' as JSON'}). ` +
       `${format === 'json' ? 'Ask for format=f32 (4 bytes a number), ' : 'Ask for '}fewer layers (layers=N), or send shorter audio.`);
   }
@@ -103,7 +103,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
 
   app.post<{ Querystring: { timestamps: boolean; model?: string } }>('/v1/transcribe', {
     onRequest: admit, onResponse: release,
-    schema: { querystring: { type: 'object', properties: { timestamps: { type: 'boolean', default: true }, ...MODEL_QUERY }, additionalProperties: false } },
+    schema: { querystring: { type: 'object', properties: { timestamps: { type: 'boolean', default: false }, ...MODEL_QUERY }, additionalProperties: false } },
   }, async (req, reply) => admission.run(req, reply, async ({ audio, model, signal }) => {
     const r = await model.recognizer.transcribe(audio, { signal, timestamps: req.query.timestamps });
     return {

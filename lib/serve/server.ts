@@ -1,5 +1,5 @@
 /**
- * createServer: the Fastify app around one Recognizer, or several by name (lib/serve/models.ts). Returned not
+ * buildServer, the body of the package's createServer (lib/serve/entry.ts, which loads this module on first use): the Fastify app around one Recognizer, or several by name (lib/serve/models.ts). Returned not
  * listening, so tests use `app.inject()` and applications `await app.listen({ port })`. `app.close()` is the graceful
  * shutdown: it stops accepting connections, answers new audio requests on open ones with 503 DISPOSED (and
  * Retry-After), lets in-flight requests finish, then closes the recognizers it created (draining their queues).
@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
-import { invalid } from '../errors';
+import { checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isObject, isPositiveInteger } from '../is';
 import type { Recognizer, RecognizerOptions } from '../recognizer';
 import { createAdmission } from './admission';
@@ -106,9 +106,16 @@ const isOrigin = (s: string) => {
   }
 };
 
+const SERVER_OPTION_KEYS = optionKeys<ServerOptions>({
+  recognizer: true, models: true, defaultModel: true, strictModels: true, maxBodyBytes: true, maxDuration: true, requestTimeoutMs: true,
+  retryAfterS: true, maxUploads: true, minUploadBytesPerSec: true, uploadGraceMs: true, maxConnections: true, maxFeatureBytes: true,
+  apiKey: true, allowedHosts: true, cors: true, stream: true, page: true, logger: true,
+});
+
 /** Checks the server-level options (not the models') and returns the limits they give; throws INVALID_INPUT. */
 export function checkServerOptions(o: ServerOptions): Limits {
   if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', o);
+  checkOptionKeys('createServer options', o, SERVER_OPTION_KEYS);
   if (o.page !== undefined && typeof o.page !== 'boolean') throw invalid('INVALID_INPUT', 'page', 'true or false', o.page);
   checkStreamOptions(o.stream);
   const out: Limits = { ...DEFAULTS, apiKey: null, allowedHosts: null, cors: [], page: o.page ?? false, stream: o.stream ?? {} };
@@ -136,7 +143,8 @@ export function checkServerOptions(o: ServerOptions): Limits {
   return out;
 }
 
-export async function createServer(options: ServerOptions = {}): Promise<FastifyInstance> {
+/** createServer's body (lib/serve/entry.ts): use createServer. */
+export async function buildServer(options: ServerOptions = {}): Promise<FastifyInstance> {
   const limits = checkServerOptions(options);
   const models = await openModels({ ...options, maxDuration: limits.maxDuration });
   try {

@@ -13,7 +13,7 @@
  */
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Wav2Vec2Error, invalid } from '../errors';
+import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isObject, isPositiveInteger } from '../is';
 import { GreedyCTCDecoder } from '../decode';
 import { DEFAULT_MAX_RATE, DEFAULT_MIN_RATE, StreamResampler, checkBudget, checkRate } from '../pipeline/audio';
@@ -51,10 +51,21 @@ const DEFAULTS = { maxStreams: 64, maxStreamSeconds: 3600, startTimeoutMs: 10000
 /** The subprotocol a client may ask for (browsers must, to pass the API key as a second one; see guard.ts). */
 export const STREAM_PROTOCOL = 'wav2vec2-stream';
 
+const STREAM_OPTION_KEYS = optionKeys<StreamOptions>({
+  maxStreams: true, maxStreamSeconds: true, startTimeoutMs: true, idleTimeoutMs: true, maxBacklogSeconds: true, maxMessageBytes: true,
+  maxSendBytes: true, window: true, segmenter: true,
+});
+const STREAM_WINDOW_KEYS = optionKeys<StreamPlanOptions>({ leftMs: true, chunkMs: true, lookaheadMs: true, segmentContext: true });
+
 export function checkStreamOptions(o: StreamOptions | undefined): StreamLimits {
   const out: StreamLimits = { ...DEFAULTS, window: {}, segmenter: {} };
   if (o === undefined) return out;
   if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'stream', 'an object', o);
+  checkOptionKeys('stream options', o, STREAM_OPTION_KEYS);
+  if (o.window !== undefined) {
+    if (!isObject(o.window as unknown)) throw invalid('INVALID_INPUT', 'stream.window', 'an object', o.window);
+    checkOptionKeys('stream.window options', o.window, STREAM_WINDOW_KEYS);
+  }
   for (const k of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
     if (o[k] === undefined) continue;
     if (!isPositiveInteger(o[k])) throw invalid('INVALID_INPUT', `stream.${k}`, 'a positive integer', o[k]);

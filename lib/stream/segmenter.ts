@@ -13,8 +13,8 @@
  * The same rules cut long files for batch jobs (SpeechCutter, speechCuts): a cut is placed in the middle of a silence,
  * never in speech unless a segment reaches `maxSegmentMs`.
  */
-import { invalid } from '../errors';
-import { isFiniteNumber } from '../is';
+import { checkOptionKeys, invalid, optionKeys } from '../errors';
+import { isFiniteNumber, isObject } from '../is';
 
 export interface SegmenterOptions {
   /** Silence that ends a segment, ms (default 500). */
@@ -40,9 +40,13 @@ export const SEGMENTER_DEFAULTS: SegmenterConfig = { minSilenceMs: 500, minLevel
 const FLOOR_WINDOW_S = 3;
 const SILENT_DB = -100;
 
+const SEGMENTER_OPTION_KEYS = optionKeys<SegmenterOptions>({ minSilenceMs: true, minLevelDb: true, marginDb: true, maxSegmentMs: true });
+
 export function checkSegmenterOptions(o: SegmenterOptions | undefined, what = 'segmenter'): SegmenterConfig {
   const out = { ...SEGMENTER_DEFAULTS };
   if (o === undefined) return out;
+  if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', what, 'an object of segmenter settings', o);
+  checkOptionKeys(`${what} options`, o, SEGMENTER_OPTION_KEYS);
   const range = { minSilenceMs: [100, 10000], minLevelDb: [-100, 0], marginDb: [0, 60], maxSegmentMs: [1000, 120000] } as const;
   for (const k of Object.keys(range) as (keyof SegmenterConfig)[]) {
     const v = o[k];

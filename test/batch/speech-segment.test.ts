@@ -125,18 +125,18 @@ describe('batch: long files cut on speech', function () {
 
     it('on the command line: flags that do not go together are usage errors (status 2, one line)', () => {
       const cases: Array<[string[], RegExp]> = [
-        [['--min-silence', '0.4'], /--min-silence: only used with --segment speech/],
-        [['--segment', 'windows', '--max-segment', '20'], /--max-segment: only used with --segment speech/],
-        [['--segment', 'speech', '--window', '20'], /--window: not used with --segment speech/],
+        [['--min-silence-ms', '400'], /--min-silence-ms: only used with --segment speech/],
+        [['--segment', 'windows', '--max-segment-ms', '20000'], /--max-segment-ms: only used with --segment speech/],
+        [['--segment', 'speech', '--window-seconds', '20'], /--window-seconds: not used with --segment speech/],
         [['--segment', 'words'], /--segment.*words.*windows, speech/],
-        [['--segment', 'speech', '--min-silence', '0.05'], /segmenter\.minSilenceMs: expected a number within \[100, 10000\]/],
+        [['--segment', 'speech', '--min-silence-ms', '50'], /segmenter\.minSilenceMs: expected a number within \[100, 10000\]/],
       ];
       for (const [flags, pattern] of cases) {
         const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'batch', join(dir, 'none.wav'), '--out', join(dir, 'out-cli'), ...flags], { encoding: 'utf8', timeout: 60000 });
         assert.match(r.stderr, pattern, flags.join(' '));
         assert.equal(r.stderr.trim().split('\n').length <= 2, true, r.stderr);
         // A bad value reaches runBatchJob's check (exit 1, INVALID_INPUT); the rest stop at the command line.
-        assert.equal(r.status, flags.includes('0.05') ? 1 : 2, `${flags.join(' ')}: ${r.stderr}`);
+        assert.equal(r.status, flags.includes('50') ? 1 : 2, `${flags.join(' ')}: ${r.stderr}`);
       }
     });
   });

@@ -44,7 +44,7 @@ describe('cli', function () {
   });
 
   it('transcribe --json prints what the library decodes, one object per file', async () => {
-    const r = runCli(['transcribe', wav, wav, '--model', model, '--json']);
+    const r = runCli(['transcribe', wav, wav, '--model', model, '--json', '--timestamps']);
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 2);
@@ -58,6 +58,8 @@ describe('cli', function () {
       assert.equal(lines[0].decoder, 'greedy');
       assert.equal(lines[0].words.length, expected.words.length);
       assert.deepEqual(lines[1].text, lines[0].text);
+      const plain = JSON.parse(runCli(['transcribe', wav, '--model', model, '--json']).stdout);
+      assert.equal(plain.words, undefined, 'words only with --timestamps');
     } finally {
       m.dispose();
     }
@@ -102,9 +104,9 @@ describe('cli', function () {
     }
   });
 
-  it('features --layers 1 writes only the first layer', () => {
+  it('features --num-layers 1 writes only the first layer', () => {
     const out = join(dir, 'feat1');
-    const r = runCli(['features', wav, '--model', model, '--out', out, '--layers', '1']);
+    const r = runCli(['features', wav, '--model', model, '--out', out, '--num-layers', '1']);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(existsSync(join(out, 'layer01.npy')));
     assert.ok(!existsSync(join(out, 'layer02.npy')));
@@ -154,7 +156,9 @@ describe('cli', function () {
       ['a serve rate range upside down', () => ['serve', '--min-sample-rate', '48000', '--max-sample-rate', '16000'], 2, /--min-sample-rate 48000 is above --max-sample-rate 16000/],
       ['too many audio workers', () => ['serve', '--audio-workers', '65'], 2, /--audio-workers: expected an integer within \[1, 64\], got "65"/],
       ['a port that is not a number', () => ['serve', '--port', 'abc'], 2, /--port: expected an integer within \[0, 65535\], got "abc"/],
-      ['a batch window of 0 s', () => ['batch', wav, '--out', join(dir, 'never'), '--window', '0'], 2, /--window: expected a number > 0, got "0"/],
+      ['a batch window of 0 s', () => ['batch', wav, '--out', join(dir, 'never'), '--window-seconds', '0'], 2, /--window-seconds: expected a number > 0, got "0"/],
+      ['the old --layers of features', () => ['features', wav, '--out', join(dir, 'never'), '--layers', '1'], 2, /unknown option '--layers'/],
+      ['a serve --max-body-bytes that is not a size', () => ['serve', '--max-body-bytes', '25MB'], 2, /--max-body-bytes: expected a number of bytes, such as 65536 or 25M/],
     ];
     for (const [what, args, status, pattern] of cases) {
       it(what, () => {

@@ -51,7 +51,7 @@ describe('cli with the default model', function () {
     if (!existsSync(wav)) assert.equal(spawnSync('espeak-ng', ['-w', wav, SENTENCE.toLowerCase()]).status, 0);
     const sox = spawnSync('sox', [wav, '-r', '44100', '-c', '2', mp3]);
     if (sox.status !== 0) return; // sox without MP3 support (libsox-fmt-mp3): covered by the WAV case
-    const r = runCli(['transcribe', mp3, '--json']);
+    const r = runCli(['transcribe', mp3, '--json', '--timestamps']);
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assertMostlyRight(out.text);

@@ -58,7 +58,7 @@ describe('recognizer', function () {
   describe('batched results equal single-request results', () => {
     it('layer-norm torchaudio model: different lengths share a padded batch (per-item lengths and normalisation)', async () => {
       const model = await loadFixture('ta_tiny_lv60k');
-      const rec = await createRecognizer({ model, maxBatchSize: 4, maxWaitMs: 200 });
+      const rec = await createRecognizer({ model, batchSize: 4, maxWaitMs: 200 });
       try {
         assert.deepEqual(rec.grouping, { kind: 'similar-length', maxPadding: 0.25 });
         // Four lengths within 25 % of each other (one batch), two longer ones (another); gains differ so that
@@ -75,7 +75,7 @@ describe('recognizer', function () {
 
     it('group-norm torchaudio model: only equal lengths share a batch, since padding would change the shorter items', async () => {
       const model = await loadFixture('ta_tiny_base');
-      const rec = await createRecognizer({ model, maxBatchSize: 8, maxWaitMs: 200 });
+      const rec = await createRecognizer({ model, batchSize: 8, maxWaitMs: 200 });
       try {
         assert.deepEqual(rec.grouping, { kind: 'equal-length' });
         const clips = [clip(20000, 0), clip(21000, 0), clip(20000, 4000, 3), clip(22000, 500), clip(20000, 9000, 0.2)];
@@ -94,7 +94,7 @@ describe('recognizer', function () {
     });
 
     it('the default model: batches as its manifest allows and matches single runs', async () => {
-      const rec = await createRecognizer({ model: DEFAULT_MODEL, threads: 1, maxBatchSize: 4, maxWaitMs: 200 });
+      const rec = await createRecognizer({ model: DEFAULT_MODEL, threads: 1, batchSize: 4, maxWaitMs: 200 });
       try {
         // A traced export (no lengths) batches equal lengths only; a length-aware one with paddedBatchExact
         // takes the 14000-sample clip too (within 25 % of 12000).
@@ -109,7 +109,7 @@ describe('recognizer', function () {
     });
 
     it('replicas (concurrency): batches run on several at once, each result as the model alone gives it', async () => {
-      const rec = await createRecognizer({ model: DEFAULT_MODEL, concurrency: 2, threads: 1, maxBatchSize: 1, maxWaitMs: 0 });
+      const rec = await createRecognizer({ model: DEFAULT_MODEL, concurrency: 2, threads: 1, batchSize: 1, maxWaitMs: 0 });
       try {
         assert.equal(rec.replicas, 2);
         const clips = [clip(16000, 0, 1), clip(20000, 3000, 2), clip(24000, 500, 0.5), clip(18000, 9000)];
@@ -155,7 +155,7 @@ describe('recognizer', function () {
 
     it('features: batched per-layer features equal extractFeatures alone', async () => {
       const model = await loadFixture('ta_tiny_lv60k');
-      const rec = await createRecognizer({ model, maxBatchSize: 3, maxWaitMs: 200 });
+      const rec = await createRecognizer({ model, batchSize: 3, maxWaitMs: 200 });
       try {
         const clips = [clip(16000), clip(17500, 2000), clip(18000, 5000, 2)];
         const batches: BatchInfo[] = [];
@@ -180,7 +180,7 @@ describe('recognizer', function () {
   describe('one bad request fails alone', () => {
     it('NaN samples, bytes that are not audio and an empty clip fail with their own codes; the others succeed', async () => {
       const model = await loadFixture('ta_tiny_lv60k');
-      const rec = await createRecognizer({ model, maxBatchSize: 8, maxWaitMs: 100 });
+      const rec = await createRecognizer({ model, batchSize: 8, maxWaitMs: 100 });
       try {
         const nan = clip(17000);
         nan[500] = NaN;
@@ -212,7 +212,7 @@ describe('recognizer', function () {
       // refuses the long one alone and the padded batch of all three.
       const budget = heads * 4 * 53 * 53;
       const model = await loadFixture('ta_tiny_lv60k', { maxAttentionBytes: budget });
-      const rec = await createRecognizer({ model, maxBatchSize: 3, maxWaitMs: 200 });
+      const rec = await createRecognizer({ model, batchSize: 3, maxWaitMs: 200 });
       const batches: BatchInfo[] = [];
       rec.onBatch((b) => batches.push(b));
       try {
@@ -305,7 +305,7 @@ describe('recognizer', function () {
 
   describe('options', () => {
     it('are checked before anything loads', async () => {
-      await rejectsCode(createRecognizer({ maxBatchSize: 0 }), 'INVALID_INPUT', /maxBatchSize/);
+      await rejectsCode(createRecognizer({ batchSize: 0 }), 'INVALID_INPUT', /batchSize/);
       await rejectsCode(createRecognizer({ maxWaitMs: -1 }), 'INVALID_INPUT', /maxWaitMs/);
       await rejectsCode(createRecognizer({ maxBatchSeconds: 0 }), 'INVALID_INPUT', /maxBatchSeconds/);
       await rejectsCode(createRecognizer({ maxQueue: 1.5 }), 'INVALID_INPUT', /maxQueue/);
@@ -350,7 +350,7 @@ describe('recognizer', function () {
     });
 
     it('an AbortSignal removes a waiting request; an aborted signal rejects at once; a coded reason is passed on', async () => {
-      const rec = await createRecognizer({ model, maxBatchSize: 8, maxWaitMs: 60000 });
+      const rec = await createRecognizer({ model, batchSize: 8, maxWaitMs: 60000 });
       const ac = new AbortController();
       const waiting = rec.transcribe({ samples: clip(16000), sampleRate: 16000 }, { signal: ac.signal });
       const other = rec.transcribe({ samples: clip(30000), sampleRate: 16000 });
@@ -370,7 +370,7 @@ describe('recognizer', function () {
     });
 
     it('close({ drain: false }) rejects waiting requests with DISPOSED; later calls are DISPOSED too', async () => {
-      const rec = await createRecognizer({ model, maxBatchSize: 8, maxWaitMs: 60000 });
+      const rec = await createRecognizer({ model, batchSize: 8, maxWaitMs: 60000 });
       const waiting = [rec.transcribe({ samples: clip(16000), sampleRate: 16000 }), rec.features({ samples: clip(16000), sampleRate: 16000 })];
       await rec.close({ drain: false });
       for (const w of waiting) await rejectsCode(w, 'DISPOSED', /closed/);

@@ -76,7 +76,7 @@ describe('serve: command line', function () {
   it('takes the API key from WAV2VEC2_API_KEY, and the upload, exposure and features-cap flags', async () => {
     const key = 'cli-test-key-0123456789';
     const { child, url } = await serve(['--threads', '1',
-      '--max-uploads', '3', '--min-upload-bytes-per-sec', '1000', '--upload-grace-ms', '2000', '--max-connections', '50', '--max-feature-mb', '1',
+      '--max-uploads', '3', '--min-upload-bytes-per-sec', '1000', '--upload-grace-ms', '2000', '--max-connections', '50', '--max-feature-bytes', '1M',
       '--allowed-hosts', 'localhost,127.0.0.1', '--cors', 'http://app.example'], { ...process.env, WAV2VEC2_API_KEY: key });
     try {
       assert.deepEqual((await (await fetch(`${url}/health`)).json()).uploads, { count: 0, limit: 3 });
@@ -92,7 +92,7 @@ describe('serve: command line', function () {
       // The clip's (3 s) features: 0.4 MiB as f32, up to 2.8 MiB as JSON; the cap is 1 MiB.
       const json = await fetch(`${url}/v1/features`, { method: 'POST', body, headers: { authorization: `Bearer ${key}` } });
       assert.equal(json.status, 413);
-      assert.match((await json.json()).error.message, /at most 1\.0 MiB \(--max-feature-mb\)/);
+      assert.match((await json.json()).error.message, /at most 1\.0 MiB \(maxFeatureBytes, --max-feature-bytes\)/);
       assert.equal((await fetch(`${url}/v1/features?format=f32`, { method: 'POST', body, headers: { authorization: `Bearer ${key}` } })).status, 200);
     } finally {
       child.kill('SIGKILL');

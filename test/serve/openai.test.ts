@@ -46,7 +46,7 @@ describe('serve: OpenAI-compatible API (the openai SDK as client)', function () 
 
   /** What our own route answers for the same file (and model). */
   async function ours(url: string, file: string, model?: string): Promise<Ours> {
-    const res = await fetch(`${url}/v1/transcribe${model ? `?model=${model}` : ''}`, {
+    const res = await fetch(`${url}/v1/transcribe?timestamps=true${model ? `&model=${model}` : ''}`, {
       method: 'POST', body: new Uint8Array(readFileSync(file)), headers: { authorization: `Bearer ${KEY}`, 'content-type': 'audio/wav' },
     });
     assert.equal(res.status, 200);

@@ -12,7 +12,7 @@ import { type Device, type DType, type Model } from '../../model';
 import { loadModel } from '../../load';
 import { isRepoId, looksLikePath } from '../../hub';
 import { DEFAULT_MODEL_PATH } from '../../paths';
-import type { DecoderOptions } from '../../transcribe';
+import { decoderOptionsOf, type DecoderOptions } from '../../transcribe';
 import type { BatchJobOptions, SegmentMode, SubtitleFormat } from '../options';
 import type { SegmenterOptions } from '../../stream/segmenter';
 
@@ -71,10 +71,11 @@ function sourceOf(model: string): string {
 
 /** The spec of options as the enqueuer gets them: paths resolved here, on the enqueuing host. */
 export function specOf(o: Omit<BatchJobOptions, 'model' | 'inputs' | 'out'> & { model?: string; bundle?: string; modelsDir?: string }): JobSpec {
-  const decoder = o.decoder ? {
-    ...o.decoder,
-    ...(typeof o.decoder.lm === 'string' ? { lm: resolve(o.decoder.lm) } : {}),
-    ...(typeof o.decoder.lexicon === 'string' ? { lexicon: resolve(o.decoder.lexicon) } : {}),
+  const d = o.decoder === undefined ? undefined : decoderOptionsOf(o.decoder);
+  const decoder = d ? {
+    ...d,
+    ...(typeof d.lm === 'string' ? { lm: resolve(d.lm) } : {}),
+    ...(typeof d.lexicon === 'string' ? { lexicon: resolve(d.lexicon) } : {}),
   } : undefined;
   const model: ModelSpec = o.bundle
     ? { bundle: o.bundle, ...(o.modelsDir ? { modelsDir: resolve(o.modelsDir) } : {}) }

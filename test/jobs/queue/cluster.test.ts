@@ -79,7 +79,7 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
     assertSameAsLocal(out, local);
     assert.ok(workers.every((w) => /worker: done /.test(w.log())), `both workers took jobs:\n${workers.map((w) => w.log()).join('\n')}`);
 
-    const again = await runBatch(redis.url, [c.inputs, '--out', out, '--skip-failed']);
+    const again = await runBatch(redis.url, [c.inputs, '--out', out, '--no-retry-failed']);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /batch: 0 inputs enqueued, 0 already in the queue, 7 done or failed before/);
     assertSameAsLocal(out, local);
@@ -136,7 +136,7 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
     assert.equal(first.status, 0, first.stderr);
     redis = await startRedis();
     workers.push(startWorker(redis.url));
-    const r = await runBatch(redis.url, [c.files[0]!, c.files[1]!, '--out', out, '--window', '20']);
+    const r = await runBatch(redis.url, [c.files[0]!, c.files[1]!, '--out', out, '--window-seconds', '20']);
     assert.equal(r.code, 3, r.stderr);
     const failures = jsonl(join(out, 'failures.jsonl'));
     assert.deepEqual(failures.map((f) => [f.file, f.code]), [[c.files[1], 'QUEUE_JOB_FAILED']]);
@@ -149,7 +149,7 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
     const local = localRun(c.inputs, join(c.dir, 'local'));
     redis = await startRedis();
     const out = join(c.dir, 'out');
-    const lease = ['--prefetch', '2', '--lock-duration', '2000'];
+    const lease = ['--prefetch', '2', '--lock-duration-ms', '2000'];
     const follower = startBatch(redis.url, [c.inputs, '--out', out]);
     // A: SIGKILL when it hands its second batch to the model (inputs in flight, nothing of theirs committed).
     const a = startWorker(redis.url, lease, { WAV2VEC2_BATCH_FAULT: 'before-forward:2' });
@@ -185,7 +185,7 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
     // One worker at a time, replaced whenever it dies (as a supervisor would).
     let deaths = 0;
     while (!exited) {
-      const w = startWorker(redis.url, ['--prefetch', '2', '--lock-duration', '1500'], crash);
+      const w = startWorker(redis.url, ['--prefetch', '2', '--lock-duration-ms', '1500'], crash);
       workers.push(w);
       const end = await Promise.race([w.exited, follower.done.then(() => null)]);
       if (end?.signal === 'SIGKILL') deaths++;
@@ -231,7 +231,7 @@ describe('batch --queue and worker (real Redis, workers in processes of their ow
     redis = await startRedis();
     const out = join(dir, 'out');
     const leaseMs = 1000;
-    const lease = ['--lock-duration', String(leaseMs)];
+    const lease = ['--lock-duration-ms', String(leaseMs)];
     workers.push(startWorker(redis.url, lease), startWorker(redis.url, lease));
     const r = await runBatch(redis.url, [long, '--out', out]);
     assert.equal(r.code, 0, r.stderr);

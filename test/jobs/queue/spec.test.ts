@@ -14,7 +14,7 @@ describe('queue: job ids, specs, Redis URLs', () => {
   });
 
   it('a spec makes paths absolute on the enqueuing host and keeps only what the job sets', () => {
-    const s = specOf({ model: 'models/x.pt', decoder: { decoder: 'beam', lm: 'lm.arpa', lexicon: 'lex.txt' }, formats: ['srt'] });
+    const s = specOf({ model: 'models/x.pt', decoder: { type: 'beam', lm: 'lm.arpa', lexicon: 'lex.txt' }, formats: ['srt'] });
     assert.equal(s.model.file, `${process.cwd()}/models/x.pt`);
     assert.equal(s.decoder!.lm, `${process.cwd()}/lm.arpa`);
     assert.equal(s.decoder!.lexicon, `${process.cwd()}/lex.txt`);
