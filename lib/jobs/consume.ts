@@ -2,9 +2,10 @@
  * The consumer, the middle stage of a batch job (see run.ts): one per model replica, it takes batches of pieces from
  * the queue into the model on the replica's inference thread, and hands the outputs to the committer. It submits the
  * next batch before the committer decodes the previous one, so the model never waits on decoding. A batch that
- * fails is run again one piece at a time, so that one bad input fails alone: that rule lives here only.
+ * fails is run again one piece at a time, so that one bad input fails alone (lib/pipeline/batch-items.ts, the rule
+ * the Recognizer follows too).
  */
-import { Wav2Vec2Error } from '../errors';
+import { settleBatch } from '../pipeline/batch-items';
 import type { Model } from '../model';
 import type { Tensor } from '../tensor';
 import { type Committer, type QueuedPiece, stopsJob } from './commit';
@@ -70,30 +71,14 @@ async function runBatch(ctx: ConsumerContext, m: Model, batch: QueuedPiece[]): P
   });
 }
 
-/** Waits for a submitted batch and commits it; a failed batch of several is retried piece by piece. */
-async function settleBatch(ctx: ConsumerContext, m: Model, batch: QueuedPiece[], running: Promise<PieceOutput[]>): Promise<void> {
-  let outs: PieceOutput[];
-  try {
-    outs = await running;
-  } catch (err) {
-    if (stopsJob(err)) throw err;
-    if (batch.length > 1 && !(err instanceof Wav2Vec2Error && err.code === 'DISPOSED')) return retryEach(ctx, m, batch);
-    for (const p of batch) await ctx.committer.fail(p.task, err);
-    return;
-  }
-  return ctx.committer.deliver(batch, outs);
-}
-
-async function retryEach(ctx: ConsumerContext, m: Model, batch: QueuedPiece[]): Promise<void> {
-  for (const p of batch) {
-    if (p.task.failed) continue;
-    try {
-      await ctx.committer.deliver([p], await runBatch(ctx, m, [p]));
-    } catch (err) {
-      if (stopsJob(err)) throw err;
-      await ctx.committer.fail(p.task, err);
-    }
-  }
+/** Waits for a submitted batch and commits it; a failed batch of several is retried piece by piece (batch-items.ts). */
+async function settle(ctx: ConsumerContext, m: Model, batch: QueuedPiece[], running: Promise<PieceOutput[]>): Promise<void> {
+  await settleBatch(batch, running, {
+    alone: async (p) => (await runBatch(ctx, m, [p]))[0]!,
+    settle: (p, out) => (out.ok ? ctx.committer.deliver([p], [out.value]) : ctx.committer.fail(p.task, out.error)),
+    skip: (p) => p.task.failed,
+    fatal: stopsJob,
+  });
 }
 
 /** Feeds model replica `m` from the queue until it closes or stops. */
@@ -107,7 +92,7 @@ export async function consume(ctx: ConsumerContext, m: Model): Promise<void> {
     running.catch(() => undefined);
     if (previous) await previous;
     // A rejection is the job's end (a write failure): recorded at once, so it is never left unhandled meanwhile.
-    previous = settleBatch(ctx, m, batch, running).catch((err) => ctx.stopOnFatal(err));
+    previous = settle(ctx, m, batch, running).catch((err) => ctx.stopOnFatal(err));
   }
   if (previous) await previous;
 }

@@ -9,6 +9,7 @@ import { isFiniteNumber, isInteger, isObject, isPositiveInteger } from '../is';
 import { Model, type Device, type DType } from '../model';
 import { loadModel } from '../load';
 import { loadReplicas } from '../replicas';
+import { settleBatch } from '../pipeline/batch-items';
 import type { Tensor } from '../tensor';
 import { createDecoder, decoderOptionsOf, padToReceptiveField, type BoundDecoder, type DecoderSpec, type WordTiming } from '../transcribe';
 import { DEFAULT_MODEL_PATH } from '../paths';
@@ -475,27 +476,13 @@ export class Recognizer {
     if (live.length === 0) return;
     const op = live[0]!.op;
     const t0 = performance.now();
-    let retriedAlone = false;
-    try {
-      const outs = await this.#infer(model, live, op);
-      live.forEach((j, i) => this.#settle(j, outs[i]!));
-    } catch (err) {
-      if (live.length > 1 && !(err instanceof Wav2Vec2Error && err.code === 'DISPOSED')) {
-        // One item can sink a batch (e.g. the batch's attention tensor is over budget while each item alone
-        // is not, or one input the model refuses): run each alone so each gets its own result or error.
-        retriedAlone = true;
-        for (const j of live) {
-          if (j.settled) continue;
-          try {
-            this.#settle(j, (await this.#infer(model, [j], op))[0]!);
-          } catch (e) {
-            this.#settle(j, e instanceof Error ? e : new Wav2Vec2Error('INFERENCE_FAILED', String(e)));
-          }
-        }
-      } else {
-        for (const j of live) this.#settle(j, err instanceof Error ? err : new Wav2Vec2Error('INFERENCE_FAILED', String(err)));
-      }
-    }
+    // One item can sink a batch (e.g. the batch's attention tensor is over budget while each item alone is not, or
+    // one input the model refuses): then each runs alone and gets its own result or error (lib/pipeline/batch-items.ts).
+    const retriedAlone = await settleBatch(live, this.#infer(model, live, op), {
+      alone: async (j) => (await this.#infer(model, [j], op))[0]!,
+      settle: (j, out) => this.#settle(j, out.ok ? out.value : out.error instanceof Error ? out.error : new Wav2Vec2Error('INFERENCE_FAILED', String(out.error))),
+      skip: (j) => j.settled,
+    });
     this.#stats.batches++;
     const info: BatchInfo = { kind: op.kind, size: live.length, audioSeconds: live.reduce((s, j) => s + j.duration, 0), ms: performance.now() - t0, retriedAlone };
     for (const l of this.#listeners) {
