@@ -3,13 +3,13 @@
  * model's rate, run the model, decode with greedy or beam search. One place, so every front end agrees.
  */
 import { loadAudio, type AudioInput } from './audio';
-import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type Hotwords, type WordSpan } from './decode';
+import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type Hotwords, type Word } from './decode';
 import { checkHotwords } from './decode/hotwords';
 import { Wav2Vec2Error, invalid } from './errors';
 import { isObject, isPositiveInteger } from './is';
 import { manifestPathFor } from './manifest';
 import type { Model } from './model';
-import type { Tensor } from './tensor';
+import { itemOf, type Tensor } from './tensor';
 
 export interface DecoderOptions {
   /** 'greedy' (default) or 'beam'. */
@@ -28,20 +28,11 @@ export interface DecoderOptions {
   wordScore?: number;
 }
 
-export interface WordTiming {
-  word: string;
-  /** Start, in seconds from the start of the audio. */
-  start: number;
-  /** End, in seconds. */
-  end: number;
-  /** In [0, 1]. */
-  confidence: number;
-}
-
+/** The front ends' part of a decoder's result (lib/decode/result.ts): the words, in seconds from the start of the audio. */
 export interface Transcript {
   /** Words joined by spaces. */
   text: string;
-  words: WordTiming[];
+  words: Word[];
 }
 
 /** A decoder bound to a model's labels and timing: emission [F, C] -> transcript. */
@@ -50,11 +41,10 @@ export interface BoundDecoder {
   decode(emission: Tensor): Transcript;
 }
 
-function words(spans: readonly WordSpan[]): WordTiming[] {
-  return spans.map((w) => ({ word: w.word, start: w.startTime, end: w.endTime, confidence: w.confidence }));
-}
-
-/** Builds the decoder for a model from its manifest (labels, blank, word delimiter, frame timing). */
+/**
+ * Builds the decoder for a model from its manifest (labels, blank, word delimiter, frame timing). A bad option is
+ * DECODE_INVALID_INPUT, as the decoders themselves throw it: one code for one mistake, whichever way it came in.
+ */
 export function createDecoder(model: Model, options: DecoderOptions = {}): BoundDecoder {
   checkDecoderOptions(options);
   const labels = model.labels;
@@ -69,12 +59,12 @@ export function createDecoder(model: Model, options: DecoderOptions = {}): Bound
   const kind = options.decoder ?? 'greedy';
   if (kind === 'greedy') {
     for (const k of ['lm', 'lexicon', 'hotwords'] as const) {
-      if (options[k] !== undefined) throw invalid('INVALID_INPUT', k, `no ${k} with the greedy decoder (use decoder 'beam')`, options[k]);
+      if (options[k] !== undefined) throw invalid('DECODE_INVALID_INPUT', k, `no ${k} with the greedy decoder (use decoder 'beam')`, options[k]);
     }
     const greedy = new GreedyCTCDecoder(labels, { blank, wordDelimiter, ...timing });
-    return { kind, decode: (e) => { const r = greedy.decode(e); return { text: r.text, words: words(r.words) }; } };
+    return { kind, decode: (e) => { const r = greedy.decode(e); return { text: r.text, words: r.words }; } };
   }
-  if (kind !== 'beam') throw invalid('INVALID_INPUT', 'decoder', "'greedy' or 'beam'", kind);
+  if (kind !== 'beam') throw invalid('DECODE_INVALID_INPUT', 'decoder', "'greedy' or 'beam'", kind);
   options = withModelLanguageModel(model, options);
   const beam = new CTCBeamSearchDecoder(labels, {
     blankToken: labels[blank],
@@ -87,7 +77,7 @@ export function createDecoder(model: Model, options: DecoderOptions = {}): Bound
     ...(options.wordScore !== undefined ? { wordScore: options.wordScore } : {}),
     ...timing,
   });
-  return { kind, decode: (e) => { const best = beam.decode(e)[0]!; return { text: best.text, words: words(best.wordSpans) }; } };
+  return { kind, decode: (e) => { const best = beam.decode(e); return { text: best.text, words: best.words }; } };
 }
 
 /** The model's own LM (manifest.languageModel) with its weights, where the options name no LM of their own. */
@@ -97,13 +87,15 @@ function withModelLanguageModel(model: Model, options: DecoderOptions): DecoderO
   return { lmWeight: lm.lmWeight, wordScore: lm.wordScore, ...options, lm: lm.arpa };
 }
 
-function checkDecoderOptions(o: DecoderOptions): void {
-  if (!isObject(o as unknown)) throw invalid('INVALID_INPUT', 'decoder options', 'an object', o);
+/** Checked before anything loads (the LM, the lexicon), with the code the beam decoder would give each mistake. */
+export function checkDecoderOptions(o: DecoderOptions): void {
+  if (!isObject(o as unknown)) throw invalid('DECODE_INVALID_INPUT', 'decoder options', 'an object', o);
+  if (o.decoder !== undefined && o.decoder !== 'greedy' && o.decoder !== 'beam') throw invalid('DECODE_INVALID_INPUT', 'decoder', "'greedy' or 'beam'", o.decoder);
   // the beam decoder's own check, here so that a greedy decoder's options are checked too
   if (o.hotwords !== undefined) checkHotwords(o.hotwords);
-  if (o.beamSize !== undefined && !isPositiveInteger(o.beamSize)) throw invalid('INVALID_INPUT', 'beamSize', 'a positive integer', o.beamSize);
+  if (o.beamSize !== undefined && !isPositiveInteger(o.beamSize)) throw invalid('DECODE_INVALID_INPUT', 'beamSize', 'a positive integer', o.beamSize);
   for (const k of ['lmWeight', 'wordScore'] as const) {
-    if (o[k] !== undefined && !Number.isFinite(o[k])) throw invalid('INVALID_INPUT', k, 'a finite number', o[k]);
+    if (o[k] !== undefined && !Number.isFinite(o[k])) throw invalid('DECODE_INVALID_INPUT', k, 'a finite number', o[k]);
   }
 }
 
@@ -126,6 +118,5 @@ export function padToReceptiveField(model: Model, samples: Float32Array): Float3
 export async function transcribe(model: Model, input: AudioInput, decoder: BoundDecoder): Promise<Transcript & { duration: number }> {
   const { samples, duration } = await loadForModel(model, input);
   const { emissions } = await model.forward(padToReceptiveField(model, samples));
-  const [, F, C] = emissions.shape as [number, number, number];
-  return { ...decoder.decode({ data: emissions.data, shape: [F, C] }), duration };
+  return { ...decoder.decode(itemOf(emissions, 0)), duration };
 }

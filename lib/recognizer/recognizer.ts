@@ -8,8 +8,9 @@ import { Wav2Vec2Error, invalid } from '../errors';
 import { isFiniteNumber, isInteger, isObject, isPositiveInteger } from '../is';
 import { Model, type Device, type DType } from '../model';
 import { loadModel } from '../load';
-import type { Tensor } from '../tensor';
-import { createDecoder, padToReceptiveField, type BoundDecoder, type DecoderOptions, type WordTiming } from '../transcribe';
+import { itemOf as tensorItem, type Tensor } from '../tensor';
+import type { Word } from '../decode';
+import { checkDecoderOptions, createDecoder, padToReceptiveField, type BoundDecoder, type DecoderOptions } from '../transcribe';
 import { DEFAULT_MODEL_PATH } from '../paths';
 import { STANDARD_CONV_LAYERS, framesFor } from '../manifest';
 import { Batcher, type Queued } from './batcher';
@@ -82,8 +83,8 @@ export interface Recognition {
   text: string;
   /** Seconds of audio. */
   duration: number;
-  /** With `timestamps: true`. */
-  words?: WordTiming[];
+  /** With `timestamps: true`: in seconds from the start of the clip (lib/decode/result.ts). */
+  words?: Word[];
   /** With `emissions: true`: CTC logits [frames, classes]. */
   emissions?: Tensor;
 }
@@ -143,11 +144,9 @@ export async function createRecognizer(options: RecognizerOptions = {}): Promise
     pool: new AudioPool(options.audioWorkers === undefined ? {} : { size: options.audioWorkers }),
   };
   const decoderOptions: DecoderOptions = typeof options.decoder === 'string' ? { decoder: options.decoder } : (options.decoder ?? {});
-  if (!isObject(decoderOptions as unknown)) throw invalid('INVALID_INPUT', 'decoder', "'greedy', 'beam' or decoder options", options.decoder);
-  // The decoder kind is checked before the model loads; the rest needs the model's labels (createDecoder).
-  if (decoderOptions.decoder !== undefined && decoderOptions.decoder !== 'greedy' && decoderOptions.decoder !== 'beam') {
-    throw invalid('INVALID_INPUT', 'decoder', "'greedy' or 'beam'", decoderOptions.decoder);
-  }
+  if (!isObject(decoderOptions as unknown)) throw invalid('DECODE_INVALID_INPUT', 'decoder', "'greedy', 'beam' or decoder options", options.decoder);
+  // Checked before the model loads; what needs the model's labels (spelling hotwords, the lexicon) by createDecoder.
+  checkDecoderOptions(decoderOptions);
   const given = options.model instanceof Model ? options.model : null;
   if (options.model !== undefined && !given && typeof options.model !== 'string') {
     throw invalid('INVALID_INPUT', 'model', 'a model file path or a Model from loadModel()', options.model);
@@ -491,8 +490,7 @@ export class Recognizer {
  * whole buffer (a batch of one, unpadded), which is then handed over as it is (features can be hundreds of MB).
  */
 function itemOf(t: Tensor, b: number, frames: number, copy: boolean): Tensor {
-  const [, F, D] = t.shape as [number, number, number];
-  const view = t.data.subarray(b * F * D, (b * F + frames) * D);
-  const whole = view.length === t.data.length && t.data.byteLength === t.data.buffer.byteLength;
-  return { data: copy && !whole ? view.slice() : view, shape: [frames, D] };
+  const view = tensorItem(t, b, frames);
+  const whole = view.data.length === t.data.length && t.data.byteLength === t.data.buffer.byteLength;
+  return copy && !whole ? { data: view.data.slice(), shape: view.shape } : view;
 }
