@@ -58,13 +58,9 @@ export function createDecoder(model: Model, options: DecoderOptions = {}): Bound
   const timing = { frameStride: model.frameStride, sampleRate: model.sampleRate };
   const kind = options.decoder ?? 'greedy';
   if (kind === 'greedy') {
-    for (const k of ['lm', 'lexicon', 'hotwords'] as const) {
-      if (options[k] !== undefined) throw invalid('DECODE_INVALID_INPUT', k, `no ${k} with the greedy decoder (use decoder 'beam')`, options[k]);
-    }
     const greedy = new GreedyCTCDecoder(labels, { blank, wordDelimiter, ...timing });
     return { kind, decode: (e) => { const r = greedy.decode(e); return { text: r.text, words: r.words }; } };
   }
-  if (kind !== 'beam') throw invalid('DECODE_INVALID_INPUT', 'decoder', "'greedy' or 'beam'", kind);
   options = withModelLanguageModel(model, options);
   const beam = new CTCBeamSearchDecoder(labels, {
     blankToken: labels[blank],
@@ -91,6 +87,11 @@ function withModelLanguageModel(model: Model, options: DecoderOptions): DecoderO
 export function checkDecoderOptions(o: DecoderOptions): void {
   if (!isObject(o as unknown)) throw invalid('DECODE_INVALID_INPUT', 'decoder options', 'an object', o);
   if (o.decoder !== undefined && o.decoder !== 'greedy' && o.decoder !== 'beam') throw invalid('DECODE_INVALID_INPUT', 'decoder', "'greedy' or 'beam'", o.decoder);
+  if ((o.decoder ?? 'greedy') === 'greedy') {
+    for (const k of ['lm', 'lexicon', 'hotwords'] as const) {
+      if (o[k] !== undefined) throw invalid('DECODE_INVALID_INPUT', k, `no ${k} with the greedy decoder (use decoder 'beam')`, o[k]);
+    }
+  }
   // the beam decoder's own check, here so that a greedy decoder's options are checked too
   if (o.hotwords !== undefined) checkHotwords(o.hotwords);
   if (o.beamSize !== undefined && !isPositiveInteger(o.beamSize)) throw invalid('DECODE_INVALID_INPUT', 'beamSize', 'a positive integer', o.beamSize);

@@ -2,7 +2,7 @@
 import { invalid } from '../errors';
 import { isNonEmptyString, isObject, isPositiveInteger } from '../is';
 import type { Device, DType, Model } from '../model';
-import type { DecoderOptions } from '../transcribe';
+import { checkDecoderOptions, type DecoderOptions } from '../transcribe';
 import { type AudioBudget, checkBudget } from '../pipeline/audio';
 import { checkSegmenterOptions, type SegmenterConfig, type SegmenterOptions } from '../stream/segmenter';
 
@@ -131,6 +131,8 @@ export function checkJobOptions(o: BatchJobOptions): CheckedOptions {
   if (!isNonEmptyString(o.model) && !isModel(o.model) && !(Array.isArray(o.model) && o.model.length > 0 && o.model.every(isModel))) {
     throw invalid('INVALID_INPUT', 'model', 'a model file path, a loaded Model or an array of loaded Models', o.model);
   }
+  // Before a model loads; what needs its labels (hotword spellings, the lexicon) is checked by createDecoder.
+  if (o.decoder !== undefined) checkDecoderOptions(o.decoder);
   const int = (what: string, v: unknown, def: number, max: number) => {
     if (v === undefined) return def;
     if (!(isPositiveInteger(v) && v <= max)) throw invalid('INVALID_INPUT', what, `an integer within [1, ${max}]`, v);
