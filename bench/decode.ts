@@ -215,8 +215,8 @@ function main(): void {
     console.log(`${mode}: ${s.median.toFixed(2)} ms median of ${runs} (CPU ${cpu.toFixed(2)} ms)`);
   };
   run('greedy', 200, 20, () => greedy.decode(emission).words.map((w) => w.word), `${em.frames}×${LABELS.length} emission`);
-  run('beam 50, lexicon-free, no LM', 5, 1, () => freeDecoder.decode(emission)[0]!.words, `${em.frames}×${LABELS.length} emission`);
-  run('beam 50, 100k-word lexicon, 3-gram LM', 5, 1, () => lexDecoder.decode(emission)[0]!.words,
+  run('beam 50, lexicon-free, no LM', 5, 1, () => freeDecoder.decode(emission).words.map((w) => w.word), `${em.frames}×${LABELS.length} emission`);
+  run('beam 50, 100k-word lexicon, 3-gram LM', 5, 1, () => lexDecoder.decode(emission).words.map((w) => w.word),
     `lexicon ${lexicon.size} words (trie ${lexDecoder.lexicon!.nodes} nodes, built with smearing in ${lexBuildMs} ms); LM ${ngrams} n-grams`);
   run('forced alignment', 50, 5, () => forcedAlign(emission, em.tokens, { labels: LABELS }).words.map((w) => w.word), `${em.tokens.length} target tokens`);
 

@@ -38,6 +38,8 @@ export type ErrorCode =
   | 'HUB_OFFLINE_MISS' // HF_HUB_OFFLINE=1 (or offline: true) and the cache lacks the repo, revision or a file
   | 'HUB_DOWNLOAD_INCOMPLETE' // the body ended before its announced size (kept as .incomplete, resumed next time)
   // decoding
+  // a bad decoder argument: emissions, labels, lengths, or a decoder option, whichever entry point it came through (the
+  // decoders, createDecoder/transcribe(), createRecognizer, runBatchJob, the CLI's decoder flags): one code per mistake
   | 'DECODE_INVALID_INPUT'
   | 'LEXICON_INVALID'
   | 'LM_INVALID'

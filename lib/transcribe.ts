@@ -3,13 +3,13 @@
  * model's rate, run the model, decode with greedy or beam search. One place, so every front end agrees.
  */
 import { loadAudio, type AudioInput } from './audio';
-import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type Hotwords, type WordSpan } from './decode';
+import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type Hotwords, type Word } from './decode';
 import { checkHotwords } from './decode/hotwords';
 import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from './errors';
 import { isObject, isPositiveInteger } from './is';
 import { manifestPathFor } from './manifest';
 import type { Model } from './model';
-import type { Tensor } from './tensor';
+import { itemOf, type Tensor } from './tensor';
 
 export type DecoderType = 'greedy' | 'beam';
 
@@ -36,20 +36,11 @@ export interface DecoderOptions {
   wordScore?: number;
 }
 
-export interface WordTiming {
-  word: string;
-  /** Start, in seconds from the start of the audio. */
-  start: number;
-  /** End, in seconds. */
-  end: number;
-  /** In [0, 1]. */
-  confidence: number;
-}
-
+/** The front ends' part of a decoder's result (lib/decode/result.ts): the words, in seconds from the start of the audio. */
 export interface Transcript {
   /** Words joined by spaces. */
   text: string;
-  words: WordTiming[];
+  words: Word[];
 }
 
 /** A decoder bound to a model's labels and timing: emission [F, C] -> transcript. */
@@ -58,11 +49,10 @@ export interface BoundDecoder {
   decode(emission: Tensor): Transcript;
 }
 
-function words(spans: readonly WordSpan[]): WordTiming[] {
-  return spans.map((w) => ({ word: w.word, start: w.startTime, end: w.endTime, confidence: w.confidence }));
-}
-
-/** Builds the decoder for a model from its manifest (labels, blank, word delimiter, frame timing). */
+/**
+ * Builds the decoder for a model from its manifest (labels, blank, word delimiter, frame timing). A bad option is
+ * DECODE_INVALID_INPUT, as the decoders themselves throw it: one code for one mistake, whichever way it came in.
+ */
 export function createDecoder(model: Model, decoder: DecoderSpec = 'greedy'): BoundDecoder {
   let options = decoderOptionsOf(decoder);
   const labels = model.labels;
@@ -77,7 +67,7 @@ export function createDecoder(model: Model, decoder: DecoderSpec = 'greedy'): Bo
   const kind = options.type ?? 'greedy';
   if (kind === 'greedy') {
     const greedy = new GreedyCTCDecoder(labels, { blank, wordDelimiter, ...timing });
-    return { kind, decode: (e) => { const r = greedy.decode(e); return { text: r.text, words: words(r.words) }; } };
+    return { kind, decode: (e) => { const r = greedy.decode(e); return { text: r.text, words: r.words }; } };
   }
   options = withModelLanguageModel(model, options);
   const beam = new CTCBeamSearchDecoder(labels, {
@@ -91,7 +81,7 @@ export function createDecoder(model: Model, decoder: DecoderSpec = 'greedy'): Bo
     ...(options.wordScore !== undefined ? { wordScore: options.wordScore } : {}),
     ...timing,
   });
-  return { kind, decode: (e) => { const best = beam.decode(e)[0]!; return { text: best.text, words: words(best.wordSpans) }; } };
+  return { kind, decode: (e) => { const best = beam.decode(e); return { text: best.text, words: best.words }; } };
 }
 
 /** The model's own LM (manifest.languageModel) with its weights, where the options name no LM of their own. */
@@ -111,20 +101,20 @@ const BEAM_ONLY = ['lm', 'lexicon', 'hotwords', 'beamSize', 'lmWeight', 'wordSco
 export function decoderOptionsOf(spec: DecoderSpec | undefined, what = 'decoder'): DecoderOptions {
   if (spec === undefined) return {};
   if (spec === 'greedy' || spec === 'beam') return { type: spec };
-  if (!isObject(spec as unknown)) throw invalid('INVALID_INPUT', what, "'greedy', 'beam' or decoder options ({ type: 'beam', beamSize, lm, ... })", spec);
+  if (!isObject(spec as unknown)) throw invalid('DECODE_INVALID_INPUT', what, "'greedy', 'beam' or decoder options ({ type: 'beam', beamSize, lm, ... })", spec);
   const o = spec as DecoderOptions;
   checkOptionKeys(what, o, DECODER_OPTION_KEYS);
-  if (o.type !== undefined && o.type !== 'greedy' && o.type !== 'beam') throw invalid('INVALID_INPUT', `${what}.type`, "'greedy' or 'beam'", o.type);
+  if (o.type !== undefined && o.type !== 'greedy' && o.type !== 'beam') throw invalid('DECODE_INVALID_INPUT', `${what}.type`, "'greedy' or 'beam'", o.type);
   if (o.type !== 'beam') {
     for (const k of BEAM_ONLY) {
-      if (o[k] !== undefined) throw invalid('INVALID_INPUT', `${what}.${k}`, `no ${k} with the greedy decoder (add type: 'beam')`, o[k]);
+      if (o[k] !== undefined) throw invalid('DECODE_INVALID_INPUT', `${what}.${k}`, `no ${k} with the greedy decoder (add type: 'beam')`, o[k]);
     }
   }
   // the beam decoder's own check, here so that it fails before a model loads
   if (o.hotwords !== undefined) checkHotwords(o.hotwords);
-  if (o.beamSize !== undefined && !isPositiveInteger(o.beamSize)) throw invalid('INVALID_INPUT', 'beamSize', 'a positive integer', o.beamSize);
+  if (o.beamSize !== undefined && !isPositiveInteger(o.beamSize)) throw invalid('DECODE_INVALID_INPUT', 'beamSize', 'a positive integer', o.beamSize);
   for (const k of ['lmWeight', 'wordScore'] as const) {
-    if (o[k] !== undefined && !Number.isFinite(o[k])) throw invalid('INVALID_INPUT', k, 'a finite number', o[k]);
+    if (o[k] !== undefined && !Number.isFinite(o[k])) throw invalid('DECODE_INVALID_INPUT', k, 'a finite number', o[k]);
   }
   return o;
 }
@@ -155,6 +145,5 @@ export async function transcribe(model: Model, input: AudioInput, decoder: Bound
   if (!isBound(decoder)) decoder = createDecoder(model, decoder);
   const { samples, duration } = await loadForModel(model, input);
   const { emissions } = await model.forward(padToReceptiveField(model, samples));
-  const [, F, C] = emissions.shape as [number, number, number];
-  return { ...decoder.decode({ data: emissions.data, shape: [F, C] }), duration };
+  return { ...decoder.decode(itemOf(emissions, 0)), duration };
 }

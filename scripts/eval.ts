@@ -179,13 +179,13 @@ async function main(): Promise<void> {
   const tunedName = `beam ${common.beamSize} + 3-gram LM, weights cross-validated`;
   if (!args['greedy-only']) {
     const beamLm = new CTCBeamSearchDecoder(labels, { ...common, lm });
-    decoders.push([`beam ${common.beamSize} + 3-gram LM, default weights`, (e) => beamLm.decode(e)[0]!.text]);
+    decoders.push([`beam ${common.beamSize} + 3-gram LM, default weights`, (e) => beamLm.decode(e).text]);
     const beamLex = new CTCBeamSearchDecoder(labels, { ...common, lm, lexicon });
-    decoders.push([`beam ${common.beamSize} + lexicon + 3-gram LM`, (e) => beamLex.decode(e)[0]!.text]);
+    decoders.push([`beam ${common.beamSize} + lexicon + 3-gram LM`, (e) => beamLex.decode(e).text]);
     for (const lmWeight of [0.3, 0.5, 0.8]) {
       for (const wordScore of [2, 4, 6]) {
         const d = new CTCBeamSearchDecoder(labels, { ...common, lm, lmWeight, wordScore });
-        grid.push({ lmWeight, wordScore, decode: (e) => d.decode(e)[0]!.text });
+        grid.push({ lmWeight, wordScore, decode: (e) => d.decode(e).text });
       }
     }
   }

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_MODEL_PATH } from '../paths';
 import { Option, type Command } from 'commander';
 import { getBundle } from '../bundles';
-import { Wav2Vec2Error } from '../errors';
+import { Wav2Vec2Error, type ErrorCode } from '../errors';
 import { type Device, type DType, type Model } from '../model';
 import { loadModel } from '../load';
 import { downloadBar } from './download';
@@ -24,25 +24,27 @@ export interface ModelCliOptions {
 /**
  * A mistake on the command line itself (a flag's value, flags that do not go together): printed like any coded
  * error, but the exit status is 2, as for the usage errors commander finds (unknown flags, missing arguments).
+ * Its code is the one the same mistake gets through the API: INVALID_INPUT, or DECODE_INVALID_INPUT for a
+ * decoder flag (what createDecoder and the decoders throw for that option).
  */
 export class UsageError extends Wav2Vec2Error {
-  constructor(message: string) {
-    super('INVALID_INPUT', message);
+  constructor(message: string, code: ErrorCode = 'INVALID_INPUT') {
+    super(code, message);
   }
 }
 
-export function positiveInt(what: string) {
+export function positiveInt(what: string, code?: ErrorCode) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what}: expected a positive integer, got "${value}".`);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what}: expected a positive integer, got "${value}".`, code);
     return n;
   };
 }
 
-export function number(what: string) {
+export function number(what: string, code?: ErrorCode) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${what}: expected a number, got "${value}".`);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${what}: expected a number, got "${value}".`, code);
     return n;
   };
 }
@@ -93,9 +95,9 @@ export function byteSize(what: string) {
 }
 
 /** One of a fixed set of words, e.g. `--decoder greedy|beam`. */
-export function oneOf<T extends string>(what: string, choices: readonly T[]) {
+export function oneOf<T extends string>(what: string, choices: readonly T[], code?: ErrorCode) {
   return (value: string): T => {
-    if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${what}: expected ${choices.join(' or ')}, got "${value}".`);
+    if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${what}: expected ${choices.join(' or ')}, got "${value}".`, code);
     return value as T;
   };
 }
@@ -128,15 +130,18 @@ export interface DecoderCliOptions {
   wordScore?: number;
 }
 
+/** A bad decoder flag has the code of the same bad decoder option in the API. */
+const DECODER = 'DECODE_INVALID_INPUT';
+
 export function addDecoderOptions(cmd: Command): Command {
   return cmd
-    .option('--decoder <kind>', "'greedy' or 'beam' (default: greedy; --lm, --lexicon, --hotword, --beam-size, --lm-weight and --word-score imply beam)", oneOf('--decoder', ['greedy', 'beam'] as const))
+    .option('--decoder <kind>', "'greedy' or 'beam' (default: greedy; --lm, --lexicon, --hotword, --beam-size, --lm-weight and --word-score imply beam)", oneOf('--decoder', ['greedy', 'beam'] as const, DECODER))
     .option('--lm <arpa>', 'n-gram language model (ARPA) for beam search')
     .option('--lexicon <file>', 'lexicon for beam search: a word and its tokens per line')
     .option('--hotword <word[:boost]>', 'boost a word in beam search (repeatable)', (v: string, previous: string[]) => [...previous, v], [])
-    .option('--beam-size <n>', 'beam size', positiveInt('--beam-size'))
-    .option('--lm-weight <x>', 'language model weight', number('--lm-weight'))
-    .option('--word-score <x>', 'score added per word', number('--word-score'));
+    .option('--beam-size <n>', 'beam size', positiveInt('--beam-size', DECODER))
+    .option('--lm-weight <x>', 'language model weight', number('--lm-weight', DECODER))
+    .option('--word-score <x>', 'score added per word', number('--word-score', DECODER));
 }
 
 /** `WORD` or `WORD:BOOST`, repeated; the beam search has one boost for all hotwords, so given boosts must agree. */
@@ -151,11 +156,11 @@ function parseHotwords(values: string[]): Hotwords | undefined {
       continue;
     }
     const weight = Number(v.slice(i + 1));
-    if (!Number.isFinite(weight) || i === 0 || v.slice(i + 1).trim() === '') throw new UsageError(`--hotword: expected WORD or WORD:BOOST, got "${v}".`);
+    if (!Number.isFinite(weight) || i === 0 || v.slice(i + 1).trim() === '') throw new UsageError(`--hotword: expected WORD or WORD:BOOST, got "${v}".`, DECODER);
     words.push(v.slice(0, i));
     boosts.add(weight);
   }
-  if (boosts.size > 1) throw new UsageError(`--hotword: all hotwords share one boost, got ${[...boosts].join(' and ')}.`);
+  if (boosts.size > 1) throw new UsageError(`--hotword: all hotwords share one boost, got ${[...boosts].join(' and ')}.`, DECODER);
   return { words, ...(boosts.size ? { weight: [...boosts][0]! } : {}) };
 }
 
@@ -174,7 +179,7 @@ export function decoderOptionsFrom(o: DecoderCliOptions): DecoderOptions {
   const hotwords = parseHotwords(o.hotword);
   const beamOnly = beamFlags(o, hotwords);
   if (o.decoder === 'greedy' && beamOnly.length) {
-    throw new UsageError(`${beamOnly.join(', ')}: beam-search option${beamOnly.length > 1 ? 's' : ''}, ignored by --decoder greedy; drop --decoder greedy (or use --decoder beam).`);
+    throw new UsageError(`${beamOnly.join(', ')}: beam-search option${beamOnly.length > 1 ? 's' : ''}, ignored by --decoder greedy; drop --decoder greedy (or use --decoder beam).`, DECODER);
   }
   return {
     type: o.decoder ?? (beamOnly.length ? 'beam' : 'greedy'),

@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import { Command } from 'commander';
+import { transcriptJson } from '../output';
 import { createDecoder, transcribe } from '../transcribe';
 import { addDecoderOptions, addModelOptions, decoderOptionsFrom, openModel, type DecoderCliOptions, type ModelCliOptions } from './options';
 
@@ -23,7 +24,7 @@ export function transcribeCommand(): Command {
         for (const file of files) {
           const r = await transcribe(model, file, decoder);
           if (o.json) {
-            process.stdout.write(JSON.stringify({ file, text: r.text, duration: +r.duration.toFixed(3), ...(o.timestamps ? { words: r.words.map((w) => ({ ...w, start: +w.start.toFixed(3), end: +w.end.toFixed(3), confidence: +w.confidence.toFixed(4) })) } : {}), decoder: decoder.kind, model: model.info.file }) + '\n');
+            process.stdout.write(JSON.stringify({ file, ...transcriptJson({ text: r.text, duration: r.duration, ...(o.timestamps ? { words: r.words } : {}) }), decoder: decoder.kind, model: model.info.file }) + '\n');
             continue;
           }
           const prefix = files.length > 1 ? `${basename(file)}: ` : '';

@@ -3,7 +3,8 @@ import { isObject } from '../is';
 import { checkBatch, checkEmission, checkIndex, checkLabels, logSoftmax, rowLogSumExp, type Frames } from './emission';
 import { resolveDelimiter } from './greedy';
 import { spellWord } from './lexicon';
-import { checkTimeBase, groupByDelimiter, tokenSpans, wordSpans, type TokenSpan, type WordSpan } from './timestamps';
+import type { CTCResult } from './result';
+import { checkFramesOption, checkTimeBase, groupByDelimiter, tokenSpans, withoutFrames, wordSpans } from './timestamps';
 
 /**
  * CTC forced alignment: the best (Viterbi) path through the emissions that spells a known token sequence,
@@ -25,19 +26,21 @@ export interface ForcedAlignOptions {
   logSoftmax?: boolean;
   frameStride?: number;
   sampleRate?: number;
+  /** Give words and tokens their frame indices, `startFrame` and `endFrame` (default false: seconds only). */
+  frames?: boolean;
 }
 
-export interface ForcedAlignment {
+/**
+ * The shared result (result.ts) of the target tokens on the best path: `tokens` are torchaudio's merge_tokens
+ * spans, `words` the runs between word delimiters (empty without labels, as are `text` and `transcript`).
+ */
+export interface ForcedAlignment extends CTCResult {
   /** Label per frame, blanks included (torchaudio's `alignments[0]`). */
   alignment: Int32Array;
   /** Log-probability of that label per frame (torchaudio's `scores[0]`). */
   scores: Float32Array;
   /** Log-probability of the whole path (sum of `scores`). */
   score: number;
-  /** One span per target token (torchaudio's merge_tokens, with times). */
-  tokens: TokenSpan[];
-  /** Runs of tokens between word delimiters; empty without labels. */
-  words: WordSpan[];
 }
 
 /** Aligns one utterance `[frames, labels]` (or `[1, frames, labels]`) to `tokens` (label indices, no blank). */
@@ -101,6 +104,7 @@ class Aligner {
   private readonly delimiter: number;
   private readonly logSoftmax: boolean;
   private readonly base;
+  private readonly frames: boolean;
 
   constructor(classes: number, options: ForcedAlignOptions) {
     if (classes <= 0) throw invalid('DECODE_INVALID_INPUT', 'emission', 'a tensor { data: Float32Array, shape: [frames, labels] }', classes);
@@ -110,6 +114,7 @@ class Aligner {
     if (options.logSoftmax !== undefined && typeof options.logSoftmax !== 'boolean') throw invalid('DECODE_INVALID_INPUT', 'forcedAlign options.logSoftmax', 'true or false', options.logSoftmax);
     this.logSoftmax = options.logSoftmax ?? true;
     this.base = checkTimeBase(options, 'forcedAlign options');
+    this.frames = checkFramesOption(options.frames, 'forcedAlign options.frames');
   }
 
   align(f: Frames, tokens: ArrayLike<number>, what: string): ForcedAlignment {
@@ -146,7 +151,14 @@ class Aligner {
     const lse = rowLogSumExp(f.data, T, C);
     const spans = tokenSpans(tok, starts, ends, f.data, C, lse, this.labels, this.base);
     const words = this.labels.length > 0 ? wordSpans(groupByDelimiter(tok, this.labels, this.delimiter), spans, this.base) : [];
-    return { alignment, scores, score, tokens: spans, words };
+    return {
+      text: words.map((w) => w.word).join(' '),
+      transcript: this.labels.length > 0 ? Array.from(tok, (k) => this.labels[k]).join('') : '',
+      words: withoutFrames(words, this.frames),
+      indices: Array.from(tok),
+      tokens: withoutFrames(spans, this.frames),
+      alignment, scores, score,
+    };
   }
 }
 

@@ -8,9 +8,10 @@ import type { PrefixNode } from './beam-prefixes';
 import { checkHotwords, HotwordBooster, type HotNode, type Hotwords } from './hotwords';
 import { Lexicon, LexiconTrie, spellWord, type TrieNode } from './lexicon';
 import { checkLmScore, isLanguageModel, NGramLanguageModel, type LanguageModel } from './lm';
+import type { CTCResult } from './result';
 import {
-  checkTimeBase, groupByDelimiter, tokenSpans, wordSpans,
-  type TimeBase, type TokenSpan, type WordGroup, type WordSpan,
+  checkFramesOption, checkTimeBase, groupByDelimiter, tokenSpans, withoutFrames, wordSpans,
+  type TimeBase, type WordGroup,
 } from './timestamps';
 
 
@@ -52,7 +53,7 @@ export interface CTCBeamSearchDecoderOptions {
    * pyctcdecode does); 'token' scores every token label (flashlight's lexicon-free decoder with a token LM).
    */
   lmUnit?: 'word' | 'token';
-  /** Hypotheses returned (default 1). */
+  /** Hypotheses returned: the best, and `nbest - 1` alternatives at most (default 1). */
   nbest?: number;
   /** Hypotheses kept after each frame (default 50). */
   beamSize?: number;
@@ -82,27 +83,30 @@ export interface CTCBeamSearchDecoderOptions {
   logSoftmax?: boolean;
   frameStride?: number;
   sampleRate?: number;
+  /** Give words and tokens their frame indices, `startFrame` and `endFrame` (default false: seconds only). */
+  frames?: boolean;
 }
 
-export interface CTCHypothesis {
-  /** Token indices of the output (blanks removed, repeats collapsed; silences included). */
-  tokens: number[];
-  /** Their labels joined: "|HELLO|WORLD|". */
-  transcript: string;
-  /** The words: lexicon words (with a lexicon) or the runs between silences (without). */
-  words: string[];
-  /** Words joined by spaces. */
-  text: string;
+/**
+ * One output of the search, in the shared shape (result.ts): words are lexicon words (with a lexicon) or the runs
+ * between silences (without); tokens are timed on the best alignment into the output's final state.
+ */
+export interface CTCHypothesis extends CTCResult {
   /** Total score: acoustic + lmWeight * LM + word, silence, unknown-word and hotword scores. */
   score: number;
   /** Log-probability of the emissions for this output (all paths with logAdd, the best path without). */
   acousticScore: number;
   /** LM log-probability of the words (natural log, unweighted, with the sentence end). */
   lmScore: number;
-  /** First frame of each token (torchaudio's `timesteps`). */
-  timesteps: number[];
-  tokenSpans: TokenSpan[];
-  wordSpans: WordSpan[];
+}
+
+/** What `decode` returns: the best hypothesis, with the rest of the n-best list. */
+export interface CTCBeamSearchResult extends CTCHypothesis {
+  /**
+   * The next best outputs, best first: `[result, ...result.alternatives]` is the n-best list (at most `nbest`
+   * outputs, never one twice). Empty with the default `nbest` of 1.
+   */
+  alternatives: CTCHypothesis[];
 }
 
 /**
@@ -135,6 +139,8 @@ export class CTCBeamSearchDecoder {
   readonly lexicon: LexiconTrie | null;
   readonly lm: LanguageModel | null;
   readonly timeBase: TimeBase;
+  /** Whether results carry frame indices (the `frames` option). */
+  readonly frames: boolean;
   readonly options: Readonly<{
     nbest: number; beamSize: number; beamSizeToken: number; beamThreshold: number; lmWeight: number;
     wordScore: number; unkScore: number; silScore: number; logAdd: boolean; logSoftmax: boolean;
@@ -206,6 +212,7 @@ export class CTCBeamSearchDecoder {
       lmUnit: o.lmUnit ?? 'word',
     };
     this.timeBase = checkTimeBase(o, `${where} options`);
+    this.frames = checkFramesOption(o.frames, `${where} options.frames`);
 
     // Language model.
     if (o.lm === undefined || o.lm === null) this.lm = null;
@@ -263,13 +270,13 @@ export class CTCBeamSearchDecoder {
     }
   }
 
-  /** n-best hypotheses for one utterance `[frames, tokens]` (or `[1, frames, tokens]`), best first. */
-  decode(emission: { data: Float32Array; shape: number[] }): CTCHypothesis[] {
+  /** The best hypothesis for one utterance `[frames, tokens]` (or `[1, frames, tokens]`), with its alternatives. */
+  decode(emission: { data: Float32Array; shape: number[] }): CTCBeamSearchResult {
     return this.search(checkEmission(emission, this.tokens.length));
   }
 
-  /** n-best hypotheses per batch item of `[B, frames, tokens]`; frames at or after `lengths[b]` are ignored. */
-  decodeBatch(emissions: { data: Float32Array; shape: number[] }, lengths?: ArrayLike<number | bigint>): CTCHypothesis[][] {
+  /** One result per batch item of `[B, frames, tokens]`, as `decode` gives it; frames at or after `lengths[b]` are ignored. */
+  decodeBatch(emissions: { data: Float32Array; shape: number[] }, lengths?: ArrayLike<number | bigint>): CTCBeamSearchResult[] {
     return checkBatch(emissions, this.tokens.length, lengths).map((f) => this.search(f));
   }
 
@@ -290,7 +297,7 @@ export class CTCBeamSearchDecoder {
     return checkLmScore(this.lm!.finish(state), 'language model finish()');
   }
 
-  private search(f: Frames): CTCHypothesis[] {
+  private search(f: Frames): CTCBeamSearchResult {
     const { frames, classes } = f;
     const lp = this.options.logSoftmax ? logSoftmax(f) : f.data;
     const o = this.options;
@@ -463,7 +470,7 @@ export class CTCBeamSearchDecoder {
   }
 
   /** Final scores (sentence end, last word of a lexicon-free output), n-best, and what each contains. */
-  private finish(beam: PrefixNode[], f: Frames): CTCHypothesis[] {
+  private finish(beam: PrefixNode[], f: Frames): CTCBeamSearchResult {
     const o = this.options;
     const lex = this.lexicon;
     const lm = this.lm;
@@ -497,7 +504,9 @@ export class CTCBeamSearchDecoder {
     }
     finals.sort((a, b) => b.score - a.score);
     const lse = rowLogSumExp(f.data, f.frames, f.classes);
-    return finals.slice(0, o.nbest).map((r) => this.hypothesis(r.node, r.score, r.ac, r.lm, f, lse));
+    const [best, ...alternatives] = finals.slice(0, o.nbest).map((r) => this.hypothesis(r.node, r.score, r.ac, r.lm, f, lse));
+    // No output survived (every path impossible, or none the lexicon allows): an empty result scored -Infinity.
+    return { ...(best ?? noOutput()), alternatives };
   }
 
   private hypothesis(node: PrefixNode, score: number, ac: number, lmTotal: number, f: Frames, lse: Float64Array): CTCHypothesis {
@@ -539,22 +548,23 @@ export class CTCBeamSearchDecoder {
       groups = groupByDelimiter(tokens, this.tokens, this.silence);
     }
     const spans = tokenSpans(tokens, starts, ends, f.data, f.classes, lse, this.tokens, this.timeBase);
-    const words = groups.map((g) => g.word);
     return {
-      tokens,
+      text: groups.map((g) => g.word).join(' '),
       transcript: tokens.map((k) => this.tokens[k]).join(''),
-      words,
-      text: words.join(' '),
+      words: withoutFrames(wordSpans(groups, spans, this.timeBase), this.frames),
+      indices: tokens,
+      tokens: withoutFrames(spans, this.frames),
       score,
       acousticScore: ac,
       lmScore: lmTotal,
-      timesteps: starts,
-      tokenSpans: spans,
-      wordSpans: wordSpans(groups, spans, this.timeBase),
     };
   }
 
   private readonly scratch = new Candidates();
+}
+
+function noOutput(): CTCHypothesis {
+  return { text: '', transcript: '', words: [], indices: [], tokens: [], score: -Infinity, acousticScore: -Infinity, lmScore: 0 };
 }
 
 function findWord(trie: LexiconTrie, w: string): number | undefined {

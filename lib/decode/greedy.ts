@@ -1,7 +1,8 @@
 import { invalid } from '../errors';
 import { isObject } from '../is';
 import { checkBatch, checkEmission, checkIndex, checkLabels, logSumExp, type Frames } from './emission';
-import { checkTimeBase, groupByDelimiter, tokenSpans, wordSpans, type TimeBase, type TokenSpan, type WordSpan } from './timestamps';
+import type { CTCResult } from './result';
+import { checkFramesOption, checkTimeBase, groupByDelimiter, tokenSpans, withoutFrames, wordSpans, type TimeBase } from './timestamps';
 
 export interface GreedyCTCDecoderOptions {
   /** Index of the CTC blank (default 0). */
@@ -12,17 +13,12 @@ export interface GreedyCTCDecoderOptions {
   frameStride?: number;
   /** Sample rate of the model (default 16000). */
   sampleRate?: number;
+  /** Give words and tokens their frame indices, `startFrame` and `endFrame` (default false: seconds only). */
+  frames?: boolean;
 }
 
-export interface GreedyCTCResult {
-  /** Labels of the collapsed path joined as they are: "I|HAD|THAT|...|" (what torchaudio's tutorial returns). */
-  transcript: string;
-  /** Words joined by single spaces: "I HAD THAT ...". */
-  text: string;
-  words: WordSpan[];
-  /** Label index per emitted token (after collapsing repeats and dropping blanks, delimiters kept). */
-  indices: number[];
-  tokens: TokenSpan[];
+/** The shared result (result.ts) with the greedy path: words and tokens of the argmax path. */
+export interface GreedyCTCResult extends CTCResult {
   /** Argmax label per frame (the path before collapsing). */
   path: Int32Array;
   /** Log-probability of the argmax path: sum over frames of log softmax(max). */
@@ -51,6 +47,8 @@ export class GreedyCTCDecoder {
   /** Index of the word delimiter, -1 when there is none. */
   readonly wordDelimiter: number;
   readonly timeBase: TimeBase;
+  /** Whether results carry frame indices (the `frames` option). */
+  readonly frames: boolean;
 
   constructor(labels: readonly string[], options: GreedyCTCDecoderOptions = {}) {
     this.labels = checkLabels(labels).slice();
@@ -58,6 +56,7 @@ export class GreedyCTCDecoder {
     this.blank = checkIndex(options.blank ?? 0, this.labels.length, 'GreedyCTCDecoder options.blank');
     this.wordDelimiter = resolveDelimiter(this.labels, options.wordDelimiter, 'GreedyCTCDecoder options.wordDelimiter');
     this.timeBase = checkTimeBase(options, 'GreedyCTCDecoder options');
+    this.frames = checkFramesOption(options.frames, 'GreedyCTCDecoder options.frames');
   }
 
   /** One utterance: `[frames, labels]` (or `[1, frames, labels]`). */
@@ -106,9 +105,12 @@ export class GreedyCTCDecoder {
     const tokens = tokenSpans(indices, starts, ends, data, classes, lse, this.labels, this.timeBase);
     const words = wordSpans(groupByDelimiter(indices, this.labels, this.wordDelimiter), tokens, this.timeBase);
     return {
-      transcript: indices.map((i) => this.labels[i]).join(''),
       text: words.map((w) => w.word).join(' '),
-      words, indices, tokens, path, logProb,
+      transcript: indices.map((i) => this.labels[i]).join(''),
+      words: withoutFrames(words, this.frames),
+      indices,
+      tokens: withoutFrames(tokens, this.frames),
+      path, logProb,
       confidence: Math.exp(logProb / frames),
     };
   }

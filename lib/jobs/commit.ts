@@ -10,7 +10,7 @@ import type { BoundDecoder } from '../transcribe';
 import type { FileTask, PieceOutput } from './file-task';
 import type { BatchJobOptions, BatchProgress, CheckedOptions } from './options';
 import type { JobStore, OutputFile } from './store';
-import { toSrt, toTxt, toVtt } from './subtitles';
+import { seconds, toSrt, toTxt, toVtt, transcriptJson } from '../output';
 import type { Piece } from './windows';
 
 /** A piece on its way through the job, with the input it belongs to. */
@@ -154,15 +154,16 @@ export class Committer {
   #results(task: FileTask, duration: number): { record: Record<string, unknown>; files: OutputFile[] } {
     const record: Record<string, unknown> = {
       id: task.input.id, key: task.input.key, file: task.input.path,
-      duration: round(duration, 3), sampleRate: task.source.sourceRate, pieces: task.pieces,
+      duration: seconds(duration), sampleRate: task.source.sourceRate, pieces: task.pieces,
       model: this.#model.info.file,
     };
     const files: OutputFile[] = [];
     const transcript = task.transcript();
     if (!transcript) return { record, files };
     record.decoder = this.#bound!.kind;
-    record.text = transcript.text;
-    record.words = transcript.words.map((w) => ({ word: w.word, start: round(w.start, 3), end: round(w.end, 3), confidence: round(w.confidence, 4) }));
+    const { text, words } = transcriptJson({ ...transcript, duration });
+    record.text = text;
+    record.words = words;
     const outputs: Record<string, string> = {};
     for (const f of this.#o.formats) {
       const rel = join(f, `${task.input.key}.${f}`);

@@ -4,8 +4,8 @@
  * run of frames crosses it is one token, as in the whole). Keeping tokens instead of emissions makes the memory of
  * a long file's transcription grow with its words, not with its frames x labels.
  */
-import { type GreedyCTCDecoder } from '../decode';
-import { frameToSeconds, groupByDelimiter, wordSpans, type TimeBase, type TokenSpan } from '../decode/timestamps';
+import { GreedyCTCDecoder } from '../decode';
+import { groupByDelimiter, tokenSpan, wordSpans, type FramedToken } from '../decode/timestamps';
 import type { Tensor } from '../tensor';
 import type { Transcript } from '../transcribe';
 
@@ -20,8 +20,14 @@ export class StreamingGreedyDecoder {
   /** Argmax label of the last frame seen (-1 before any). */
   #lastLabel = -1;
 
+  /** Decodes with `decoder`'s labels, blank, delimiter and timing (the seams need token frames: see `frames`). */
   constructor(decoder: GreedyCTCDecoder) {
-    this.#decoder = decoder;
+    this.#decoder = decoder.frames ? decoder : new GreedyCTCDecoder(decoder.labels, {
+      blank: decoder.blank,
+      wordDelimiter: decoder.wordDelimiter >= 0 ? decoder.labels[decoder.wordDelimiter]! : null,
+      ...decoder.timeBase,
+      frames: true,
+    });
   }
 
   get frames(): number {
@@ -35,18 +41,19 @@ export class StreamingGreedyDecoder {
     const r = this.#decoder.decode(emission);
     const offset = this.#frames;
     r.tokens.forEach((t, i) => {
-      const frames = t.end - t.start;
-      const sum = t.confidence * frames;
+      const start = t.startFrame!;
+      const end = t.endFrame!;
+      const sum = t.confidence * (end - start);
       // The previous piece ended inside a run of this very label: the run continues, so this is the same token.
-      if (i === 0 && t.start === 0 && t.token === this.#lastLabel && t.token !== this.#decoder.blank && this.#token.length > 0) {
+      if (i === 0 && start === 0 && t.token === this.#lastLabel && t.token !== this.#decoder.blank && this.#token.length > 0) {
         const k = this.#token.length - 1;
-        this.#end[k] = offset + t.end;
+        this.#end[k] = offset + end;
         this.#probSum[k]! += sum;
         return;
       }
       this.#token.push(t.token);
-      this.#start.push(offset + t.start);
-      this.#end.push(offset + t.end);
+      this.#start.push(offset + start);
+      this.#end.push(offset + end);
       this.#probSum.push(sum);
     });
     this.#lastLabel = r.path[F - 1]!;
@@ -72,19 +79,15 @@ export class StreamingGreedyDecoder {
     const base = this.#decoder.timeBase;
     const labels = this.#decoder.labels;
     // The spans tokenSpans() would make, with confidences from the sums kept (the emissions are gone).
-    const spans: TokenSpan[] = this.#token.map((token, i) => {
+    const spans: FramedToken[] = this.#token.map((token, i) => {
       const start = this.#start[i]!;
       const end = this.#end[i]!;
-      return tokenSpanOf(token, labels, start, end, this.#probSum[i]! / (end - start), base);
+      return tokenSpan(token, labels, start, end, end > start ? this.#probSum[i]! / (end - start) : 0, base);
     });
     const words = wordSpans(groupByDelimiter(this.#token, labels, this.#decoder.wordDelimiter), spans, base);
     return {
       text: words.map((w) => w.word).join(' '),
-      words: words.map((w) => ({ word: w.word, start: w.startTime, end: w.endTime, confidence: w.confidence })),
+      words: words.map(({ word, start, end, confidence }) => ({ word, start, end, confidence })),
     };
   }
-}
-
-function tokenSpanOf(token: number, labels: readonly string[], start: number, end: number, confidence: number, base: TimeBase): TokenSpan {
-  return { token, label: labels[token] ?? '', start, end, startTime: frameToSeconds(start, base), endTime: frameToSeconds(end, base), confidence };
 }

@@ -5,5 +5,4 @@ export { expandInputs, type JobInput } from './inputs';
 export { StreamResampler } from './stream-resampler';
 export { StreamingGreedyDecoder } from './greedy-stream';
 export { windowPlan, readPieces, type WindowPlan, type Piece } from './windows';
-export { toSrt, toVtt, cues, type Cue } from './subtitles';
 export { enqueueBatchJob, runWorker, batchStatus, DEFAULT_QUEUE_NAME, type QueueBatchOptions, type WorkerOptions, type WorkerHandle, type QueueStatus } from './queue/index';

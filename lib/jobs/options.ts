@@ -146,6 +146,7 @@ export function checkJobOptions(o: BatchJobOptions, what = 'runBatchJob options'
   if (o.model !== undefined && !isNonEmptyString(o.model) && !isModel(o.model) && !(Array.isArray(o.model) && o.model.length > 0 && o.model.every(isModel))) {
     throw invalid('INVALID_INPUT', 'model', 'a model file path, a loaded Model or an array of loaded Models', o.model);
   }
+  // Before a model loads; what needs its labels (hotword spellings, the lexicon) is checked by createDecoder.
   const int = (what: string, v: unknown, def: number, max: number) => {
     if (v === undefined) return def;
     if (!(isPositiveInteger(v) && v <= max)) throw invalid('INVALID_INPUT', what, `an integer within [1, ${max}]`, v);

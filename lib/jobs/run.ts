@@ -102,7 +102,7 @@ export function prepareJob(options: BatchJobOptions, o: CheckedOptions, models: 
   // Decoder options are checked (and files like the LM loaded) before the output folder is touched.
   const bound = o.text ? createDecoder(model, o.decoder) : null;
   const greedy = bound?.kind === 'greedy'
-    ? new GreedyCTCDecoder(model.labels!, { blank: model.manifest?.blank ?? 0, wordDelimiter: model.manifest?.wordDelimiter ?? null, frameStride: model.frameStride, sampleRate: model.sampleRate })
+    ? new GreedyCTCDecoder(model.labels!, { blank: model.manifest?.blank ?? 0, wordDelimiter: model.manifest?.wordDelimiter ?? null, frameStride: model.frameStride, sampleRate: model.sampleRate, frames: true })
     : null;
   const maxLayer = o.features.length ? o.features[o.features.length - 1]! : 0;
   if (maxLayer > 0 && !model.info.hasExtractFeatures) {

@@ -10,8 +10,9 @@ import { Model, type Device, type DType } from '../model';
 import { loadModel } from '../load';
 import { loadReplicas } from '../replicas';
 import { settleBatch } from '../pipeline/batch-items';
-import type { Tensor } from '../tensor';
-import { createDecoder, decoderOptionsOf, padToReceptiveField, type BoundDecoder, type DecoderSpec, type WordTiming } from '../transcribe';
+import { itemOf as tensorItem, type Tensor } from '../tensor';
+import type { Word } from '../decode';
+import { createDecoder, decoderOptionsOf, padToReceptiveField, type BoundDecoder, type DecoderSpec } from '../transcribe';
 import { DEFAULT_MODEL_PATH } from '../paths';
 import { STANDARD_CONV_LAYERS, framesFor } from '../manifest';
 import { Batcher, type Queued } from './batcher';
@@ -94,8 +95,8 @@ export interface Recognition {
   text: string;
   /** Seconds of audio. */
   duration: number;
-  /** With `timestamps: true`. */
-  words?: WordTiming[];
+  /** With `timestamps: true`: in seconds from the start of the clip (lib/decode/result.ts). */
+  words?: Word[];
   /** With `emissions: true`: CTC logits [frames, classes]. */
   emissions?: Tensor;
 }
@@ -512,8 +513,7 @@ export class Recognizer {
  * whole buffer (a batch of one, unpadded), which is then handed over as it is (features can be hundreds of MB).
  */
 function itemOf(t: Tensor, b: number, frames: number, copy: boolean): Tensor {
-  const [, F, D] = t.shape as [number, number, number];
-  const view = t.data.subarray(b * F * D, (b * F + frames) * D);
-  const whole = view.length === t.data.length && t.data.byteLength === t.data.buffer.byteLength;
-  return { data: copy && !whole ? view.slice() : view, shape: [frames, D] };
+  const view = tensorItem(t, b, frames);
+  const whole = view.data.length === t.data.length && t.data.byteLength === t.data.buffer.byteLength;
+  return copy && !whole ? { data: view.data.slice(), shape: view.shape } : view;
 }

@@ -3,6 +3,7 @@ import { endianness } from 'node:os';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Wav2Vec2Error } from '../errors';
+import { seconds, transcriptJson } from '../output';
 import type { FeatureShape } from '../recognizer';
 import type { Tensor } from '../tensor';
 import type { Admission } from './admission';
@@ -38,8 +39,6 @@ const JSON_BYTES_PER_VALUE = 26;
 
 /** The f32 answer is the tensors' own bytes: little-endian on a little-endian host (x86-64, arm64: all we build for). */
 const HOST_LITTLE_ENDIAN = endianness() === 'LE';
-
-const round = (x: number, digits: number) => +x.toFixed(digits);
 
 /** Size of a /v1/features answer: exact for f32, an upper bound for JSON (numbers, commas, row brackets). */
 export function featureAnswerBytes(s: FeatureShape, format: 'json' | 'f32'): number {
@@ -106,11 +105,7 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
     schema: { querystring: { type: 'object', properties: { timestamps: { type: 'boolean', default: false }, ...MODEL_QUERY }, additionalProperties: false } },
   }, async (req, reply) => admission.run(req, reply, async ({ audio, model, signal }) => {
     const r = await model.recognizer.transcribe(audio, { signal, timestamps: req.query.timestamps });
-    return {
-      text: r.text,
-      duration: round(r.duration, 3),
-      ...(r.words ? { words: r.words.map((w) => ({ word: w.word, start: round(w.start, 3), end: round(w.end, 3), confidence: round(w.confidence, 4) })) } : {}),
-    };
+    return transcriptJson(r);
   }));
 
   app.post<{ Querystring: { layers?: number; format: 'json' | 'f32'; model?: string } }>('/v1/features', {
@@ -134,10 +129,10 @@ export function registerRoutes(app: FastifyInstance, o: RouteOptions): void {
       // Raw little-endian float32 [layers, frames, dim]: 4 bytes a value instead of ~20 characters of JSON, sent
       // from the tensors' memory (a stream of one view per layer) with its length known.
       return reply.type('application/octet-stream').header('x-shape', `${shape.layers},${shape.frames},${shape.dim}`)
-        .header('x-duration', String(round(r.duration, 3))).header('content-length', String(featureAnswerBytes(shape, 'f32')))
+        .header('x-duration', String(seconds(r.duration))).header('content-length', String(featureAnswerBytes(shape, 'f32')))
         .send(Readable.from(float32LE(r.features)));
     }
-    return { duration: round(r.duration, 3), ...shape, frameStride: rec.model.frameStride, sampleRate: rec.model.sampleRate, features: r.features.map(rows) };
+    return { duration: seconds(r.duration), ...shape, frameStride: rec.model.frameStride, sampleRate: rec.model.sampleRate, features: r.features.map(rows) };
   }));
 
   app.get('/health', async (_req, reply) => {

@@ -18,7 +18,8 @@
  */
 import { Wav2Vec2Error, invalid } from '../errors';
 import { isFiniteNumber } from '../is';
-import type { GreedyCTCDecoder, GreedyCTCResult } from '../decode';
+import type { GreedyCTCDecoder, GreedyCTCResult, Word } from '../decode';
+import { seconds, wordsJson } from '../output';
 import type { Tensor } from '../tensor';
 import { EnergySegmenter, type SegmenterOptions } from './segmenter';
 
@@ -78,14 +79,6 @@ export function windowSamples(p: StreamPlan): number {
 /** Emissions `[frames, labels]` of one window. */
 export type Infer = (samples: Float32Array) => Promise<Tensor>;
 
-export interface StreamWord {
-  word: string;
-  /** Seconds from the start of the stream. */
-  start: number;
-  end: number;
-  confidence: number;
-}
-
 export interface PartialEvent {
   type: 'partial';
   segment: number;
@@ -102,7 +95,8 @@ export interface FinalEvent {
   start: number;
   end: number;
   text: string;
-  words: StreamWord[];
+  /** In seconds from the start of the stream, written as every front end writes words (lib/output). */
+  words: Word[];
   /** Why the segment ended: silence, a run of blank frames, its longest length, or the end of the stream. */
   reason: 'silence' | 'blank' | 'max-length' | 'end';
 }
@@ -488,14 +482,13 @@ export class StreamSession {
     const seg = this.#segment!;
     const { frameStride: S, sampleRate } = this.plan;
     const offset = (seg.first * S) / sampleRate;
-    const round = (x: number) => Math.round(x * 1000) / 1000;
-    const words = r.words.map((w) => ({ word: w.word, start: round(w.startTime + offset), end: round(w.endTime + offset), confidence: Math.round(w.confidence * 1e4) / 1e4 }));
+    const words = wordsJson(r.words, offset);
     this.#segment = null;
     this.#last = { text: '', stable: 0 };
     // A segment of noise or breath without words gives no final (and takes no index).
     if (words.length === 0) return;
     this.#onEvent({
-      type: 'final', segment: this.#segmentIndex++, start: round(offset), end: round(((seg.first + frames) * S) / sampleRate),
+      type: 'final', segment: this.#segmentIndex++, start: seconds(offset), end: seconds(((seg.first + frames) * S) / sampleRate),
       text: words.map((w) => w.word).join(' '), words, reason,
     });
   }

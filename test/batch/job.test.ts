@@ -50,7 +50,8 @@ describe('batch: runBatchJob', function () {
         const whole = await model.forward([x]);
         const ref = decoder.decode({ data: whole.emissions.data, shape: whole.emissions.shape.slice(1) });
         assert.equal(rec.text, ref.text, file);
-        assert.deepEqual(rec.words.map((w: any) => [w.word, w.start, w.end]), ref.words.map((w) => [w.word, +w.startTime.toFixed(3), +w.endTime.toFixed(3)]));
+        assert.deepEqual(rec.words.map((w: any) => [w.word, w.start, w.end]), ref.words.map((w) => [w.word, +w.start.toFixed(3), +w.end.toFixed(3)]));
+        for (const w of rec.words) assert.deepEqual(Object.keys(w), ['word', 'start', 'end', 'confidence']);
         assert.equal(rec.pieces, x.length <= 32000 ? 1 : Math.ceil((x.length - 32000) / 19200) + 1);
         const feats = await model.extractFeatures([x], { numLayers: 2 });
         rec.features.files.forEach((rel: string, l: number) => {

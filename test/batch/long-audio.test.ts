@@ -12,12 +12,13 @@ import { DEFAULT_MODEL_PATH as DEFAULT_MODEL } from '../../lib/paths';
 import { runBatchJob } from '../../lib/jobs';
 import { type Model } from '../../lib/model';
 import { loadModel } from '../../lib/load';
-import { createDecoder, loadForModel, type WordTiming } from '../../lib/transcribe';
+import type { Word } from '../../lib/decode';
+import { createDecoder, loadForModel } from '../../lib/transcribe';
 import { requireAddon } from '../helpers/native';
 import { requireSpeechTools, lcs, sentences, speak } from '../helpers/speech';
 
 /** Words of `ref` found in `got` with the same spelling and a start within 60 ms (3 frames). */
-function matched(ref: readonly WordTiming[], got: readonly WordTiming[]): WordTiming[] {
+function matched(ref: readonly Word[], got: readonly Word[]): Word[] {
   return ref.filter((w) => got.some((v) => v.word === w.word && Math.abs(v.start - w.start) < 0.06));
 }
 
@@ -47,7 +48,7 @@ describe('batch: long audio in overlapping windows', function () {
     assert.equal(s.done, 1);
     const rec = JSON.parse(readFileSync(join(out, 'transcripts.jsonl'), 'utf8'));
     assert.equal(rec.pieces, Math.ceil((duration - 30) / 20) + 1);
-    const chunked: WordTiming[] = rec.words;
+    const chunked: Word[] = rec.words;
 
     const agreeWords = lcs(whole.text.split(' '), rec.text.split(' ')) / Math.max(whole.words.length, chunked.length);
     const agreeTimed = matched(whole.words, chunked).length / whole.words.length;

@@ -166,8 +166,8 @@ describe('batch: streaming pieces', () => {
         got.words.forEach((w, i) => {
           const e = once.words[i]!;
           assert.equal(w.word, e.word);
-          assert.equal(w.start, e.startTime);
-          assert.equal(w.end, e.endTime);
+          assert.equal(w.start, e.start);
+          assert.equal(w.end, e.end);
           assert.ok(Math.abs(w.confidence - e.confidence) < 1e-12);
         });
       });

@@ -57,6 +57,11 @@ describe('cli', function () {
       assert.equal(lines[0].duration, 2.2);
       assert.equal(lines[0].decoder, 'greedy');
       assert.equal(lines[0].words.length, expected.words.length);
+      // The one word shape (lib/output): seconds to the millisecond, as the decoder reports them.
+      lines[0].words.forEach((w: Record<string, unknown>, i: number) => {
+        assert.deepEqual(Object.keys(w), ['word', 'start', 'end', 'confidence']);
+        assert.deepEqual([w.word, w.start, w.end], [expected.words[i]!.word, +expected.words[i]!.start.toFixed(3), +expected.words[i]!.end.toFixed(3)]);
+      });
       assert.deepEqual(lines[1].text, lines[0].text);
       const plain = JSON.parse(runCli(['transcribe', wav, '--model', model, '--json']).stdout);
       assert.equal(plain.words, undefined, 'words only with --timestamps');
@@ -71,7 +76,7 @@ describe('cli', function () {
     try {
       const out = await m.forward((await loadAudio(wav, { mono: true })).channels[0]!);
       const emission = { data: out.emissions.data, shape: out.emissions.shape.slice(1) };
-      const beam = (hotwords?: { words: string[]; weight: number }) => new CTCBeamSearchDecoder(manifest.labels, { silToken: '|', ...(hotwords ? { hotwords } : {}) }).decode(emission)[0]!.text;
+      const beam = (hotwords?: { words: string[]; weight: number }) => new CTCBeamSearchDecoder(manifest.labels, { silToken: '|', ...(hotwords ? { hotwords } : {}) }).decode(emission).text;
       withBoost = beam({ words: ['TEA', 'EAT'], weight: 30 });
       // the boost must change this transcript, or the comparison below would not show that it arrived
       assert.notEqual(withBoost, beam());
@@ -140,8 +145,9 @@ describe('cli', function () {
       ['a bad device', () => ['transcribe', wav, '--model', model, '--device', 'gpu'], 2, /--device: expected cpu, cuda or cuda:N, got "gpu"\. \[INVALID_INPUT\]/],
       ['a bad thread count', () => ['transcribe', wav, '--model', model, '--threads', 'two'], 2, /--threads: expected a positive integer, got "two"/],
       ['zero threads', () => ['transcribe', wav, '--model', model, '--threads', '0'], 2, /--threads: expected a positive integer, got "0"\. \[INVALID_INPUT\]/],
-      ['a bad decoder', () => ['transcribe', wav, '--model', model, '--decoder', 'beamz'], 2, /--decoder: expected greedy or beam, got "beamz"\. \[INVALID_INPUT\]/],
-      ['a language model with --decoder greedy', () => ['transcribe', wav, '--model', model, '--decoder', 'greedy', '--lm', 'lm.arpa'], 2, /--lm: beam-search option, ignored by --decoder greedy/],
+      ['a bad decoder', () => ['transcribe', wav, '--model', model, '--decoder', 'beamz'], 2, /--decoder: expected greedy or beam, got "beamz"\. \[DECODE_INVALID_INPUT\]/],
+      ['a bad beam size', () => ['transcribe', wav, '--model', model, '--beam-size', '0'], 2, /--beam-size: expected a positive integer, got "0"\. \[DECODE_INVALID_INPUT\]/],
+      ['a language model with --decoder greedy', () => ['transcribe', wav, '--model', model, '--decoder', 'greedy', '--lm', 'lm.arpa'], 2, /--lm: beam-search option, ignored by --decoder greedy.* \[DECODE_INVALID_INPUT\]/],
       ['beam flags with --decoder greedy', () => ['transcribe', wav, '--model', model, '--decoder', 'greedy', '--beam-size', '5', '--hotword', 'A'], 2, /--hotword, --beam-size: beam-search options/],
       ['a malformed hotword', () => ['transcribe', wav, '--model', model, '--hotword', 'WORD:x'], 2, /--hotword/],
       ['hotwords with different boosts', () => ['transcribe', wav, '--model', model, '--hotword', 'A:5', '--hotword', 'B:6'], 2, /--hotword: all hotwords share one boost, got 5 and 6/],

@@ -60,7 +60,7 @@ describe('decode/align: forcedAlign', () => {
     assert.deepEqual(a.words.map((w) => [w.start, w.end]), g.words.map((w) => [w.start, w.end]));
   });
 
-  it('token spans and word spans carry frames, seconds and confidences', () => {
+  it('token spans and word spans carry seconds and confidences, and frames with frames: true', () => {
     const labels = ['-', '|', 'A', 'B'];
     // Probabilities chosen so the best alignment is clear: A A - | B B
     const probs = [
@@ -68,11 +68,16 @@ describe('decode/align: forcedAlign', () => {
       [0.1, 0.7, 0.1, 0.1], [0.1, 0.1, 0.1, 0.7], [0.1, 0.1, 0.3, 0.5],
     ];
     const data = Float32Array.from(probs.flat().map(Math.log));
-    const a = forcedAlign({ data, shape: [6, 4] }, tokenize('a b', labels), { labels });
+    const a = forcedAlign({ data, shape: [6, 4] }, tokenize('a b', labels), { labels, frames: true });
     assert.deepEqual(Array.from(a.alignment), [2, 2, 0, 1, 3, 3]);
-    assert.deepEqual(a.tokens.map((t) => [t.label, t.start, t.end]), [['A', 0, 2], ['|', 3, 4], ['B', 4, 6]]);
+    assert.deepEqual(a.tokens.map((t) => [t.label, t.startFrame, t.endFrame]), [['A', 0, 2], ['|', 3, 4], ['B', 4, 6]]);
     assert.ok(Math.abs(a.tokens[0]!.confidence - 0.65) < 1e-6);
-    assert.deepEqual(a.words.map((w) => [w.word, w.startTime, w.endTime]), [['A', 0, 0.04], ['B', 0.08, 0.12]]);
+    assert.deepEqual(a.words.map((w) => [w.word, w.start, w.end]), [['A', 0, 0.04], ['B', 0.08, 0.12]]);
+    assert.deepEqual(a.words.map((w) => [w.startFrame, w.endFrame]), [[0, 2], [4, 6]]);
+    assert.equal(a.text, 'A B');
+    assert.equal(a.transcript, 'A|B');
+    const plain = forcedAlign({ data, shape: [6, 4] }, tokenize('a b', labels), { labels });
+    assert.ok(plain.words.every((w) => !('startFrame' in w) && !('endFrame' in w)));
     assert.ok(Math.abs(a.words[1]!.confidence - 0.6) < 1e-6);
   });
 

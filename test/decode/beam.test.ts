@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type CTCHypothesis, type LanguageModel } from '../../lib/decode';
+import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type CTCBeamSearchResult, type CTCHypothesis, type LanguageModel } from '../../lib/decode';
 import { buildArpa } from '../../scripts/build-arpa';
 import { rejectsCode, throwsCode } from '../helpers/errors';
 import { manifest, readF32, readI64 } from '../helpers/fixtures';
@@ -12,6 +12,10 @@ import { ctcOutputs, logSoftmax64, prefixBeamSearch, randomLogits, rng } from '.
 const EXACT = { beamSize: 1_000_000, beamThreshold: Infinity };
 
 interface Expected { key: string; score: number; words: string[]; ac: number }
+
+/** The n-best list of a result: the best, then its alternatives. */
+const nbest = (r: CTCBeamSearchResult): CTCHypothesis[] => [r, ...r.alternatives];
+const wordsOf = (h: CTCHypothesis): string[] => h.words.map((w) => w.word);
 
 /**
  * Compares the decoder's n-best list with the oracle's ranking: rank by rank the scores agree, and each
@@ -24,9 +28,9 @@ function assertMatches(got: CTCHypothesis[], expected: Expected[], n: number): v
   for (const e of expected) byKey.set(e.key, [...(byKey.get(e.key) ?? []), e]);
   got.forEach((h, i) => {
     assert.ok(Math.abs(h.score - expected[i]!.score) < 1e-4, `rank ${i}: score ${h.score} vs oracle ${expected[i]!.score} (${expected[i]!.key} ${expected[i]!.words})`);
-    const cands = byKey.get(h.tokens.join(',')) ?? [];
-    const match = cands.find((e) => Math.abs(e.score - h.score) < 1e-4 && e.words.join(' ') === h.words.join(' '));
-    assert.ok(match, `rank ${i}: output [${h.tokens}] "${h.words.join(' ')}" score ${h.score} is not an oracle candidate with that score`);
+    const cands = byKey.get(h.indices.join(',')) ?? [];
+    const match = cands.find((e) => Math.abs(e.score - h.score) < 1e-4 && e.words.join(' ') === h.text);
+    assert.ok(match, `rank ${i}: output [${h.indices}] "${h.text}" score ${h.score} is not an oracle candidate with that score`);
     assert.ok(Math.abs(h.acousticScore - match.ac) < 1e-4, `acoustic ${h.acousticScore} vs ${match.ac}`);
   });
 }
@@ -62,7 +66,7 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
           const lp = logSoftmax64(logits, T, tokens.length);
           const opts = { silScore: 0.3, wordScore: -0.2 };
           const dec = new CTCBeamSearchDecoder(tokens, { ...EXACT, nbest: 8, logAdd, ...opts });
-          const got = dec.decode({ data: logits, shape: [T, tokens.length] });
+          const got = nbest(dec.decode({ data: logits, shape: [T, tokens.length] }));
           const expected = [...ctcOutputs(lp, T, tokens.length, 0, logAdd).values()].map((o) => {
             const words = o.tokens.map((k) => tokens[k]).join('').split('|').filter((w) => w.length > 0);
             const sils = o.tokens.filter((k) => k === 1).length;
@@ -76,12 +80,13 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
     it('Viterbi mode (logAdd=false) reports the frames of the best alignment of each output', () => {
       const logits = randomLogits(rng(11), T, tokens.length);
       const outs = ctcOutputs(logSoftmax64(logits, T, tokens.length), T, tokens.length, 0, false);
-      const got = new CTCBeamSearchDecoder(tokens, { ...EXACT, nbest: 6 }).decode({ data: logits, shape: [T, tokens.length] });
+      const got = nbest(new CTCBeamSearchDecoder(tokens, { ...EXACT, nbest: 6, frames: true }).decode({ data: logits, shape: [T, tokens.length] }));
       for (const h of got) {
-        const o = outs.get(h.tokens.join(','))!;
-        assert.deepEqual(h.timesteps, o.starts);
-        assert.deepEqual(h.tokenSpans.map((s) => s.end), o.ends);
-        assert.deepEqual(h.tokenSpans.map((s) => s.startTime), o.starts.map((f) => f * 0.02));
+        const o = outs.get(h.indices.join(','))!;
+        assert.deepEqual(h.tokens.map((s) => s.startFrame), o.starts);
+        assert.deepEqual(h.tokens.map((s) => s.endFrame), o.ends);
+        assert.deepEqual(h.tokens.map((s) => s.start), o.starts.map((f) => (f * 320) / 16000));
+        assert.deepEqual(h.tokens.map((s) => s.end), o.ends.map((f) => (f * 320) / 16000));
       }
     });
 
@@ -91,13 +96,13 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
         const logits = randomLogits(rng(5), T, tokens.length);
         const lp = logSoftmax64(logits, T, tokens.length);
         const opts = { lmWeight: 0.7, wordScore: 0.4 };
-        const got = new CTCBeamSearchDecoder(tokens, { ...EXACT, nbest: 6, logAdd, lm, ...opts }).decode({ data: logits, shape: [T, tokens.length] });
+        const got = nbest(new CTCBeamSearchDecoder(tokens, { ...EXACT, nbest: 6, logAdd, lm, ...opts }).decode({ data: logits, shape: [T, tokens.length] }));
         const expected = [...ctcOutputs(lp, T, tokens.length, 0, logAdd).values()].map((o) => {
           const words = o.tokens.map((k) => tokens[k]).join('').split('|').filter((w) => w.length > 0);
           return { key: o.tokens.join(','), words, ac: o.score, score: o.score + opts.lmWeight * lmWords(lm, words) + opts.wordScore * words.length };
         });
         assertMatches(got, expected, 6);
-        got.forEach((h) => assert.ok(Math.abs(h.lmScore - lmWords(lm, h.words)) < 1e-9));
+        got.forEach((h) => assert.ok(Math.abs(h.lmScore - lmWords(lm, wordsOf(h))) < 1e-9));
       }
     });
 
@@ -105,7 +110,7 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
       const lm = tableLm({ 'A': -1.5, 'B': -0.5, '|': -1, 'A B': -0.1, 'B |': -0.2, '| A': -0.3 }, -2);
       const logits = randomLogits(rng(6), T, tokens.length);
       const lp = logSoftmax64(logits, T, tokens.length);
-      const got = new CTCBeamSearchDecoder(tokens, { ...EXACT, nbest: 6, lm, lmUnit: 'token', lmWeight: 1.3 }).decode({ data: logits, shape: [T, tokens.length] });
+      const got = nbest(new CTCBeamSearchDecoder(tokens, { ...EXACT, nbest: 6, lm, lmUnit: 'token', lmWeight: 1.3 }).decode({ data: logits, shape: [T, tokens.length] }));
       const expected = [...ctcOutputs(lp, T, tokens.length, 0, false).values()].map((o) => {
         const words = o.tokens.map((k) => tokens[k]).join('').split('|').filter((w) => w.length > 0);
         return { key: o.tokens.join(','), words, ac: o.score, score: o.score + 1.3 * lmWords(lm, o.tokens.map((k) => tokens[k]!)) };
@@ -116,7 +121,7 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
     it('hotwords add their weight per complete occurrence', () => {
       const logits = randomLogits(rng(8), T, tokens.length);
       const lp = logSoftmax64(logits, T, tokens.length);
-      const got = new CTCBeamSearchDecoder(tokens, { ...EXACT, nbest: 6, hotwords: { words: ['ab'], weight: 2.5 } }).decode({ data: logits, shape: [T, tokens.length] });
+      const got = nbest(new CTCBeamSearchDecoder(tokens, { ...EXACT, nbest: 6, hotwords: { words: ['ab'], weight: 2.5 } }).decode({ data: logits, shape: [T, tokens.length] }));
       const expected = [...ctcOutputs(lp, T, tokens.length, 0, false).values()].map((o) => {
         const words = o.tokens.map((k) => tokens[k]).join('').split('|').filter((w) => w.length > 0);
         return { key: o.tokens.join(','), words, ac: o.score, score: o.score + 2.5 * words.filter((w) => w === 'AB').length };
@@ -131,9 +136,9 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
         for (const logAdd of [true, false]) {
           const outs = ctcOutputs(lp, T, tokens.length, 0, logAdd);
           for (const opts of [{ beamSize: 2 }, { beamSize: 4, beamSizeToken: 2 }, { beamSize: 50, beamThreshold: 1 }]) {
-            const got = new CTCBeamSearchDecoder(tokens, { ...opts, logAdd, nbest: 3 }).decode({ data: logits, shape: [T, tokens.length] });
+            const got = nbest(new CTCBeamSearchDecoder(tokens, { ...opts, logAdd, nbest: 3 }).decode({ data: logits, shape: [T, tokens.length] }));
             assert.ok(got.length >= 1);
-            for (const h of got) assert.ok(h.acousticScore <= outs.get(h.tokens.join(','))!.score + 1e-5);
+            for (const h of got) assert.ok(h.acousticScore <= outs.get(h.indices.join(','))!.score + 1e-5);
           }
         }
       }
@@ -183,9 +188,9 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
           const logits = randomLogits(rng(seed), T, tokens.length);
           const lp = logSoftmax64(logits, T, tokens.length);
           const o = { lmWeight: 0.8, wordScore: 0.5, silScore: -0.25 };
-          const got = new CTCBeamSearchDecoder(tokens, { ...EXACT, ...o, nbest: 6, logAdd, lexicon: lexWithSil, lm }).decode({ data: logits, shape: [T, tokens.length] });
+          const got = nbest(new CTCBeamSearchDecoder(tokens, { ...EXACT, ...o, nbest: 6, logAdd, lexicon: lexWithSil, lm }).decode({ data: logits, shape: [T, tokens.length] }));
           assertMatches(got, expectedFor(lp, logAdd, spellingsWithSil, o), 6);
-          for (const h of got) assert.ok(Math.abs(h.lmScore - lm.sentenceLogProb(h.words)) < 1e-9);
+          for (const h of got) assert.ok(Math.abs(h.lmScore - lm.sentenceLogProb(wordsOf(h))) < 1e-9);
         });
       }
     }
@@ -196,7 +201,7 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
       const logits = randomLogits(rng(40), T, tokens.length);
       const lp = logSoftmax64(logits, T, tokens.length);
       const o = { lmWeight: 0.5, wordScore: 0.1, silScore: 0 };
-      const got = new CTCBeamSearchDecoder(tokens, { ...EXACT, ...o, nbest: 8, lexicon: lex, lm }).decode({ data: logits, shape: [T, tokens.length] });
+      const got = nbest(new CTCBeamSearchDecoder(tokens, { ...EXACT, ...o, nbest: 8, lexicon: lex, lm }).decode({ data: logits, shape: [T, tokens.length] }));
       assertMatches(got, expectedFor(lp, false, spell, o), 8);
     });
 
@@ -206,7 +211,7 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
       const o = { lmWeight: 0.6, wordScore: 0, silScore: 0, unkScore: -1.5 };
       // Trie nodes that end no word: prefixes of spellings that are not spellings themselves.
       const unk = new Set(['A', 'AB', 'B', 'BA', 'C', 'CA', 'CAB']);
-      const got = new CTCBeamSearchDecoder(tokens, { ...EXACT, ...o, nbest: 8, lexicon: lexWithSil, lm }).decode({ data: logits, shape: [T, tokens.length] });
+      const got = nbest(new CTCBeamSearchDecoder(tokens, { ...EXACT, ...o, nbest: 8, lexicon: lexWithSil, lm }).decode({ data: logits, shape: [T, tokens.length] }));
       assertMatches(got, expectedFor(lp, false, spellingsWithSil, o, unk), 8);
     });
 
@@ -215,7 +220,7 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
       const lp = logSoftmax64(logits, T, tokens.length);
       const o = { lmWeight: 0.5, wordScore: 0, silScore: 0, hot: { words: ['ba', 'cc'], weight: 1.7 } };
       const spell = new Map([...spellingsWithSil, ['cc', ['CC|']]]);
-      const got = new CTCBeamSearchDecoder(tokens, { ...EXACT, ...o, hotwords: o.hot, nbest: 8, lexicon: lexWithSil, lm }).decode({ data: logits, shape: [T, tokens.length] });
+      const got = nbest(new CTCBeamSearchDecoder(tokens, { ...EXACT, ...o, hotwords: o.hot, nbest: 8, lexicon: lexWithSil, lm }).decode({ data: logits, shape: [T, tokens.length] }));
       assertMatches(got, expectedFor(lp, false, spell, o), 8);
     });
 
@@ -226,10 +231,11 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
       const S = [2, 8, 0, 0, 0];
       const blank = [8, 0, 0, 0, 0];
       const data = Float32Array.from([A, A, S, blank, B, A, S].flat());
-      const [h] = new CTCBeamSearchDecoder(tokens, { lexicon: lexWithSil }).decode({ data, shape: [7, 5] });
-      assert.deepEqual(h!.words, ['a', 'ba']);
-      assert.equal(h!.transcript, 'A|BA|');
-      assert.deepEqual(h!.wordSpans.map((w) => [w.word, w.start, w.end]), [['a', 0, 2], ['ba', 4, 6]]);
+      const h = new CTCBeamSearchDecoder(tokens, { lexicon: lexWithSil, frames: true }).decode({ data, shape: [7, 5] });
+      assert.deepEqual(wordsOf(h), ['a', 'ba']);
+      assert.equal(h.transcript, 'A|BA|');
+      assert.deepEqual(h.words.map((w) => [w.word, w.startFrame, w.endFrame]), [['a', 0, 2], ['ba', 4, 6]]);
+      assert.deepEqual(h.words.map((w) => [w.start, w.end]), [[0, (2 * 320) / 16000], [(4 * 320) / 16000, (6 * 320) / 16000]]);
     });
   });
 
@@ -238,9 +244,9 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
     const tokens = ['-', '|', 'A', 'B', 'C'];
     const rows = [[0.05, 0.05, 0.05, 0.8, 0.05], [0.05, 0.05, 0.4, 0.05, 0.45], [0.05, 0.8, 0.05, 0.05, 0.05]];
     const em = { data: Float32Array.from(rows.flat().map(Math.log)), shape: [3, 5] };
-    assert.equal(new CTCBeamSearchDecoder(tokens).decode(em)[0]!.transcript, 'BC|');
-    assert.equal(new CTCBeamSearchDecoder(tokens, { hotwords: ['ba'] }).decode(em)[0]!.transcript, 'BA|');
-    assert.equal(new CTCBeamSearchDecoder(tokens, { hotwords: { words: ['ba'], weight: 0.05 } }).decode(em)[0]!.transcript, 'BC|');
+    assert.equal(new CTCBeamSearchDecoder(tokens).decode(em).transcript, 'BC|');
+    assert.equal(new CTCBeamSearchDecoder(tokens, { hotwords: ['ba'] }).decode(em).transcript, 'BA|');
+    assert.equal(new CTCBeamSearchDecoder(tokens, { hotwords: { words: ['ba'], weight: 0.05 } }).decode(em).transcript, 'BC|');
   });
 
   describe('on the reference emissions', () => {
@@ -251,16 +257,16 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
         const model = manifest.models[name];
         const dec = new CTCBeamSearchDecoder(manifest.labels, { beamSize: 50 });
         const e = model.cases.single_forward.outputs.emissions;
-        const [h] = dec.decode({ data: readF32(e.file), shape: e.shape });
-        assert.equal(h!.transcript, model.greedy_ctc.single.transcript);
+        const h = dec.decode({ data: readF32(e.file), shape: e.shape });
+        assert.equal(h.transcript, model.greedy_ctc.single.transcript);
         const g = new GreedyCTCDecoder(manifest.labels).decode({ data: readF32(e.file), shape: e.shape });
-        assert.ok(Math.abs(h!.acousticScore - g.logProb) < 1e-3);
-        assert.deepEqual(h!.timesteps, g.tokens.map((t) => t.start));
-        assert.deepEqual(h!.wordSpans.map((w) => [w.word, w.start, w.end]), g.words.map((w) => [w.word, w.start, w.end]));
+        assert.ok(Math.abs(h.acousticScore - g.logProb) < 1e-3);
+        assert.deepEqual(h.tokens.map((t) => [t.start, t.end]), g.tokens.map((t) => [t.start, t.end]));
+        assert.deepEqual(h.words, g.words);
 
         const c = model.cases.batch_forward;
         const batch = dec.decodeBatch({ data: readF32(c.outputs.emissions.file), shape: c.outputs.emissions.shape }, readI64(c.outputs.lengths.file));
-        batch.forEach((hyps, b) => assert.equal(hyps[0]!.transcript, model.greedy_ctc[`batch[${b}]`].transcript));
+        batch.forEach((r, b) => assert.equal(r.transcript, model.greedy_ctc[`batch[${b}]`].transcript));
       });
     }
   });
@@ -274,10 +280,10 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
       const logits = randomLogits(rng(seed), frames, tokens.length, 1.5);
       const lp = Float32Array.from(logSoftmax64(logits, frames, tokens.length));
       const want = prefixBeamSearch(lp, frames, tokens.length, 0, 16, logAdd);
-      const got = new CTCBeamSearchDecoder(tokens, { beamSize: 16, nbest: 16, logAdd, beamThreshold: Infinity, logSoftmax: false }).decode({ data: lp, shape: [frames, tokens.length] });
+      const got = nbest(new CTCBeamSearchDecoder(tokens, { beamSize: 16, nbest: 16, logAdd, beamThreshold: Infinity, logSoftmax: false }).decode({ data: lp, shape: [frames, tokens.length] }));
       assert.equal(got.length, want.length);
       got.forEach((h, i) => {
-        assert.equal(h.tokens.join(','), want[i]!.tokens.join(','), `rank ${i}`);
+        assert.equal(h.indices.join(','), want[i]!.tokens.join(','), `rank ${i}`);
         assert.ok(Math.abs(h.score - want[i]!.score) < 1e-6, `rank ${i}: ${h.score} vs ${want[i]!.score}`);
       });
     }
@@ -288,11 +294,11 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
     const frames = 400;
     const em = { data: randomLogits(rng(77), frames, tokens.length, 1.5), shape: [frames, tokens.length] };
     for (const logAdd of [true, false]) {
-      const hyps = new CTCBeamSearchDecoder(tokens, { beamSize: 30, nbest: 30, logAdd }).decode(em);
+      const hyps = nbest(new CTCBeamSearchDecoder(tokens, { beamSize: 30, nbest: 30, logAdd }).decode(em));
       assert.equal(hyps.length, 30);
-      assert.equal(new Set(hyps.map((h) => h.tokens.join(','))).size, hyps.length);
+      assert.equal(new Set(hyps.map((h) => h.indices.join(','))).size, hyps.length);
       for (let i = 1; i < hyps.length; i++) assert.ok(hyps[i - 1]!.score >= hyps[i]!.score);
-      for (const h of hyps) assert.equal(h.timesteps.length, h.tokens.length);
+      for (const h of hyps) assert.equal(h.tokens.length, h.indices.length);
     }
   });
 
@@ -300,16 +306,16 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
     const model = manifest.models.ta_tiny_base;
     const e = model.cases.single_forward.outputs.emissions;
     const em = { data: readF32(e.file), shape: e.shape };
-    const [raw] = new CTCBeamSearchDecoder(manifest.labels, { logSoftmax: false }).decode(em);
+    const raw = new CTCBeamSearchDecoder(manifest.labels, { logSoftmax: false }).decode(em);
     // The best path is the argmax path either way; unnormalised, its score is the sum of the max logits.
     let sumMax = 0;
     for (let t = 0; t < e.shape[1]; t++) sumMax += Math.max(...em.data.subarray(t * 29, t * 29 + 29));
-    assert.equal(raw!.transcript, model.greedy_ctc.single.transcript);
-    assert.ok(Math.abs(raw!.acousticScore - sumMax) < 1e-3, `${raw!.acousticScore} vs ${sumMax}`);
+    assert.equal(raw.transcript, model.greedy_ctc.single.transcript);
+    assert.ok(Math.abs(raw.acousticScore - sumMax) < 1e-3, `${raw.acousticScore} vs ${sumMax}`);
     const logProbs = Float32Array.from(logSoftmax64(em.data, e.shape[1], 29));
-    const [a] = new CTCBeamSearchDecoder(manifest.labels, { logSoftmax: false, nbest: 1 }).decode({ data: logProbs, shape: e.shape });
-    const [b] = new CTCBeamSearchDecoder(manifest.labels, { nbest: 1 }).decode(em);
-    assert.ok(Math.abs(a!.score - b!.score) < 1e-3);
+    const a = new CTCBeamSearchDecoder(manifest.labels, { logSoftmax: false, nbest: 1 }).decode({ data: logProbs, shape: e.shape });
+    const b = new CTCBeamSearchDecoder(manifest.labels, { nbest: 1 }).decode(em);
+    assert.ok(Math.abs(a.score - b.score) < 1e-3);
   });
 
   describe('options from files', () => {
@@ -320,11 +326,11 @@ describe('decode/beam: CTCBeamSearchDecoder', () => {
       writeFileSync(join(dir, 'lexicon.txt'), 'a A |\nab A B |\nb B |\n');
       writeFileSync(join(dir, 'lm.arpa'), buildArpa([['a', 'b'], ['ab']], 2).arpa);
       const em = { data: randomLogits(rng(3), 12, 5), shape: [12, 5] };
-      const fromFiles = new CTCBeamSearchDecoder(join(dir, 'tokens.txt'), { lexicon: join(dir, 'lexicon.txt'), lm: join(dir, 'lm.arpa'), nbest: 3 }).decode(em);
-      const fromObjects = new CTCBeamSearchDecoder(tokens, {
+      const fromFiles = nbest(new CTCBeamSearchDecoder(join(dir, 'tokens.txt'), { lexicon: join(dir, 'lexicon.txt'), lm: join(dir, 'lm.arpa'), nbest: 3 }).decode(em));
+      const fromObjects = nbest(new CTCBeamSearchDecoder(tokens, {
         lexicon: Lexicon.parse('a A |\nab A B |\nb B |\n'), lm: NGramLanguageModel.fromArpa(buildArpa([['a', 'b'], ['ab']], 2).arpa), nbest: 3,
-      }).decode(em);
-      assert.deepEqual(fromFiles.map((h) => [h.words, h.score]), fromObjects.map((h) => [h.words, h.score]));
+      }).decode(em));
+      assert.deepEqual(fromFiles.map((h) => [wordsOf(h), h.score]), fromObjects.map((h) => [wordsOf(h), h.score]));
     });
     it('Lexicon.load reads the same entries as Lexicon.parse; a tokens file may list aliases', async () => {
       writeFileSync(join(dir, 'words.lex'), '# comment\nab A B |\n\nab A A B |\nb B |\n');

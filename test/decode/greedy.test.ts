@@ -58,7 +58,7 @@ describe('decode/greedy: GreedyCTCDecoder', () => {
     // labels: 0 '-', 1 '|', 2 'A', 3 'B'
     const L = ['-', '|', 'A', 'B'];
     it('collapses repeats, keeps a token repeated across a blank, drops blanks', () => {
-      const r = new GreedyCTCDecoder(L).decode(fromProbs([
+      const r = new GreedyCTCDecoder(L, { frames: true }).decode(fromProbs([
         [0.1, 0.1, 0.7, 0.1], // A
         [0.1, 0.1, 0.6, 0.2], // A (repeat)
         [0.5, 0.1, 0.2, 0.2], // -
@@ -70,7 +70,8 @@ describe('decode/greedy: GreedyCTCDecoder', () => {
       assert.equal(r.transcript, 'AA|B');
       assert.deepEqual(r.words.map((w) => w.word), ['AA', 'B']);
       assert.equal(r.text, 'AA B');
-      assert.deepEqual(r.tokens.map((t) => [t.label, t.start, t.end]), [['A', 0, 2], ['A', 3, 4], ['|', 4, 5], ['B', 5, 6]]);
+      assert.deepEqual(r.tokens.map((t) => [t.label, t.startFrame, t.endFrame]), [['A', 0, 2], ['A', 3, 4], ['|', 4, 5], ['B', 5, 6]]);
+      assert.deepEqual(r.words.map((w) => [w.word, w.startFrame, w.endFrame]), [['AA', 0, 4], ['B', 5, 6]]);
     });
 
     it('reports times at 320 samples / 16 kHz per frame and confidences from the softmax', () => {
@@ -82,15 +83,15 @@ describe('decode/greedy: GreedyCTCDecoder', () => {
         [0.1, 0.1, 0.1, 0.7],
       ]));
       const a = r.tokens[0]!;
-      assert.equal(a.startTime, 0.02);
-      assert.equal(a.endTime, 0.06);
+      assert.equal(a.start, 0.02);
+      assert.equal(a.end, 0.06);
       assert.ok(Math.abs(a.confidence - (0.7 + 0.5) / 2) < 1e-6);
       // Word confidence: frame-weighted mean over its tokens' frames.
       const [w1, w2] = r.words;
       assert.ok(Math.abs(w1!.confidence - 0.6) < 1e-6);
       assert.ok(Math.abs(w2!.confidence - 0.7) < 1e-6);
-      assert.equal(w2!.startTime, 0.08);
-      assert.equal(w2!.endTime, 0.1);
+      assert.equal(w2!.start, 0.08);
+      assert.equal(w2!.end, 0.1);
       // Path probability 0.8*0.7*0.5*0.6*0.7, and its per-frame geometric mean.
       const p = 0.8 * 0.7 * 0.5 * 0.6 * 0.7;
       assert.ok(Math.abs(r.logProb - Math.log(p)) < 1e-5);
@@ -99,7 +100,7 @@ describe('decode/greedy: GreedyCTCDecoder', () => {
 
     it('uses the given frame stride and sample rate', () => {
       const r = new GreedyCTCDecoder(L, { frameStride: 160, sampleRate: 8000 }).decode(fromProbs([[0.1, 0.1, 0.1, 0.7], [0.1, 0.1, 0.7, 0.1]]));
-      assert.deepEqual(r.tokens.map((t) => [t.startTime, t.endTime]), [[0, 0.02], [0.02, 0.04]]);
+      assert.deepEqual(r.tokens.map((t) => [t.start, t.end]), [[0, 0.02], [0.02, 0.04]]);
     });
 
     it('accepts [1, F, C] and a different blank index', () => {

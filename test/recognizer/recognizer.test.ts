@@ -312,7 +312,8 @@ describe('recognizer', function () {
       await rejectsCode(createRecognizer({ maxDuration: 0 }), 'INVALID_INPUT', /maxDuration/);
       await rejectsCode(createRecognizer({ model: 3 as never }), 'INVALID_INPUT', /model/);
       await rejectsCode(createRecognizer({ model: '/nonexistent/m.pt' }), 'MODEL_NOT_FOUND');
-      await rejectsCode(createRecognizer({ model: DEFAULT_MODEL, decoder: 'viterbi' as never }), 'INVALID_INPUT', /decoder/);
+      await rejectsCode(createRecognizer({ model: DEFAULT_MODEL, decoder: 'viterbi' as never }), 'DECODE_INVALID_INPUT', /decoder/);
+      await rejectsCode(createRecognizer({ model: '/nonexistent/m.pt', decoder: { type: 'beam', beamSize: 0 } }), 'DECODE_INVALID_INPUT', /beamSize/);
       await rejectsCode(createRecognizer({ model: DEFAULT_MODEL, concurrency: 0 }), 'INVALID_INPUT', /concurrency/);
     });
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
 import { loadAudio } from '../../lib/audio';
-import { toSrt, toVtt } from '../../lib/jobs/subtitles';
+import { toSrt, toVtt } from '../../lib/output';
 import { type Model } from '../../lib/model';
 import { loadModel } from '../../lib/load';
 import { createServer, type ServerOptions } from '../../lib/serve';

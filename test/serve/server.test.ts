@@ -83,8 +83,10 @@ describe('serve: HTTP server', function () {
       assert.equal(json.duration, 1.5);
       assert.equal(json.words.length, ref.words.length);
       json.words.forEach((w: { word: string; start: number; end: number; confidence: number }, i: number) => {
+        assert.deepEqual(Object.keys(w), ['word', 'start', 'end', 'confidence']);
         assert.equal(w.word, ref.words[i]!.word);
         assert.equal(w.start, +ref.words[i]!.start.toFixed(3));
+        assert.equal(w.end, +ref.words[i]!.end.toFixed(3));
       });
       // timestamps are off by default, as in the Recognizer and the CLI
       const plain = await post(app, '/v1/transcribe', body);

@@ -84,7 +84,7 @@ describe('stream: session', function () {
         assert.ok(ref.words.length > 3);
         assert.deepEqual(f.words.map((w) => w.word), ref.words.map((w) => w.word), `segment ${f.segment}, piece ${piece}`);
         f.words.forEach((w, i) => {
-          assert.ok(Math.abs(w.start - (ref.words[i]!.startTime + a * 0.02)) < 1e-3 && Math.abs(w.end - (ref.words[i]!.endTime + a * 0.02)) < 1e-3, `word ${i} timing`);
+          assert.ok(Math.abs(w.start - (ref.words[i]!.start + a * 0.02)) < 1e-3 && Math.abs(w.end - (ref.words[i]!.end + a * 0.02)) < 1e-3, `word ${i} timing`);
         });
       }
       // Segments do not overlap, and every letter frame of the whole signal is in one of them (nothing lost).

@@ -1,13 +1,11 @@
 /**
- * A Recognition in each of OpenAI's response formats. SRT and WebVTT are the batch jobs' subtitle writers
- * (lib/jobs/subtitles.ts), text is theirs too: one writer per format in the package.
+ * A Recognition in each of OpenAI's response formats, written by the package's one writer per format (lib/output):
+ * the same SRT, WebVTT and text as a batch job's files, the same rounding as our own routes.
  */
-import { toSrt, toTxt, toVtt } from '../../jobs/subtitles';
+import { seconds, toSrt, toTxt, toVtt, wordsJson } from '../../output';
 import type { Recognition } from '../../recognizer';
 import type { ResponseFormat, TranscriptionRequest } from './form';
 import { segmentsOf } from './segments';
-
-const round = (x: number, digits: number) => +x.toFixed(digits);
 
 /** Billing-style usage, as OpenAI's answers for audio carry it: seconds of audio, rounded up. */
 const usage = (r: Recognition) => ({ type: 'duration' as const, seconds: Math.ceil(r.duration) });
@@ -31,10 +29,11 @@ function verbose(r: Recognition, q: TranscriptionRequest) {
     task: 'transcribe',
     // Not detected: the model's language is its own. The client's `language`, or "unknown".
     language: q.language ?? 'unknown',
-    duration: round(r.duration, 3),
+    duration: seconds(r.duration),
     text: r.text,
     ...(q.segments ? { segments: segmentsOf(words) } : {}),
-    ...(q.words ? { words: words.map((w) => ({ word: w.word, start: round(w.start, 3), end: round(w.end, 3) })) } : {}),
+    // OpenAI's word: { word, start, end } in seconds, no confidence.
+    ...(q.words ? { words: wordsJson(words).map(({ word, start, end }) => ({ word, start, end })) } : {}),
     usage: usage(r),
   };
 }

@@ -4,8 +4,8 @@
  * Whisper's 30 s windows. Within-sentence gaps of the default model's sample speech are at most 0.12 s.
  */
 import { deflateSync } from 'node:zlib';
-import { cues } from '../../jobs/subtitles';
-import type { WordTiming } from '../../transcribe';
+import type { Word } from '../../decode';
+import { cues, seconds } from '../../output';
 
 const PAUSE_SECONDS = 0.5;
 /** Speech without such a pause for this long is cut anyway, at a word, so no segment runs on without end. */
@@ -23,7 +23,7 @@ export interface Segment {
   tokens: number[];
   /** Decoding is deterministic (greedy or beam search). */
   temperature: 0;
-  /** Mean natural log of the segment's words' confidences (each the exp of its frames' mean log-probability). */
+  /** Mean natural log of the segment's words' confidences (each a mean label probability: lib/decode/result.ts). */
   avg_logprob: number;
   /** Text bytes over their zlib-compressed bytes, as Whisper computes it (high values: repetitive text). */
   compression_ratio: number;
@@ -36,7 +36,7 @@ function compressionRatio(text: string): number {
   return bytes.length === 0 ? 0 : round(bytes.length / deflateSync(bytes).length, 4);
 }
 
-export function segmentsOf(words: readonly WordTiming[]): Segment[] {
+export function segmentsOf(words: readonly Word[]): Segment[] {
   const out: Segment[] = [];
   let i = 0;
   for (const cue of cues(words, { maxChars: Infinity, maxSeconds: MAX_SEGMENT_SECONDS, pauseSeconds: PAUSE_SECONDS })) {
@@ -46,7 +46,7 @@ export function segmentsOf(words: readonly WordTiming[]): Segment[] {
     i += n;
     const logp = own.reduce((s, w) => s + Math.log(Math.max(w.confidence, 1e-10)), 0) / own.length;
     out.push({
-      id: out.length, seek: 0, start: round(cue.start, 3), end: round(cue.end, 3), text: ' ' + cue.text, tokens: [], temperature: 0,
+      id: out.length, seek: 0, start: seconds(cue.start), end: seconds(cue.end), text: ' ' + cue.text, tokens: [], temperature: 0,
       avg_logprob: round(logp, 4), compression_ratio: compressionRatio(cue.text),
     });
   }

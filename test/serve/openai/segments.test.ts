@@ -1,10 +1,10 @@
 /** verbose_json's segments: cut at pauses between word timings, never at fixed times. */
 import assert from 'node:assert/strict';
 import { segmentsOf } from '../../../lib/serve/openai/segments';
-import type { WordTiming } from '../../../lib/transcribe';
+import type { Word } from '../../../lib/decode';
 
 /** Words of 0.3 s, each `gaps[i]` seconds after the previous one ends. */
-function words(gaps: number[]): WordTiming[] {
+function words(gaps: number[]): Word[] {
   let t = 0.2;
   return gaps.map((g, i) => {
     const start = t + (i === 0 ? 0 : g);

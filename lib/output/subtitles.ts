@@ -3,7 +3,7 @@
  * characters and 7 seconds, and a new cue after a pause of a second or more (a pause is where a reader expects
  * the text to change).
  */
-import type { WordTiming } from '../transcribe';
+import type { Word } from '../decode';
 
 export interface Cue {
   start: number;
@@ -21,7 +21,7 @@ export interface CueLimits {
 const SUBTITLES: CueLimits = { maxChars: 42, maxSeconds: 7, pauseSeconds: 1 };
 
 /** Words grouped into cues (by default a subtitle's; the OpenAI route's segments use other limits). */
-export function cues(words: readonly WordTiming[], limits: CueLimits = SUBTITLES): Cue[] {
+export function cues(words: readonly Word[], limits: CueLimits = SUBTITLES): Cue[] {
   const out: Cue[] = [];
   let cur: Cue | null = null;
   for (const w of words) {
@@ -50,11 +50,11 @@ function clock(seconds: number, sep: ',' | '.'): string {
   return `${pad(h)}:${pad(m)}:${pad(s)}${sep}${pad(ms % 1000, 3)}`;
 }
 
-export function toSrt(words: readonly WordTiming[]): string {
+export function toSrt(words: readonly Word[]): string {
   return cues(words).map((c, i) => `${i + 1}\n${clock(c.start, ',')} --> ${clock(c.end, ',')}\n${c.text}\n`).join('\n');
 }
 
-export function toVtt(words: readonly WordTiming[]): string {
+export function toVtt(words: readonly Word[]): string {
   return 'WEBVTT\n\n' + cues(words).map((c) => `${clock(c.start, '.')} --> ${clock(c.end, '.')}\n${c.text}\n`).join('\n');
 }
 

@@ -1,10 +1,10 @@
 /** SubRip and WebVTT from timed words. */
 import assert from 'node:assert/strict';
-import { cues, toSrt, toVtt } from '../../lib/jobs/subtitles';
+import { cues, toSrt, toVtt } from '../../lib/output';
 
 const w = (word: string, start: number, end: number) => ({ word, start, end, confidence: 0.9 });
 
-describe('batch: subtitles', () => {
+describe('output: subtitles', () => {
   const words = [w('HELLO', 0.04, 0.5), w('WORLD', 0.6, 1.0), w('AGAIN', 2.5, 3.0), w('AN', 3661.2, 3661.5)];
 
   it('starts a new cue after a pause of a second or more, and keeps cues short', () => {
