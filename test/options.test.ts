@@ -55,7 +55,7 @@ describe('options', () => {
       await rejectsCode(createRecognizer({ maxBatchSize: 8 } as never), 'INVALID_INPUT', unknown('maxBatchSize', 'batchSize'));
       await rejectsCode(createRecognizer({ decoder: { kind: 'beam' } } as never), 'INVALID_INPUT', /^decoder: unknown option "kind"; expected one of type, lm/);
       await rejectsCode(createRecognizer({ decoder: { decoder: 'beam' } } as never), 'INVALID_INPUT', unknown('decoder', 'type'));
-      await rejectsCode(createRecognizer({ decoder: { beamSize: 8 } }), 'INVALID_INPUT', /decoder\.beamSize: expected no beamSize with the greedy decoder \(add type: 'beam'\)/);
+      await rejectsCode(createRecognizer({ decoder: { beamSize: 8 } }), 'DECODE_INVALID_INPUT', /decoder\.beamSize: expected no beamSize with the greedy decoder \(add type: 'beam'\)/);
     });
 
     it('runBatchJob and enqueueBatchJob (before the queue\'s client loads), runWorker, batchStatus', async () => {
@@ -84,8 +84,8 @@ describe('options', () => {
     it('createDecoder and transcribe take one decoder shape: a type, or options with `type`', () => {
       const model = {} as Model; // the options are checked before the model is looked at
       throwsCode(() => createDecoder(model, { kind: 'beam' } as never), 'INVALID_INPUT', /^decoder: unknown option "kind"/);
-      throwsCode(() => createDecoder(model, 'viterbi' as never), 'INVALID_INPUT', /decoder: expected 'greedy', 'beam' or decoder options/);
-      throwsCode(() => createDecoder(model, { type: 'viterbi' } as never), 'INVALID_INPUT', /decoder\.type: expected 'greedy' or 'beam'/);
+      throwsCode(() => createDecoder(model, 'viterbi' as never), 'DECODE_INVALID_INPUT', /decoder: expected 'greedy', 'beam' or decoder options/);
+      throwsCode(() => createDecoder(model, { type: 'viterbi' } as never), 'DECODE_INVALID_INPUT', /decoder\.type: expected 'greedy' or 'beam'/);
       return rejectsCode(transcribe(model, wav, { kind: 'beam' } as never), 'INVALID_INPUT', /^decoder: unknown option "kind"/);
     });
   });
