@@ -20,9 +20,9 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MODEL_PATH as DEFAULT_MODEL } from '../lib/paths';
 import { runBatchJob } from '../lib/jobs';
-import { loadModel } from '../lib/load';
-import { loadReplicas } from '../lib/replicas';
-import { createDecoder, transcribe } from '../lib/transcribe';
+import { loadModel } from '../lib/model/load';
+import { loadReplicas } from '../lib/model/replicas';
+import { createDecoder, transcribe } from '../lib/pipeline/transcribe';
 import { findPython } from '../scripts/python';
 import { machine, table, writeResults } from './stats';
 
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
   const modelPath = modelFile();
   const cli = COMMANDS ? buildCli() : null;
 
-  // The job's replicas as runBatchJob chooses them (lib/replicas.ts) on THREADS cores: by the model's size when
+  // The job's replicas as runBatchJob chooses them (lib/model/replicas.ts) on THREADS cores: by the model's size when
   // THREADS is every core, else THREADS threads in one replica; loaded before the clock starts, like Python's model.
   const replicas = await loadReplicas((threads) => loadModel(modelPath, threads ? { threads } : {}), ALL_CORES ? {} : { threads: THREADS });
   const model = replicas[0]!;

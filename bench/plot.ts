@@ -1,4 +1,4 @@
-/** A line chart as PNG (@napi-rs/canvas, as lib/plot.ts): × real time against batch size, one line per runtime. */
+/** A line chart as PNG (@napi-rs/canvas, as lib/output/plot.ts): × real time against batch size, one line per runtime. */
 import { createCanvas } from '@napi-rs/canvas';
 
 export interface Series { name: string; points: Array<[number, number]> }

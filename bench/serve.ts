@@ -3,7 +3,7 @@
  * loopback, with many clients sending 1–15 s WAV clips of speech. Reports throughput (seconds of audio answered
  * per second), p50/p99 latency of the answered requests, the batch-size histogram from the server's /metrics,
  * the server's event-loop delay p99 (its /metrics) and peak RSS, for dynamic batching off and on (one replica of
- * --threads threads), batching on with the replicas the server picks itself (lib/replicas.ts), then an overload
+ * --threads threads), batching on with the replicas the server picks itself (lib/model/replicas.ts), then an overload
  * run (small queue, many clients) that must end with the server alive, answering /health, exiting 0 on SIGTERM,
  * and with bounded memory; last, the model alone on the same clips in batches of 8 (modelAlone), which the best
  * server run is compared with. Every load run is bounded in time and in requests.
@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { loadAudio } from '../lib/audio';
-import { binding } from '../lib/native';
-import { loadModel } from '../lib/load';
+import { binding } from '../lib/model/native';
+import { loadModel } from '../lib/model/load';
 import { DEFAULT_MODEL_PATH } from '../lib/paths';
 import { machine, table, wav16, writeResults } from './stats';
 
@@ -56,7 +56,7 @@ async function makeClips(): Promise<Clip[]> {
 
 interface Server { child: ChildProcess; url: string; pid: number; exited: Promise<number | null>; output: () => string }
 
-/** The server with `flags`; with `threads`, one replica of THREADS threads, else the replicas it picks itself (lib/replicas.ts). */
+/** The server with `flags`; with `threads`, one replica of THREADS threads, else the replicas it picks itself (lib/model/replicas.ts). */
 async function startServer(flags: string[], threads: boolean): Promise<Server> {
   const cli = join(ROOT, 'lib', 'cli', 'index.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--port', '0', ...(threads ? ['--threads', String(THREADS)] : []), ...(args.model ? ['--model', args.model] : []), ...flags], { cwd: ROOT });
@@ -204,7 +204,7 @@ async function main(): Promise<void> {
   const runs: RunResult[] = [];
   runs.push(await run('batching off', ['--batch-size', '1', '--max-wait-ms', '0', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
   runs.push(await run('batching on', ['--batch-size', '8', '--max-wait-ms', '20', '--max-queue', '256'], CONNECTIONS, SECONDS, clips));
-  // The server's own choice of replicas and threads (no --threads: lib/replicas.ts decides by the model's size).
+  // The server's own choice of replicas and threads (no --threads: lib/model/replicas.ts decides by the model's size).
   runs.push(await run('batching on, default replicas', ['--batch-size', '8', '--max-wait-ms', '20', '--max-queue', '256'], CONNECTIONS, SECONDS, clips, false));
   const overloadSeconds = Math.max(5, Math.round((SECONDS * 2) / 3));
   runs.push(await run('overload', ['--batch-size', '8', '--max-wait-ms', '20', '--max-queue', '16', '--request-timeout-ms', '30000'], CONNECTIONS * 8, overloadSeconds, clips, false));

@@ -36,10 +36,10 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { GreedyCTCDecoder } from '../lib/decode';
 import { runBatchJob, type SegmentMode } from '../lib/jobs';
-import { type Model } from '../lib/model';
-import { loadModel } from '../lib/load';
+import { type Model } from '../lib/model/model';
+import { loadModel } from '../lib/model/load';
 import { StreamSession, streamPlan, type FinalEvent } from '../lib/stream/session';
-import { loadForModel } from '../lib/transcribe';
+import { loadForModel } from '../lib/pipeline/transcribe';
 import { findPython } from '../scripts/python';
 import { wavBytes } from '../test/helpers/audio-corpus';
 import { connect, pcm16, wordEdits, type Received } from '../test/helpers/ws-client';
@@ -70,7 +70,7 @@ function readTsv(path: string): Utterance[] {
   return lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [keys[i], v])) as unknown as Utterance);
 }
 
-/** espeak-ng -> sox as scripts/eval.ts (and data.py's synth) does it, into the same cache. */
+/** espeak-ng -> sox as bench/eval.ts (and data.py's synth) does it, into the same cache. */
 async function synth(u: Utterance): Promise<string> {
   const spec = createHash('sha256').update([u.voice, u.speed, u.pitch, u.gap, u.sox_effects, u.text].join('\t')).digest('hex').slice(0, 10);
   const out = join(CACHE, `${u.id}-${spec}.wav`);

@@ -4,7 +4,7 @@
  * on its own, to tell a trend from a one-off step of noise). Prints the figures.
  */
 import { join } from 'node:path';
-import { loadModel } from '../lib/load';
+import { loadModel } from '../lib/model/load';
 
 const MODEL = join(__dirname, '..', 'test', 'fixtures', 'models', 'ta_tiny_base.pt');
 const CALLS = Number(process.env.LEAK_CALLS ?? 2000);

@@ -14,7 +14,7 @@ the manifest says `normalizeWaveform: true` and wav2vec2-node normalises each it
 so an item gives the same result alone or in a padded batch.
 
 --manifest-only writes only OUT.json, from the bundle facts in scripts/data/torchaudio-bundles.json (the same facts
-lib/bundles-table.ts is generated from). It is what the tests run, since torchaudio is not installable everywhere.
+lib/model/bundles-table.ts is generated from). It is what the tests run, since torchaudio is not installable everywhere.
 """
 import argparse
 import json

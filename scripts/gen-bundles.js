@@ -1,16 +1,16 @@
 #!/usr/bin/env node
-// Generates lib/bundles-table.ts from scripts/data/torchaudio-bundles.json (the facts of every wav2vec2-family
+// Generates lib/model/bundles-table.ts from scripts/data/torchaudio-bundles.json (the facts of every wav2vec2-family
 // bundle in torchaudio.pipelines: labels, sample rate, normalisation, model parameters).
 //
-//   node scripts/gen-bundles.js           write lib/bundles-table.ts
-//   node scripts/gen-bundles.js --check   exit 1 if lib/bundles-table.ts is not what the data gives
+//   node scripts/gen-bundles.js           write lib/model/bundles-table.ts
+//   node scripts/gen-bundles.js --check   exit 1 if lib/model/bundles-table.ts is not what the data gives
 'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const ROOT = join(__dirname, '..');
 const DATA = join(ROOT, 'scripts', 'data', 'torchaudio-bundles.json');
-const OUT = join(ROOT, 'lib', 'bundles-table.ts');
+const OUT = join(ROOT, 'lib', 'model', 'bundles-table.ts');
 
 const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 
@@ -126,10 +126,10 @@ if (require.main === module) {
   if (process.argv.includes('--check')) {
     const current = readFileSync(OUT, 'utf8');
     if (current !== text) {
-      console.error('lib/bundles-table.ts is out of date: run `node scripts/gen-bundles.js`');
+      console.error('lib/model/bundles-table.ts is out of date: run `node scripts/gen-bundles.js`');
       process.exit(1);
     }
-    console.log('lib/bundles-table.ts is up to date');
+    console.log('lib/model/bundles-table.ts is up to date');
   } else {
     writeFileSync(OUT, text);
     console.log(`wrote ${OUT}`);

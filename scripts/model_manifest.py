@@ -1,4 +1,4 @@
-"""The wav2vec2-node model manifest, for the Python export scripts (lib/manifest.ts reads and validates it)."""
+"""The wav2vec2-node model manifest, for the Python export scripts (lib/model/manifest.ts reads and validates it)."""
 import json
 from pathlib import Path
 
@@ -6,7 +6,7 @@ MANIFEST_FORMAT = "wav2vec2-node-model/1"
 
 
 def manifest_path_for(model_path: Path) -> Path:
-    """`dir/name.pt` -> `dir/name.json` (lib/manifest.ts manifestPathFor)."""
+    """`dir/name.pt` -> `dir/name.json` (lib/model/manifest.ts manifestPathFor)."""
     return model_path.with_suffix(".json") if model_path.suffix else Path(str(model_path) + ".json")
 
 

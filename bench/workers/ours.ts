@@ -1,9 +1,9 @@
 /** Benchmark worker: this package (loadModel + forward), speaking bench/workers/loop.ts's protocol. */
 import { writeFileSync } from 'node:fs';
-import { setCpuCacheLimit } from '../../lib/memory';
-import { type Model } from '../../lib/model';
-import { loadModel } from '../../lib/load';
-import { createDecoder, transcribe } from '../../lib/transcribe';
+import { setCpuCacheLimit } from '../../lib/model/memory';
+import { type Model } from '../../lib/model/model';
+import { loadModel } from '../../lib/model/load';
+import { createDecoder, transcribe } from '../../lib/pipeline/transcribe';
 import { peakRssMB, readF32, serve, timedWithLag } from './loop';
 
 let model: Model | null = null;
@@ -31,7 +31,7 @@ serve({
     return { ms, shape: out.emissions.shape, lagMs, rssPeakMB: peakRssMB() };
   },
   async e2e(req) {
-    // What a user of the package runs: file -> decode -> resample -> forward -> greedy (lib/transcribe.ts).
+    // What a user of the package runs: file -> decode -> resample -> forward -> greedy (lib/pipeline/transcribe.ts).
     const t0 = performance.now();
     const { text } = await transcribe(model!, req.file, createDecoder(model!));
     return { ms: performance.now() - t0, text, rssPeakMB: peakRssMB() };

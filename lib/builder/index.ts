@@ -5,9 +5,9 @@
  */
 import type { Checkpoint } from '../checkpoint/types';
 import { Wav2Vec2Error } from '../errors';
-import { MANIFEST_FORMAT, type ModelManifest, validateManifest } from '../manifest';
-import { type LoadModelOptions, Model, checkLoadOptions } from '../model';
-import { type NativeModel, binding, wrapNativeError } from '../native';
+import { MANIFEST_FORMAT, type ModelManifest, validateManifest } from '../model/manifest';
+import { type LoadModelOptions, Model, checkLoadOptions } from '../model/model';
+import { type NativeModel, binding, wrapNativeError } from '../model/native';
 import { BASE_PREFIX, type NetworkSpec, parseConfig } from './config';
 
 export { parseConfig, type NetworkSpec } from './config';

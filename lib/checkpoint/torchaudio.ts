@@ -7,7 +7,7 @@
  */
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BundleFacts } from '../bundles-table';
+import type { BundleFacts } from '../model/bundles-table';
 import { Wav2Vec2Error } from '../errors';
 import { readTensorBytes } from './tensor-bytes';
 import type { TensorRef, WeightDType, WeightSet } from './types';

@@ -6,9 +6,9 @@
 import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { batchStatus, enqueueBatchJob, runBatchJob } from '../jobs';
-import { loadReplicas } from '../replicas';
+import { loadReplicas } from '../model/replicas';
 import type { BatchProgress, SegmentMode, SubtitleFormat } from '../jobs';
-import type { Model } from '../model';
+import type { Model } from '../model/model';
 import { addDecoderOptions, addModelOptions, decoderOptionsFrom, nonNegative, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
 interface BatchCliOptions extends ModelCliOptions, DecoderCliOptions {

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { writeNpy } from '../npy';
+import { writeNpy } from '../output/npy';
 import { addModelOptions, positiveInt, withClip, type ModelCliOptions } from './options';
 
 export function featuresCommand(): Command {

@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_MODEL_PATH } from '../paths';
 import { Option, type Command } from 'commander';
-import { getBundle } from '../bundles';
+import { getBundle } from '../model/bundles';
 import { Wav2Vec2Error, type ErrorCode } from '../errors';
-import { type Device, type DType, type Model } from '../model';
-import { loadModel } from '../load';
+import { type Device, type DType, type Model } from '../model/model';
+import { loadModel } from '../model/load';
 import { downloadBar } from './download';
 import type { Hotwords } from '../decode';
-import { loadForModel, padToReceptiveField, type DecoderOptions } from '../transcribe';
+import { loadForModel, padToReceptiveField, type DecoderOptions } from '../pipeline/transcribe';
 
 
 export interface ModelCliOptions {

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { renderEmission, renderFeatures } from '../plot';
+import { renderEmission, renderFeatures } from '../output/plot';
 import { addModelOptions, positiveInt, withClip, type ModelCliOptions } from './options';
 
 export function plotCommand(): Command {

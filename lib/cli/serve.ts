@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import type { Model } from '../model';
+import type { Model } from '../model/model';
 import { Wav2Vec2Error } from '../errors';
 import { checkServerOptions, createServer, type ServerOptions } from '../serve';
 import { isModelName, modelNameOf } from '../serve/models';
-import { loadReplicas } from '../replicas';
+import { loadReplicas } from '../model/replicas';
 import type { RecognizerOptions } from '../recognizer';
 import { addDecoderOptions, addModelOptions, byteSize, decoderOptionsFrom, intWithin, nonNegative, nonNegativeInt, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
@@ -71,7 +71,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-/** One model's replicas (lib/replicas.ts: --concurrency and --threads, or the model's size). */
+/** One model's replicas (lib/model/replicas.ts: --concurrency and --threads, or the model's size). */
 function openReplicas(o: ServeCliOptions, model: string | undefined): Promise<Model[]> {
   return loadReplicas((threads) => openModel({ ...o, model, ...(threads ? { threads } : {}) }), { concurrency: o.concurrency, threads: o.threads });
 }

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { Command } from 'commander';
 import { transcriptJson } from '../output';
-import { createDecoder, transcribe } from '../transcribe';
+import { createDecoder, transcribe } from '../pipeline/transcribe';
 import { addDecoderOptions, addModelOptions, decoderOptionsFrom, openModel, type DecoderCliOptions, type ModelCliOptions } from './options';
 
 interface TranscribeCliOptions extends ModelCliOptions, DecoderCliOptions {

@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { runWorker } from '../jobs';
-import type { Device } from '../model';
+import type { Device } from '../model/model';
 import { intWithin, positiveInt, UsageError } from './options';
 
 interface WorkerCliOptions {

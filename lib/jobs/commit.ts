@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import { Wav2Vec2Error } from '../errors';
-import type { Model } from '../model';
-import type { BoundDecoder } from '../transcribe';
+import type { Model } from '../model/model';
+import type { BoundDecoder } from '../pipeline/transcribe';
 import type { FileTask, PieceOutput } from './file-task';
 import type { BatchJobOptions, BatchProgress, CheckedOptions } from './options';
 import type { JobStore, OutputFile } from './store';

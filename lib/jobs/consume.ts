@@ -6,7 +6,7 @@
  * the Recognizer follows too).
  */
 import { settleBatch } from '../pipeline/batch-items';
-import type { Model } from '../model';
+import type { Model } from '../model/model';
 import type { Tensor } from '../tensor';
 import { type Committer, type QueuedPiece, stopsJob } from './commit';
 import { crashPoint } from './faults';

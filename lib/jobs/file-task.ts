@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
-import type { BoundDecoder, Transcript } from '../transcribe';
+import type { BoundDecoder, Transcript } from '../pipeline/transcribe';
 import type { Tensor } from '../tensor';
 import type { JobInput } from './inputs';
 import { NpyStreamWriter } from './npy-stream';

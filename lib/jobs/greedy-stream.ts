@@ -7,7 +7,7 @@
 import { GreedyCTCDecoder } from '../decode';
 import { groupByDelimiter, tokenSpan, wordSpans, type FramedToken } from '../decode/timestamps';
 import type { Tensor } from '../tensor';
-import type { Transcript } from '../transcribe';
+import type { Transcript } from '../pipeline/transcribe';
 
 export class StreamingGreedyDecoder {
   readonly #decoder: GreedyCTCDecoder;

@@ -1,8 +1,8 @@
 /** The options of a batch job, checked once before anything is read or loaded. */
 import { checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isNonEmptyString, isObject, isPositiveInteger } from '../is';
-import type { Device, DType, Model } from '../model';
-import { decoderOptionsOf, type DecoderOptions, type DecoderSpec } from '../transcribe';
+import type { Device, DType, Model } from '../model/model';
+import { decoderOptionsOf, type DecoderOptions, type DecoderSpec } from '../pipeline/transcribe';
 import { type AudioBudget, checkBudget } from '../pipeline/audio';
 import { checkSegmenterOptions, type SegmenterConfig, type SegmenterOptions } from '../stream/segmenter';
 
@@ -55,7 +55,7 @@ export interface BatchJobOptions {
   /**
    * Intra-op threads per model replica. When neither this nor `concurrency` is given, a CPU model's size decides:
    * under 16 M parameters one single-threaded replica per core (up to 8), otherwise one replica on every core
-   * (lib/replicas.ts has the measurements).
+   * (lib/model/replicas.ts has the measurements).
    */
   threads?: number;
   /** Model replicas running at once, each on its own inference thread (default: see `threads`; 1 on CUDA). */

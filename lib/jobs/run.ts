@@ -12,10 +12,10 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { GreedyCTCDecoder } from '../decode';
 import { Wav2Vec2Error, invalid } from '../errors';
-import { type Model } from '../model';
-import { loadModel } from '../load';
+import { type Model } from '../model/model';
+import { loadModel } from '../model/load';
 import { DEFAULT_MODEL_PATH } from '../paths';
-import { createDecoder, type BoundDecoder } from '../transcribe';
+import { createDecoder, type BoundDecoder } from '../pipeline/transcribe';
 import { Committer, type JobTotals, type QueuedPiece } from './commit';
 import { consume } from './consume';
 import { expandInputs, type JobInput } from './inputs';
@@ -26,7 +26,7 @@ import { JobStore } from './store';
 import { windowPlan, type WindowPlan } from './windows';
 import { speechPlan, type SpeechPlan } from './speech-pieces';
 import { AudioPool } from '../pipeline/audio';
-import { loadReplicas } from '../replicas';
+import { loadReplicas } from '../model/replicas';
 
 export type { InputFeed } from './produce';
 

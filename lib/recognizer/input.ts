@@ -7,7 +7,7 @@
 import { type AudioBudget, type AudioPool, cachedResampler, checkRate, tooLong } from '../pipeline/audio';
 import { Wav2Vec2Error, invalid } from '../errors';
 import { firstNonFinite, isFloat32Array, isObject, isPositiveInteger } from '../is';
-import type { Model } from '../model';
+import type { Model } from '../model/model';
 
 /** A file path, the bytes of an encoded file (WAV, FLAC, MP3, Ogg Vorbis), or raw samples with their rate. */
 export type RecognizerAudio = string | Uint8Array | ArrayBuffer | { samples: Float32Array; sampleRate: number };

@@ -15,9 +15,9 @@
  * length-aware exports mask the padding in their GroupNorm too): it wins over the extractor kind. A model that
  * takes lengths and says so gets padded batches from here without any change to the Recognizer.
  */
-import { getBundle } from '../bundles';
-import type { ModelManifest } from '../manifest';
-import type { Model } from '../model';
+import { getBundle } from '../model/bundles';
+import type { ModelManifest } from '../model/manifest';
+import type { Model } from '../model/model';
 
 export type ExtractorNorm = 'group' | 'layer' | 'unknown';
 

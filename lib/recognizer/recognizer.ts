@@ -6,15 +6,15 @@
  */
 import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isFiniteNumber, isInteger, isObject, isPositiveInteger } from '../is';
-import { Model, type Device, type DType } from '../model';
-import { loadModel } from '../load';
-import { loadReplicas } from '../replicas';
+import { Model, type Device, type DType } from '../model/model';
+import { loadModel } from '../model/load';
+import { loadReplicas } from '../model/replicas';
 import { settleBatch } from '../pipeline/batch-items';
 import { itemOf as tensorItem, type Tensor } from '../tensor';
 import type { Word } from '../decode';
-import { createDecoder, decoderOptionsOf, padToReceptiveField, type BoundDecoder, type DecoderSpec } from '../transcribe';
+import { createDecoder, decoderOptionsOf, padToReceptiveField, type BoundDecoder, type DecoderSpec } from '../pipeline/transcribe';
 import { DEFAULT_MODEL_PATH } from '../paths';
-import { STANDARD_CONV_LAYERS, framesFor } from '../manifest';
+import { STANDARD_CONV_LAYERS, framesFor } from '../model/manifest';
 import { Batcher, type Queued } from './batcher';
 import { prepareAudio, type RecognizerAudio } from './input';
 import { AudioPool, checkBudget, type AudioBudget } from '../pipeline/audio';
@@ -32,7 +32,7 @@ export interface RecognizerOptions {
   /**
    * For a model loaded from a path: intra-op threads per replica. With neither this nor `concurrency`, a CPU model's
    * size decides, as in batch jobs: under 16 M parameters one single-threaded replica per core (up to 8), otherwise
-   * one replica on every core (lib/replicas.ts).
+   * one replica on every core (lib/model/replicas.ts).
    */
   threads?: number;
   /** For a model loaded from a path: replicas, each running its own batches on its own inference thread. */

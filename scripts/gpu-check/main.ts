@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { DType, Device } from '../../lib/model';
+import type { DType, Device } from '../../lib/model/model';
 import { writeReport } from './report';
 import { sweepOurs } from './sweep';
 import { runCudaTests } from './tests';

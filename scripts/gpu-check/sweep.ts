@@ -5,9 +5,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { median, speechLike } from '../../bench/stats';
-import { loadModel } from '../../lib/load';
-import type { DType, Device, Model } from '../../lib/model';
-import { binding } from '../../lib/native';
+import { loadModel } from '../../lib/model/load';
+import type { DType, Device, Model } from '../../lib/model/model';
+import { binding } from '../../lib/model/native';
 
 export interface SweepOptions {
   dir: string;

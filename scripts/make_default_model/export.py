@@ -1,5 +1,5 @@
 """Exports a trained Hugging Face Wav2Vec2ForCTC folder to TorchScript (traced, dynamic batch and length) plus
-the manifest that lib/manifest.ts validates.
+the manifest that lib/model/manifest.ts validates.
 
     python export.py work/model ../../models/default.pt
 

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MODEL_PATH as DEFAULT_MODEL } from '../../lib/paths';
 import { runBatchJob } from '../../lib/jobs';
-import { type Model } from '../../lib/model';
-import { loadModel } from '../../lib/load';
+import { type Model } from '../../lib/model/model';
+import { loadModel } from '../../lib/model/load';
 import type { Word } from '../../lib/decode';
-import { createDecoder, loadForModel } from '../../lib/transcribe';
+import { createDecoder, loadForModel } from '../../lib/pipeline/transcribe';
 import { requireAddon } from '../helpers/native';
 import { requireSpeechTools, lcs, sentences, speak } from '../helpers/speech';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildModel } from '../../lib/builder';
-import type { Model } from '../../lib/model';
+import type { Model } from '../../lib/model/model';
 import { maxAbsDiff } from '../../lib/tensor';
 import { HUB_FIXTURES, readFixtureCheckpoint } from '../helpers/hub-checkpoint';
 import { requireAddon } from '../helpers/native';

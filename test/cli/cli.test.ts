@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../lib/load';
+import { loadModel } from '../../lib/model/load';
 import { loadAudio } from '../../lib/audio';
 import { CTCBeamSearchDecoder, GreedyCTCDecoder } from '../../lib/decode';
 import { maxAbsDiff } from '../../lib/tensor';

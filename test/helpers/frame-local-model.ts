@@ -2,7 +2,7 @@
  * A stand-in model for batch-job tests that need no native addon: frame-local, so its outputs for any window of a
  * file are known exactly, and signals that decode to label sequences with words.
  */
-import type { Model } from '../../lib/model';
+import type { Model } from '../../lib/model/model';
 
 /**
  * A stand-in model whose frame f depends only on the samples under it ([f·320, f·320 + 400)), as a conv encoder

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { Model } from '../../lib/model';
+import type { Model } from '../../lib/model/model';
 import { createServer, type ServerOptions } from '../../lib/serve';
 import { loadFixture } from '../recognizer/models';
 import { requireAddon } from './native';

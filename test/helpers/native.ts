@@ -1,4 +1,4 @@
-import { hasBinding } from '../../lib/native';
+import { hasBinding } from '../../lib/model/native';
 
 /** Call in a describe() body's before(): skips the suite, with the reason, when the addon is not built. */
 export function requireAddon(ctx: Mocha.Context): void {

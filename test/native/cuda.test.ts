@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadModel } from '../../lib/load';
-import { binding, hasBinding } from '../../lib/native';
+import { loadModel } from '../../lib/model/load';
+import { binding, hasBinding } from '../../lib/model/native';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES, manifest, readF32, readI64 } from '../helpers/fixtures';
 

@@ -1,7 +1,7 @@
 /** Reduced precision: runs, and costs what we say it costs (figures reported for the README). */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadModel } from '../../lib/load';
+import { loadModel } from '../../lib/model/load';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES, manifest, readF32 } from '../helpers/fixtures';
 import { requireAddon } from '../helpers/native';

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { type ForwardResult, type Model } from '../../lib/model';
-import { loadModel } from '../../lib/load';
+import { type ForwardResult, type Model } from '../../lib/model/model';
+import { loadModel } from '../../lib/model/load';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES } from '../helpers/fixtures';
 import { requireAddon } from '../helpers/native';
@@ -154,7 +154,7 @@ describe('model lifecycle', function () {
   });
 
   function runScript(body: string): ReturnType<typeof spawnSync> {
-    const script = `const { loadModel } = require(${JSON.stringify(join(__dirname, '..', '..', 'lib', 'load.ts'))});
+    const script = `const { loadModel } = require(${JSON.stringify(join(__dirname, '..', '..', 'lib', 'model', 'load.ts'))});
       const TA = ${JSON.stringify(TA)};
       ${body}`;
     return spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', timeout: 30000 });

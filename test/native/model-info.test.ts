@@ -1,7 +1,7 @@
 /** model.info: what the model says of itself, completed by its manifest where TorchScript does not keep a fact. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { loadModel } from '../../lib/load';
+import { loadModel } from '../../lib/model/load';
 import { DEFAULT_MODEL_PATH } from '../../lib/paths';
 import { requireAddon } from '../helpers/native';
 

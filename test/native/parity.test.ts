@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { GreedyCTCDecoder } from '../../lib/decode';
-import { type Model } from '../../lib/model';
-import { loadModel } from '../../lib/load';
+import { type Model } from '../../lib/model/model';
+import { loadModel } from '../../lib/model/load';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES, manifest, readEntry, readF32, readI64 } from '../helpers/fixtures';
 import { requireAddon } from '../helpers/native';

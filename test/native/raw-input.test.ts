@@ -1,11 +1,11 @@
 /**
- * The raw binding (lib/native.ts) reads its input when the call is made: a caller that writes to its array, or
- * gives its ArrayBuffer away, right after calling cannot change what the inference thread reads. lib/model.ts
+ * The raw binding (lib/model/native.ts) reads its input when the call is made: a caller that writes to its array, or
+ * gives its ArrayBuffer away, right after calling cannot change what the inference thread reads. lib/model/model.ts
  * copies first anyway; this is the binding's own guarantee (native/model.cc, Model::Submit).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { binding, type NativeModel } from '../../lib/native';
+import { binding, type NativeModel } from '../../lib/model/native';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES } from '../helpers/fixtures';
 import { requireAddon } from '../helpers/native';

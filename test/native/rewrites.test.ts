@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../lib/load';
+import { loadModel } from '../../lib/model/load';
 import { maxAbsDiff } from '../../lib/tensor';
 import { FIXTURES, manifest, readF32 } from '../helpers/fixtures';
 import { requireAddon } from '../helpers/native';

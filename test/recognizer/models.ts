@@ -1,8 +1,8 @@
 /** Fixture models with the manifests an exporter would write (labels, normalisation, extractor kind), for serving tests. */
 import { join } from 'node:path';
-import { type LoadModelOptions, type Model } from '../../lib/model';
-import { loadModel } from '../../lib/load';
-import type { ModelManifest } from '../../lib/manifest';
+import { type LoadModelOptions, type Model } from '../../lib/model/model';
+import { loadModel } from '../../lib/model/load';
+import type { ModelManifest } from '../../lib/model/manifest';
 import { FIXTURES, manifest, readF32 } from '../helpers/fixtures';
 
 /** torchaudio factory argument `extractor_mode` of each fixture (test/fixtures/manifest.json notes). */

@@ -1,14 +1,14 @@
 /**
  * scripts/export_torchaudio.py. torchaudio is not installable here, so the model export itself is not run; the
- * manifest part is (--manifest-only), and must agree with the bundle facts and with lib/bundles.ts.
+ * manifest part is (--manifest-only), and must agree with the bundle facts and with lib/model/bundles.ts.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundles, bundleNames } from '../../lib/bundles';
-import { validateManifest } from '../../lib/manifest';
+import { bundles, bundleNames } from '../../lib/model/bundles';
+import { validateManifest } from '../../lib/model/manifest';
 import { requirePython } from '../helpers/python';
 
 const ROOT = join(__dirname, '..', '..');

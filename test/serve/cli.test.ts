@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../lib/load';
-import { createDecoder, transcribe } from '../../lib/transcribe';
+import { loadModel } from '../../lib/model/load';
+import { createDecoder, transcribe } from '../../lib/pipeline/transcribe';
 import { requireAddon } from '../helpers/native';
 
 const ROOT = join(__dirname, '..', '..');

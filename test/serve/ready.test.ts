@@ -1,7 +1,7 @@
 /** GET /ready: the readiness answer beside /health (liveness), for load balancers and Kubernetes readinessProbe. */
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import type { Model } from '../../lib/model';
+import type { Model } from '../../lib/model/model';
 import { createServer } from '../../lib/serve';
 import { wavBytes } from '../helpers/audio-corpus';
 import { requireAddon } from '../helpers/native';

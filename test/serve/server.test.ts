@@ -6,12 +6,12 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 // Fastify's own request injector: app.inject() refuses a closing server, its router still takes requests.
 import injectInto from 'light-my-request';
-import type { Model } from '../../lib/model';
+import type { Model } from '../../lib/model/model';
 import { createRecognizer } from '../../lib/recognizer';
 import { createServer, type ServerOptions } from '../../lib/serve';
 import { MAX_JSON_FEATURE_VALUES } from '../../lib/serve/routes';
 import * as lib from '../../lib';
-import { createDecoder, transcribe } from '../../lib/transcribe';
+import { createDecoder, transcribe } from '../../lib/pipeline/transcribe';
 import { loadAudio } from '../../lib/audio';
 import { maxAbsDiff } from '../../lib/tensor';
 import { wavBytes } from '../helpers/audio-corpus';

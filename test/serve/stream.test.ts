@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { type Model } from '../../lib/model';
-import { loadModel } from '../../lib/load';
+import { type Model } from '../../lib/model/model';
+import { loadModel } from '../../lib/model/load';
 import { createServer, type ServerOptions } from '../../lib/serve';
 import { createRecognizer } from '../../lib/recognizer';
 import { streamPlan, windowSamples } from '../../lib/stream/session';
 import { maxAbsDiff } from '../../lib/tensor';
-import { loadForModel } from '../../lib/transcribe';
+import { loadForModel } from '../../lib/pipeline/transcribe';
 import { requireAddon } from '../helpers/native';
 import { connect, pcm16, wordEdits, type Received, type StreamClient } from '../helpers/ws-client';
 

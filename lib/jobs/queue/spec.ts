@@ -6,13 +6,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { getBundle } from '../../bundles';
+import { getBundle } from '../../model/bundles';
 import { Wav2Vec2Error } from '../../errors';
-import { type Device, type DType, type Model } from '../../model';
-import { loadModel } from '../../load';
+import { type Device, type DType, type Model } from '../../model/model';
+import { loadModel } from '../../model/load';
 import { isRepoId, looksLikePath } from '../../hub';
 import { DEFAULT_MODEL_PATH } from '../../paths';
-import { decoderOptionsOf, type DecoderOptions } from '../../transcribe';
+import { decoderOptionsOf, type DecoderOptions } from '../../pipeline/transcribe';
 import type { BatchJobOptions, SegmentMode, SubtitleFormat } from '../options';
 import type { SegmenterOptions } from '../../stream/segmenter';
 

@@ -18,11 +18,11 @@
 import type { Server } from 'node:http';
 import { Queue, Worker, WaitingError, type Job } from 'bullmq';
 import { invalid } from '../../errors';
-import type { Device, Model } from '../../model';
+import type { Device, Model } from '../../model/model';
 import { keyOf } from '../inputs';
 import { checkJobOptions } from '../options';
 import { jobSettings, prepareJob, runInputs } from '../run';
-import { loadReplicas } from '../../replicas';
+import { loadReplicas } from '../../model/replicas';
 import { JobStore } from '../store';
 import { PushFeed } from './feed';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics';

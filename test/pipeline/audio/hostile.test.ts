@@ -10,10 +10,10 @@
  */
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import type { Model } from '../../../lib/model';
+import type { Model } from '../../../lib/model/model';
 import { createRecognizer, type Recognizer } from '../../../lib/recognizer';
 import { createServer } from '../../../lib/serve';
-import { loadForModel } from '../../../lib/transcribe';
+import { loadForModel } from '../../../lib/pipeline/transcribe';
 import { flacBomb, wavDeclaring } from '../../helpers/bombs';
 import { wavBytes } from '../../helpers/audio-corpus';
 import { codeOf } from '../../helpers/errors';

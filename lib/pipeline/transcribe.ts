@@ -2,14 +2,14 @@
  * The path from audio to words that the CLI, batch jobs and servers share: load and resample audio to the
  * model's rate, run the model, decode with greedy or beam search. One place, so every front end agrees.
  */
-import { loadAudio, type AudioInput } from './audio';
-import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type Hotwords, type Word } from './decode';
-import { checkHotwords } from './decode/hotwords';
-import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from './errors';
-import { isObject, isPositiveInteger } from './is';
-import { manifestPathFor } from './manifest';
-import type { Model } from './model';
-import { itemOf, type Tensor } from './tensor';
+import { loadAudio, type AudioInput } from '../audio';
+import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel, type Hotwords, type Word } from '../decode';
+import { checkHotwords } from '../decode/hotwords';
+import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from '../errors';
+import { isObject, isPositiveInteger } from '../is';
+import { manifestPathFor } from '../model/manifest';
+import type { Model } from '../model/model';
+import { itemOf, type Tensor } from '../tensor';
 
 export type DecoderType = 'greedy' | 'beam';
 

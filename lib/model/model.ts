@@ -4,14 +4,14 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { DEFAULT_MODEL_PATH } from './paths';
-import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from './errors';
-import { isInteger, isNonEmptyString, isObject, isPositiveInteger } from './is';
+import { DEFAULT_MODEL_PATH } from '../paths';
+import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from '../errors';
+import { isInteger, isNonEmptyString, isObject, isPositiveInteger } from '../is';
 import { type Batch, type ModelInput, makeBatch, normalizeItems } from './batch';
 import { type ModelManifest, STANDARD_CONV_LAYERS, framesFor, manifestPathFor, readManifest, validateManifest } from './manifest';
 import { type NativeModel, type NativeModelInfo, binding, wrapNativeError } from './native';
-import type { Tensor } from './tensor';
-import type { DownloadOptions } from './hub';
+import type { Tensor } from '../tensor';
+import type { DownloadOptions } from '../hub';
 
 /** The download options that apply when loadModel is given a repo id (the revision may also follow '@'). */
 export type HubOptions = Pick<DownloadOptions, 'revision' | 'endpoint' | 'token' | 'cacheDir' | 'offline' | 'timeoutMs' | 'onProgress'>;
@@ -176,7 +176,7 @@ export function checkLoadOptions(options: LoadModelOptions): { device: Device; d
 
 /**
  * Loads a TorchScript wav2vec2-family model (torchaudio-scripted or traced) onto CPU or CUDA. The public entry is
- * loadModel (lib/load.ts), which takes every model source and sends TorchScript files here.
+ * loadModel (lib/model/load.ts), which takes every model source and sends TorchScript files here.
  */
 export async function loadScriptModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   if (!isNonEmptyString(path)) throw invalid('INVALID_INPUT', 'path', 'the path of a TorchScript .pt file', path);

@@ -4,10 +4,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Wav2Vec2Error } from './errors';
-import { PACKAGE_ROOT } from './paths';
-import type { Tensor } from './tensor';
-import type { TensorRef } from './checkpoint/types';
+import { Wav2Vec2Error } from '../errors';
+import { PACKAGE_ROOT } from '../paths';
+import type { Tensor } from '../tensor';
+import type { TensorRef } from '../checkpoint/types';
 
 export interface NativeModelInfo {
   /** 'native': built from a checkpoint by native/builder (lib/builder), not a TorchScript file. */

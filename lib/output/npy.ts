@@ -4,7 +4,7 @@
  * fewer moving parts.
  */
 import { writeFile } from 'node:fs/promises';
-import type { Tensor } from './tensor';
+import type { Tensor } from '../tensor';
 
 export function encodeNpy(tensor: Tensor): Buffer {
   const shape = tensor.shape.length === 1 ? `(${tensor.shape[0]},)` : `(${tensor.shape.join(', ')})`;

@@ -28,10 +28,10 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel } from '../lib/decode';
-import { loadModel } from '../lib/load';
-import { loadForModel } from '../lib/transcribe';
-import { machine, table, writeResults } from '../bench/stats';
-import { buildArpa, readText, sentencesOf } from './build-arpa';
+import { loadModel } from '../lib/model/load';
+import { loadForModel } from '../lib/pipeline/transcribe';
+import { machine, table, writeResults } from './stats';
+import { buildArpa, readText, sentencesOf } from '../scripts/build-arpa';
 
 const ROOT = join(__dirname, '..');
 const DATA = join(ROOT, 'scripts', 'make_default_model');

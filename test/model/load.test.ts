@@ -7,15 +7,15 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../lib/load';
-import type { HubOptions } from '../lib/model';
-import { maxAbsDiff } from '../lib/tensor';
-import { createDecoder } from '../lib/transcribe';
-import { rejectsCode } from './helpers/errors';
-import { HUB_FIXTURES } from './helpers/hub-checkpoint';
-import { startMockHub, type MockHub } from './helpers/mock-hub';
-import { requireAddon } from './helpers/native';
-import { readNpy } from './helpers/npy';
+import { loadModel } from '../../lib/model/load';
+import type { HubOptions } from '../../lib/model/model';
+import { maxAbsDiff } from '../../lib/tensor';
+import { createDecoder } from '../../lib/pipeline/transcribe';
+import { rejectsCode } from '../helpers/errors';
+import { HUB_FIXTURES } from '../helpers/hub-checkpoint';
+import { startMockHub, type MockHub } from '../helpers/mock-hub';
+import { requireAddon } from '../helpers/native';
+import { readNpy } from '../helpers/npy';
 
 const BASE = join(HUB_FIXTURES, 'wav2vec2-base');
 

@@ -4,7 +4,7 @@
  * labels on the class axis). Drawn with @napi-rs/canvas (Skia); colours are matplotlib's viridis.
  */
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
-import type { Tensor } from './tensor';
+import type { Tensor } from '../tensor';
 
 // viridis at 9 stops (matplotlib), interpolated linearly.
 const VIRIDIS = [

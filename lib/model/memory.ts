@@ -3,7 +3,7 @@
  * next call instead of going back to the OS, which saves the page faults of re-touching the whole working set
  * on every forward pass. Bounded (default 2 GiB of cached, unused blocks) and emptied when a model is disposed.
  */
-import { invalid } from './errors';
+import { invalid } from '../errors';
 import { binding } from './native';
 
 /** Most bytes of unused blocks kept; 0 turns caching off. Lowering it frees the excess at once. */

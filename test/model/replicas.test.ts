@@ -1,12 +1,12 @@
-/** How many model replicas a batch job runs on a CPU, and with how many threads (lib/replicas.ts). */
+/** How many model replicas a batch job runs on a CPU, and with how many threads (lib/model/replicas.ts). */
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_MODEL_PATH } from '../lib/paths';
-import { loadModel } from '../lib/load';
-import type { Model } from '../lib/model';
-import { cpuReplicas, loadReplicas, MAX_AUTO_REPLICAS, SMALL_MODEL_PARAMETERS } from '../lib/replicas';
-import { rejectsCode } from './helpers/errors';
-import { requireAddon } from './helpers/native';
+import { DEFAULT_MODEL_PATH } from '../../lib/paths';
+import { loadModel } from '../../lib/model/load';
+import type { Model } from '../../lib/model/model';
+import { cpuReplicas, loadReplicas, MAX_AUTO_REPLICAS, SMALL_MODEL_PARAMETERS } from '../../lib/model/replicas';
+import { rejectsCode } from '../helpers/errors';
+import { requireAddon } from '../helpers/native';
 
 describe('batch: model replicas', function () {
   this.timeout(60000);

@@ -6,13 +6,13 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildModel, type ManifestExtra } from './builder';
-import { readCheckpoint } from './checkpoint';
-import type { Checkpoint } from './checkpoint/types';
-import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from './errors';
-import { resolveModelSource } from './hub';
-import { isNonEmptyString, isObject } from './is';
-import { DEFAULT_MODEL_PATH } from './paths';
+import { buildModel, type ManifestExtra } from '../builder';
+import { readCheckpoint } from '../checkpoint';
+import type { Checkpoint } from '../checkpoint/types';
+import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from '../errors';
+import { resolveModelSource } from '../hub';
+import { isNonEmptyString, isObject } from '../is';
+import { DEFAULT_MODEL_PATH } from '../paths';
 import { checkLoadOptions, loadScriptModel, type HubOptions, type LoadModelOptions, type Model } from './model';
 
 /**

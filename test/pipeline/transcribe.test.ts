@@ -3,19 +3,19 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CTCBeamSearchDecoder, GreedyCTCDecoder } from '../lib/decode';
-import { runBatchJob } from '../lib/jobs';
-import { loadModel } from '../lib/load';
-import type { Model } from '../lib/model';
-import { DEFAULT_MODEL_PATH } from '../lib/paths';
-import { createRecognizer } from '../lib/recognizer';
-import { createDecoder, transcribe, type DecoderOptions } from '../lib/transcribe';
-import { runCli } from './helpers/cli';
-import { rejectsCode, throwsCode } from './helpers/errors';
-import { manifest } from './helpers/fixtures';
-import { requireAddon } from './helpers/native';
+import { CTCBeamSearchDecoder, GreedyCTCDecoder } from '../../lib/decode';
+import { runBatchJob } from '../../lib/jobs';
+import { loadModel } from '../../lib/model/load';
+import type { Model } from '../../lib/model/model';
+import { DEFAULT_MODEL_PATH } from '../../lib/paths';
+import { createRecognizer } from '../../lib/recognizer';
+import { createDecoder, transcribe, type DecoderOptions } from '../../lib/pipeline/transcribe';
+import { runCli } from '../helpers/cli';
+import { rejectsCode, throwsCode } from '../helpers/errors';
+import { manifest } from '../helpers/fixtures';
+import { requireAddon } from '../helpers/native';
 
-const WAV = join(__dirname, '..', 'samples', 'curiosity-16k.wav');
+const WAV = join(__dirname, '..', '..', 'samples', 'curiosity-16k.wav');
 
 /** Each mistake, as the API takes it and as the command line does, and what its message names. */
 const MISTAKES: Array<{ name: string; options: DecoderOptions; flags: string[]; pattern: RegExp }> = [

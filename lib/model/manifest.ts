@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { Wav2Vec2Error } from './errors';
-import { isObject, isPositiveInteger, isString } from './is';
+import { Wav2Vec2Error } from '../errors';
+import { isObject, isPositiveInteger, isString } from '../is';
 
 /**
  * The manifest `<name>.json` that sits beside a model file `<name>.pt`: everything speech-specific the

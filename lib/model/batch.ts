@@ -2,8 +2,8 @@
  * Turns what callers pass (one waveform, several of different lengths, or a padded [B, T] tensor) into one
  * validated, padded float32 batch with per-item lengths: the only form the addon accepts.
  */
-import { Wav2Vec2Error, invalid } from './errors';
-import { firstNonFinite, isFloat32Array, isInteger, isObject } from './is';
+import { Wav2Vec2Error, invalid } from '../errors';
+import { firstNonFinite, isFloat32Array, isInteger, isObject } from '../is';
 
 /** One waveform, several waveforms (padded for you), or an already padded batch `{ data, shape: [B, T] }`. */
 export type ModelInput = Float32Array | Float32Array[] | { data: Float32Array; shape: [number, number] | number[] };

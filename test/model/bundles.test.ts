@@ -1,5 +1,5 @@
 /**
- * lib/bundles.ts: every wav2vec2-family bundle of torchaudio.pipelines, checked against the facts file it is
+ * lib/model/bundles.ts: every wav2vec2-family bundle of torchaudio.pipelines, checked against the facts file it is
  * generated from; getModel with exported files; and the per-item waveform normalisation those bundles need.
  */
 import assert from 'node:assert/strict';
@@ -7,15 +7,15 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleNames, bundles, getBundle } from '../lib/bundles';
-import { makeBatch, normalizeItems } from '../lib/batch';
-import { maxAbsDiff } from '../lib/tensor';
-import { codeOf } from './helpers/errors';
-import { FIXTURES, manifest as fixtures, readEntry } from './helpers/fixtures';
-import { requireAddon } from './helpers/native';
-import { requirePython } from './helpers/python';
+import { bundleNames, bundles, getBundle } from '../../lib/model/bundles';
+import { makeBatch, normalizeItems } from '../../lib/model/batch';
+import { maxAbsDiff } from '../../lib/tensor';
+import { codeOf } from '../helpers/errors';
+import { FIXTURES, manifest as fixtures, readEntry } from '../helpers/fixtures';
+import { requireAddon } from '../helpers/native';
+import { requirePython } from '../helpers/python';
 
-const FACTS = JSON.parse(readFileSync(join(__dirname, '..', 'scripts', 'data', 'torchaudio-bundles.json'), 'utf8'));
+const FACTS = JSON.parse(readFileSync(join(__dirname, '..', '..', 'scripts', 'data', 'torchaudio-bundles.json'), 'utf8'));
 
 describe('bundles: the table', () => {
   it('has every bundle of the facts file, by its exact torchaudio name', () => {
@@ -26,9 +26,9 @@ describe('bundles: the table', () => {
     }
   });
 
-  it('lib/bundles-table.ts is what scripts/gen-bundles.js makes from the facts', () => {
+  it('lib/model/bundles-table.ts is what scripts/gen-bundles.js makes from the facts', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { render, OUT } = require('../scripts/gen-bundles.js');
+    const { render, OUT } = require('../../scripts/gen-bundles.js');
     assert.equal(readFileSync(OUT, 'utf8'), render(), 'run `node scripts/gen-bundles.js`');
   });
 

@@ -10,17 +10,17 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from './errors';
-import { isNonEmptyString, isObject } from './is';
+import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from '../errors';
+import { isNonEmptyString, isObject } from '../is';
 import { BUNDLE_FACTS, type BundleFacts, type BundleName, type BundleParams } from './bundles-table';
 import { MANIFEST_FORMAT, type ModelManifest, manifestPathFor, readManifest } from './manifest';
 import { type LoadModelOptions, type Model } from './model';
 import { loadCheckpointFolder, loadModel } from './load';
-import { readTorchArchive } from './checkpoint';
-import { convertBundleCheckpoint } from './checkpoint/torchaudio';
-import { downloadUrl, torchHubCheckpoints } from './hub/url';
-import { offlineFromEnv, type ByteProgress } from './hub';
-import { withFileLock } from './hub/lock';
+import { readTorchArchive } from '../checkpoint';
+import { convertBundleCheckpoint } from '../checkpoint/torchaudio';
+import { downloadUrl, torchHubCheckpoints } from '../hub/url';
+import { offlineFromEnv, type ByteProgress } from '../hub';
+import { withFileLock } from '../hub/lock';
 import { homedir } from 'node:os';
 
 export type { BundleName, BundleParams, BundleFacts };
