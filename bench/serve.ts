@@ -149,11 +149,12 @@ async function run(name: string, flags: string[], connections: number, seconds: 
     }],
   });
   const elapsed = (performance.now() - t0) / 1000;
-  const batchSizes = await batchHistogram(server.url);
-  // One scrape sets every event-loop gauge from the histogram of the run (then resets it): read them from one text.
+  // One scrape sets every event-loop gauge from the histogram of the run, then resets it: read them all from the
+  // first scrape after the run, before the batch histogram's.
   const lagText = await (await fetch(`${server.url}/metrics`)).text();
   const lag = (n: string) => { const m = new RegExp(`^${n} ([0-9.e+-]+)$`, 'm').exec(lagText); return m ? +(Number(m[1]) * 1000).toFixed(1) : null; };
   const eventLoopMs = { p99: lag('nodejs_eventloop_lag_p99_seconds'), max: lag('nodejs_eventloop_lag_max_seconds') };
+  const batchSizes = await batchHistogram(server.url);
   let healthAfter: number | null = null;
   try {
     healthAfter = (await fetch(`${server.url}/health`)).status;
