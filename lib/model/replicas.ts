@@ -1,6 +1,6 @@
 /**
- * How many replicas of a model a batch job or a Recognizer runs on a CPU, and with how many intra-op threads each, when the caller
- * chose neither (`concurrency`, `threads`).
+ * How many replicas of a model a batch job or a Recognizer runs on a CPU, and with how many intra-op threads each,
+ * when the caller chose neither (`concurrency`, `threads`).
  *
  * Why it depends on the model's size (bench:batch, 200 files, 2 cores, AMD EPYC with AVX-512; docs/batch.md):
  * - a small model's matrices are too small for LibTorch to split across threads: the default model (2 M parameters)
