@@ -2,6 +2,7 @@
 import { checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isNonEmptyString, isObject, isPositiveInteger } from '../is';
 import type { Device, DType, Model } from '../model/model';
+import { checkConcurrency } from '../model/replicas';
 import { decoderOptionsOf, type DecoderOptions, type DecoderSpec } from '../pipeline/transcribe';
 import { type AudioBudget, checkBudget } from '../pipeline/audio';
 import { checkSegmenterOptions, type SegmenterConfig, type SegmenterOptions } from '../stream/segmenter';
@@ -113,7 +114,8 @@ export interface BatchSummary extends BatchProgress {
 
 export interface CheckedOptions {
   batchSize: number;
-  concurrency: number;
+  /** Replicas asked for; undefined lets the model's size decide (lib/model/replicas.ts). */
+  concurrency: number | undefined;
   windowSeconds: number;
   strideSeconds: number;
   /** The segmenter's settings when files are cut on speech, null for windows. */
@@ -153,7 +155,7 @@ export function checkJobOptions(o: BatchJobOptions, what = 'runBatchJob options'
     return v;
   };
   const batchSize = int('batchSize', o.batchSize, 8, 1024);
-  const concurrency = int('concurrency', o.concurrency, 1, 64);
+  const concurrency = checkConcurrency(o.concurrency);
   const maxAttempts = int('maxAttempts', o.maxAttempts, 3, 1000);
   if (o.concurrency !== undefined && o.model !== undefined && typeof o.model !== 'string') throw invalid('INVALID_INPUT', 'concurrency', 'no concurrency with loaded models (their number is the concurrency)', concurrency);
   const speech = checkSegment(o);

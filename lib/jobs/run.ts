@@ -45,7 +45,7 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
     else {
       const load = { ...(options.device ? { device: options.device } : {}), ...(options.dtype ? { dtype: options.dtype } : {}) };
       const open = (threads: number) => loadModel(source as string, { ...load, ...(threads ? { threads } : {}) });
-      models.push(...await loadReplicas(open, { concurrency: options.concurrency, threads: options.threads }));
+      models.push(...await loadReplicas(open, { concurrency: o.concurrency, threads: options.threads }));
     }
     return await runWithModels(options, o, inputs, out, models);
   } finally {

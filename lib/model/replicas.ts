@@ -11,6 +11,8 @@
  * So: one single-threaded replica per core below SMALL_MODEL_PARAMETERS, one replica with every core above it.
  */
 import { availableParallelism } from 'node:os';
+import { invalid } from '../errors';
+import { isPositiveInteger } from '../is';
 import type { Model } from './model';
 
 /** Models with fewer parameters run as one single-threaded replica per core. */
@@ -28,6 +30,16 @@ export interface ReplicaChoice {
 export function cpuReplicas(parameters: number, cores = availableParallelism()): ReplicaChoice {
   if (cores <= 1 || parameters >= SMALL_MODEL_PARAMETERS) return { replicas: 1, threads: 0 };
   return { replicas: Math.min(cores, MAX_AUTO_REPLICAS), threads: 1 };
+}
+
+/** Most replicas a caller may ask for. */
+export const MAX_CONCURRENCY = 64;
+
+/** A caller's `concurrency`, checked: undefined (the model's size decides) or an integer in [1, MAX_CONCURRENCY]. */
+export function checkConcurrency(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (!(isPositiveInteger(v) && v <= MAX_CONCURRENCY)) throw invalid('INVALID_INPUT', 'concurrency', `an integer within [1, ${MAX_CONCURRENCY}]`, v);
+  return v;
 }
 
 export interface ReplicaRequest {

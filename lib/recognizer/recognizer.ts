@@ -8,7 +8,7 @@ import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isFiniteNumber, isInteger, isObject, isPositiveInteger } from '../is';
 import { Model, type Device, type DType } from '../model/model';
 import { loadModel } from '../model/load';
-import { loadReplicas } from '../model/replicas';
+import { checkConcurrency, loadReplicas } from '../model/replicas';
 import { settleBatch } from '../pipeline/batch-items';
 import { itemOf as tensorItem, type Tensor } from '../tensor';
 import type { Word } from '../decode';
@@ -174,15 +174,13 @@ export async function createRecognizer(options: RecognizerOptions = {}): Promise
   if (given && (options.device !== undefined || options.dtype !== undefined || options.threads !== undefined || options.concurrency !== undefined)) {
     throw invalid('INVALID_INPUT', 'options', 'device, dtype, threads and concurrency only with a model path (a loaded Model has its own)', options);
   }
-  if (options.concurrency !== undefined && !(isPositiveInteger(options.concurrency) && options.concurrency <= 64)) {
-    throw invalid('INVALID_INPUT', 'concurrency', 'an integer within [1, 64]', options.concurrency);
-  }
+  const concurrency = checkConcurrency(options.concurrency);
   const load = {
     ...(options.device !== undefined ? { device: options.device } : {}),
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
   };
   const open = (threads: number) => loadModel((options.model as string | undefined) ?? DEFAULT_MODEL_PATH, { ...load, ...(threads ? { threads } : {}) });
-  const replicas = given ?? await loadReplicas(open, { concurrency: options.concurrency, threads: options.threads });
+  const replicas = given ?? await loadReplicas(open, { concurrency, threads: options.threads });
   const model = replicas[0]!;
   try {
     let decoder: BoundDecoder | Wav2Vec2Error;

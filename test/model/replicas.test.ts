@@ -4,8 +4,11 @@ import { availableParallelism } from 'node:os';
 import { DEFAULT_MODEL_PATH } from '../../lib/paths';
 import { loadModel } from '../../lib/model/load';
 import type { Model } from '../../lib/model/model';
-import { cpuReplicas, loadReplicas, MAX_AUTO_REPLICAS, SMALL_MODEL_PARAMETERS } from '../../lib/model/replicas';
-import { rejectsCode } from '../helpers/errors';
+import { createRecognizer } from '../../lib/recognizer';
+import { runBatchJob } from '../../lib/jobs';
+import { runWorker } from '../../lib/jobs/queue/worker';
+import { checkConcurrency, cpuReplicas, loadReplicas, MAX_AUTO_REPLICAS, MAX_CONCURRENCY, SMALL_MODEL_PARAMETERS } from '../../lib/model/replicas';
+import { rejectsCode, throwsCode } from '../helpers/errors';
 import { requireAddon } from '../helpers/native';
 
 describe('batch: model replicas', function () {
@@ -18,6 +21,20 @@ describe('batch: model replicas', function () {
     assert.deepEqual(cpuReplicas(95_000_000, 2), { replicas: 1, threads: 0 });
     assert.deepEqual(cpuReplicas(2_000_000, 1), { replicas: 1, threads: 0 });
     assert.deepEqual(cpuReplicas(2_000_000, 64), { replicas: MAX_AUTO_REPLICAS, threads: 1 });
+  });
+
+  it('takes one concurrency check at every entry point, before anything loads or connects', async () => {
+    assert.equal(checkConcurrency(undefined), undefined);
+    assert.equal(checkConcurrency(MAX_CONCURRENCY), MAX_CONCURRENCY);
+    for (const bad of [0, 1.5, MAX_CONCURRENCY + 1, '2', null]) {
+      throwsCode(() => checkConcurrency(bad), 'INVALID_INPUT', /concurrency/);
+      // a model path that does not exist: a load would fail with MODEL_LOAD_FAILED instead
+      const model = '/nonexistent/model.pt';
+      await rejectsCode(createRecognizer({ model, concurrency: bad as number }), 'INVALID_INPUT', /concurrency/);
+      await rejectsCode(runBatchJob({ inputs: ['/nonexistent/a.wav'], out: '/nonexistent/out', model, concurrency: bad as number }), 'INVALID_INPUT', /concurrency/);
+      // port 1: nothing listens there; the check comes before the first connection
+      await rejectsCode(runWorker({ queue: 'redis://127.0.0.1:1', concurrency: bad as number }), 'INVALID_INPUT', /concurrency/);
+    }
   });
 
   describe('loading them', () => {

@@ -22,7 +22,7 @@ import type { Device, Model } from '../../model/model';
 import { keyOf } from '../inputs';
 import { checkJobOptions } from '../options';
 import { jobSettings, prepareJob, runInputs } from '../run';
-import { loadReplicas } from '../../model/replicas';
+import { checkConcurrency, loadReplicas } from '../../model/replicas';
 import { JobStore } from '../store';
 import { PushFeed } from './feed';
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from './metrics';
@@ -33,7 +33,7 @@ export interface WorkerOptions {
   /** redis://host:port[/db] */
   queue: string;
   queueName?: string;
-  /** Model replicas, each on its own inference thread (default 1). */
+  /** Model replicas, each on its own inference thread (default: with neither this nor `threads`, the model's size decides, lib/model/replicas.ts). */
   concurrency?: number;
   /** Intra-op threads per replica. */
   threads?: number;
@@ -162,6 +162,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerHandle> {
   const connection = connectionOf(o.queue);
   const name = o.queueName ?? DEFAULT_QUEUE_NAME;
   if (o.prefetch !== undefined && !(Number.isInteger(o.prefetch) && o.prefetch >= 1)) throw invalid('INVALID_INPUT', 'prefetch', 'a positive integer', o.prefetch);
+  checkConcurrency(o.concurrency);
   const log = o.log ?? (() => undefined);
   // Checked before any job is taken: a Redis that evicts keys is refused here, with the reason.
   const probe = new Queue(name, { connection });
