@@ -89,12 +89,12 @@ async function engineWav(u: Utterance, wav: string): Promise<void> {
 /** espeak-ng (or gen2's other engines) -> sox, exactly as data.py's synth(); cached by id and a hash of the spec. */
 async function synth(u: Utterance): Promise<string> {
   const espeakNg = (u.engine ?? 'espeak-ng') === 'espeak-ng';
-  // gen1's hash, unchanged for espeak-ng rows (their cached files stay valid); other engines add theirs
-  const fields = [...(espeakNg ? [] : [u.engine!]), u.voice, u.speed, u.pitch, u.gap, u.sox_effects, u.text];
+  // gen1's hash, unchanged for espeak-ng rows (their cached files stay valid); other engines add theirs and 'to16k'
+  // (files made before the 8 kHz rule below differ for flite's kal)
+  const fields = [...(espeakNg ? [] : [u.engine!, 'to16k']), u.voice, u.speed, u.pitch, u.gap, u.sox_effects, u.text];
   const spec = createHash('sha256').update(fields.join('\t')).digest('hex').slice(0, 10);
   const out = join(CACHE, `${u.id}-${spec}.wav`);
   if (existsSync(out)) return out;
-  const sox = ['-R', '-D', '-t', 'wav', '-', '-t', 'wav', '-e', 'signed', '-b', '16', '-c', '1', '-r', '16000', out + '.tmp.wav', ...u.sox_effects.split(' ')];
   let input: Buffer;
   if (espeakNg) {
     input = (await run('espeak-ng', ['-v', u.voice, '-s', u.speed, '-p', u.pitch, '-g', u.gap, '--stdout', u.text], { encoding: 'buffer', maxBuffer: 1 << 28 })).stdout;
@@ -103,6 +103,10 @@ async function synth(u: Utterance): Promise<string> {
     input = readFileSync(out + '.engine.wav');
     await run('rm', [out + '.engine.wav']);
   }
+  // as synth.py's to_16k(): a source below 16 kHz (flite's kal, 8 kHz) is brought up to it before the chain, whose
+  // equaliser at 4 kHz would otherwise sit at its Nyquist frequency (the rate is the RIFF header's, bytes 24-27)
+  const up = !espeakNg && input.readUInt32LE(24) < 16000 ? ['rate', '-h', '16000'] : [];
+  const sox = ['-R', '-D', '-t', 'wav', '-', '-t', 'wav', '-e', 'signed', '-b', '16', '-c', '1', '-r', '16000', out + '.tmp.wav', ...up, ...u.sox_effects.split(' ')];
   await new Promise<void>((resolve, reject) => {
     const child = execFile('sox', sox, (err) => (err ? reject(err) : resolve()));
     child.stdin!.end(input);
