@@ -6,7 +6,7 @@
  *
  * Arithmetic: the conv runs in the input's precision (float32 in, float32 taps and sums), as torchaudio's does; the
  * taps are ./resample.ts's float64 ones rounded once. Against torchaudio it stays within the same bars as the JavaScript
- * path (5e-5 float32, 1e-9 float64: test/audio/resample-native.test.ts); against the JavaScript path it differs by
+ * path (5e-5 float32, 1e-9 float64: test/audio/resample.test.ts); against the JavaScript path it differs by
  * float32 rounding (~1e-7), so a caller must not mix the two for one signal where samples must match bit for bit.
  *
  * Tiles: the addon runs `tile` blocks per conv1d call, all of one shape, so an output is computed the same way
@@ -28,8 +28,8 @@ const MAX_WEIGHTS = 1 << 22;
 /**
  * Largest ratio of the dense row to the taps the JavaScript path keeps per phase. conv1d multiplies the whole row
  * (zeros included); the JavaScript path only the kept taps. Measured CPU time per 60 s, float32, on a worker thread
- * (bench/resample-native.ts; docs/audio.md): 44.1 kHz -> 16 kHz (row 471 / 34 kept = 14) 1.7-2.8x less than
- * JavaScript, 22.05 kHz -> 16 kHz (27) 1.2-2.2x less, 11.025 kHz -> 16 kHz (38) 0.6-1.2x: a bound between the last two.
+ * (bench/resample-native.ts; docs/audio.md): 44.1 kHz -> 16 kHz (row 471 / 34 kept = 14) 1.9-3.1x less than
+ * JavaScript, 22.05 kHz -> 16 kHz (27) 1.1-1.7x less, 11.025 kHz -> 16 kHz (38) 0.6-1.2x: a bound between the last two.
  */
 const MAX_ROW_RATIO = 32;
 /** Outputs per conv1d call: ~1 s at 16 kHz. Fewer calls cost more per output (call overhead, weight reorders). */
