@@ -27,6 +27,7 @@
         "native/inference_thread.cc",
         "native/model.cc",
         "native/network.cc",
+        "native/resample.cc",
         "native/script_module.cc",
         "native/tensor.cc"
       ],

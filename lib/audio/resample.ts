@@ -229,6 +229,55 @@ function applyPlan<T extends AnyFloatArray>(plan: Plan, x: T): T {
   return out;
 }
 
+/** Each Resampler's plan, for denseBank (the class keeps it private). */
+const plans = new WeakMap<object, Plan>();
+
+/** A filter bank as the rows of one conv1d weight: what lib/audio/resample-native.ts hands to the addon. */
+export interface DenseBank {
+  /** Rates after gcd reduction: the conv's stride and its output channels (phases). */
+  orig: number;
+  next: number;
+  /** torchaudio's `width`. */
+  width: number;
+  /** Row length: from the first tap any phase keeps to the last. */
+  taps: number;
+  /** Zeros before the signal: tap 0 of block m reads input m * orig - left. */
+  left: number;
+  /** `next` rows of `taps`, row-major. */
+  weight: Float64Array;
+}
+
+/**
+ * Not public API. The bank of `r` laid out as torchaudio's conv1d weight ([new, 1, 2 * width + orig]), cut to the
+ * columns where some phase keeps a tap: each phase's taps at its offset, zeros elsewhere, the same values as the
+ * JavaScript path uses. Null for equal rates, and where the layout would exceed `maxWeights` values (a dense row spans
+ * about `orig` taps however few each phase keeps: 383,999 Hz -> 16 kHz would take 6e9).
+ */
+export function denseBank(r: Resampler, maxWeights: number): DenseBank | null {
+  const plan = plans.get(r);
+  if (!plan) return null;
+  const { orig, next, width, taps, tapStart, tapLen, first } = plan;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let j = 0; j < next; j++) {
+    if (tapLen[j] === 0) continue;
+    lo = Math.min(lo, first[j]!);
+    hi = Math.max(hi, first[j]! + tapLen[j]!);
+  }
+  // Phase 0 always keeps its centre tap (t = 0, value base_freq / orig), so lo <= width and the range is not empty.
+  const row = hi - lo;
+  if (!(row > 0 && next * row <= maxWeights)) return null;
+  const weight = new Float64Array(next * row);
+  for (let j = 0; j < next; j++) weight.set(taps.subarray(tapStart[j]!, tapStart[j]! + tapLen[j]!), j * row + first[j]! - lo);
+  return { orig, next, width, taps: row, left: width - lo, weight };
+}
+
+/** Mean taps per phase that the JavaScript path multiplies (what the dense row is compared with). */
+export function keptTapsPerPhase(r: Resampler): number {
+  const plan = plans.get(r);
+  return plan ? plan.taps.length / plan.next : 0;
+}
+
 /**
  * `torchaudio.transforms.Resample`: builds the filter bank once for a rate pair and options, then resamples any
  * number of waveforms with it.
@@ -246,6 +295,7 @@ export class Resampler {
     this.options = Object.freeze({ ...opts });
     // Equal rates return the input unchanged (torchaudio checks this before reducing by the gcd).
     this.#plan = origFreq === newFreq ? null : makePlan(origFreq, newFreq, opts);
+    if (this.#plan) plans.set(this, this.#plan);
   }
 
   /** Half-width of the filter in input samples (torchaudio's `width`). 0 for equal rates. */

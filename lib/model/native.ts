@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { Wav2Vec2Error } from '../errors';
 import { PACKAGE_ROOT } from '../paths';
 import type { Tensor } from '../tensor';
@@ -46,6 +47,12 @@ export interface Binding {
   cpuCacheInfo(): { limit: number; cached: number };
   releaseCpuCache(): void;
   joinInferenceThreads(): void;
+  /**
+   * Resampling filters as LibTorch's conv1d, on the calling thread (native/resample.h has the exact rule). Absent where
+   * LibTorch's intra-op threads are not OpenMP (a call could not be kept to one thread): lib/audio/resample-native.ts
+   * then keeps to JavaScript.
+   */
+  resample?<T extends Float32Array | Float64Array>(x: T, weight: T, phases: number, taps: number, stride: number, left: number, firstBlock: number, count: number, tile: number): T;
   torchVersion: string;
 }
 
@@ -64,9 +71,10 @@ export function binding(): Binding {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       cached = require(file) as Binding;
       // process.exit() would otherwise tear LibTorch down under a running inference thread: let running calls
-      // finish first (native/inference_thread.h, JoinAll).
+      // finish first (native/inference_thread.h, JoinAll). Main thread only: JoinAll stops every model's thread in the
+      // process, and a worker thread that loads the addon (an audio worker, to resample) exits long before they end.
       const b = cached;
-      process.once('exit', () => b.joinInferenceThreads());
+      if (isMainThread) process.once('exit', () => b.joinInferenceThreads());
       return cached;
     } catch (err) {
       errors.push(`${file}: ${(err as Error).message}`);

@@ -10,6 +10,7 @@ import { isObject, isPositiveInteger } from '../is';
 import { manifestPathFor } from '../model/manifest';
 import type { Model } from '../model/model';
 import { itemOf, type Tensor } from '../tensor';
+import { resampleLikeStage } from './audio/resampler-cache';
 
 export type DecoderType = 'greedy' | 'beam';
 
@@ -119,10 +120,15 @@ export function decoderOptionsOf(spec: DecoderSpec | undefined, what = 'decoder'
   return o;
 }
 
-/** Decoded, mono, at the model's rate: what forward() needs from a file, Buffer or stream. */
+/**
+ * Decoded, mono, at the model's rate: what forward() needs from a file, Buffer or stream. Resampled as the audio stage
+ * resamples (resampleLikeStage: the addon's conv1d where it can), so that it gives the Recognizer's and the batch
+ * job's samples bit for bit.
+ */
 export async function loadForModel(model: Model, input: AudioInput): Promise<{ samples: Float32Array; duration: number; sourceRate: number }> {
-  const audio = await loadAudio(input, { mono: true, sampleRate: model.sampleRate });
-  const samples = audio.channels[0]!;
+  const audio = await loadAudio(input, { mono: true });
+  const mono = audio.channels[0]!;
+  const samples = audio.sampleRate === model.sampleRate ? mono : resampleLikeStage(mono, audio.sampleRate, model.sampleRate);
   return { samples, duration: samples.length / model.sampleRate, sourceRate: audio.source.sampleRate };
 }
 

@@ -4,7 +4,7 @@
  * sample-rate range, so a small compressed upload that decodes to hours of audio is refused before it fills
  * memory or holds the event loop. The samples are the same as loadForModel's (a test checks it).
  */
-import { type AudioBudget, type AudioPool, cachedResampler, checkRate, tooLong } from '../pipeline/audio';
+import { type AudioBudget, type AudioPool, checkRate, resampleLikeStage, tooLong } from '../pipeline/audio';
 import { Wav2Vec2Error, invalid } from '../errors';
 import { firstNonFinite, isFloat32Array, isObject, isPositiveInteger } from '../is';
 import type { Model } from '../model/model';
@@ -32,8 +32,8 @@ function prepareSamples(model: Model, audio: { samples: Float32Array; sampleRate
     throw new Wav2Vec2Error('INVALID_INPUT', `audio.samples: expected finite samples, got ${samples[bad]} at sample ${bad}.`);
   }
   // Resampling always returns a new array, which is the private copy the queue needs (the caller's buffer
-  // may change while the request waits).
-  const out = cachedResampler(rate, model.sampleRate).resample(samples);
+  // may change while the request waits). As the audio stage resamples (the addon's conv1d where it can).
+  const out = resampleLikeStage(samples, rate, model.sampleRate);
   return { samples: out, duration: out.length / model.sampleRate };
 }
 

@@ -8,9 +8,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resample, Resampler, type ResampleOptions } from '../../lib/audio/resample';
+import { NativeResampler } from '../../lib/audio/resample-native';
+import { binding } from '../../lib/model/native';
 import { maxAbsDiff } from '../../lib/tensor';
 import { throwsCode } from '../helpers/errors';
 import { FIXTURES, manifest, readEntry } from '../helpers/fixtures';
+import { requireAddon } from '../helpers/native';
 
 const F32_TOLERANCE = 5e-5;
 const F64_TOLERANCE = 1e-9;
@@ -99,6 +102,57 @@ describe('audio/resample: parity with torchaudio.functional.resample', () => {
       if (c.input.shape.length === 1) assert.deepEqual(resample(c.input.data, c.orig, c.next, c.options), y.data);
     });
   }
+});
+
+describe('audio/resample: the native path (LibTorch conv1d in the addon), parity with torchaudio', function () {
+  const nativeReport: string[] = [];
+  before(function () {
+    requireAddon(this);
+    if (!binding().resample) {
+      // eslint-disable-next-line no-console
+      console.log('      (skipped: this LibTorch does not run intra-op work on OpenMP; the addon exports no resample)');
+      this.skip();
+    }
+  });
+  after(() => {
+    // eslint-disable-next-line no-console
+    if (nativeReport.length) console.log(`      max |native - torchaudio| per case:\n${nativeReport.map((l) => `        ${l}`).join('\n')}`);
+  });
+
+  for (const c of [...f32Cases(), ...f64Cases()]) {
+    it(c.title, () => {
+      const r = new Resampler(c.orig, c.next, c.options);
+      // Every pair, including those the JavaScript path runs more cheaply (NativeResampler.of's row bound).
+      const nat = NativeResampler.of(r, { maxRowRatio: Infinity });
+      if (c.orig === c.next) {
+        assert.equal(nat, null, 'equal rates: no filter, nothing to run natively');
+        return;
+      }
+      assert.ok(nat, 'every fixture pair\'s dense bank is small enough for the addon');
+      // One row at a time: the native path resamples one channel per call.
+      const got = rows(c.input).map((row) => nat.resample(row));
+      const want = rows(c.output);
+      let d = 0;
+      got.forEach((g, i) => {
+        assert.equal(g.constructor, c.input.data.constructor, 'output keeps the input precision');
+        assert.equal(g.length, want[i]!.length, 'output length');
+        d = Math.max(d, maxAbsDiff(g, want[i]!));
+      });
+      nativeReport.push(`${c.title}: ${d.toExponential(2)}`);
+      assert.ok(d <= c.tolerance, `max abs diff ${d} > ${c.tolerance}`);
+    });
+  }
+
+  it('stays within float32 rounding of the JavaScript path, and leaves the pairs it cannot run well to it', () => {
+    const x = Float32Array.from({ length: 44100 }, (_, i) => Math.sin(i / 7) * 0.5 + Math.sin(i / 331) * 0.3);
+    const js = new Resampler(44100, 16000);
+    assert.ok(maxAbsDiff(NativeResampler.of(js)!.resample(x), js.resample(x)) < 2e-6);
+    // 383,999 Hz -> 16 kHz: 16,000 phases whose dense rows would span ~384 k taps each.
+    assert.equal(NativeResampler.of(new Resampler(383999, 16000), { maxRowRatio: Infinity }), null);
+    // 11.025 kHz -> 16 kHz: rows of 455 for ~12 kept taps, where conv1d took as much CPU as JavaScript or more.
+    assert.equal(NativeResampler.of(new Resampler(11025, 16000)), null);
+    assert.ok(NativeResampler.of(new Resampler(22050, 16000)));
+  });
 });
 
 describe('audio/resample: Resampler', () => {

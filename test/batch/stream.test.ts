@@ -4,12 +4,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Resampler } from '../../lib/audio';
+import { NativeResampler } from '../../lib/audio/resample-native';
 import { GreedyCTCDecoder } from '../../lib/decode';
 import { StreamResampler } from '../../lib/jobs/stream-resampler';
 import { StreamingGreedyDecoder } from '../../lib/jobs/greedy-stream';
 import { framesOf, readPieces, windowPlan, type Piece } from '../../lib/jobs/windows';
+import { binding } from '../../lib/model/native';
+import { resampleLikeStage } from '../../lib/pipeline/audio';
 import { maxAbsDiff } from '../../lib/tensor';
 import { wavBytes } from '../helpers/audio-corpus';
+import { requireAddon } from '../helpers/native';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -46,6 +50,47 @@ describe('batch: streaming pieces', () => {
         assert.equal(maxAbsDiff(got, whole), 0);
       });
     }
+
+    describe('native (the addon\'s conv1d)', function () {
+      before(function () {
+        requireAddon(this);
+        if (!binding().resample) this.skip();
+      });
+      for (const [from, to] of [[22050, 16000], [44100, 16000], [8000, 16000], [48000, 16000], [16000, 44100], [32000, 16000]] as const) {
+        it(`${from} -> ${to} Hz in random pieces gives NativeResampler's samples for the whole signal, bit for bit`, () => {
+          const x = noise(from * 3 + 17, from);
+          const nat = NativeResampler.of(new Resampler(from, to))!;
+          const whole = nat.resample(x);
+          for (const seed of [7, 8]) {
+            const r = rng(seed);
+            const s = new StreamResampler(from, to, { native: true });
+            assert.ok(s.native);
+            const parts: Float32Array[] = [];
+            // Pieces from 1 sample to 1.5 tiles of input, so that calls end inside, on and across tile edges.
+            const most = Math.ceil(nat.tile * nat.orig * 1.5);
+            for (let i = 0; i < x.length;) {
+              const n = Math.min(x.length - i, 1 + Math.floor(r() * most));
+              parts.push(s.push(x.slice(i, i + n)));
+              i += n;
+            }
+            parts.push(s.end());
+            const got = Float32Array.from(parts.flatMap((p) => [...p]));
+            assert.equal(got.length, whole.length);
+            assert.equal(maxAbsDiff(got, whole), 0);
+          }
+        });
+      }
+
+      it('stays within float32 rounding of the JavaScript StreamResampler', () => {
+        const x = noise(44100 * 2, 5);
+        const js = new StreamResampler(44100, 16000);
+        const nat = new StreamResampler(44100, 16000, { native: true });
+        const a = Float32Array.from([...js.push(x), ...js.end()]);
+        const b = Float32Array.from([...nat.push(x), ...nat.end()]);
+        assert.equal(a.length, b.length);
+        assert.ok(maxAbsDiff(a, b) < 2e-6);
+      });
+    });
   });
 
   describe('windows', () => {
@@ -104,9 +149,9 @@ describe('batch: streaming pieces', () => {
       });
     }
 
-    it('resamples as it reads: a 22.05 kHz file gives the samples loadAudio would', async () => {
+    it('resamples as it reads: a 22.05 kHz file gives the samples loadForModel would (the stage\'s resampling of the whole)', async () => {
       const { list } = await pieces(22050 * 5, 22050);
-      const whole = new Resampler(22050, 16000).resample(noise(22050 * 5, 22050 * 5));
+      const whole = resampleLikeStage(noise(22050 * 5, 22050 * 5), 22050, 16000);
       // Pieces overlap by 2 x stride; their starts place them in the signal.
       assert.ok(list.length > 2);
       for (const p of list) assert.equal(maxAbsDiff(p.samples, whole.subarray(p.offset, p.offset + p.samples.length)), 0, `piece ${p.index}`);

@@ -7,4 +7,4 @@ export { AudioPool, defaultPoolSize, type AudioPoolOptions, type PoolRequest } f
 export { checkBudget, checkRate, tooLong, DEFAULT_MIN_RATE, DEFAULT_MAX_RATE, type AudioBudget, type AudioBudgetOptions } from './budget';
 export { decodeToRate, type StageChunk, type StageRequest } from './decode';
 export { StreamResampler } from './stream-resampler';
-export { cachedResampler, resamplerCacheStats } from './resampler-cache';
+export { cachedResampler, resampleLikeStage, resamplerCacheStats } from './resampler-cache';

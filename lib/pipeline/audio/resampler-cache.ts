@@ -7,6 +7,7 @@
  * is built for its input and not kept.
  */
 import { Resampler } from '../../audio/resample';
+import { NativeResampler } from '../../audio/resample-native';
 
 /** Entries kept: a server sees a handful of rates (8, 16, 22.05, 44.1, 48 kHz). */
 export const CACHE_ENTRIES = 8;
@@ -49,4 +50,15 @@ export function cachedResampler(from: number, to: number): Resampler {
 /** What the cache holds (for tests and metrics). */
 export function resamplerCacheStats(): { entries: number; taps: number; keys: string[] } {
   return { entries: cache.size, taps, keys: [...cache.keys()] };
+}
+
+/**
+ * One channel resampled as the audio stage resamples it: with the addon's conv1d where NativeResampler.of allows (a new
+ * array, bit for bit what StreamResampler({ native: true }) gives for the signal in pieces), else in JavaScript
+ * (Resampler's samples, which the JavaScript StreamResampler gives). loadForModel and the Recognizer's raw samples use
+ * it, so that every path to the model gives the same samples for the same audio.
+ */
+export function resampleLikeStage(samples: Float32Array, from: number, to: number): Float32Array {
+  const r = cachedResampler(from, to);
+  return (NativeResampler.of(r) ?? r).resample(samples);
 }

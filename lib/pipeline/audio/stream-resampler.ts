@@ -9,12 +9,28 @@
  * the same order as the whole signal. So each step resamples a segment that starts a few blocks before the first
  * block still owed (its left context) and keeps only the blocks whose right context has arrived; `end()` does the
  * rest, where the whole-signal computation also sees the end of the signal.
+ *
+ * The native path (options.native) computes only the blocks owed, in whole tiles counted from block 0: the addon's
+ * conv1d calls then have the same shape and the same samples as in a whole-signal NativeResampler call, hence the same
+ * results (LibTorch picks its algorithm by shape; one shape throughout gives each output the same arithmetic).
  */
 import type { Resampler } from '../../audio/resample';
+import { NativeResampler } from '../../audio/resample-native';
 import { cachedResampler } from './resampler-cache';
+
+export interface StreamResamplerOptions {
+  /**
+   * Resample with the addon's conv1d where it can (NativeResampler.of), else in JavaScript. Default false. The output
+   * then equals NativeResampler.resample on the whole signal, bit for bit (not the JavaScript path's: ~1e-7 apart), and
+   * comes in whole tiles (about 1 s at 16 kHz) rather than every quarter second.
+   */
+  native?: boolean;
+}
 
 export class StreamResampler {
   readonly #resampler: Resampler | null;
+  /** The native path, when asked for and available: it computes only the blocks owed, in whole tiles. */
+  readonly #native: NativeResampler | null = null;
   readonly #orig: number;
   readonly #next: number;
   readonly #width: number;
@@ -30,7 +46,7 @@ export class StreamResampler {
   #block = 0;
   #ended = false;
 
-  constructor(fromRate: number, toRate: number) {
+  constructor(fromRate: number, toRate: number, options: StreamResamplerOptions = {}) {
     if (fromRate === toRate) {
       this.#resampler = null;
       this.#orig = this.#next = 1;
@@ -47,6 +63,16 @@ export class StreamResampler {
     this.#context = Math.ceil(this.#width / this.#orig) + 1;
     // About a quarter of a second of input per call keeps the recomputed context a small fraction of the work.
     this.#minBlocks = Math.max(1, Math.ceil(fromRate / 4 / this.#orig));
+    if (options.native) {
+      this.#native = NativeResampler.of(this.#resampler);
+      // Whole tiles from block 0: the same conv1d calls, on the same samples, as a whole-signal call makes.
+      if (this.#native) this.#minBlocks = this.#native.tile;
+    }
+  }
+
+  /** True when the addon resamples (see StreamResamplerOptions.native). */
+  get native(): boolean {
+    return this.#native !== null;
   }
 
   /** Feeds input samples; returns the output samples they complete (often none for a small piece). */
@@ -58,6 +84,14 @@ export class StreamResampler {
     // Block m is complete when m·orig + width + orig <= inEnd.
     const until = Math.floor((inEnd - this.#width) / this.#orig);
     if (until - this.#block < this.#minBlocks) return new Float32Array(0);
+    if (this.#native) {
+      // No context to recompute: the addon starts at the first block owed and reads the context from the buffer.
+      const to = this.#block + Math.floor((until - this.#block) / this.#minBlocks) * this.#minBlocks;
+      const r = this.#native.resampleBlocks(this.#buf.subarray(0, this.#len), this.#block - this.#bufBlock, (to - this.#block) * this.#next);
+      this.#block = to;
+      this.#drop(Math.max(0, to - this.#context));
+      return r;
+    }
     const segEnd = Math.min(this.#len, (until - this.#bufBlock) * this.#orig + this.#width + this.#orig);
     const out = this.#resampler.resample(this.#buf.subarray(0, segEnd));
     const r = out.slice((this.#block - this.#bufBlock) * this.#next, (until - this.#bufBlock) * this.#next);
@@ -72,8 +106,14 @@ export class StreamResampler {
     this.#ended = true;
     if (!this.#resampler) return new Float32Array(0);
     if (this.#len === 0) return new Float32Array(0);
-    const out = this.#resampler.resample(this.#buf.subarray(0, this.#len));
-    const r = out.slice((this.#block - this.#bufBlock) * this.#next);
+    let r: Float32Array;
+    if (this.#native) {
+      const total = this.#native.outputLength(this.#bufBlock * this.#orig + this.#len);
+      r = this.#native.resampleBlocks(this.#buf.subarray(0, this.#len), this.#block - this.#bufBlock, Math.max(0, total - this.#block * this.#next));
+    } else {
+      const out = this.#resampler.resample(this.#buf.subarray(0, this.#len));
+      r = out.slice((this.#block - this.#bufBlock) * this.#next);
+    }
     this.#buf = new Float32Array(0);
     this.#len = 0;
     return r;

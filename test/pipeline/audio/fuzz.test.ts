@@ -1,13 +1,13 @@
 /**
- * The audio stage on damaged files (the mutations of `npm run fuzz:audio`), against loadAudio + resample on the same
- * bytes: the same samples, or the same coded error. The stage may refuse more, never less: an input whose header
+ * The audio stage on damaged files (the mutations of `npm run fuzz:audio`), against loadAudio + the stage's resampling
+ * (resampleLikeStage, as loadForModel) on the same bytes: the same samples, or the same coded error. The stage may refuse more, never less: an input whose header
  * declares more than the limit or a rate outside the range (INPUT_TOO_LONG, AUDIO_UNSUPPORTED_RATE).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAudio } from '../../../lib/audio';
-import { checkBudget, decodeToRate } from '../../../lib/pipeline/audio';
+import { checkBudget, decodeToRate, resampleLikeStage } from '../../../lib/pipeline/audio';
 import { makeInput } from '../../../scripts/fuzz-audio';
 import { requireCorpus } from '../../helpers/audio-corpus';
 
@@ -42,7 +42,11 @@ describe('pipeline/audio: 150 damaged files, the stage against loadAudio', funct
         for await (const c of decodeToRate({ input: bytes, targetRate: 16000, budget })) parts.push(c.samples);
         return Float32Array.from(parts.flatMap((p) => [...p]));
       });
-      const ref = await outcome(async () => (await loadAudio(bytes, { mono: true, sampleRate: 16000 })).channels[0]!);
+      // Resampled as the stage resamples (the addon's conv1d where it can: resampleLikeStage), as loadForModel does.
+      const ref = await outcome(async () => {
+        const a = await loadAudio(bytes, { mono: true });
+        return a.sampleRate === 16000 ? a.channels[0]! : resampleLikeStage(a.channels[0]!, a.sampleRate, 16000);
+      });
       const what = `${seed} (${mutation}): stage ${stage.code ?? `${stage.samples!.length} samples`}, loadAudio ${ref.code ?? `${ref.samples!.length} samples`}`;
       if (stage.code && STAGE_ONLY.has(stage.code)) continue;
       assert.equal(stage.code, ref.code, what);

@@ -8,6 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AudioPool, checkBudget, decodeToRate, resamplerCacheStats, cachedResampler } from '../../../lib/pipeline/audio';
 import { Resampler } from '../../../lib/audio';
+import { NativeResampler } from '../../../lib/audio/resample-native';
+import { binding, hasBinding } from '../../../lib/model/native';
+import { maxAbsDiff } from '../../../lib/tensor';
 import { loadForModel } from '../../../lib/pipeline/transcribe';
 import type { Model } from '../../../lib/model/model';
 import { requireCorpus, wavBytes } from '../../helpers/audio-corpus';
@@ -70,6 +73,16 @@ describe('pipeline/audio: the same samples as loadForModel', function () {
       const got = await pool.decode({ input: bytes, targetRate: 16000, budget });
       sameSamples(got.samples, (await loadForModel(at16k, bytes)).samples, `${rate} Hz`);
     }
+  });
+
+  it('resamples with the addon where it is built: the pool\'s samples are the native path\'s, not the JavaScript one\'s', async function () {
+    if (!hasBinding() || !binding().resample) this.skip();
+    const x = Int16Array.from({ length: 44100 * 2 }, (_, i) => Math.round(8000 * Math.sin(i / 9) + 3000 * Math.sin(i / 1.7)));
+    const got = await pool.decode({ input: wavBytes(x, 44100), targetRate: 16000, budget });
+    const mono = Float32Array.from(x, (v) => v / 32768);
+    sameSamples(got.samples, NativeResampler.of(cachedResampler(44100, 16000))!.resample(mono), 'pool vs NativeResampler');
+    const js = new Resampler(44100, 16000).resample(mono);
+    assert.ok(maxAbsDiff(got.samples, js) > 0 && maxAbsDiff(got.samples, js) < 2e-6, 'differs from the JavaScript path by float32 rounding only');
   });
 
   it('FLAC frames are never lost between decoder calls (29 s FLAC at its own rate; byte slices of 1 KiB lost 2,042 samples)', async () => {
