@@ -1,10 +1,11 @@
 /**
  * Prometheus metrics (prom-client), in a registry of this server's own: two servers in one process (tests)
  * do not collide, and the global registry of an application that embeds us stays untouched. Only the process
- * metrics are shared (see processMetrics). What a model does (batches, audio, queue) is labelled by its name, and so
+ * metrics are shared (lib/process-metrics.ts: prom-client's defaults and the event-loop lag). What a model does (batches, audio, queue) is labelled by its name, and so
  * are the HTTP requests that a model answered (model="" for the others: /health, /metrics, refusals before one was picked).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { processMetrics } from '../process-metrics';
 import type { ModelSet, ServedModel } from './models';
 
 export interface ServerMetrics {
@@ -23,21 +24,6 @@ export interface ServerMetrics {
   streamEnded(how: string): void;
   /** Stops listening to the recognizer and drops this server's metrics. */
   stop(): void;
-}
-
-let processRegistry: Registry | null = null;
-
-/**
- * Process and runtime metrics, among them the event-loop lag (nodejs_eventloop_lag_seconds, _p50, _p99, ...): made
- * once per process and shared by every server's registry. collectDefaultMetrics starts an event-loop delay monitor
- * and a GC observer that prom-client can never stop, so one set per server would leak with each server created.
- */
-function processMetrics(): Registry {
-  if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
-  }
-  return processRegistry;
 }
 
 export function createMetrics(models: ModelSet): ServerMetrics {

@@ -148,6 +148,7 @@ describe('serve: HTTP server', function () {
       assert.ok(value(/wav2vec2_audio_seconds_total\{model="ta_tiny_lv60k",kind="transcribe"\} ([\d.]+)/) > 0);
       assert.equal(value(/wav2vec2_queue_depth\{model="ta_tiny_lv60k"\} (\d+)/), 0);
       assert.match(text, /nodejs_eventloop_lag_seconds \d/);
+      assert.match(text, /wav2vec2_event_loop_lag_seconds\{quantile="0.99"\} \d/);
     });
   });
 

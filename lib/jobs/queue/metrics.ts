@@ -3,7 +3,8 @@
  * A registry of its own, plus the process metrics (event-loop lag among them: a lagging loop delays lease renewals).
  */
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { processMetrics } from '../../process-metrics';
 
 export interface WorkerMetrics {
   registry: Registry;
@@ -13,14 +14,7 @@ export interface WorkerMetrics {
   fileSeconds: Histogram;
 }
 
-let processRegistry: Registry | null = null;
-
 export function createWorkerMetrics(): WorkerMetrics {
-  // Process metrics once per process: prom-client cannot stop their monitors (see lib/serve/metrics.ts).
-  if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
-  }
   const own = new Registry();
   const registers = [own];
   const metrics = {
@@ -30,7 +24,7 @@ export function createWorkerMetrics(): WorkerMetrics {
     fileSeconds: new Histogram({ name: 'wav2vec2_worker_job_seconds', help: 'Seconds from taking a job to acknowledging it', buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800], registers }),
   };
   // Merged once every metric is in `own`: merge copies the metrics registered so far.
-  return { ...metrics, registry: Registry.merge([own, processRegistry]) };
+  return { ...metrics, registry: Registry.merge([own, processMetrics()]) };
 }
 
 /** Serves GET /metrics on `port` (0: any free port); resolves with the server once it listens. */
