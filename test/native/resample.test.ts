@@ -115,8 +115,9 @@ describe('native resample', function () {
         assert.equal(maxAbsDiff(got.y, want), 0, 'the same samples as on the main thread');
         assert.equal(got.after, got.before, 'no thread started by 21 calls');
         // Nothing else in the process is busy meanwhile (the model is idle): its CPU time is the worker's own, with
-        // slack for Node's helper threads (GC).
-        assert.ok(got.processMs < got.threadMs * 1.5 + 50, `process ${got.processMs} ms for ${got.threadMs} ms on the thread`);
+        // slack for Node's helper threads (GC) and what earlier suites left idling in this process; a second thread
+        // working along (an OpenMP team of 2) would double it.
+        assert.ok(got.processMs < got.threadMs * 1.7 + 100, `process ${got.processMs} ms for ${got.threadMs} ms on the thread`);
       } finally {
         model.dispose();
       }
