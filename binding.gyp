@@ -23,6 +23,7 @@
         "native/builder/weights.cc",
         "native/cpu_cache.cc",
         "native/errors.cc",
+        "native/first_layer.cc",
         "native/graph_optimizer.cc",
         "native/inference_thread.cc",
         "native/model.cc",

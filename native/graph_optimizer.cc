@@ -1,5 +1,7 @@
 #include "graph_optimizer.h"
 
+#include "first_layer.h"
+
 #include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/jit/passes/inliner.h>
@@ -64,6 +66,29 @@ graph(%x, %w, %b, %stride, %pad, %dil, %groups, %approx):
   return (%r))IR";
 constexpr const char* kFusedConv = "mkldnn::_convolution_pointwise";
 
+// The feature encoder's first layer (convolution, GroupNorm, GELU) as first_layer.h's operator, which runs LibTorch's
+// three where its own kernel does not apply.
+const char* kFirstLayerTraced = R"IR(
+graph(%x, %w, %b, %stride, %pad, %dil, %transposed, %outpad, %groups, %bench, %det, %cudnn, %tf32, %ng, %gw, %gb, %eps, %gcudnn, %approx):
+  %y = aten::_convolution(%x, %w, %b, %stride, %pad, %dil, %transposed, %outpad, %groups, %bench, %det, %cudnn, %tf32)
+  %n = aten::group_norm(%y, %ng, %gw, %gb, %eps, %gcudnn)
+  %r = aten::gelu(%n, %approx)
+  return (%r))IR";
+const char* kFirstLayerScripted = R"IR(
+graph(%x, %w, %b, %stride, %pad, %dil, %groups, %ng, %gw, %gb, %eps, %gcudnn, %approx):
+  %y = aten::conv1d(%x, %w, %b, %stride, %pad, %dil, %groups)
+  %n = aten::group_norm(%y, %ng, %gw, %gb, %eps, %gcudnn)
+  %r = aten::gelu(%n, %approx)
+  return (%r))IR";
+const char* kFirstLayerFusedTraced = R"IR(
+graph(%x, %w, %b, %stride, %pad, %dil, %transposed, %outpad, %groups, %bench, %det, %cudnn, %tf32, %ng, %gw, %gb, %eps, %gcudnn, %approx):
+  %r = w2v::conv_group_norm_gelu(%x, %w, %b, %stride, %pad, %dil, %groups, %ng, %gw, %gb, %eps, %approx)
+  return (%r))IR";
+const char* kFirstLayerFusedScripted = R"IR(
+graph(%x, %w, %b, %stride, %pad, %dil, %groups, %ng, %gw, %gb, %eps, %gcudnn, %approx):
+  %r = w2v::conv_group_norm_gelu(%x, %w, %b, %stride, %pad, %dil, %groups, %ng, %gw, %gb, %eps, %approx)
+  return (%r))IR";
+
 // aten::conv1d also has an overload with padding as a string ('same', 'valid'); oneDNN's takes numbers only.
 // A transposed aten::_convolution is another operation: only a constant `false` is fused.
 bool Fusable(const torch::jit::Match& match, const std::unordered_map<std::string, torch::jit::Value*>& vmap) {
@@ -79,13 +104,16 @@ struct Counts {
   int64_t fused = 0;
   int64_t withGelu = 0;
   int64_t convGelu = 0;
+  int64_t firstLayer = 0;
 };
 
 void Count(torch::jit::Block* block, Counts& counts) {
   static const c10::Symbol fused = c10::Symbol::fromQualString(kFusedLinear);
   static const c10::Symbol conv = c10::Symbol::fromQualString(kFusedConv);
+  static const c10::Symbol first = c10::Symbol::fromQualString(kFirstLayerOp);
   for (torch::jit::Node* node : block->nodes()) {
     if (node->kind() == conv) counts.convGelu++;
+    if (node->kind() == first) counts.firstLayer++;
     if (node->kind() == fused) {
       counts.fused++;
       const auto attr = torch::jit::toIValue(node->input(3));
@@ -111,6 +139,9 @@ Rewrites RewriteForCpu(torch::jit::Module& module) {
   withGelu.RegisterRewritePattern(kLinearGelu, kFusedLinearGelu);
   torch::jit::SubgraphRewriter plain;
   plain.RegisterRewritePattern(kLinear, kFusedLinearPlain);
+  torch::jit::SubgraphRewriter firstLayer;
+  firstLayer.RegisterRewritePattern(kFirstLayerTraced, kFirstLayerFusedTraced);
+  firstLayer.RegisterRewritePattern(kFirstLayerScripted, kFirstLayerFusedScripted);
   torch::jit::SubgraphRewriter convGelu;
   convGelu.RegisterRewritePattern(kConvGeluTraced, kFusedConvGeluTraced);
   convGelu.RegisterRewritePattern(kConvGeluScripted, kFusedConvGeluScripted);
@@ -121,6 +152,7 @@ Rewrites RewriteForCpu(torch::jit::Module& module) {
     // where the patterns can see them. The graph executor is built on the first call, after this.
     std::shared_ptr<torch::jit::Graph> graph = method.graph();
     torch::jit::Inline(*graph);
+    firstLayer.runOnGraph(graph, Fusable);
     withGelu.runOnGraph(graph);
     plain.runOnGraph(graph);
     convGelu.runOnGraph(graph, Fusable);
@@ -132,6 +164,7 @@ Rewrites RewriteForCpu(torch::jit::Module& module) {
     if (counts.withGelu > 0) out["linearGeluFusion"] = counts.withGelu;
   }
   if (counts.convGelu > 0) out["convGeluFusion"] = counts.convGelu;
+  if (counts.firstLayer > 0) out["firstLayer"] = counts.firstLayer;
   return out;
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "../first_layer.h"
+
 namespace w2v::builder {
 namespace {
 
@@ -21,8 +23,16 @@ FeatureExtractor::FeatureExtractor(const Spec& spec, Weights& w, const Kernels& 
     layer.groupNorm = spec.groupNorm && i == 0;
     std::optional<at::Tensor> bias;
     if (spec.convBias) bias = w.Take(p + "conv.bias", {out});
-    layer.conv = Conv1d(w.Take(p + "conv.weight", {out, in, spec.convKernel[i]}), bias, spec.convStride[i], 0, 1,
-                        norm ? std::nullopt : std::optional<Activation>(act_), k);
+    at::Tensor weight = w.Take(p + "conv.weight", {out, in, spec.convKernel[i]});
+    // Where the oneDNN kernels run (CPU, optimize), so does the first layer's own kernel, which is float32 only:
+    // optimize: false keeps LibTorch's.
+    layer.firstLayer = layer.groupNorm && k.onednn && weight.scalar_type() == at::kFloat && (act_ == Activation::Gelu || act_ == Activation::GeluTanh);
+    if (layer.firstLayer) {
+      layer.weight = weight;
+      layer.bias = bias;
+      if (k.used) (*k.used)["firstLayer"]++;
+    }
+    layer.conv = Conv1d(std::move(weight), bias, spec.convStride[i], 0, 1, norm ? std::nullopt : std::optional<Activation>(act_), k);
     if (norm) {
       layer.normWeight = w.Take(p + "layer_norm.weight", {out});
       layer.normBias = w.Take(p + "layer_norm.bias", {out});
@@ -55,9 +65,39 @@ at::Tensor FeatureExtractor::MaskedGroupNorm(const at::Tensor& h, const Layer& l
   return out;
 }
 
+// Layer 0 through first_layer.h, on each item's valid samples for a padded batch (what MaskedGroupNorm gives: a valid
+// frame reads valid samples only, and the norm runs over the valid frames); frames past an item's end are left zero.
+at::Tensor FeatureExtractor::FirstLayerOf(const at::Tensor& x, const Layer& layer, const std::optional<at::Tensor>& lengths) const {
+  const int64_t channels = layer.weight.size(0);
+  const std::string approximate = act_ == Activation::GeluTanh ? "tanh" : "none";
+  const auto run = [&](const at::Tensor& input) {
+    return FirstLayer(input, layer.weight, layer.bias, {stride_[0]}, {0}, {1}, 1, channels, layer.normWeight, layer.normBias, kConvNormEps,
+                      approximate);
+  };
+  const at::Tensor h = x.unsqueeze(1);
+  if (!lengths) return run(h);
+  const at::Tensor n = lengths->to(at::kCPU, at::kLong).contiguous();
+  const int64_t samples = x.size(-1);
+  if (n.min().item<int64_t>() >= samples) return run(h);
+  const int64_t frames = samples < kernel_[0] ? 0 : (samples - kernel_[0]) / stride_[0] + 1;
+  at::Tensor out = at::zeros({x.size(0), channels, frames}, x.options());
+  const auto valid = n.accessor<int64_t, 1>();
+  for (int64_t b = 0; b < x.size(0); b++) {
+    // At least one frame's samples, as MaskedGroupNorm normalises at least one frame.
+    const int64_t nb = std::min(std::max(valid[b], kernel_[0]), samples);
+    const at::Tensor y = run(h.narrow(0, b, 1).narrow(2, 0, nb));
+    out.narrow(0, b, 1).narrow(2, 0, y.size(2)).copy_(y);
+  }
+  return out;
+}
+
 at::Tensor FeatureExtractor::operator()(const at::Tensor& x, const std::optional<at::Tensor>& lengths) const {
   at::Tensor h = x.unsqueeze(1);
   for (const Layer& layer : layers_) {
+    if (layer.firstLayer) {
+      h = FirstLayerOf(x, layer, lengths);
+      continue;
+    }
     h = layer.conv(h);
     if (!layer.normWeight) continue;
     if (layer.groupNorm) {

@@ -28,7 +28,12 @@ class FeatureExtractor {
     Conv1d conv;  // with the activation when the layer has no norm
     std::optional<at::Tensor> normWeight, normBias;
     bool groupNorm = false;
+    // Layer 0 of a group-norm model with a GELU: conv, norm and GELU in one (../first_layer.h), from these.
+    bool firstLayer = false;
+    at::Tensor weight;
+    std::optional<at::Tensor> bias;
   };
+  at::Tensor FirstLayerOf(const at::Tensor& x, const Layer& layer, const std::optional<at::Tensor>& lengths) const;
   at::Tensor MaskedGroupNorm(const at::Tensor& h, const Layer& layer, const at::Tensor& lengths) const;
 
   std::vector<Layer> layers_;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../lib/model/load';
@@ -14,6 +14,12 @@ import { requireAddon } from '../helpers/native';
 import { requirePython } from '../helpers/python';
 
 const TOL = manifest.tolerance.emissions_and_features_abs as number;
+
+/** A float32 file numpy's tofile wrote (little-endian, as on every machine this runs on). */
+function f32(file: string): Float32Array {
+  const b = readFileSync(file);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+}
 
 describe('graph rewrites at load (optimize)', function () {
   before(function () {
@@ -37,6 +43,74 @@ describe('graph rewrites at load (optimize)', function () {
       assert.ok(d <= TOL, `${d}`);
     } finally {
       m.dispose();
+    }
+  });
+
+  it('a traced transformers model: the first conv layer, its GroupNorm and GELU run as one kernel, single and batched, within the reference bar', async function () {
+    if (process.arch !== 'x64') this.skip();
+    const hf = manifest.models.hf_tiny_traced;
+    const m = await loadModel(join(FIXTURES, 'models', 'hf_tiny_traced.pt'), { manifest: false });
+    try {
+      assert.equal(m.info.rewrites.firstLayer, 1, JSON.stringify(m.info.rewrites));
+      for (const name of ['hf_single', 'hf_batch'] as const) {
+        const input = manifest.inputs[name];
+        const y = await m.forward({ data: readF32(input.file), shape: input.shape as [number, number] });
+        const d = maxAbsDiff(y.emissions.data, readF32(hf.cases[name].outputs.logits.file));
+        assert.ok(d <= TOL, `${name}: ${d}`);
+      }
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('the first layer\'s kernel against PyTorch: trained-like norm weights, a conv bias, an offset input, both GELUs, batched', async function () {
+    this.timeout(120000);
+    if (process.arch !== 'x64') this.skip();
+    const py = requirePython(this, ['torch']);
+    const dir = mkdtempSync(join(tmpdir(), 'w2v-first-layer-'));
+    try {
+      // The fixtures' norms have weight 1 and bias 0 and their inputs no offset, which hides a wrong per-channel
+      // scale or mean; here every parameter is random and the waveform has a DC offset. 6001 samples: the last
+      // frame ends before the input does (frames = floor((6001 - 10) / 5) + 1).
+      const r = spawnSync(py!, ['-c', `
+import torch
+torch.manual_seed(3)
+class M(torch.nn.Module):
+    def __init__(self, approximate):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(1, 24, 10, stride=5, bias=True)
+        self.norm = torch.nn.GroupNorm(24, 24)
+        torch.nn.init.uniform_(self.norm.weight, 0.2, 3.0)
+        torch.nn.init.uniform_(self.norm.bias, -1.0, 1.0)
+        self.approximate = approximate
+    def forward(self, x):
+        h = torch.nn.functional.gelu(self.norm(self.conv(x[:, None])), approximate=self.approximate)
+        return h.transpose(1, 2)
+x = torch.randn(2, 6001) * torch.tensor([[0.3], [0.05]]) + torch.tensor([[0.2], [-0.1]])
+x.numpy().tofile(${JSON.stringify(join(dir, 'x.bin'))})
+for a in ['none', 'tanh']:
+    m = M(a).eval()
+    with torch.no_grad():
+        torch.jit.trace(m, x).save(${JSON.stringify(dir)} + '/' + a + '.pt')
+        m(x).numpy().tofile(${JSON.stringify(dir)} + '/' + a + '.bin')
+`], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const x = { data: f32(join(dir, 'x.bin')), shape: [2, 6001] as [number, number] };
+      for (const a of ['none', 'tanh']) {
+        const ref = f32(join(dir, `${a}.bin`));
+        const m = await loadModel(join(dir, `${a}.pt`), { manifest: false });
+        try {
+          assert.equal(m.info.rewrites.firstLayer, 1, JSON.stringify(m.info.rewrites));
+          const y = await m.forward(x);
+          assert.deepEqual(y.emissions.shape, [2, 1199, 24]);
+          const d = maxAbsDiff(y.emissions.data, ref);
+          assert.ok(d <= TOL, `${a}: ${d}`);
+        } finally {
+          m.dispose();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
