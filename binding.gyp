@@ -30,6 +30,7 @@
         "native/network.cc",
         "native/resample.cc",
         "native/script_module.cc",
+        "native/shape_buckets.cc",
         "native/tensor.cc"
       ],
       "include_dirs": [

@@ -150,7 +150,7 @@ at::Tensor FirstLayer(const at::Tensor& x, const at::Tensor& weight, const std::
 
 }  // namespace w2v
 
-TORCH_LIBRARY(w2v, m) {
+TORCH_LIBRARY_FRAGMENT(w2v, m) {
   m.def(
       "conv_group_norm_gelu(Tensor x, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups, "
       "int num_groups, Tensor? norm_weight, Tensor? norm_bias, float eps, str approximate) -> Tensor",

@@ -1,6 +1,7 @@
 #include "graph_optimizer.h"
 
 #include "first_layer.h"
+#include "shape_buckets.h"
 
 #include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -24,7 +25,7 @@ const char* kFusedLinearGelu = R"IR(
 graph(%x, %w, %b, %approx):
   %attr : str = prim::Constant[value="gelu"]()
   %scalars : Scalar?[] = prim::ListConstruct()
-  %r = mkldnn::_linear_pointwise(%x, %w, %b, %attr, %scalars, %approx)
+  %r = w2v::linear_rows(%x, %w, %b, %attr, %scalars, %approx)
   return (%r))IR";
 
 const char* kLinear = R"IR(
@@ -36,7 +37,7 @@ graph(%x, %w, %b):
   %attr : str = prim::Constant[value="none"]()
   %scalars : Scalar?[] = prim::ListConstruct()
   %algorithm : str? = prim::Constant()
-  %r = mkldnn::_linear_pointwise(%x, %w, %b, %attr, %scalars, %algorithm)
+  %r = w2v::linear_rows(%x, %w, %b, %attr, %scalars, %algorithm)
   return (%r))IR";
 
 // A convolution followed by GELU: oneDNN applies the GELU while the output is still in cache (the feature
@@ -56,13 +57,13 @@ const char* kFusedConvGeluTraced = R"IR(
 graph(%x, %w, %b, %stride, %pad, %dil, %transposed, %outpad, %groups, %bench, %det, %cudnn, %tf32, %approx):
   %attr : str = prim::Constant[value="gelu"]()
   %scalars : Scalar?[] = prim::ListConstruct()
-  %r = mkldnn::_convolution_pointwise(%x, %w, %b, %pad, %stride, %dil, %groups, %attr, %scalars, %approx)
+  %r = w2v::conv_frames(%x, %w, %b, %pad, %stride, %dil, %groups, %attr, %scalars, %approx)
   return (%r))IR";
 const char* kFusedConvGeluScripted = R"IR(
 graph(%x, %w, %b, %stride, %pad, %dil, %groups, %approx):
   %attr : str = prim::Constant[value="gelu"]()
   %scalars : Scalar?[] = prim::ListConstruct()
-  %r = mkldnn::_convolution_pointwise(%x, %w, %b, %pad, %stride, %dil, %groups, %attr, %scalars, %approx)
+  %r = w2v::conv_frames(%x, %w, %b, %pad, %stride, %dil, %groups, %attr, %scalars, %approx)
   return (%r))IR";
 constexpr const char* kFusedConv = "mkldnn::_convolution_pointwise";
 
@@ -108,8 +109,8 @@ struct Counts {
 };
 
 void Count(torch::jit::Block* block, Counts& counts) {
-  static const c10::Symbol fused = c10::Symbol::fromQualString(kFusedLinear);
-  static const c10::Symbol conv = c10::Symbol::fromQualString(kFusedConv);
+  static const c10::Symbol fused = c10::Symbol::fromQualString(kLinearRowsOp);
+  static const c10::Symbol conv = c10::Symbol::fromQualString(kConvFramesOp);
   static const c10::Symbol first = c10::Symbol::fromQualString(kFirstLayerOp);
   for (torch::jit::Node* node : block->nodes()) {
     if (node->kind() == conv) counts.convGelu++;

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import type { Model } from '../model/model';
 import { Wav2Vec2Error } from '../errors';
-import { checkServerOptions, createServer, type ServerOptions } from '../serve';
+import type { ServerOptions } from '../serve';
 import { isModelName, modelNameOf } from '../serve/models';
 import { loadReplicas } from '../model/replicas';
 import type { RecognizerOptions } from '../recognizer';
@@ -65,6 +65,12 @@ export function modelSpec(value: string): { name: string; path: string } {
     return { name, path: value.slice(eq + 1) };
   }
   return { name: modelNameOf(value), path: value };
+}
+
+/** The server (fastify and its plugins, ~120 ms to import), loaded when `serve` runs rather than with every command. */
+function serverModule(): typeof import('../serve') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../serve') as typeof import('../serve');
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -140,7 +146,7 @@ function serverOptions(o: ServeCliOptions): ServerOptions {
     logger: o.log,
   };
   try {
-    checkServerOptions(options);
+    serverModule().checkServerOptions(options);
   } catch (err) {
     if (!(err instanceof Wav2Vec2Error)) throw err;
     const m = /^([\w.]+): ([\s\S]*)$/.exec(err.message);
@@ -191,7 +197,7 @@ export function serveCommand(): Command {
       try {
         const recognizer: RecognizerOptions = { batchSize: o.batchSize, maxBatchSeconds: o.maxBatchSeconds, maxWaitMs: o.maxWaitMs, maxQueue: o.maxQueue, maxDuration: o.maxDuration,
           minSampleRate: o.minSampleRate, maxSampleRate: o.maxSampleRate, ...(o.audioWorkers ? { audioWorkers: o.audioWorkers } : {}), decoder };
-        const app = await createServer({
+        const app = await serverModule().createServer({
           ...server,
           // Each model gets a Recognizer of its own (its own queue, with these limits each).
           models: Object.fromEntries(models.map(([name, m]) => [name, { model: m, ...recognizer }])),

@@ -62,7 +62,11 @@ export async function loadReplicas(open: (threads: number) => Promise<Model>, wa
     const auto = want.concurrency === undefined && want.threads === undefined && first.info.device === 'cpu';
     const choice = auto ? cpuReplicas(first.info.parameters) : { replicas: want.concurrency ?? 1, threads: want.threads ?? 0 };
     if (auto && choice.replicas > 1) models.pop()!.dispose();
-    while (models.length < choice.replicas) models.push(await open(choice.threads));
+    // The rest at once: each loads (and rewrites its graph) on its own inference thread.
+    const rest = await Promise.allSettled(Array.from({ length: choice.replicas - models.length }, () => open(choice.threads)));
+    for (const r of rest) if (r.status === 'fulfilled') models.push(r.value);
+    const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     return models;
   } catch (err) {
     for (const m of models) m.dispose();

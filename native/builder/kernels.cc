@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include "../graph_optimizer.h"
+#include "../shape_buckets.h"
 
 namespace w2v::builder {
 namespace {
@@ -19,11 +20,6 @@ const c10::OperatorHandle& LinearOp() {
 // 49-2000 rows). The result is an opaque oneDNN tensor that only this operator reads.
 const c10::OperatorHandle& ReorderOp() {
   static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_reorder_linear_weight", "");
-  return op;
-}
-
-const c10::OperatorHandle& ConvOp() {
-  static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_convolution_pointwise", "");
   return op;
 }
 
@@ -97,7 +93,8 @@ at::Tensor Linear::operator()(const at::Tensor& x) const {
     return act_ ? Activate(y, *act_) : y;
   }
   const std::optional<Activation> post = fusedAct_ ? act_ : std::nullopt;
-  at::Tensor y = CallBoxed(LinearOp(), {x, weight_, bias_ ? c10::IValue(*bias_) : c10::IValue(), AttrOf(post), NoScalars(), AlgorithmOf(post)});
+  // Rows padded to a bucket, so that oneDNN's primitive cache hits across inputs of different lengths (shape_buckets.h).
+  at::Tensor y = LinearRows(x, weight_, bias_ ? c10::IValue(*bias_) : c10::IValue(), AttrOf(post), NoScalars(), AlgorithmOf(post));
   return act_ && !fusedAct_ ? Activate(y, *act_) : y;
 }
 
@@ -114,9 +111,9 @@ at::Tensor Conv1d::operator()(const at::Tensor& x) const {
     at::Tensor y = at::conv1d(x, weight_, bias_, {stride_}, {padding_}, {1}, groups_);
     return act_ ? Activate(y, *act_) : y;
   }
-  return CallBoxed(ConvOp(), {x, weight_, bias_ ? c10::IValue(*bias_) : c10::IValue(), c10::IValue(std::vector<int64_t>{padding_}),
-                              c10::IValue(std::vector<int64_t>{stride_}), c10::IValue(std::vector<int64_t>{1}), c10::IValue(groups_),
-                              AttrOf(act_), NoScalars(), AlgorithmOf(act_)});
+  // Frames padded to a bucket, so that oneDNN's primitive cache hits across inputs of different lengths (shape_buckets.h).
+  return ConvFrames(x, weight_, bias_ ? c10::IValue(*bias_) : c10::IValue(), {padding_}, {stride_}, {1}, groups_, AttrOf(act_), NoScalars(),
+                    AlgorithmOf(act_));
 }
 
 }  // namespace w2v::builder
