@@ -29,8 +29,9 @@ at::Tensor FirstLayer(const at::Tensor& x, const at::Tensor& weight, const std::
                       int64_t groups, int64_t numGroups, const std::optional<at::Tensor>& normWeight,
                       const std::optional<at::Tensor>& normBias, double eps, const std::string& approximate);
 
-// Whether the fast kernel covers these inputs: CPU float32 [B, 1, N] input, [C, 1, K] weight with N >= K, one
-// group, no padding or dilation, one norm group per channel, affine norm of C values or none.
+// Whether the fast kernel covers these inputs: CPU float32 [B, 1, N] input, [C, 1, K] weight with N >= K and C <= 32
+// (small models: wider layers run faster in LibTorch, see first_layer.cc), one group, no padding or dilation, one
+// norm group per channel, affine norm of C values or none.
 bool FirstLayerFast(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                     const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
                     const std::vector<int64_t>& dilation, int64_t groups, int64_t numGroups,

@@ -28,7 +28,8 @@ at::Tensor LinearRows(const at::Tensor& x, const c10::IValue& weight, const c10:
                       const c10::IValue& scalars, const c10::IValue& algorithm);
 
 // mkldnn::_convolution_pointwise(x, weight, bias, padding, stride, dilation, groups, attr, scalars, algorithm) for a
-// 1-d convolution of x [B, C, T], on x's T padded with zeros to BucketSize, cut back to the frames x itself gives.
+// 1-d convolution of x [B, C, T], on x's T padded with zeros to BucketSize, cut back to the frames x itself gives;
+// inputs of more than 4 M values run unpadded (the copies would cost more than the primitive).
 at::Tensor ConvFrames(const at::Tensor& x, const c10::IValue& weight, const c10::IValue& bias, const std::vector<int64_t>& padding,
                       const std::vector<int64_t>& stride, const std::vector<int64_t>& dilation, int64_t groups, const c10::IValue& attr,
                       const c10::IValue& scalars, const c10::IValue& algorithm);
