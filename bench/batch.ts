@@ -1,5 +1,5 @@
 /**
- * npm run bench:batch [-- --files 200 --threads 2 --model default|base --no-single --no-commands]
+ * npm run bench:batch [-- --files 200 --threads 2 --reps 3 --model default|base --no-single --no-commands]
  *
  * 200 generated speech files of 2-60 s (espeak-ng + sox; durations log-uniform, so most are short and a few long,
  * as in real corpora; 3 in 4 WAV at 22.05 kHz, 1 in 4 FLAC at 16 kHz) through one model, several ways, one
@@ -10,7 +10,10 @@
  *   python   bench/python_batch.py: soundfile + torchaudio's resample + model(x) + greedy, file after file
  *   commands `wav2vec2 batch` (compiled to dist/ first) and `python bench/python_batch.py` as whole processes, timed
  *            from spawn to exit the way a user times them: process start, imports and model load included
- * and reports x real time (audio seconds per wall second) of each. The audio is cached under bench/data/.
+ * and reports x real time (audio seconds per wall second) of each. The job, the Python loop and the two commands run
+ * `--reps` times (default 3), interleaved (job, Python, commands, job, ...), and each row reports its median: single
+ * runs of the same command on this 2-core VM spread by 10-20 %, more than the differences being measured.
+ * The audio is cached under bench/data/.
  * --model base runs base-size random weights (bench/models/base.pt, built by scripts/make_bench_models.py when
  * missing), where the model is nearly all the work; its text is noise, so only the timings mean anything.
  */
@@ -24,7 +27,7 @@ import { loadModel } from '../lib/model/load';
 import { loadReplicas } from '../lib/model/replicas';
 import { createDecoder, transcribe } from '../lib/pipeline/transcribe';
 import { findPython } from '../scripts/python';
-import { machine, table, writeResults } from './stats';
+import { machine, median, table, writeResults } from './stats';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => {
@@ -33,6 +36,7 @@ const arg = (name: string, def: number) => {
 };
 const FILES = arg('files', 200);
 const THREADS = arg('threads', 2);
+const REPS = arg('reps', 3);
 /** Whether THREADS is the whole machine: then our job and CLI run with their defaults, which use every core. */
 const ALL_CORES = THREADS >= availableParallelism();
 const MODEL_NAME = args.includes('--model') ? args[args.indexOf('--model') + 1]! : 'default';
@@ -173,44 +177,66 @@ async function main(): Promise<void> {
   // Warm-up: the first calls pay for LibTorch's lazy initialisation.
   for (const m of replicas) await transcribe(m, files[0]!, decoder);
 
-  const out = mkdtempSync(join(tmpdir(), 'w2v-bench-batch-'));
-  let t = performance.now();
-  const job = await runBatchJob({ inputs: files, out, model: replicas });
-  const jobSeconds = (performance.now() - t) / 1000;
-  const jobTexts = readTexts(join(out, 'transcripts.jsonl'));
-  const settings = JSON.parse(readFileSync(join(out, 'job.json'), 'utf8'));
+  const python = findPython(['torch', 'numpy', 'soundfile']);
+  const pythonNote = python ? '' : 'no Python with torch, numpy and soundfile';
+  const jobRuns: number[] = [];
+  const pyRuns: Array<{ loop: number; command: number }> = [];
+  const cliRuns: number[] = [];
+  let jobTexts = new Map<string, string>();
+  let pythonTexts = new Map<string, string>();
+  let cliTexts: Map<string, string> | null = null;
+  let settings: Record<string, unknown> = {};
+  let jobSummary: { done: number; failed: number } = { done: 0, failed: 0 };
+  let note = pythonNote;
+  for (let rep = 0; rep < REPS; rep++) {
+    const out = mkdtempSync(join(tmpdir(), 'w2v-bench-batch-'));
+    const t = performance.now();
+    const job = await runBatchJob({ inputs: files, out, model: replicas });
+    jobRuns.push((performance.now() - t) / 1000);
+    jobSummary = { done: job.done, failed: job.failed };
+    jobTexts = readTexts(join(out, 'transcripts.jsonl'));
+    settings = JSON.parse(readFileSync(join(out, 'job.json'), 'utf8'));
+    rmSync(out, { recursive: true, force: true });
+    console.log(`job ${rep + 1}/${REPS}: ${jobRuns.at(-1)!.toFixed(1)} s, ${job.done} done, ${job.failed} failed`);
+    if (python) {
+      const py = pythonRun(python, modelPath, files);
+      if (typeof py === 'string') note = py;
+      else {
+        pyRuns.push({ loop: py.loop, command: py.command });
+        pythonTexts = py.texts;
+        console.log(`python ${rep + 1}/${REPS}: loop ${py.loop.toFixed(1)} s, command ${py.command.toFixed(1)} s`);
+      }
+    }
+    if (cli) {
+      const c = cliCommand(cli, modelPath, files);
+      cliRuns.push(c.seconds);
+      cliTexts = c.texts;
+      console.log(`wav2vec2 batch ${rep + 1}/${REPS}: ${c.seconds.toFixed(1)} s`);
+    }
+  }
+  const jobSeconds = median(jobRuns);
   const rate = model.sampleRate;
-  rmSync(out, { recursive: true, force: true });
-  console.log(`job: ${jobSeconds.toFixed(1)} s, ${job.done} done, ${job.failed} failed`);
 
   let singleSeconds: number | null = null;
   const singleTexts = new Map<string, string>();
   if (SINGLE) {
     const solo = await loadModel(modelPath, { threads: THREADS });
     await transcribe(solo, files[0]!, decoder);
-    t = performance.now();
+    const t = performance.now();
     for (const f of files) singleTexts.set(f, (await transcribe(solo, f, decoder)).text);
     solo.dispose();
     singleSeconds = (performance.now() - t) / 1000;
     console.log(`single: ${singleSeconds.toFixed(1)} s`);
   }
   for (const m of replicas) m.dispose();
-
-  const python = findPython(['torch', 'numpy', 'soundfile']);
-  const py = python ? pythonRun(python, modelPath, files) : 'no Python with torch, numpy and soundfile';
-  const pythonNote = typeof py === 'string' ? py : '';
-  const pythonTexts = typeof py === 'string' ? new Map<string, string>() : py.texts;
-  console.log(typeof py === 'string' ? py : `python: loop ${py.loop.toFixed(1)} s, command ${py.command.toFixed(1)} s`);
-
-  const command = cli ? cliCommand(cli, modelPath, files) : null;
-  if (command) console.log(`wav2vec2 batch: ${command.seconds.toFixed(1)} s`);
+  const command = cli && cliTexts ? { seconds: median(cliRuns), texts: cliTexts } : null;
 
   const mean = (m: Map<string, string>, ref: Map<string, string>) => {
     const xs = files.filter((f) => m.has(f) && ref.has(f)).map((f) => agreement(m.get(f)!, ref.get(f)!));
     return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
   };
-  const pyLoop = typeof py === 'string' ? null : py.loop;
-  const pyCommand = typeof py === 'string' ? null : py.command;
+  const pyLoop = pyRuns.length ? median(pyRuns.map((r) => r.loop)) : null;
+  const pyCommand = pyRuns.length ? median(pyRuns.map((r) => r.command)) : null;
   const windowS = typeof settings.windowSamples === 'number' ? settings.windowSamples / rate : null;
   const strideS = typeof settings.strideSamples === 'number' ? settings.strideSamples / rate : null;
   const shape = replicas.length > 1 ? `${replicas.length} replicas of 1 thread` : `1 replica of ${THREADS} thread${THREADS > 1 ? 's' : ''}`;
@@ -229,12 +255,13 @@ async function main(): Promise<void> {
   const json = {
     date: new Date().toISOString(), machine: machine(), loadAverage1m: { before: loadBefore, after: loadavg()[0]! }, threads: THREADS, files: files.length, audioSeconds: seconds,
     durations: 'log-uniform in [2, 60] s', replicas: replicas.length, model: modelPath, modelName: MODEL_NAME, jobSettings: settings,
-    job: { seconds: jobSeconds, realTime: seconds / jobSeconds, done: job.done, failed: job.failed },
+    reps: REPS,
+    job: { seconds: jobSeconds, runs: jobRuns, realTime: seconds / jobSeconds, ...jobSummary },
     single: singleSeconds === null ? null : { seconds: singleSeconds, realTime: seconds / singleSeconds, wordAgreementWithJob: mean(jobTexts, singleTexts) },
-    python: pyLoop === null ? { note: pythonNote } : { seconds: pyLoop, realTime: seconds / pyLoop, wordAgreementWithJob: mean(jobTexts, pythonTexts) },
+    python: pyLoop === null ? { note } : { seconds: pyLoop, runs: pyRuns.map((r) => r.loop), realTime: seconds / pyLoop, wordAgreementWithJob: mean(jobTexts, pythonTexts) },
     commands: command ? {
-      cli: { seconds: command.seconds, realTime: seconds / command.seconds, runs: 'dist/lib/cli/index.js batch', wordAgreementWithJob: mean(jobTexts, command.texts) },
-      python: pyCommand === null ? null : { seconds: pyCommand, realTime: seconds / pyCommand },
+      cli: { seconds: command.seconds, runs: cliRuns, realTime: seconds / command.seconds, command: 'dist/lib/cli/index.js batch', wordAgreementWithJob: mean(jobTexts, command.texts) },
+      python: pyCommand === null ? null : { seconds: pyCommand, runs: pyRuns.map((r) => r.command), realTime: seconds / pyCommand },
     } : null,
     // Throughput of the job over the Python loop's: > 1 is faster.
     speedup,
@@ -244,7 +271,9 @@ async function main(): Promise<void> {
     `# bench:batch, ${json.date.slice(0, 10)}, ${json.machine.cpu}, ${json.machine.cores} cores, ${THREADS} threads, ${MODEL_NAME} model`,
     '',
     `${files.length} files, ${(seconds / 3600).toFixed(2)} h of espeak-ng speech, 2-60 s (log-uniform), ${MODEL_NAME === 'base' ? 'base-size random weights' : 'default model'} (${modelPath.split('/').at(-1)}); ` +
-      `1-minute load average ${json.loadAverage1m.before.toFixed(1)} before, ${json.loadAverage1m.after.toFixed(1)} after.`,
+      `1-minute load average ${json.loadAverage1m.before.toFixed(1)} before, ${json.loadAverage1m.after.toFixed(1)} after. ` +
+      `Each row: the median of ${REPS} runs, interleaved (job ${jobRuns.map((x) => x.toFixed(1)).join(' / ')} s; Python loop ${pyRuns.map((r) => r.loop.toFixed(1)).join(' / ') || '-'} s; ` +
+      `commands ${cliRuns.map((x) => x.toFixed(1)).join(' / ') || '-'} s against ${pyRuns.map((r) => r.command.toFixed(1)).join(' / ') || '-'} s).`,
     '',
     table(['run', 'wall s', 'x real time', 'wall time / job\'s', 'words in order shared with the job'], rows.map(([name, s, agree]) => [
       name, s === null ? '-' : s.toFixed(1), s === null ? '-' : (seconds / s).toFixed(1), s === null ? '-' : (s / jobSeconds).toFixed(2),
@@ -253,7 +282,7 @@ async function main(): Promise<void> {
     '',
     `Job's throughput over the Python loop's: loop against loop ${ratio(speedup.loop)}, whole command against whole command ${ratio(speedup.command)}.`,
     ...(MODEL_NAME === 'base' ? ['', 'Random weights: the words mean nothing, the agreement column only that both sides computed the same.'] : []),
-    ...(pythonNote ? ['', pythonNote] : []),
+    ...(note ? ['', note] : []),
   ].join('\n');
   // one result file per model and thread count: the README reports them
   const name = `batch${MODEL_NAME === 'default' ? '' : `-${MODEL_NAME}`}${THREADS === 2 ? '' : `-threads${THREADS}`}`;
