@@ -36,9 +36,12 @@ c10::DataPtr CpuCache::allocate(size_t n) {
   void* ptr = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    // Best fit, wasting at most an eighth: same-shaped calls find their blocks again exactly.
+    // Best fit, wasting at most half: same-shaped calls find their blocks again exactly, and inputs of other lengths
+    // (a batch job's files, a server's requests) reuse blocks a little larger instead of faulting in new ones. Measured
+    // on bench:batch's 236 pieces (default model, 2 replicas of 1 thread): system CPU 1.25-1.51 s with at most an
+    // eighth wasted, 0.94-0.98 s with half (0.89 s with all), model-alone time 10.7-11.3 s -> 10.4-10.6 s.
     auto it = free_.lower_bound(size);
-    if (it != free_.end() && it->first <= size + size / 8) {
+    if (it != free_.end() && it->first <= size + size / 2) {
       ptr = it->second;
       cached_ -= it->first;
       free_.erase(it);
