@@ -50,6 +50,6 @@ export async function* readSpeechPieces(file: string, sampleRate: number, plan: 
     }
   }
   // A short word still gets a frame (as readPieces does for a short file).
-  const samples = run.head(run.length, RF);
+  const samples = run.takeAll(RF);
   yield { index, samples, offset: start, keep: { from: 0, to: null }, last: true, wordBreak: index > 0 };
 }
