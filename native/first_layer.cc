@@ -17,10 +17,9 @@ namespace {
 // row stay in L1 while every channel is computed from them.
 constexpr int64_t kBlock = 512;
 
-// Widest layer the kernel takes. Measured in the addon (2 threads, AVX-512): 32 channels (the default model) 33 ms ->
-// 10.6 ms per 20 s; 512 channels (base) 130 ms per 10 s slower than LibTorch's oneDNN convolution and vectorized
-// GroupNorm, whose wide rows this kernel's scalar-double sums and per-channel passes do not match.
-constexpr int64_t kMaxChannels = 32;
+// kFirstLayerMaxChannels: measured in the addon (2 threads, AVX-512), 32 channels (the default model) 33 ms -> 10.6 ms
+// per 20 s; 512 channels (base) 130 ms per 10 s slower than LibTorch's oneDNN convolution and vectorized GroupNorm,
+// whose wide rows this kernel's scalar-double sums and per-channel passes do not match.
 
 // out[c][t0 + j] = bias[c] + sum_k w[c][k] * x[(t0 + j) * stride + k], for j < len, through the block's im2col rows
 // (contiguous in j, so the inner loop runs on vector registers).
@@ -137,7 +136,7 @@ bool FirstLayerFast(const at::Tensor& x, const at::Tensor& weight, const std::op
   const auto cpuFloat = [](const at::Tensor& t) { return t.device().is_cpu() && t.scalar_type() == at::kFloat; };
   if (!cpuFloat(x) || !cpuFloat(weight) || x.dim() != 3 || x.size(1) != 1 || weight.dim() != 3 || weight.size(1) != 1) return false;
   const int64_t channels = weight.size(0);
-  return channels > 0 && channels <= kMaxChannels && weight.size(2) > 0 && x.size(0) > 0 && x.size(2) >= weight.size(2) && groups == 1 && numGroups == channels &&
+  return channels > 0 && channels <= kFirstLayerMaxChannels && weight.size(2) > 0 && x.size(0) > 0 && x.size(2) >= weight.size(2) && groups == 1 && numGroups == channels &&
          stride.size() == 1 && stride[0] > 0 && OneOf(padding, 0) && OneOf(dilation, 1) && Affine(bias, channels) &&
          Affine(normWeight, channels) && Affine(normBias, channels);
 }

@@ -37,6 +37,10 @@ bool FirstLayerFast(const at::Tensor& x, const at::Tensor& weight, const std::op
                     const std::vector<int64_t>& dilation, int64_t groups, int64_t numGroups,
                     const std::optional<at::Tensor>& normWeight, const std::optional<at::Tensor>& normBias);
 
+// Widest layer the fast kernel takes (see first_layer.cc for the measurement): the native builder routes only such
+// layers here. The graph rewrite matches every width; wider layers then run LibTorch's three operators inside the op.
+constexpr int64_t kFirstLayerMaxChannels = 32;
+
 // The operator's qualified name, for the graph rewrite.
 constexpr const char* kFirstLayerOp = "w2v::conv_group_norm_gelu";
 

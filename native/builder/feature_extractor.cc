@@ -24,9 +24,10 @@ FeatureExtractor::FeatureExtractor(const Spec& spec, Weights& w, const Kernels& 
     std::optional<at::Tensor> bias;
     if (spec.convBias) bias = w.Take(p + "conv.bias", {out});
     at::Tensor weight = w.Take(p + "conv.weight", {out, in, spec.convKernel[i]});
-    // Where the oneDNN kernels run (CPU, optimize), so does the first layer's own kernel, which is float32 only:
-    // optimize: false keeps LibTorch's.
-    layer.firstLayer = layer.groupNorm && k.onednn && weight.scalar_type() == at::kFloat && (act_ == Activation::Gelu || act_ == Activation::GeluTanh);
+    // Where the oneDNN kernels run (CPU, optimize), so does the first layer's own kernel, which is float32 only and
+    // for narrow layers only (first_layer.h): optimize: false keeps LibTorch's.
+    layer.firstLayer = layer.groupNorm && k.onednn && weight.scalar_type() == at::kFloat && out <= kFirstLayerMaxChannels &&
+                       (act_ == Activation::Gelu || act_ == Activation::GeluTanh);
     if (layer.firstLayer) {
       layer.weight = weight;
       layer.bias = bias;
