@@ -31,7 +31,8 @@
         "native/resample.cc",
         "native/script_module.cc",
         "native/shape_buckets.cc",
-        "native/tensor.cc"
+        "native/tensor.cc",
+        "native/waveforms.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

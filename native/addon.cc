@@ -12,6 +12,7 @@
 #include "inference_thread.h"
 #include "model.h"
 #include "resample.h"
+#include "waveforms.h"
 
 namespace w2v {
 namespace {
@@ -80,6 +81,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setCpuCacheLimit", Napi::Function::New(env, SetCpuCacheLimit, "setCpuCacheLimit"));
   exports.Set("cpuCacheInfo", Napi::Function::New(env, CpuCacheInfo, "cpuCacheInfo"));
   exports.Set("releaseCpuCache", Napi::Function::New(env, ReleaseCpuCache, "releaseCpuCache"));
+  exports.Set("normalizeWaveforms", Napi::Function::New(env, NormalizeWaveforms, "normalizeWaveforms"));
   exports.Set("joinInferenceThreads", Napi::Function::New(env, JoinInferenceThreads, "joinInferenceThreads"));
   // Only where a call can be kept on the calling thread (resample.h); lib/audio/resample-native.ts checks for it.
   if (ResampleAvailable()) exports.Set("resample", Napi::Function::New(env, Resample, "resample"));

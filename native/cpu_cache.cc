@@ -3,6 +3,8 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 
 namespace w2v {
@@ -10,9 +12,32 @@ namespace {
 constexpr size_t kMinBlock = 64 << 10;  // smaller blocks stay with the default allocator (malloc's heap)
 constexpr size_t kAlignment = 64;       // c10's alignment for CPU tensors
 constexpr size_t kDefaultLimit = size_t(2) << 30;
+constexpr size_t kHugePage = size_t(2) << 20;
 
+// Large blocks on 2 MiB boundaries, marked for transparent huge pages (kernels set to "madvise", as this machine's,
+// give them on request only). Why: a new block is fresh memory, and faulting it in 4 KiB at a time costs about as much
+// as computing in it: the default model on a batch of 4 x 10.4 s whose blocks were all new took 557 ms with 4 KiB pages
+// (22,190 faults), 448 ms with huge pages, 207 ms once cached (1 thread, AMD EPYC VM). PyTorch's THP_MEM_ALLOC_ENABLE
+// does the same for its own allocator.
+void* AllocateBlock(size_t size) {
+  const bool huge = size >= 2 * kHugePage;
+  void* ptr = nullptr;
+  if (posix_memalign(&ptr, huge ? kHugePage : kAlignment, size) != 0) return nullptr;
+  if (huge) madvise(ptr, size / kHugePage * kHugePage, MADV_HUGEPAGE);  // advice only: without THP it changes nothing
+  return ptr;
+}
+
+// Block sizes: whole pages below 1 MiB, then eight classes per octave (at most 1/8 more than asked). Why classes: the
+// tensors of inputs a few percent apart (a server's requests, a job's files) then share blocks instead of each faulting
+// in fresh memory. Measured on batches of 4 growing by 0.37 s from 10 s (default model, 1 thread): the first call at
+// each new length took 312-485 ms with blocks in steps of 64 KiB, 209-273 ms with classes except where a class was
+// crossed, against 200-250 ms cached.
 size_t RoundUp(size_t n) {
-  const size_t grain = n < (size_t(1) << 20) ? 4096 : size_t(64) << 10;
+  size_t grain = 4096;
+  if (n >= (size_t(1) << 20)) {
+    grain = size_t(1) << 17;  // 1 MiB / 8
+    while (grain * 16 <= n) grain *= 2;
+  }
   return (n + grain - 1) / grain * grain;
 }
 }  // namespace
@@ -48,9 +73,9 @@ c10::DataPtr CpuCache::allocate(size_t n) {
     }
   }
   if (!ptr) {
-    if (posix_memalign(&ptr, kAlignment, size) != 0) {
+    if (!(ptr = AllocateBlock(size))) {
       Release();  // give the cache back and try once more before reporting out of memory
-      if (posix_memalign(&ptr, kAlignment, size) != 0) {
+      if (!(ptr = AllocateBlock(size))) {
         TORCH_CHECK_WITH(OutOfMemoryError, false, "DefaultCPUAllocator: can't allocate memory: you tried to allocate ", n, " bytes.");
       }
     }

@@ -6,6 +6,13 @@
 #include <atomic>
 #include <set>
 
+#ifdef __linux__
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace w2v {
 namespace {
 std::atomic<int> g_default_threads{0};
@@ -36,6 +43,16 @@ int DefaultThreads() {
 }
 
 void SetDefaultThreads(int n) { g_default_threads.store(n); }
+
+void YieldToEventLoop() {
+#ifdef __linux__
+  // Linux schedules threads on their own: SCHED_BATCH and a nice of 5 for this thread, inherited by the intra-op
+  // threads it starts. Best effort: a container may refuse, and then nothing changes.
+  const sched_param none{};
+  sched_setscheduler(0, SCHED_BATCH, &none);
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 5);
+#endif
+}
 
 InferenceThread::InferenceThread(int threads) : threads_(threads), thread_([this] { Run(); }) {
   std::lock_guard<std::mutex> lock(RegistryMutex());
@@ -68,6 +85,7 @@ void InferenceThread::Post(std::function<void()> task) {
 }
 
 void InferenceThread::Run() {
+  YieldToEventLoop();
   // InferenceMode is thread-local: held for the life of this thread, it covers every task.
   c10::InferenceMode guard;
   int current = -1;

@@ -14,6 +14,10 @@ namespace w2v {
 
 // Threads for inference when a model has no `threads` option: setNumThreads() from JS.
 int DefaultThreads();
+
+// Lowers the calling thread's CPU priority below the event loop's (Linux): when the cores are short, a request's
+// I/O and a timer run first and inference waits a moment, rather than the event loop waiting for inference.
+void YieldToEventLoop();
 void SetDefaultThreads(int n);
 
 class InferenceThread {

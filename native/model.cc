@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "script_module.h"
 #include "tensor.h"
+#include "waveforms.h"
 
 namespace w2v {
 
@@ -20,14 +21,32 @@ struct Job {
   Job(Napi::Env env, bool features) : features(features), deferred(Napi::Promise::Deferred::New(env)) {}
   bool features;
   Napi::Promise::Deferred deferred;
-  at::Tensor waveforms;  // a copy of the caller's Float32Array, owned by the job
+  at::Tensor waveforms;  // a copy of the caller's samples, padded, owned by the job
   std::optional<at::Tensor> lengths;
   std::optional<int64_t> numLayers;
+  std::optional<double> normalizeEps;  // layer-normalise each item first (waveforms.h)
+  bool padded = false;                 // copied item by item: the padding after each is not written yet
+  std::vector<int64_t> itemLengths;    // then, each item's samples
   Output output;
   std::optional<CodedError> error;
 };
 
 namespace {
+
+// On the inference thread, before the model: the padding after items copied one by one zeroed, NaN and infinities
+// refused (anywhere: a caller's own padded tensor may hide them in its padding), items normalised if asked.
+void PrepareWaveforms(Job& job) {
+  const int64_t batch = job.waveforms.size(0), samples = job.waveforms.size(1);
+  if (job.padded) {
+    float* data = job.waveforms.data_ptr<float>();
+    for (int64_t b = 0; b < batch; b++) {
+      const int64_t n = job.itemLengths[static_cast<size_t>(b)];
+      std::memset(data + b * samples + n, 0, static_cast<size_t>(samples - n) * sizeof(float));
+    }
+  }
+  CheckFinite(job.waveforms, std::nullopt);
+  if (job.normalizeEps) NormalizeItems(job.waveforms, job.lengths, *job.normalizeEps);
+}
 
 struct AddonData {
   Napi::FunctionReference constructor;
@@ -174,20 +193,23 @@ Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
   }
   try {
     // TypeScript validated everything; these guards keep a bad direct call from crashing the process.
-    W2V_REQUIRE(env, info.Length() >= 2 && info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
-                "waveforms must be a Float32Array");
+    // waveforms: one Float32Array of batch x samples, or an array of one Float32Array per item (lengths required),
+    // padded here.
+    const bool items = info.Length() >= 2 && info[0].IsArray();
+    W2V_REQUIRE(env, info.Length() >= 2 && (items || (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)),
+                "waveforms must be a Float32Array or an array of them");
     W2V_REQUIRE(env, info[1].IsArray() && info[1].As<Napi::Array>().Length() == 2, "shape must be [batch, samples]");
-    Napi::Float32Array data = info[0].As<Napi::Float32Array>();
     Napi::Array shapeJs = info[1].As<Napi::Array>();
     W2V_REQUIRE(env, shapeJs.Get(0u).IsNumber() && shapeJs.Get(1u).IsNumber(), "shape must be [batch, samples]");
     const double b = shapeJs.Get(0u).As<Napi::Number>().DoubleValue();
     const double t = shapeJs.Get(1u).As<Napi::Number>().DoubleValue();
-    // Whole numbers within the array's length first, so the product below cannot overflow.
-    const double n = static_cast<double>(data.ElementLength());
-    W2V_REQUIRE(env, b >= 1 && t >= 1 && b <= n && t <= n && b == std::floor(b) && t == std::floor(t) && b * t == n,
+    // Whole numbers within bounds first, so the product below cannot overflow.
+    const double n = items ? static_cast<double>(info[0].As<Napi::Array>().Length()) * t : static_cast<double>(info[0].As<Napi::Float32Array>().ElementLength());
+    W2V_REQUIRE(env, b >= 1 && t >= 1 && t <= double(1ll << 40) && b == std::floor(b) && t == std::floor(t) && b * t == n,
                 "shape [batch, samples] does not match the length of waveforms");
     const int64_t batch = static_cast<int64_t>(b);
     const int64_t samples = static_cast<int64_t>(t);
+    W2V_REQUIRE(env, !items || (info.Length() >= 3 && info[2].IsTypedArray()), "an array of waveforms needs their lengths");
 
     if (info.Length() >= 3 && !info[2].IsNull() && !info[2].IsUndefined()) {
       W2V_REQUIRE(env, info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array,
@@ -209,11 +231,37 @@ Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
       W2V_REQUIRE(env, layers == std::floor(layers) && std::abs(layers) < 1e9, "numLayers must be an integer");
       job->numLayers = static_cast<int64_t>(layers);
     }
+    if (info.Length() >= 5 && !info[4].IsNull() && !info[4].IsUndefined()) {
+      W2V_REQUIRE(env, info[4].IsNumber(), "normalizeEps must be a number");
+      const double eps = info[4].As<Napi::Number>().DoubleValue();
+      W2V_REQUIRE(env, std::isfinite(eps) && eps >= 0, "normalizeEps must be a non-negative number");
+      job->normalizeEps = eps;
+    }
     // A copy, not a view: the caller may write to its array, transfer (detach) its ArrayBuffer or let it go while
     // the inference thread reads, and a reference to the array would keep none of that from happening. One
-    // memcpy on this thread (no intra-op pool: that belongs to the inference thread), small next to the model run.
+    // memcpy per item on this thread (no intra-op pool: that belongs to the inference thread), small next to the
+    // model run; the padding is zeroed on the inference thread (NormalizeItems, or below).
     job->waveforms = at::empty({batch, samples}, at::kFloat);
-    std::memcpy(job->waveforms.data_ptr<float>(), data.Data(), static_cast<size_t>(batch * samples) * sizeof(float));
+    float* dst = job->waveforms.data_ptr<float>();
+    if (!items) {
+      std::memcpy(dst, info[0].As<Napi::Float32Array>().Data(), static_cast<size_t>(batch * samples) * sizeof(float));
+    } else {
+      Napi::Array list = info[0].As<Napi::Array>();
+      for (int64_t i = 0; i < batch; i++) {
+        Napi::Value item = list.Get(static_cast<uint32_t>(i));
+        W2V_REQUIRE(env, item.IsTypedArray() && item.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, "each waveform must be a Float32Array");
+        Napi::Float32Array x = item.As<Napi::Float32Array>();
+        W2V_REQUIRE(env, job->lengths && static_cast<int64_t>(x.ElementLength()) == job->lengths->data_ptr<int64_t>()[i],
+                    "each waveform's length must be its entry in lengths");
+        std::memcpy(dst + i * samples, x.Data(), x.ElementLength() * sizeof(float));
+        job->itemLengths.push_back(static_cast<int64_t>(x.ElementLength()));
+      }
+      job->padded = true;
+      // Items all of the batch's length are no ragged batch: the model gets no lengths, as for one padded array.
+      bool ragged = false;
+      for (const int64_t len : job->itemLengths) ragged = ragged || len < samples;
+      if (!ragged) job->lengths.reset();
+    }
   } catch (const Napi::Error& e) {
     job->deferred.Reject(e.Value());
     delete job;
@@ -233,6 +281,7 @@ Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
   Completion completion = completion_;
   thread_->Post([module, completion, job]() mutable {
     try {
+      PrepareWaveforms(*job);
       job->output = job->features ? module->ExtractFeatures(job->waveforms, job->lengths, job->numLayers)
                                   : module->Forward(job->waveforms, job->lengths);
     } catch (...) {

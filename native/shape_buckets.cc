@@ -8,16 +8,24 @@
 namespace w2v {
 namespace {
 
-at::Tensor CallBoxed(const char* name, torch::jit::Stack stack) {
-  c10::Dispatcher::singleton().findSchemaOrThrow(name, "").callBoxed(&stack);
+at::Tensor CallBoxed(const c10::OperatorHandle& op, torch::jit::Stack stack) {
+  op.callBoxed(&stack);
   return stack.back().toTensor();
 }
 
-const char* kLinear = "mkldnn::_linear_pointwise";
+// Looked up once: the schema search is a hash lookup plus a lock, on every linear and conv of every call otherwise.
+const c10::OperatorHandle& LinearOp() {
+  static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+  return op;
+}
+
+const c10::OperatorHandle& ConvOp() {
+  static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_convolution_pointwise", "");
+  return op;
+}
 
 // Largest convolution input padded: 4 M values (16 MiB; the default model's widest, 32 x 96,000 for 30 s, is 3 M).
 constexpr int64_t kMaxConvElements = 1 << 22;
-const char* kConv = "mkldnn::_convolution_pointwise";
 
 // The boxed kernels: the arguments on the stack, replaced by the result.
 void LinearRowsBoxed(const c10::OperatorHandle&, torch::jit::Stack* stack) {
@@ -52,11 +60,11 @@ at::Tensor LinearRows(const at::Tensor& x, const c10::IValue& weight, const c10:
                       const c10::IValue& scalars, const c10::IValue& algorithm) {
   const int64_t features = x.dim() >= 2 ? x.size(-1) : 0;
   const int64_t rows = features > 0 ? x.numel() / features : 0, padded = BucketSize(rows);
-  if (features == 0 || !x.device().is_cpu() || padded == rows) return CallBoxed(kLinear, {x, weight, bias, attr, scalars, algorithm});
+  if (features == 0 || !x.device().is_cpu() || padded == rows) return CallBoxed(LinearOp(), {x, weight, bias, attr, scalars, algorithm});
   at::Tensor xp = at::empty({padded, features}, x.options());
   xp.narrow(0, 0, rows).copy_(x.reshape({rows, features}));
   xp.narrow(0, rows, padded - rows).zero_();
-  const at::Tensor y = CallBoxed(kLinear, {xp, weight, bias, attr, scalars, algorithm});
+  const at::Tensor y = CallBoxed(LinearOp(), {xp, weight, bias, attr, scalars, algorithm});
   std::vector<int64_t> sizes = x.sizes().vec();
   sizes.back() = y.size(-1);
   // The first `rows` rows of a contiguous [padded, out] result: a contiguous view, no copy.
@@ -67,7 +75,7 @@ at::Tensor ConvFrames(const at::Tensor& x, const c10::IValue& weight, const c10:
                       const std::vector<int64_t>& stride, const std::vector<int64_t>& dilation, int64_t groups, const c10::IValue& attr,
                       const c10::IValue& scalars, const c10::IValue& algorithm) {
   const auto call = [&](const at::Tensor& input) {
-    return CallBoxed(kConv, {input, weight, bias, padding, stride, dilation, groups, attr, scalars, algorithm});
+    return CallBoxed(ConvOp(), {input, weight, bias, padding, stride, dilation, groups, attr, scalars, algorithm});
   };
   const int64_t p = One(padding, -1), s = One(stride, -1), d = One(dilation, -1);
   if (x.dim() != 3 || !x.device().is_cpu() || !weight.isTensor() || p < 0 || s < 1 || d < 1) return call(x);

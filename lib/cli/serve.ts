@@ -5,7 +5,9 @@ import { Wav2Vec2Error } from '../errors';
 import type { ServerOptions } from '../serve';
 import { isModelName, modelNameOf } from '../serve/models';
 import { loadReplicas } from '../model/replicas';
+import { MAX_WARMUP_SECONDS } from '../model/warmup';
 import type { RecognizerOptions } from '../recognizer';
+import { DEFAULT_MAX_BATCH_SECONDS } from '../recognizer/defaults';
 import { addDecoderOptions, addModelOptions, byteSize, decoderOptionsFrom, intWithin, nonNegative, nonNegativeInt, openModel, positiveInt, positiveNumber, UsageError, type DecoderCliOptions, type ModelCliOptions } from './options';
 
 interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOptions {
@@ -18,6 +20,7 @@ interface ServeCliOptions extends Omit<ModelCliOptions, 'model'>, DecoderCliOpti
   batchSize: number;
   maxBatchSeconds: number;
   maxWaitMs: number;
+  warmup: number;
   maxQueue: number;
   maxBodyBytes: number;
   maxDuration: number;
@@ -73,6 +76,12 @@ function serverModule(): typeof import('../serve') {
   return require('../serve') as typeof import('../serve');
 }
 
+function warmupSeconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_WARMUP_SECONDS) throw new UsageError(`--warmup: expected a number of seconds within [0, ${MAX_WARMUP_SECONDS}], got "${value}".`);
+  return n;
+}
+
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
@@ -103,6 +112,12 @@ async function openModels(o: ServeCliOptions): Promise<Array<[string, Model[]]>>
 function grouping(app: FastifyInstance, name: string): string {
   const g = app.models.get(name)!.recognizer.grouping;
   return g.kind === 'single' ? 'one request at a time: a quantised model' : g.kind === 'equal-length' ? 'equal lengths only' : `lengths within ${Math.round(g.maxPadding * 100)} %`;
+}
+
+/** What warming a model up took, for the startup line. */
+function warmedUp(app: FastifyInstance, name: string): string {
+  const { calls, ms } = app.models.get(name)!.recognizer.warmup;
+  return calls > 0 ? `, warmed up in ${(ms / 1000).toFixed(1)} s (${calls} calls)` : '';
 }
 
 const LOOPBACK = /^(127\.|localhost$|::1$|\[::1\]$)/;
@@ -164,9 +179,10 @@ export function serveCommand(): Command {
     .option('--host <host>', 'address to listen on (loopback: this machine only; 0.0.0.0: every interface, with --api-key and TLS at a proxy)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', port, 8080)
     .option('--batch-size <n>', 'most requests per model call (1: no batching)', intWithin('--batch-size', 1, 1024), 8)
-    .option('--max-batch-seconds <s>', 'most padded audio per model call (batch size × longest clip)', positiveInt('--max-batch-seconds'), 120)
+    .option('--max-batch-seconds <s>', 'most padded audio per model call (batch size × longest clip; a longer clip runs alone)', positiveInt('--max-batch-seconds'), DEFAULT_MAX_BATCH_SECONDS)
     .option('--drain-delay <seconds>', 'on SIGTERM, answer GET /ready with 503 for this long (still serving) before closing, so a balancer stops sending first', nonNegative('--drain-delay'))
     .option('--max-wait-ms <ms>', 'longest a request waits for others to fill its batch', nonNegative('--max-wait-ms'), 10)
+    .option('--warmup <seconds>', 'before listening, run each model on silent inputs of lengths up to this, so the first requests do not pay for its first calls (0: none)', warmupSeconds, 15)
     .option('--max-queue <n>', 'requests waiting beyond which the server answers 503', positiveInt('--max-queue'), 64)
     .option('--max-body-bytes <n>', 'largest request body or upload, in bytes (K, M, G: KiB, MiB, GiB; e.g. 25M)', byteSize('--max-body-bytes'), 25 * 2 ** 20)
     .option('--max-duration <s>', 'longest audio per request, in seconds', positiveNumber('--max-duration'), 120)
@@ -195,7 +211,7 @@ export function serveCommand(): Command {
       const server = serverOptions(o);
       const models = await openModels(o);
       try {
-        const recognizer: RecognizerOptions = { batchSize: o.batchSize, maxBatchSeconds: o.maxBatchSeconds, maxWaitMs: o.maxWaitMs, maxQueue: o.maxQueue, maxDuration: o.maxDuration,
+        const recognizer: RecognizerOptions = { batchSize: o.batchSize, maxBatchSeconds: o.maxBatchSeconds, maxWaitMs: o.maxWaitMs, maxQueue: o.maxQueue, maxDuration: o.maxDuration, warmupSeconds: o.warmup,
           minSampleRate: o.minSampleRate, maxSampleRate: o.maxSampleRate, ...(o.audioWorkers ? { audioWorkers: o.audioWorkers } : {}), decoder };
         const app = await serverModule().createServer({
           ...server,
@@ -232,7 +248,7 @@ export function serveCommand(): Command {
           process.stderr.write(`wav2vec2 serve: warning: listening on ${o.host} without --api-key: anyone who can reach it can use it (see docs/serving.md, "Deployment")\n`);
         }
         const described = models.map(([name, ms]) => `${models.length > 1 ? `${name}${name === models[0]![0] ? ' (default)' : ''}: ` : ''}${ms[0]!.info.file}, ` +
-          `${ms.length > 1 ? `${ms.length} replicas, ` : ''}${grouping(app, name)}`);
+          `${ms.length > 1 ? `${ms.length} replicas, ` : ''}${grouping(app, name)}${warmedUp(app, name)}`);
         if (o.page) process.stdout.write(`wav2vec2 serve: live transcription page at ${address}/\n`);
         process.stdout.write(`wav2vec2 serve: listening on ${address} (model ${described.join('; ')}; batches of up to ${o.batchSize}` +
           `${o.strictModels ? '; unknown model names refused' : ''})\n`);

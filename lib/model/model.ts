@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_MODEL_PATH } from '../paths';
 import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isInteger, isNonEmptyString, isObject, isPositiveInteger } from '../is';
-import { type Batch, type ModelInput, makeBatch, normalizeItems } from './batch';
+import { type Batch, type ModelInput, batchItem, makeBatch } from './batch';
 import { type ModelManifest, STANDARD_CONV_LAYERS, framesFor, manifestPathFor, readManifest, validateManifest } from './manifest';
 import { type NativeModel, type NativeModelInfo, binding, wrapNativeError } from './native';
 import type { Tensor } from '../tensor';
@@ -265,14 +265,14 @@ export class Model {
    */
   async forward(input: ModelInput, options: ForwardOptions = {}): Promise<ForwardResult> {
     if (isObject(options as unknown)) checkOptionKeys('forward options', options, FORWARD_OPTION_KEYS);
-    const batch = this.#prepare(input, options);
+    const { batch, eps } = this.#prepare(input, options);
     if (batch.ragged && this.info.convention === 'traced') {
-      const items = await this.#perItem(batch, (x) => this.#native.forward(x, [1, x.length], null).then((r) => [r.emissions]));
+      const items = await this.#perItem(batch, (x) => this.#native.forward(x, [1, x.length], null, null, eps).then((r) => [r.emissions]));
       return { emissions: items[0]!, lengths: this.#frames(batch) };
     }
     let out;
     try {
-      out = await this.#native.forward(batch.data, batch.shape, batch.ragged ? batch.lengths : null);
+      out = await this.#native.forward(batch.data, batch.shape, this.#lengthsArg(batch), null, eps);
     } catch (err) {
       throw this.#inferenceError(err);
     }
@@ -290,14 +290,14 @@ export class Model {
         `This model (${this.info.convention}) has no extract_features method. Models exported by scripts/export_torchaudio.py ` +
         'or scripts/export_hf.py have one.');
     }
-    const batch = this.#prepare(input, options);
+    const { batch, eps } = this.#prepare(input, options);
     if (batch.ragged && this.info.convention === 'traced') {
-      const features = await this.#perItem(batch, (x) => this.#native.extractFeatures(x, [1, x.length], null, numLayers ?? null).then((r) => r.features));
+      const features = await this.#perItem(batch, (x) => this.#native.extractFeatures(x, [1, x.length], null, numLayers ?? null, eps).then((r) => r.features));
       return { features, lengths: this.#frames(batch) };
     }
     let out;
     try {
-      out = await this.#native.extractFeatures(batch.data, batch.shape, batch.ragged ? batch.lengths : null, numLayers ?? null);
+      out = await this.#native.extractFeatures(batch.data, batch.shape, this.#lengthsArg(batch), numLayers ?? null, eps);
     } catch (err) {
       throw this.#inferenceError(err);
     }
@@ -312,16 +312,23 @@ export class Model {
     this.#native.dispose();
   }
 
-  #prepare(input: ModelInput, options: ForwardOptions): Batch {
+  /** The checked batch, and the eps of the per-item layer norm the inference thread applies first (null: none). */
+  #prepare(input: ModelInput, options: ForwardOptions): { batch: Batch; eps: number | null } {
     if (this.disposed) throw new Wav2Vec2Error('DISPOSED', 'The model was disposed: load it again to run it.');
     if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
     if (options.normalize !== undefined && typeof options.normalize !== 'boolean') {
       throw invalid('INVALID_INPUT', 'normalize', 'true or false', options.normalize);
     }
-    let batch = makeBatch(input, options.lengths, this.receptiveField, this.sampleRate);
+    const batch = makeBatch(input, options.lengths, this.receptiveField, this.sampleRate);
     this.#checkMemory(batch);
-    if (options.normalize ?? this.manifest?.normalizeWaveform ?? false) batch = normalizeItems(batch, this.manifest?.normalizeEps);
-    return batch;
+    // torchaudio's bundles use layer_norm's eps, 1e-5; Hugging Face feature extractors 1e-7 (the manifest says which).
+    const normalize = options.normalize ?? this.manifest?.normalizeWaveform ?? false;
+    return { batch, eps: normalize ? this.manifest?.normalizeEps ?? 1e-5 : null };
+  }
+
+  /** The lengths the addon takes: every item's for separate items (it pads them), else only a ragged batch's. */
+  #lengthsArg(batch: Batch): Int32Array | null {
+    return Array.isArray(batch.data) || batch.ragged ? batch.lengths : null;
   }
 
   #checkMemory(batch: Batch): void {
@@ -361,7 +368,7 @@ export class Model {
   }
 
   /**
-   * Runs each item of a ragged batch alone (views into the batch's own buffer, so no copies) and stacks the
+   * Runs each item of a ragged batch alone (the items, or views into the batch's buffer: no copies) and stacks the
    * outputs into zero-padded [B, maxFrames, D] tensors, one per output (emissions, or each feature layer).
    */
   async #perItem(batch: Batch, run: (item: Float32Array) => Promise<Tensor[]>): Promise<Tensor[]> {
@@ -370,7 +377,7 @@ export class Model {
     try {
       // All submitted now: the addon copies each item as it is submitted (the caller may change its array once this
       // returns), and runs them in order on the model's thread.
-      const calls = Array.from({ length: B }, (_, b) => run(batch.data.subarray(b * T, b * T + batch.lengths[b]!)));
+      const calls = Array.from({ length: B }, (_, b) => run(batchItem(batch, b)));
       results.push(...(await Promise.all(calls)));
     } catch (err) {
       throw this.#inferenceError(err);

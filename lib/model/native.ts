@@ -30,9 +30,15 @@ export interface NativeModel {
   readonly info: NativeModelInfo | null;
   readonly pending: number;
   readonly disposed: boolean;
-  /** `waveforms` is copied when the call is made: the caller may write to or give away its array at once. */
-  forward(waveforms: Float32Array, shape: [number, number], lengths: Int32Array | null): Promise<{ emissions: Tensor; lengths: Int32Array | null }>;
-  extractFeatures(waveforms: Float32Array, shape: [number, number], lengths: Int32Array | null, numLayers: number | null): Promise<{ features: Tensor[]; lengths: Int32Array | null }>;
+  /**
+   * `waveforms`: one [B, T] array, or one array per item (then `lengths` gives their lengths, and the addon pads them).
+   * Copied when the call is made: the caller may write to or give away its arrays at once. The inference thread then
+   * refuses NaN and infinities (INVALID_INPUT) and, with `normalizeEps`, layer-normalises each item (native/waveforms.h).
+   */
+  forward(waveforms: Float32Array | Float32Array[], shape: [number, number], lengths: Int32Array | null, numLayers?: null,
+    normalizeEps?: number | null): Promise<{ emissions: Tensor; lengths: Int32Array | null }>;
+  extractFeatures(waveforms: Float32Array | Float32Array[], shape: [number, number], lengths: Int32Array | null, numLayers: number | null,
+    normalizeEps?: number | null): Promise<{ features: Tensor[]; lengths: Int32Array | null }>;
   dispose(): void;
 }
 
@@ -42,6 +48,8 @@ export interface Binding {
   build(spec: object, tensors: readonly TensorRef[], device: string, dtype: string, threads: number, optimize: boolean): Promise<NativeModel>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  /** The per-item layer normalisation of the inference thread, on this thread (for tests against PyTorch). */
+  normalizeWaveforms(data: Float32Array, shape: [number, number], lengths: Int32Array | null, eps: number): Float32Array;
   cudaDeviceCount(): number;
   setCpuCacheLimit(bytes: number): void;
   cpuCacheInfo(): { limit: number; cached: number };

@@ -9,6 +9,7 @@ import { isFiniteNumber, isInteger, isObject, isPositiveInteger } from '../is';
 import { Model, type Device, type DType } from '../model/model';
 import { loadModel } from '../model/load';
 import { checkConcurrency, loadReplicas } from '../model/replicas';
+import { MAX_WARMUP_SECONDS, warmUp, type WarmupResult } from '../model/warmup';
 import { settleBatch } from '../pipeline/batch-items';
 import { itemOf as tensorItem, type Tensor } from '../tensor';
 import type { Word } from '../decode';
@@ -19,6 +20,7 @@ import { Batcher, type Queued } from './batcher';
 import { prepareAudio, type RecognizerAudio } from './input';
 import { AudioPool, checkBudget, type AudioBudget } from '../pipeline/audio';
 import { DEFAULT_MAX_PADDING, groupingFor, type GroupingPolicy } from './policy';
+import { DEFAULT_MAX_BATCH_SECONDS } from './defaults';
 
 export interface RecognizerOptions {
   /**
@@ -40,8 +42,9 @@ export interface RecognizerOptions {
   /** Most requests per model call (default 8; 1 turns batching off). */
   batchSize?: number;
   /**
-   * Most padded audio per batch, in seconds (batch size × longest item; default 120): bounds a batch's memory
-   * (inputs and attention) whatever the lengths. A single longer request still runs, alone.
+   * Most padded audio per batch, in seconds (batch size × longest item; default 32): bounds a batch's memory and
+   * time whatever the lengths. A single longer request still runs, alone. Why 32: past it a batch gains no speed (its
+   * activations outgrow the caches) while everyone in it waits longer; see defaults.ts.
    */
   maxBatchSeconds?: number;
   /** Longest a request waits for others to fill its batch while the model is free, in ms (default 10). */
@@ -57,6 +60,12 @@ export interface RecognizerOptions {
   audioWorkers?: number;
   /** Models that take lengths: padding a batch may add, as a fraction of its shortest item (default 0.25). */
   maxPadding?: number;
+  /**
+   * Before the Recognizer is returned, run the model on silent inputs of lengths up to this many seconds, so that the
+   * first requests do not pay for its first calls (lib/model/warmup.ts; default 0: none). `wav2vec2 serve` warms up
+   * to 15 s by default (--warmup): with the default model about 2.5 s at start, with a base-size one about 10× that.
+   */
+  warmupSeconds?: number;
   /** 'greedy' (default), 'beam', or the full decoder options (`{ type: 'beam', lm, lexicon, hotwords, ... }`). */
   decoder?: DecoderSpec;
 }
@@ -145,11 +154,11 @@ interface Job extends Queued {
   reject(err: unknown): void;
 }
 
-const DEFAULTS = { batchSize: 8, maxBatchSeconds: 120, maxWaitMs: 10, maxQueue: 64, maxDuration: Infinity };
+const DEFAULTS = { batchSize: 8, maxBatchSeconds: DEFAULT_MAX_BATCH_SECONDS, maxWaitMs: 10, maxQueue: 64, maxDuration: Infinity, warmupSeconds: 0 };
 
 const RECOGNIZER_OPTION_KEYS = optionKeys<RecognizerOptions>({
   model: true, device: true, dtype: true, threads: true, concurrency: true, batchSize: true, maxBatchSeconds: true, maxWaitMs: true, maxQueue: true,
-  maxDuration: true, minSampleRate: true, maxSampleRate: true, audioWorkers: true, maxPadding: true, decoder: true,
+  maxDuration: true, minSampleRate: true, maxSampleRate: true, audioWorkers: true, maxPadding: true, warmupSeconds: true, decoder: true,
 });
 const RECOGNIZE_OPTION_KEYS = optionKeys<RecognizeOptions>({ signal: true });
 const TRANSCRIBE_OPTION_KEYS = optionKeys<TranscribeOptions>({ signal: true, timestamps: true, emissions: true });
@@ -193,7 +202,8 @@ export async function createRecognizer(options: RecognizerOptions = {}): Promise
     }
     // The first request must not wait for a worker to start (a server may give it 100 ms).
     await audio.pool.start();
-    return new Recognizer(replicas, !given, decoder, { ...limits, grouping: groupingFor(model, limits.maxPadding) }, audio);
+    const warmup = await warmUp(replicas, limits.warmupSeconds);
+    return new Recognizer(replicas, !given, decoder, { ...limits, grouping: groupingFor(model, limits.maxPadding), warmup }, audio);
   } catch (err) {
     await audio.pool.close();
     if (!given) for (const m of replicas) m.dispose();
@@ -227,6 +237,12 @@ function checkOptions(o: RecognizerOptions): typeof DEFAULTS & { maxPadding: num
     if (!(isFiniteNumber(o.maxPadding) && o.maxPadding >= 0)) throw invalid('INVALID_INPUT', 'maxPadding', 'a non-negative number', o.maxPadding);
     out.maxPadding = o.maxPadding;
   }
+  if (o.warmupSeconds !== undefined) {
+    if (!(isFiniteNumber(o.warmupSeconds) && o.warmupSeconds >= 0 && o.warmupSeconds <= MAX_WARMUP_SECONDS)) {
+      throw invalid('INVALID_INPUT', 'warmupSeconds', `a number of seconds within [0, ${MAX_WARMUP_SECONDS}]`, o.warmupSeconds);
+    }
+    out.warmupSeconds = o.warmupSeconds;
+  }
   return out;
 }
 
@@ -256,6 +272,8 @@ export class Recognizer {
   readonly grouping: GroupingPolicy;
   /** Most requests per model call. */
   readonly batchSize: number;
+  /** What warming up took (`warmupSeconds`): model calls and ms; 0 and 0 when it did not. */
+  readonly warmup: WarmupResult;
   readonly #ownsModel: boolean;
   readonly #decoder: BoundDecoder | Wav2Vec2Error;
   readonly #maxQueue: number;
@@ -271,7 +289,7 @@ export class Recognizer {
 
   /** @internal use createRecognizer() */
   constructor(models: Model[], ownsModel: boolean, decoder: BoundDecoder | Wav2Vec2Error,
-    o: { batchSize: number; maxBatchSeconds: number; maxWaitMs: number; maxQueue: number; maxDuration: number; grouping: GroupingPolicy },
+    o: { batchSize: number; maxBatchSeconds: number; maxWaitMs: number; maxQueue: number; maxDuration: number; grouping: GroupingPolicy; warmup: WarmupResult },
     audio: { budget: AudioBudget; pool: AudioPool }) {
     const model = models[0]!;
     this.model = model;
@@ -279,6 +297,7 @@ export class Recognizer {
     this.#models = models;
     this.grouping = o.grouping;
     this.batchSize = o.batchSize;
+    this.warmup = o.warmup;
     this.#ownsModel = ownsModel;
     this.#decoder = decoder;
     this.#maxQueue = o.maxQueue;

@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleNames, bundles, getBundle } from '../../lib/model/bundles';
-import { makeBatch, normalizeItems } from '../../lib/model/batch';
+import { binding } from '../../lib/model/native';
 import { maxAbsDiff } from '../../lib/tensor';
 import { codeOf } from '../helpers/errors';
 import { FIXTURES, manifest as fixtures, readEntry } from '../helpers/fixtures';
@@ -137,11 +137,25 @@ describe('bundles: getModel', () => {
   });
 });
 
-describe('bundles: waveform normalisation, per item', () => {
+describe('bundles: waveform normalisation, per item (on the inference thread)', () => {
+  beforeEach(function () {
+    requireAddon(this);
+  });
+
   // Two items of different lengths and levels, zero-padded into one batch.
   const a = Float32Array.from({ length: 3000 }, (_, i) => 0.3 * Math.sin(i / 9) + 0.05);
   const b = Float32Array.from({ length: 1200 }, (_, i) => 0.02 * Math.sin(i / 4) - 0.01);
-  const batch = () => makeBatch([a, b], undefined, 1);
+  /** The two zero-padded into one [2, 3000] batch. */
+  const padded = () => {
+    const d = new Float32Array(2 * 3000);
+    d.set(a, 0);
+    d.set(b, 3000);
+    return d;
+  };
+  /** The inference thread's normalisation (native/waveforms.cc), with torchaudio's eps. */
+  const normalized = (data: Float32Array, shape: [number, number], lengths: Int32Array | null) => binding().normalizeWaveforms(data, shape, lengths, 1e-5);
+  const batchNormalized = () => normalized(padded(), [2, 3000], Int32Array.of(3000, 1200));
+  const alone = (x: Float32Array) => normalized(x, [1, x.length], null);
 
   /** torchaudio's bundle wrapper: F.layer_norm(x, x.shape) over the whole [B, T] tensor, padding included. */
   function wholeTensorLayerNorm(x: Float32Array): Float32Array {
@@ -155,21 +169,20 @@ describe('bundles: waveform normalisation, per item', () => {
   }
 
   it('gives each item of a padded batch exactly what it gets alone', () => {
-    const n = normalizeItems(batch());
-    const alone = [a, b].map((x) => normalizeItems(makeBatch(x, undefined, 1)).data);
-    assert.deepEqual(n.data.subarray(0, a.length), alone[0]);
-    assert.deepEqual(n.data.subarray(3000, 3000 + b.length), alone[1]);
-    assert.ok(n.data.subarray(3000 + b.length).every((v) => v === 0), 'padding stays zero');
+    const n = batchNormalized();
+    assert.deepEqual(n.subarray(0, a.length), alone(a));
+    assert.deepEqual(n.subarray(3000, 3000 + b.length), alone(b));
+    assert.ok(n.subarray(3000 + b.length).every((v: number) => v === 0), 'padding stays zero');
   });
 
   it('makes every item zero-mean, unit-variance over its valid samples (up to layer_norm\'s eps 1e-5)', () => {
-    const n = normalizeItems(batch());
+    const n = batchNormalized();
     const stats = (x: Float32Array) => {
       const mean = x.reduce((s, v) => s + v, 0) / x.length;
       return { mean, variance: x.reduce((s, v) => s + (v - mean) ** 2, 0) / x.length };
     };
     for (const [raw, off] of [[a, 0], [b, 3000]] as const) {
-      const { mean, variance } = stats(n.data.subarray(off, off + raw.length));
+      const { mean, variance } = stats(n.subarray(off, off + raw.length));
       // (x - m) / sqrt(v + eps) has variance v / (v + eps): visibly below 1 for a quiet item like b.
       const v = stats(raw).variance;
       assert.ok(Math.abs(mean) < 1e-6, `mean ${mean}`);
@@ -178,21 +191,20 @@ describe('bundles: waveform normalisation, per item', () => {
   });
 
   it('differs from torchaudio\'s whole-batch normalisation, which lets padding and neighbours change an item', () => {
-    const padded = batch().data;
-    const ta = wholeTensorLayerNorm(padded);
-    const ours = normalizeItems(batch()).data;
+    const ta = wholeTensorLayerNorm(padded());
+    const ours = batchNormalized();
     // The quiet, short item suffers most: the loud neighbour and the zeros set its mean and scale.
     const d = maxAbsDiff(ta.subarray(3000, 3000 + b.length), ours.subarray(3000, 3000 + b.length));
     assert.ok(d > 0.5, `difference ${d}`);
     // For a single unpadded item the two agree.
-    assert.ok(maxAbsDiff(wholeTensorLayerNorm(a), normalizeItems(makeBatch(a, undefined, 1)).data) < 1e-5);
+    assert.ok(maxAbsDiff(wholeTensorLayerNorm(a), alone(a)) < 1e-5);
   });
 
   it('matches torch.nn.functional.layer_norm(x, x.shape) on a single item, and differs from it on the padded batch', function () {
     const py = requirePython(this, ['torch', 'numpy']);
     this.timeout(120000);
     const dir = mkdtempSync(join(tmpdir(), 'w2v-ln-'));
-    writeFileSync(join(dir, 'batch.bin'), batch().data);
+    writeFileSync(join(dir, 'batch.bin'), padded());
     writeFileSync(join(dir, 'a.bin'), a);
     const r = spawnSync(py!, ['-c', `
 import sys, numpy as np, torch
@@ -204,8 +216,8 @@ torch.nn.functional.layer_norm(a, a.shape).numpy().astype("<f4").tofile(d + "/a_
 `, dir], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const f32 = (f: string) => { const buf = readFileSync(join(dir, f)); return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)); };
-    assert.ok(maxAbsDiff(normalizeItems(makeBatch(a, undefined, 1)).data, f32('a_ln.bin')) < 1e-5, 'single item: ours = torch');
-    const ours = normalizeItems(batch()).data;
+    assert.ok(maxAbsDiff(alone(a), f32('a_ln.bin')) < 1e-5, 'single item: ours = torch');
+    const ours = batchNormalized();
     assert.ok(maxAbsDiff(ours.subarray(3000, 3000 + b.length), f32('batch_ln.bin').subarray(3000, 3000 + b.length)) > 0.5, 'padded batch: torchaudio differs');
   });
 });

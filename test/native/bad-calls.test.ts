@@ -65,6 +65,17 @@ describe('bad calls', function () {
       ['one short item in a list', () => model.forward([wave, new Float32Array(100)]), 'INVALID_INPUT', /input\[1\]: expected at least 400/],
       ['NaN', () => model.forward(Float32Array.from(wave, (x, i) => (i === 1234 ? NaN : x))), 'INVALID_INPUT', /finite.*NaN at sample 1234/],
       ['Infinity', () => model.forward(Float32Array.from(wave, (x, i) => (i === 7 ? Infinity : x))), 'INVALID_INPUT', /Infinity at sample 7/],
+      // Checked on the inference thread (native/waveforms.cc), which names the item.
+      ['NaN in the second item of a list', () => model.forward([wave, Float32Array.from(wave.subarray(0, 3000), (x, i) => (i === 42 ? NaN : x))]), 'INVALID_INPUT',
+        /input\[1\]: expected finite samples, got NaN at sample 42/],
+      ['Infinity in the padding of a padded batch', () => {
+        const data = new Float32Array(8000);
+        data.set(wave);
+        data.set(wave.subarray(0, 3000), 4000);
+        data[4000 + 3500] = -Infinity;
+        return model.forward({ data, shape: [2, 4000] }, { lengths: [4000, 3000] });
+      }, 'INVALID_INPUT', /input\[1\]: expected finite samples, got -Infinity at sample 3500/],
+      ['NaN in extractFeatures', () => model.extractFeatures(Float32Array.from(wave, (x, i) => (i === 9 ? NaN : x))), 'INVALID_INPUT', /NaN at sample 9/],
       ['a shape that does not match the data', () => model.forward({ data: wave, shape: [2, 4000] }), 'INVALID_INPUT', /needs 8000 samples/],
       ['a 3-D shape', () => model.forward({ data: wave, shape: [1, 1, 4000] }), 'INVALID_INPUT', /shape/],
       ['lengths of the wrong count', () => model.forward({ data: wave, shape: [1, 4000] }, { lengths: [4000, 4000] }), 'INVALID_INPUT', /one length per batch item/],
@@ -135,6 +146,16 @@ describe('bad calls', function () {
         await assert.rejects(raw.forward(new Float32Array(0), [2 ** 62, 4], null), codeOf('INVALID_INPUT'));
         await assert.rejects(raw.forward(new Float32Array(1000), [1.5, 1000 / 1.5], null), codeOf('INVALID_INPUT'));
         await assert.rejects(raw.extractFeatures(new Float32Array(1000), [1, 1000], null, 1.5), codeOf('INVALID_INPUT'));
+        // Items (padded by the addon): each a Float32Array of its entry in lengths, which they need.
+        const items = [new Float32Array(1000).fill(0.1), new Float32Array(600).fill(-0.1)];
+        const out = await raw.forward(items, [2, 1000], Int32Array.of(1000, 600));
+        assert.equal(out.emissions.shape[0], 2);
+        await assert.rejects(raw.forward(items, [2, 1000], null), codeOf('INVALID_INPUT', /needs their lengths/));
+        await assert.rejects(raw.forward(items, [2, 1000], Int32Array.of(1000, 500)), codeOf('INVALID_INPUT', /its entry in lengths/));
+        await assert.rejects(raw.forward([items[0]!, new Float64Array(600) as any], [2, 1000], Int32Array.of(1000, 600)), codeOf('INVALID_INPUT', /each waveform must be a Float32Array/));
+        await assert.rejects(raw.forward(items, [3, 1000], Int32Array.of(1000, 600, 600)), codeOf('INVALID_INPUT', /does not match/));
+        await assert.rejects(raw.forward(items[0]!, [1, 1000], null, null, -1), codeOf('INVALID_INPUT', /normalizeEps/));
+        await assert.rejects(raw.forward(items[0]!, [1, 1000], null, null, 'x' as any), codeOf('INVALID_INPUT', /normalizeEps/));
         assert.throws(() => binding().setCpuCacheLimit(Infinity), codeOf('INVALID_INPUT'));
         assert.throws(() => binding().setCpuCacheLimit(-1), codeOf('INVALID_INPUT'));
         assert.throws(() => new (binding() as any).Model(), /loadModel/);

@@ -308,6 +308,9 @@ describe('recognizer', function () {
       await rejectsCode(createRecognizer({ batchSize: 0 }), 'INVALID_INPUT', /batchSize/);
       await rejectsCode(createRecognizer({ maxWaitMs: -1 }), 'INVALID_INPUT', /maxWaitMs/);
       await rejectsCode(createRecognizer({ maxBatchSeconds: 0 }), 'INVALID_INPUT', /maxBatchSeconds/);
+      await rejectsCode(createRecognizer({ warmupSeconds: -1 }), 'INVALID_INPUT', /warmupSeconds: expected a number of seconds within \[0, 120\]/);
+      await rejectsCode(createRecognizer({ warmupSeconds: 121 }), 'INVALID_INPUT', /warmupSeconds/);
+      await rejectsCode(createRecognizer({ warmupSeconds: '5' as never }), 'INVALID_INPUT', /warmupSeconds/);
       await rejectsCode(createRecognizer({ maxQueue: 1.5 }), 'INVALID_INPUT', /maxQueue/);
       await rejectsCode(createRecognizer({ maxDuration: 0 }), 'INVALID_INPUT', /maxDuration/);
       await rejectsCode(createRecognizer({ model: 3 as never }), 'INVALID_INPUT', /model/);
