@@ -2,11 +2,19 @@
  * Between the reader (audio decoding and resampling on the JS thread) and the model (its own inference thread):
  * a bounded queue that forms batches. Full windows of long files all have the same length, so they batch as they
  * come; whole files and last windows wait in a pool and leave it in batches of similar length (length bucketing),
- * which keeps padding small for models that take lengths. The queue holds at most `budget` samples, so a fast
+ * which keeps padding small for models that take lengths. The queue holds at most `budget` samples of memory, so a fast
  * reader cannot fill memory; when the reader waits on that limit, or is done, batches leave as they are.
  */
 export interface Sized {
   samples: Float32Array;
+}
+
+/**
+ * The samples an item keeps in memory: its whole buffer, which may be longer than the item (a file's last piece is
+ * handed over in the buffer it was read into, grown by doubling: lib/jobs/windows.ts `takeAll`).
+ */
+function held(item: Sized): number {
+  return item.samples.buffer.byteLength / Float32Array.BYTES_PER_ELEMENT;
 }
 
 /** Clips pooled before the pool is sorted into batches: more gives better buckets and longer waits. */
@@ -38,7 +46,7 @@ export class BatchQueue<T extends Sized> {
 
   /** Adds an item; waits while the queue holds its budget (an empty queue always takes one, however long). */
   async put(item: T): Promise<void> {
-    while (!this.#stopped && this.#queued > 0 && this.#queued + item.samples.length > this.#budget) {
+    while (!this.#stopped && this.#queued > 0 && this.#queued + held(item) > this.#budget) {
       this.#producerWaiting = true;
       this.#notify();
       await new Promise<void>((resolve) => (this.#wakeProducer = resolve));
@@ -47,7 +55,7 @@ export class BatchQueue<T extends Sized> {
     if (this.#stopped) return;
     this.#flushing = false;
     (item.samples.length === this.#window ? this.#full : this.#pool).push(item);
-    this.#queued += item.samples.length;
+    this.#queued += held(item);
     this.#notify();
   }
 
@@ -79,7 +87,7 @@ export class BatchQueue<T extends Sized> {
       if (this.#stopped) return null;
       const batch = this.#ready();
       if (batch) {
-        this.#queued -= batch.reduce((s, x) => s + x.samples.length, 0);
+        this.#queued -= batch.reduce((s, x) => s + held(x), 0);
         this.#wakeProducer?.();
         this.#wakeProducer = null;
         return batch;

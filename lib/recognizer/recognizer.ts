@@ -63,7 +63,7 @@ export interface RecognizerOptions {
   /**
    * Before the Recognizer is returned, run the model on silent inputs of lengths up to this many seconds, so that the
    * first requests do not pay for its first calls (lib/model/warmup.ts; default 0: none). `wav2vec2 serve` warms up
-   * to 15 s by default (--warmup): with the default model about 2.5 s at start, with a base-size one about 10× that.
+   * to 15 s by default (--warmup): 2-2.4 s at start for the default model, about 16 s for a base-size one (2 cores).
    */
   warmupSeconds?: number;
   /** 'greedy' (default), 'beam', or the full decoder options (`{ type: 'beam', lm, lexicon, hotwords, ... }`). */

@@ -26,3 +26,22 @@ describe('batch: queue', () => {
     assert.deepEqual(after[0]!.map((c) => c.samples.length), [20]);
   });
 });
+
+describe('batch: queue budget', () => {
+  it('counts the memory an item keeps, not its length: a piece in a larger buffer holds the whole buffer', async () => {
+    const q = new BatchQueue<{ samples: Float32Array }>(1, 1000, 100);
+    // 100 samples in a 900-sample buffer (a file's last piece in the buffer it was read into).
+    await q.put({ samples: new Float32Array(900).subarray(0, 100) });
+    assert.equal(q.queuedSamples, 900);
+    // 100 more would pass a count of lengths (200 <= 1000) but not of memory (1000 + 900 > 1000): the producer waits.
+    let second = false;
+    const putting = q.put({ samples: new Float32Array(900).subarray(0, 100) }).then(() => (second = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(second, false, 'waits for room');
+    const first = await q.take();
+    assert.equal(first![0]!.samples.length, 100);
+    await putting;
+    assert.equal(q.queuedSamples, 900);
+    q.close();
+  });
+});
