@@ -23,7 +23,9 @@ void* AllocateBlock(size_t size) {
   const bool huge = size >= 2 * kHugePage;
   void* ptr = nullptr;
   if (posix_memalign(&ptr, huge ? kHugePage : kAlignment, size) != 0) return nullptr;
+#ifdef MADV_HUGEPAGE
   if (huge) madvise(ptr, size / kHugePage * kHugePage, MADV_HUGEPAGE);  // advice only: without THP it changes nothing
+#endif
   return ptr;
 }
 

@@ -3,7 +3,9 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <set>
 
 #ifdef __linux__
@@ -46,11 +48,15 @@ void SetDefaultThreads(int n) { g_default_threads.store(n); }
 
 void YieldToEventLoop() {
 #ifdef __linux__
-  // Linux schedules threads on their own: SCHED_BATCH and a nice of 5 for this thread, inherited by the intra-op
+  // Linux schedules threads on their own: SCHED_BATCH and a nice 5 higher for this thread, inherited by the intra-op
   // threads it starts. Best effort: a container may refuse, and then nothing changes.
   const sched_param none{};
   sched_setscheduler(0, SCHED_BATCH, &none);
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 5);
+  // Five below the thread's own nice (a process started with `nice` keeps its order), at most 19.
+  const id_t tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int nice = getpriority(PRIO_PROCESS, tid);
+  if (errno == 0) setpriority(PRIO_PROCESS, tid, std::min(nice + 5, 19));
 #endif
 }
 

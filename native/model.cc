@@ -2,6 +2,7 @@
 
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <future>
@@ -237,22 +238,34 @@ Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
       W2V_REQUIRE(env, std::isfinite(eps) && eps >= 0, "normalizeEps must be a non-negative number");
       job->normalizeEps = eps;
     }
+    // Items: every one checked (a Float32Array of its entry in lengths, the longest as long as the batch) before any
+    // memory is taken, so a bad shape cannot allocate more than the data there is.
+    std::vector<Napi::Float32Array> list;
+    if (items) {
+      Napi::Array js = info[0].As<Napi::Array>();
+      int64_t longest = 0;
+      for (int64_t i = 0; i < batch; i++) {
+        Napi::Value item = js.Get(static_cast<uint32_t>(i));
+        W2V_REQUIRE(env, item.IsTypedArray() && item.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, "each waveform must be a Float32Array");
+        list.push_back(item.As<Napi::Float32Array>());
+        const int64_t n = static_cast<int64_t>(list.back().ElementLength());
+        W2V_REQUIRE(env, job->lengths && n == job->lengths->data_ptr<int64_t>()[i], "each waveform's length must be its entry in lengths");
+        longest = std::max(longest, n);
+      }
+      W2V_REQUIRE(env, longest == samples, "the longest waveform must be as long as the batch (shape [batch, samples])");
+    }
     // A copy, not a view: the caller may write to its array, transfer (detach) its ArrayBuffer or let it go while
     // the inference thread reads, and a reference to the array would keep none of that from happening. One
     // memcpy per item on this thread (no intra-op pool: that belongs to the inference thread), small next to the
-    // model run; the padding is zeroed on the inference thread (NormalizeItems, or below).
+    // model run; the padding after each item is zeroed on the inference thread (PrepareWaveforms). No JS runs
+    // between the checks above and these copies.
     job->waveforms = at::empty({batch, samples}, at::kFloat);
     float* dst = job->waveforms.data_ptr<float>();
     if (!items) {
       std::memcpy(dst, info[0].As<Napi::Float32Array>().Data(), static_cast<size_t>(batch * samples) * sizeof(float));
     } else {
-      Napi::Array list = info[0].As<Napi::Array>();
       for (int64_t i = 0; i < batch; i++) {
-        Napi::Value item = list.Get(static_cast<uint32_t>(i));
-        W2V_REQUIRE(env, item.IsTypedArray() && item.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, "each waveform must be a Float32Array");
-        Napi::Float32Array x = item.As<Napi::Float32Array>();
-        W2V_REQUIRE(env, job->lengths && static_cast<int64_t>(x.ElementLength()) == job->lengths->data_ptr<int64_t>()[i],
-                    "each waveform's length must be its entry in lengths");
+        const Napi::Float32Array& x = list[static_cast<size_t>(i)];
         std::memcpy(dst + i * samples, x.Data(), x.ElementLength() * sizeof(float));
         job->itemLengths.push_back(static_cast<int64_t>(x.ElementLength()));
       }
@@ -273,6 +286,12 @@ Napi::Value Model::Submit(const Napi::CallbackInfo& info, bool features) {
     return promise;
   }
 
+  // Reading the arguments can run JS (a getter on an array passed to the raw binding), which may have disposed the model.
+  if (disposed_) {
+    job->deferred.Reject(MakeJsError(env, "DISPOSED", "the model was disposed: load it again to run it").Value());
+    delete job;
+    return promise;
+  }
   if (pending_++ == 0) {
     completion_.Ref(env);
     Ref();  // keep this object (and so the model) alive while calls are in flight

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <sstream>
+#include <vector>
 
 #include "errors.h"
 
@@ -62,31 +63,44 @@ Napi::Value NormalizeWaveforms(const Napi::CallbackInfo& info) {
   W2V_REQUIRE(env, info.Length() >= 4 && info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
               "data must be a Float32Array");
   W2V_REQUIRE(env, info[1].IsArray() && info[1].As<Napi::Array>().Length() == 2 && info[3].IsNumber(), "shape must be [batch, samples], eps a number");
-  Napi::Float32Array data = info[0].As<Napi::Float32Array>();
   Napi::Array shape = info[1].As<Napi::Array>();
-  const double b = shape.Get(0u).ToNumber().DoubleValue(), t = shape.Get(1u).ToNumber().DoubleValue();
+  W2V_REQUIRE(env, shape.Get(0u).IsNumber() && shape.Get(1u).IsNumber(), "shape must be [batch, samples]");
+  const double b = shape.Get(0u).As<Napi::Number>().DoubleValue(), t = shape.Get(1u).As<Napi::Number>().DoubleValue();
   const double eps = info[3].As<Napi::Number>().DoubleValue();
+  std::optional<std::vector<int32_t>> given;
+  if (!info[2].IsNull() && !info[2].IsUndefined()) {
+    W2V_REQUIRE(env, info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array, "lengths must be an Int32Array");
+    Napi::Int32Array js = info[2].As<Napi::Int32Array>();
+    given = std::vector<int32_t>(js.Data(), js.Data() + js.ElementLength());
+  }
+  // The data last: reading the arguments above may run JS (getters), which could detach its buffer.
+  Napi::Float32Array data = info[0].As<Napi::Float32Array>();
   W2V_REQUIRE(env, b >= 1 && t >= 1 && b == std::floor(b) && t == std::floor(t) && b * t == static_cast<double>(data.ElementLength()),
               "shape [batch, samples] does not match the data");
   W2V_REQUIRE(env, std::isfinite(eps) && eps >= 0, "eps must be a non-negative number");
   const int64_t batch = static_cast<int64_t>(b), samples = static_cast<int64_t>(t);
-  std::optional<at::Tensor> lengths;
-  if (!info[2].IsNull() && !info[2].IsUndefined()) {
-    W2V_REQUIRE(env, info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array, "lengths must be an Int32Array");
-    Napi::Int32Array js = info[2].As<Napi::Int32Array>();
-    W2V_REQUIRE(env, static_cast<int64_t>(js.ElementLength()) == batch, "lengths must have one entry per batch item");
-    lengths = at::empty({batch}, at::kLong);
-    for (int64_t i = 0; i < batch; i++) {
-      W2V_REQUIRE(env, js[static_cast<size_t>(i)] >= 1 && js[static_cast<size_t>(i)] <= samples, "each length must be within [1, samples]");
-      lengths->data_ptr<int64_t>()[i] = js[static_cast<size_t>(i)];
+  W2V_REQUIRE(env, !given || static_cast<int64_t>(given->size()) == batch, "lengths must have one entry per batch item");
+  try {
+    std::optional<at::Tensor> lengths;
+    if (given) {
+      lengths = at::empty({batch}, at::kLong);
+      for (int64_t i = 0; i < batch; i++) {
+        const int32_t n = (*given)[static_cast<size_t>(i)];
+        W2V_REQUIRE(env, n >= 1 && n <= samples, "each length must be within [1, samples]");
+        lengths->data_ptr<int64_t>()[i] = n;
+      }
     }
+    at::Tensor w = at::empty({batch, samples}, at::kFloat);
+    std::memcpy(w.data_ptr<float>(), data.Data(), static_cast<size_t>(batch * samples) * sizeof(float));
+    NormalizeItems(w, lengths, eps);
+    Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(batch * samples));
+    std::memcpy(out.Data(), w.data_ptr<float>(), static_cast<size_t>(batch * samples) * sizeof(float));
+    return out;
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw ToJsError(env, CurrentException("INFERENCE_FAILED"));
   }
-  at::Tensor w = at::empty({batch, samples}, at::kFloat);
-  std::memcpy(w.data_ptr<float>(), data.Data(), static_cast<size_t>(batch * samples) * sizeof(float));
-  NormalizeItems(w, lengths, eps);
-  Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(batch * samples));
-  std::memcpy(out.Data(), w.data_ptr<float>(), static_cast<size_t>(batch * samples) * sizeof(float));
-  return out;
 }
 
 }  // namespace w2v

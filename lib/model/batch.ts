@@ -1,6 +1,6 @@
 /**
- * Turns what callers pass (one waveform, several of different lengths, or a padded [B, T] tensor) into one
- * validated, padded float32 batch with per-item lengths: the only form the addon accepts.
+ * Turns what callers pass (one waveform, several of different lengths, or a padded [B, T] tensor) into a checked
+ * batch with per-item lengths: one [B, T] array, or the items themselves, which the addon pads as it copies them.
  */
 import { Wav2Vec2Error, invalid } from '../errors';
 import { isFloat32Array, isInteger, isObject } from '../is';
@@ -38,7 +38,6 @@ export function makeBatch(input: ModelInput, lengths: ArrayLike<number> | undefi
   } else {
     throw invalid('INVALID_INPUT', 'input', 'a Float32Array, an array of Float32Arrays, or { data: Float32Array, shape: [batch, samples] }', input);
   }
-  const [, T] = batch.shape;
   for (let b = 0; b < batch.lengths.length; b++) {
     const n = batch.lengths[b]!;
     if (n < receptiveField) {
@@ -55,14 +54,19 @@ export function makeBatch(input: ModelInput, lengths: ArrayLike<number> | undefi
 function padItems(items: Float32Array[], lengths: ArrayLike<number> | undefined): Batch {
   if (items.length === 0) throw invalid('INVALID_INPUT', 'input', 'at least one waveform', items);
   if (lengths !== undefined) throw invalid('INVALID_INPUT', 'lengths', 'no lengths with an array of waveforms (each waveform\'s length is used)', lengths);
+  // A copy of the list, read once by index: the addon then reads this array, never the caller's (whose holes or
+  // getters could change it between checks and copies).
+  const own: Float32Array[] = [];
   let T = 0;
-  items.forEach((x, i) => {
+  for (let i = 0; i < items.length; i++) {
+    const x = items[i];
     if (!isFloat32Array(x)) throw invalid('INVALID_INPUT', `input[${i}]`, 'a Float32Array', x);
+    own.push(x);
     T = Math.max(T, x.length);
-  });
-  if (items.length === 1) return { data: items[0]!, shape: [1, T], lengths: Int32Array.of(T), ragged: false };
-  const lens = Int32Array.from(items, (x) => x.length);
-  return { data: items, shape: [items.length, T], lengths: lens, ragged: lens.some((n) => n !== T) };
+  }
+  if (own.length === 1) return { data: own[0]!, shape: [1, T], lengths: Int32Array.of(T), ragged: false };
+  const lens = Int32Array.from(own, (x) => x.length);
+  return { data: own, shape: [own.length, T], lengths: lens, ragged: lens.some((n) => n !== T) };
 }
 
 function fromTensor(data: Float32Array, shape: number[], lengths: ArrayLike<number> | undefined): Batch {

@@ -372,12 +372,14 @@ export class Model {
    * outputs into zero-padded [B, maxFrames, D] tensors, one per output (emissions, or each feature layer).
    */
   async #perItem(batch: Batch, run: (item: Float32Array) => Promise<Tensor[]>): Promise<Tensor[]> {
-    const [B, T] = batch.shape;
+    const [B] = batch.shape;
     const results: Tensor[][] = [];
     try {
       // All submitted now: the addon copies each item as it is submitted (the caller may change its array once this
       // returns), and runs them in order on the model's thread.
-      const calls = Array.from({ length: B }, (_, b) => run(batchItem(batch, b)));
+      const calls = Array.from({ length: B }, (_, b) => run(batchItem(batch, b)).catch((err: unknown) => {
+        throw namingItem(err, b);
+      }));
       results.push(...(await Promise.all(calls)));
     } catch (err) {
       throw this.#inferenceError(err);
@@ -390,6 +392,14 @@ export class Model {
       return { data, shape: [B, F, D] };
     });
   }
+}
+
+/** An item run alone was refused for its input (`input: ...`): the message names it as in a batch (`input[b]: ...`). */
+function namingItem(err: unknown, b: number): unknown {
+  if (err instanceof Error && (err as { code?: unknown }).code === 'INVALID_INPUT' && err.message.startsWith('input:')) {
+    err.message = `input[${b}]:${err.message.slice('input:'.length)}`;
+  }
+  return err;
 }
 
 /** Intra-op threads used by models loaded without a `threads` option (LibTorch's default: physical cores). */

@@ -6,9 +6,10 @@
  * would warm. A server that starts cold puts that on its first requests: in bench:serve they were its p99.
  *
  * The native code pads frames to buckets (native/shape_buckets.cc), so a ladder of one input per bucket up to
- * `maxSeconds` builds most of those primitives: after it, the same ten new lengths cost 72 ms more. Batches share
- * them (a linear's rows are batch × frames). oneDNN's primitive cache is the process's, so the ladder runs on the
- * first replica only; every other replica makes the two calls its executor profiles.
+ * `maxSeconds` builds most of those primitives: after it, the same ten new lengths cost 72 ms more. Batches share the
+ * linear layers' ones up to that length (their rows are batch × frames); batched convolutions are still built on first
+ * use. oneDNN's primitive cache is the process's, so the ladder runs on the first replica only; every other replica
+ * makes the two calls its executor profiles.
  */
 import { Wav2Vec2Error } from '../errors';
 import type { Model } from './model';

@@ -202,7 +202,8 @@ export async function createRecognizer(options: RecognizerOptions = {}): Promise
     }
     // The first request must not wait for a worker to start (a server may give it 100 ms).
     await audio.pool.start();
-    const warmup = await warmUp(replicas, limits.warmupSeconds);
+    // No longer than a request may be: those lengths never come.
+    const warmup = await warmUp(replicas, Math.min(limits.warmupSeconds, limits.maxDuration));
     return new Recognizer(replicas, !given, decoder, { ...limits, grouping: groupingFor(model, limits.maxPadding), warmup }, audio);
   } catch (err) {
     await audio.pool.close();

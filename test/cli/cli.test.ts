@@ -161,6 +161,7 @@ describe('cli', function () {
       ['a serve --cors origin with a path', () => ['serve', '--cors', 'http://app.example/page'], 2, /^wav2vec2: --cors: expected/],
       ['a serve rate range upside down', () => ['serve', '--min-sample-rate', '48000', '--max-sample-rate', '16000'], 2, /--min-sample-rate 48000 is above --max-sample-rate 16000/],
       ['too many audio workers', () => ['serve', '--audio-workers', '65'], 2, /--audio-workers: expected an integer within \[1, 64\], got "65"/],
+      ['a negative serve --warmup', () => ['serve', '--warmup', '-1'], 2, /--warmup: expected a number of seconds within \[0, 120\], got "-1"/],
       ['a port that is not a number', () => ['serve', '--port', 'abc'], 2, /--port: expected an integer within \[0, 65535\], got "abc"/],
       ['a batch window of 0 s', () => ['batch', wav, '--out', join(dir, 'never'), '--window-seconds', '0'], 2, /--window-seconds: expected a number > 0, got "0"/],
       ['the old --layers of features', () => ['features', wav, '--out', join(dir, 'never'), '--layers', '1'], 2, /unknown option '--layers'/],

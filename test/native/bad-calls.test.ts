@@ -76,6 +76,7 @@ describe('bad calls', function () {
         return model.forward({ data, shape: [2, 4000] }, { lengths: [4000, 3000] });
       }, 'INVALID_INPUT', /input\[1\]: expected finite samples, got -Infinity at sample 3500/],
       ['NaN in extractFeatures', () => model.extractFeatures(Float32Array.from(wave, (x, i) => (i === 9 ? NaN : x))), 'INVALID_INPUT', /NaN at sample 9/],
+      ['a hole in a list of waveforms', () => model.forward([wave, , wave] as Float32Array[]), 'INVALID_INPUT', /input\[1\]: expected a Float32Array/],
       ['a shape that does not match the data', () => model.forward({ data: wave, shape: [2, 4000] }), 'INVALID_INPUT', /needs 8000 samples/],
       ['a 3-D shape', () => model.forward({ data: wave, shape: [1, 1, 4000] }), 'INVALID_INPUT', /shape/],
       ['lengths of the wrong count', () => model.forward({ data: wave, shape: [1, 4000] }, { lengths: [4000, 4000] }), 'INVALID_INPUT', /one length per batch item/],
@@ -110,6 +111,16 @@ describe('bad calls', function () {
         await assert.rejects(m.forward(new Float32Array(16000 * 240)), codeOf('INPUT_TOO_LONG', /6\.4 GiB/));
       } finally {
         m.dispose();
+      }
+    });
+
+    it('names the item with a NaN in a traced model\'s ragged batch too (its items run one at a time)', async () => {
+      const hf = await loadModel(HF, { manifest: false });
+      try {
+        const bad = Float32Array.from(wave.subarray(0, 3000), (x, i) => (i === 42 ? NaN : x));
+        await assert.rejects(hf.forward([wave, bad]), codeOf('INVALID_INPUT', /^input\[1\]: expected finite samples, got NaN at sample 42/));
+      } finally {
+        hf.dispose();
       }
     });
 
@@ -154,6 +165,9 @@ describe('bad calls', function () {
         await assert.rejects(raw.forward(items, [2, 1000], Int32Array.of(1000, 500)), codeOf('INVALID_INPUT', /its entry in lengths/));
         await assert.rejects(raw.forward([items[0]!, new Float64Array(600) as any], [2, 1000], Int32Array.of(1000, 600)), codeOf('INVALID_INPUT', /each waveform must be a Float32Array/));
         await assert.rejects(raw.forward(items, [3, 1000], Int32Array.of(1000, 600, 600)), codeOf('INVALID_INPUT', /does not match/));
+        // Checked before any memory is taken: a batch longer than its longest item would allocate what no data fills.
+        await assert.rejects(raw.forward(items, [2, 2 ** 33], Int32Array.of(1000, 600)), codeOf('INVALID_INPUT'));
+        await assert.rejects(raw.forward([new Float32Array(1)], [1, 2 ** 30], Int32Array.of(1)), codeOf('INVALID_INPUT', /longest waveform/));
         await assert.rejects(raw.forward(items[0]!, [1, 1000], null, null, -1), codeOf('INVALID_INPUT', /normalizeEps/));
         await assert.rejects(raw.forward(items[0]!, [1, 1000], null, null, 'x' as any), codeOf('INVALID_INPUT', /normalizeEps/));
         assert.throws(() => binding().setCpuCacheLimit(Infinity), codeOf('INVALID_INPUT'));
