@@ -8,17 +8,7 @@
 namespace w2v {
 namespace {
 
-at::Tensor CallBoxed(const c10::OperatorHandle& op, torch::jit::Stack stack) {
-  op.callBoxed(&stack);
-  return stack.back().toTensor();
-}
-
-// Looked up once: the schema search is a hash lookup plus a lock, on every linear and conv of every call otherwise.
-const c10::OperatorHandle& LinearOp() {
-  static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
-  return op;
-}
-
+// Looked up once, as LinearPointwiseOp.
 const c10::OperatorHandle& ConvOp() {
   static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_convolution_pointwise", "");
   return op;
@@ -50,6 +40,16 @@ int64_t One(const std::vector<int64_t>& v, int64_t fallback) {
 
 }  // namespace
 
+const c10::OperatorHandle& LinearPointwiseOp() {
+  static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+  return op;
+}
+
+at::Tensor CallBoxed(const c10::OperatorHandle& op, torch::jit::Stack stack) {
+  op.callBoxed(&stack);
+  return stack.back().toTensor();
+}
+
 int64_t BucketSize(int64_t size) {
   int64_t step = 32;
   while (step * 32 <= size) step *= 2;  // step <= size / 16: at most 1/16 more computed
@@ -60,11 +60,11 @@ at::Tensor LinearRows(const at::Tensor& x, const c10::IValue& weight, const c10:
                       const c10::IValue& scalars, const c10::IValue& algorithm) {
   const int64_t features = x.dim() >= 2 ? x.size(-1) : 0;
   const int64_t rows = features > 0 ? x.numel() / features : 0, padded = BucketSize(rows);
-  if (features == 0 || !x.device().is_cpu() || padded == rows) return CallBoxed(LinearOp(), {x, weight, bias, attr, scalars, algorithm});
+  if (features == 0 || !x.device().is_cpu() || padded == rows) return CallBoxed(LinearPointwiseOp(), {x, weight, bias, attr, scalars, algorithm});
   at::Tensor xp = at::empty({padded, features}, x.options());
   xp.narrow(0, 0, rows).copy_(x.reshape({rows, features}));
   xp.narrow(0, rows, padded - rows).zero_();
-  const at::Tensor y = CallBoxed(LinearOp(), {xp, weight, bias, attr, scalars, algorithm});
+  const at::Tensor y = CallBoxed(LinearPointwiseOp(), {xp, weight, bias, attr, scalars, algorithm});
   std::vector<int64_t> sizes = x.sizes().vec();
   sizes.back() = y.size(-1);
   // The first `rows` rows of a contiguous [padded, out] result: a contiguous view, no copy.

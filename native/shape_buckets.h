@@ -16,9 +16,17 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/ivalue.h>
+#include <ATen/core/stack.h>
 
 namespace w2v {
+
+// mkldnn::_linear_pointwise, looked up once (the schema search is a hash lookup plus a lock on every call otherwise).
+const c10::OperatorHandle& LinearPointwiseOp();
+
+// Calls `op` with the arguments on `stack`; returns its (one) tensor result.
+at::Tensor CallBoxed(const c10::OperatorHandle& op, torch::jit::Stack stack);
 
 // `size` rounded up to its bucket.
 int64_t BucketSize(int64_t size);

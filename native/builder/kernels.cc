@@ -9,11 +9,6 @@
 namespace w2v::builder {
 namespace {
 
-const c10::OperatorHandle& LinearOp() {
-  static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
-  return op;
-}
-
 // Reorders a weight once into oneDNN's blocked layout for its matmul. Why: given a plain weight,
 // _linear_pointwise reorders it on every call, which at a few dozen frames costs a quarter of the product
 // (measured: 768 -> 3072 at 49 rows, 0.95 ms plain, 0.64 ms reordered; no batch-size hint was the fastest over
@@ -39,11 +34,6 @@ c10::IValue AlgorithmOf(const std::optional<Activation>& a) {
 
 c10::IValue NoScalars() { return c10::IValue(c10::impl::GenericList(c10::OptionalType::create(c10::NumberType::get()))); }
 
-at::Tensor CallBoxed(const c10::OperatorHandle& op, torch::jit::Stack stack) {
-  op.callBoxed(&stack);
-  return stack.back().toTensor();
-}
-
 }  // namespace
 
 bool FusedKernelsAvailable(at::ScalarType dtype) {
@@ -56,7 +46,7 @@ bool FusedKernelsAvailable(at::ScalarType dtype) {
       c10::InferenceMode guard;
       const auto bf16 = at::TensorOptions().dtype(at::kBFloat16);
       const at::Tensor w = CallBoxed(ReorderOp(), {at::ones({8, 8}, bf16), c10::IValue()});
-      CallBoxed(LinearOp(), {at::ones({2, 8}, bf16), w, c10::IValue(), AttrOf(std::nullopt), NoScalars(), AlgorithmOf(std::nullopt)});
+      CallBoxed(LinearPointwiseOp(), {at::ones({2, 8}, bf16), w, c10::IValue(), AttrOf(std::nullopt), NoScalars(), AlgorithmOf(std::nullopt)});
       return true;
     } catch (...) {
       return false;
