@@ -16,6 +16,7 @@
         "native/builder/build.cc",
         "native/builder/encoder.cc",
         "native/builder/feature_extractor.cc",
+        "native/builder/int8.cc",
         "native/builder/kernels.cc",
         "native/builder/network.cc",
         "native/builder/positional.cc",

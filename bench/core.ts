@@ -247,6 +247,8 @@ function variantList(files: ModelFiles): Variant[] {
     ...(native ? [
       ours('native builder (same weights, from model.safetensors)', 'float32', { hub: hfDir }),
       ours('native builder in bfloat16 (dtype: \'bfloat16\', oneDNN kernels)', 'bfloat16', { hub: hfDir, dtype: 'bfloat16' }),
+      // Every product in int8 with per-row scales (native/builder/int8.h); attention and the positional convolution in bfloat16.
+      ours('native builder in int8 (dtype: \'int8\', per-row scales, batches exactly)', 'int8', { hub: hfDir, dtype: 'int8' }),
     ] : []),
     // What a user would pick instead, at its own settings: onnxruntime-node in float32 and at its fastest (int8 MatMul/Gemm).
     ...(files.onnx ? [{ name: 'onnxruntime-node, float32', runtime: 'onnxruntime' as const, precision: 'float32' as const, load: { path: files.onnx } }] : []),

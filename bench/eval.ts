@@ -9,7 +9,9 @@
  *
  *   --model FILE   (default models/default.pt)    --limit N   first N utterances of each subset
  *   --beam-size N  (default 50)                   --jobs N    synthesis processes (default 2)
- *   --dtype T      float32 (default), bfloat16 or float16: the accuracy cost of reduced precision
+ *   --dtype T      float32 (default), bfloat16, float16, int8 or auto: the accuracy cost of reduced precision (int8
+ *                  and a native bfloat16 need the model as a Hugging Face folder: for the default model,
+ *                  scripts/make_default_model/hf_folder.py makes one from models/default.pt)
  *   --greedy-only  skip the beam-search decoders
  *   --set S        gen1 (default): text/heldout.tsv, LM from text/train.txt.gz; gen2: the second generation's set
  *                  (text/gen2/heldout.tsv: unseen words, the held-out voice source) followed by gen1's 600 utterances
@@ -29,6 +31,7 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel } from '../lib/decode';
 import { loadModel } from '../lib/model/load';
+import type { DTypeOption } from '../lib/model/model';
 import { loadForModel } from '../lib/pipeline/transcribe';
 import { machine, table, writeResults } from './stats';
 import { buildArpa, readText, sentencesOf } from '../scripts/build-arpa';
@@ -54,7 +57,7 @@ const TEXT = args.set === 'gen2' ? join(DATA, 'text', 'gen2') : join(DATA, 'text
 
 /** eval-latest.md for the default model in float32; other models and dtypes get their own name. */
 function resultName(): string {
-  const model = args.model === join(ROOT, 'models', 'default.pt') ? '' : `-${basename(args.model!, '.pt')}`;
+  const model = args.model === join(ROOT, 'models', 'default.pt') ? '' : `-${basename(args.model!.replace(/\/+$/, ''), '.pt')}`;
   return `eval${model}${args.set === 'gen2' ? '-gen2' : ''}${args.dtype === 'float32' ? '' : `-${args.dtype}`}`;
 }
 
@@ -161,7 +164,7 @@ async function main(): Promise<void> {
   }));
   console.log(`held-out audio: ${utts.length} utterances (${((performance.now() - t0) / 1000).toFixed(0)} s to make or find)`);
 
-  const model = await loadModel(args.model!, { dtype: args.dtype as 'float32' | 'bfloat16' | 'float16' });
+  const model = await loadModel(args.model!, { dtype: args.dtype as DTypeOption });
   const labels = model.labels!;
   // The LM and lexicon come from the training text only.
   // The same text, read the same way, as `npm run build:lm` writes models/default.arpa and its lexicon from.

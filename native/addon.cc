@@ -5,6 +5,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/Functions.h>
+#include <ATen/cpu/Utils.h>
 #include <c10/util/Logging.h>
 
 #include "cpu_cache.h"
@@ -57,6 +58,19 @@ Napi::Value ReleaseCpuCache(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The CPU's instruction sets as LibTorch sees them (cpuinfo): which precision runs fastest here (lib/model/precision.ts).
+Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  try {
+    for (const auto& [name, value] : at::cpu::get_cpu_capabilities()) {
+      if (value.isBool()) out.Set(name, value.toBool());
+    }
+  } catch (...) {
+    // No answer: every feature reads as absent, and 'auto' picks float32.
+  }
+  return out;
+}
+
 Napi::Value JoinInferenceThreads(const Napi::CallbackInfo& info) {
   InferenceThread::JoinAll();
   return info.Env().Undefined();
@@ -82,6 +96,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuCacheInfo", Napi::Function::New(env, CpuCacheInfo, "cpuCacheInfo"));
   exports.Set("releaseCpuCache", Napi::Function::New(env, ReleaseCpuCache, "releaseCpuCache"));
   exports.Set("normalizeWaveforms", Napi::Function::New(env, NormalizeWaveforms, "normalizeWaveforms"));
+  exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeatures, "cpuFeatures"));
   exports.Set("joinInferenceThreads", Napi::Function::New(env, JoinInferenceThreads, "joinInferenceThreads"));
   // Only where a call can be kept on the calling thread (resample.h); lib/audio/resample-native.ts checks for it.
   if (ResampleAvailable()) exports.Set("resample", Napi::Function::New(env, Resample, "resample"));

@@ -6,7 +6,8 @@
 import type { Checkpoint } from '../checkpoint/types';
 import { Wav2Vec2Error } from '../errors';
 import { MANIFEST_FORMAT, type ModelManifest, validateManifest } from '../model/manifest';
-import { type LoadModelOptions, Model, checkLoadOptions } from '../model/model';
+import { type DType, type LoadModelOptions, Model, checkLoadOptions } from '../model/model';
+import { autoDtypeFor } from '../model/precision';
 import { type NativeModel, binding, wrapNativeError } from '../model/native';
 import { BASE_PREFIX, type NetworkSpec, parseConfig } from './config';
 
@@ -81,7 +82,9 @@ export function weightPrefix(spec: NetworkSpec, checkpoint: Checkpoint): string 
 
 /** Builds a checkpoint's network natively and returns it as a Model (forward, extractFeatures, info, dispose). */
 export async function buildModel(checkpoint: Checkpoint, options: LoadModelOptions = {}, extra: ManifestExtra = {}): Promise<Model> {
-  const { device, dtype, threads, optimize, maxAttentionBytes } = checkLoadOptions(options);
+  const { device, dtype: requested, threads, optimize, maxAttentionBytes } = checkLoadOptions(options);
+  const choice = requested === 'auto' ? autoDtypeFor(device, binding().cpuFeatures()) : null;
+  const dtype = choice?.dtype ?? (requested as DType);
   const spec = parseConfig(checkpoint.config);
   const manifest = withExtra(manifestFor(spec, checkpoint), extra, checkpoint.dir);
   const prefix = weightPrefix(spec, checkpoint);
@@ -91,5 +94,5 @@ export async function buildModel(checkpoint: Checkpoint, options: LoadModelOptio
   } catch (err) {
     throw wrapNativeError(err);
   }
-  return new Model(native, manifest, null, maxAttentionBytes);
+  return new Model(native, manifest, null, maxAttentionBytes, { dtype, reason: choice?.reason ?? null });
 }

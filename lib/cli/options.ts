@@ -5,7 +5,7 @@ import { DEFAULT_MODEL_PATH } from '../paths';
 import { Option, type Command } from 'commander';
 import { getBundle } from '../model/bundles';
 import { Wav2Vec2Error, type ErrorCode } from '../errors';
-import { type Device, type DType, type Model } from '../model/model';
+import { type Device, type DTypeOption, type Model } from '../model/model';
 import { loadModel } from '../model/load';
 import { downloadBar } from './download';
 import type { Hotwords } from '../decode';
@@ -17,7 +17,7 @@ export interface ModelCliOptions {
   bundle?: string;
   modelsDir?: string;
   device: string;
-  dtype: DType;
+  dtype: DTypeOption;
   threads?: number;
 }
 
@@ -114,7 +114,7 @@ export function addModelOptions(cmd: Command, model = new Option('--model <model
     .addOption(new Option('--bundle <name>', 'a torchaudio bundle name, e.g. WAV2VEC2_ASR_BASE_960H (its exported model)'))
     .option('--models-dir <dir>', 'where --bundle looks for <NAME>.pt (default: ./models or $WAV2VEC2_MODELS)')
     .option('--device <device>', "'cpu', 'cuda' or 'cuda:N'", device, 'cpu')
-    .option('--dtype <dtype>', "the precision the model runs in: 'float32', 'bfloat16' or 'float16' (a TorchScript export runs in the dtype it was traced in)", oneOf('--dtype', ['float32', 'bfloat16', 'float16'] as const), 'float32')
+    .option('--dtype <dtype>', "the precision the model runs in: 'float32', 'bfloat16', 'float16', 'int8' (a Hugging Face checkpoint's products in int8, or an int8 export), or 'auto': the fastest on this CPU (a TorchScript export runs in the dtype it was exported in)", oneOf('--dtype', ['float32', 'bfloat16', 'float16', 'int8', 'auto'] as const), 'float32')
     .option('--threads <n>', 'intra-op threads (default: physical cores)', positiveInt('--threads'));
 }
 

@@ -1,7 +1,7 @@
 /** The options of a batch job, checked once before anything is read or loaded. */
 import { checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isNonEmptyString, isObject, isPositiveInteger } from '../is';
-import type { Device, DType, Model } from '../model/model';
+import type { Device, DTypeOption, Model } from '../model/model';
 import { checkConcurrency } from '../model/replicas';
 import { decoderOptionsOf, type DecoderOptions, type DecoderSpec } from '../pipeline/transcribe';
 import { type AudioBudget, checkBudget } from '../pipeline/audio';
@@ -52,7 +52,7 @@ export interface BatchJobOptions {
    */
   model?: string | Model | Model[];
   device?: Device;
-  dtype?: DType;
+  dtype?: DTypeOption;
   /**
    * Intra-op threads per model replica. When neither this nor `concurrency` is given, a CPU model's size decides:
    * under 16 M parameters one single-threaded replica per core (up to 8), otherwise one replica on every core

@@ -11,19 +11,26 @@ import { type Batch, type ModelInput, batchItem, makeBatch } from './batch';
 import { type ModelManifest, STANDARD_CONV_LAYERS, framesFor, manifestPathFor, readManifest, validateManifest } from './manifest';
 import { type NativeModel, type NativeModelInfo, binding, wrapNativeError } from './native';
 import type { Tensor } from '../tensor';
+import { type DTypeChoice, type DTypeOption, scriptDtypeOf } from './precision';
 import type { DownloadOptions } from '../hub';
 
 /** The download options that apply when loadModel is given a repo id (the revision may also follow '@'). */
 export type HubOptions = Pick<DownloadOptions, 'revision' | 'endpoint' | 'token' | 'cacheDir' | 'offline' | 'timeoutMs' | 'onProgress'>;
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
-export type DType = 'float32' | 'float16' | 'bfloat16';
+export type DType = 'float32' | 'float16' | 'bfloat16' | 'int8';
+export type { DTypeOption } from './precision';
 
 export interface LoadModelOptions {
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   device?: Device;
-  /** Weights and activations precision (default 'float32'). float16 is meant for CUDA. */
-  dtype?: DType;
+  /**
+   * The precision the model runs in (default 'float32'): 'float32', 'bfloat16', 'float16' (meant for CUDA), 'int8'
+   * (CPU; a natively built model runs every matrix product in int8, a TorchScript file must be an int8 export), or
+   * 'auto': the fastest on this CPU whose accuracy cost is within bounds (lib/model/precision.ts); `info.dtype` says
+   * what runs and `info.dtypeReason` why.
+   */
+  dtype?: DTypeOption;
   /** Intra-op threads for this model; default: the global setNumThreads() value. */
   threads?: number;
   /** The manifest, its path, or false to ignore one. Default: `<name>.json` beside the model file, if present. */
@@ -78,10 +85,12 @@ export interface FeaturesResult {
 export interface ModelInfo extends NativeModelInfo {
   /** Where labels, sample rate and normalisation came from. */
   manifestFile: string | null;
+  /** Why the model runs in `dtype` when it was loaded with dtype 'auto'; null otherwise. */
+  dtypeReason: string | null;
 }
 
 const DEVICE_RE = /^(cpu|cuda(:\d+)?)$/;
-const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16'];
+const DTYPES: readonly DTypeOption[] = ['float32', 'float16', 'bfloat16', 'int8', 'auto'];
 const DEFAULT_MAX_ATTENTION_BYTES = 4 * 2 ** 30;
 // When the module does not reveal its head count (traced models), assume the most of the family (large: 16).
 const FALLBACK_HEADS = 16;
@@ -154,7 +163,7 @@ const FEATURES_OPTION_KEYS = optionKeys<ExtractFeaturesOptions>({ lengths: true,
 const LOAD_OPTION_KEYS = optionKeys<LoadModelOptions>({ device: true, dtype: true, threads: true, manifest: true, maxAttentionBytes: true, optimize: true, hub: true });
 
 /** The options every model source shares (a TorchScript file, a checkpoint built natively), checked. */
-export function checkLoadOptions(options: LoadModelOptions): { device: Device; dtype: DType; threads: number; optimize: boolean; maxAttentionBytes: number } {
+export function checkLoadOptions(options: LoadModelOptions): { device: Device; dtype: DTypeOption; threads: number; optimize: boolean; maxAttentionBytes: number } {
   if (!isObject(options as unknown)) throw invalid('INVALID_INPUT', 'options', 'an object', options);
   checkOptionKeys('loadModel options', options, LOAD_OPTION_KEYS);
   const device = options.device ?? 'cpu';
@@ -197,14 +206,22 @@ export async function loadScriptModel(path: string, options: LoadModelOptions = 
     manifest = validateManifest(options.manifest, 'options.manifest');
   }
 
-  checkTraceTarget(manifest, path, device, dtype);
+  const runs = scriptDtypeOf(manifest);
+  const choice: DTypeChoice | null = dtype === 'auto' ? { dtype: runs, reason: `auto: ${runs}, the dtype ${path} was exported in` } : null;
+  const wanted = (choice?.dtype ?? dtype) as DType;
+  if ((wanted === 'int8') !== (runs === 'int8') && !(runs === 'int8' && wanted === 'float32')) {
+    throw new Wav2Vec2Error('UNSUPPORTED_DTYPE', `${path} is ${runs === 'int8' ? 'an int8 export: load it with dtype \'int8\'' : `not quantised: a TorchScript file runs in int8 only when exported with \`python scripts/export_hf.py MODEL out.pt --quantize int8\`; or load the Hugging Face checkpoint (a folder or hub id) with dtype 'int8', which builds every product in int8`}.`);
+  }
+  // An int8 export's activations are float32 between its quantised layers: LibTorch loads it as float32.
+  const loadAs = wanted === 'int8' ? 'float32' : wanted;
+  checkTraceTarget(manifest, path, device, loadAs);
   let native: NativeModel;
   try {
-    native = await binding().load(path, device, dtype, threads, optimize);
+    native = await binding().load(path, device, loadAs, threads, optimize);
   } catch (err) {
     throw wrapNativeError(err);
   }
-  return new Model(native, manifest, manifestFile, maxAttentionBytes);
+  return new Model(native, manifest, manifestFile, maxAttentionBytes, { dtype: runs === 'int8' ? 'int8' : loadAs, reason: choice?.reason ?? null });
 }
 
 export class Model {
@@ -214,7 +231,8 @@ export class Model {
   readonly #maxAttentionBytes: number;
 
   /** @internal use loadModel() */
-  constructor(native: NativeModel, manifest: ModelManifest | undefined, manifestFile: string | null, maxAttentionBytes: number) {
+  constructor(native: NativeModel, manifest: ModelManifest | undefined, manifestFile: string | null, maxAttentionBytes: number,
+    precision: { dtype: DType; reason: string | null }) {
     this.#native = native;
     // Frozen copies: callers must not be able to change what the model decodes with.
     this.manifest = manifest && deepFreeze(structuredClone(manifest));
@@ -226,6 +244,8 @@ export class Model {
       numLayers: info.numLayers ?? manifest?.numLayers ?? null,
       numHeads: info.numHeads ?? manifest?.numHeads ?? null,
       manifestFile,
+      dtype: precision.dtype,
+      dtypeReason: precision.reason,
     });
     this.#maxAttentionBytes = maxAttentionBytes;
   }
@@ -335,7 +355,8 @@ export class Model {
     const [B, T] = batch.shape;
     const frames = this.#framesOf(T);
     const heads = this.info.numHeads ?? FALLBACK_HEADS;
-    const elem = this.info.dtype === 'float32' ? 4 : 2;
+    // int8 networks keep their attention in float32.
+    const elem = this.info.dtype === 'float32' || this.info.dtype === 'int8' ? 4 : 2;
     const bytes = B * heads * frames * frames * elem;
     if (bytes > this.#maxAttentionBytes) {
       const maxFrames = Math.floor(Math.sqrt(this.#maxAttentionBytes / (B * heads * elem)));

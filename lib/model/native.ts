@@ -51,6 +51,8 @@ export interface Binding {
   /** The per-item layer normalisation of the inference thread, on this thread (for tests against PyTorch). */
   normalizeWaveforms(data: Float32Array, shape: [number, number], lengths: Int32Array | null, eps: number): Float32Array;
   cudaDeviceCount(): number;
+  /** The CPU's instruction sets as LibTorch's cpuinfo sees them (avx512_vnni, avx512_bf16, amx_int8, ...). */
+  cpuFeatures(): Record<string, boolean>;
   setCpuCacheLimit(bytes: number): void;
   cpuCacheInfo(): { limit: number; cached: number };
   releaseCpuCache(): void;

@@ -61,7 +61,8 @@ export function extractorNorm(manifest: ModelManifest | undefined): ExtractorNor
 /** The grouping that keeps batched results equal to single ones for this model (see the module comment). */
 export function groupingFor(model: Pick<Model, 'info' | 'manifest'>, maxPadding = DEFAULT_MAX_PADDING): GroupingPolicy {
   // Dynamic int8 quantisation (scripts/export_hf.py --quantize int8) scales each call's activations by the
-  // whole batch's range: any neighbour, even of equal length, changes an item's result. No batching then.
+  // whole batch's range: any neighbour, even of equal length, changes an item's result. No batching then. (A model
+  // built natively with dtype 'int8' scales each row by its own range, native/builder/int8.h, and batches.)
   if ((model.manifest?.source as { quantization?: unknown } | undefined)?.quantization) return { kind: 'single' };
   const takesLengths = model.info.convention !== 'traced';
   // Unknown counts as inexact: grouping equal lengths only is always exact.

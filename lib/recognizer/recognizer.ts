@@ -6,7 +6,7 @@
  */
 import { Wav2Vec2Error, checkOptionKeys, invalid, optionKeys } from '../errors';
 import { isFiniteNumber, isInteger, isObject, isPositiveInteger } from '../is';
-import { Model, type Device, type DType } from '../model/model';
+import { Model, type Device, type DTypeOption } from '../model/model';
 import { loadModel } from '../model/load';
 import { checkConcurrency, loadReplicas } from '../model/replicas';
 import { MAX_WARMUP_SECONDS, warmUp, type WarmupResult } from '../model/warmup';
@@ -30,7 +30,7 @@ export interface RecognizerOptions {
   model?: string | Model | Model[];
   /** For a model loaded from a path: 'cpu' (default), 'cuda' or 'cuda:N'. */
   device?: Device;
-  dtype?: DType;
+  dtype?: DTypeOption;
   /**
    * For a model loaded from a path: intra-op threads per replica. With neither this nor `concurrency`, a CPU model's
    * size decides, as in batch jobs: under 16 M parameters one single-threaded replica per core (up to 8), otherwise

@@ -28,10 +28,13 @@ class Attention {
  private:
   at::Tensor PositionBias(int64_t frames, const at::Device& device) const;
   at::Tensor GatedBias(const at::Tensor& x, const at::Tensor& bias) const;
+  // softmax(q k^T / sqrt(d) + mask) v in bfloat16 products (int8 networks, where bfloat16 dot products are there).
+  at::Tensor Bfloat16Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask) const;
 
   Linear qkv_, out_;
   int64_t heads_, headDim_;
   bool wavlm_ = false;
+  bool bf16_ = false;
   at::Tensor gateConst_;  // [1, H, 1, 1]
   Linear gate_;  // head_dim -> 8
   std::optional<at::Tensor> relEmbed_;  // [numBuckets, H] (first layer)

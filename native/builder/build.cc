@@ -4,6 +4,7 @@
 
 #include "../errors.h"
 #include "../model.h"
+#include "int8.h"
 #include "network.h"
 
 namespace w2v::builder {
@@ -26,9 +27,14 @@ class BuildWorker : public NetworkLoader {
     // The weights are made here and only read by the inference thread (which also runs in InferenceMode).
     c10::InferenceMode guard;
     const c10::Device device = ParseDevice(device_);
-    const at::ScalarType dtype = ParseDtype(dtype_);
+    const bool int8 = dtype_ == "int8";
+    const at::ScalarType dtype = int8 ? at::kFloat : ParseDtype(dtype_);
     CheckCuda(device);
-    return std::make_unique<NativeNetwork>(spec_, std::move(tensors_), device, dtype, dtype_, optimize_);
+    if (int8 && !(device.is_cpu() && Int8KernelsAvailable())) {
+      throw CodedError("UNSUPPORTED_DTYPE", device.is_cpu() ? "dtype 'int8': this LibTorch has no int8 matrix product (_int_mm) on this CPU"
+                                                           : "dtype 'int8' runs on the CPU only: use 'float16' or 'bfloat16' on CUDA");
+    }
+    return std::make_unique<NativeNetwork>(spec_, std::move(tensors_), device, dtype, dtype_, optimize_, int8);
   }
 
   Spec spec_;

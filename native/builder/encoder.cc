@@ -24,10 +24,10 @@ EncoderLayer::EncoderLayer(const Spec& spec, Weights& w, const Kernels& k, int64
 at::Tensor EncoderLayer::operator()(const at::Tensor& x, AttentionContext& ctx) const {
   if (stable_) {
     at::Tensor h = x + attention_(norm_(x), ctx);
-    return h + output_(intermediate_(finalNorm_(h)));
+    return h + intermediate_.Then(output_, finalNorm_(h));
   }
   at::Tensor h = norm_(x + attention_(x, ctx));
-  return finalNorm_(h + output_(intermediate_(h)));
+  return finalNorm_(h + intermediate_.Then(output_, h));
 }
 
 Encoder::Encoder(const Spec& spec, Weights& w, const Kernels& k)

@@ -13,7 +13,7 @@ constexpr double kConvNormEps = 1e-5;
 }  // namespace
 
 FeatureExtractor::FeatureExtractor(const Spec& spec, Weights& w, const Kernels& k)
-    : kernel_(spec.convKernel), stride_(spec.convStride), act_(spec.featActivation) {
+    : kernel_(spec.convKernel), stride_(spec.convStride), act_(spec.featActivation), int8_(k.int8) {
   int64_t in = 1;
   for (size_t i = 0; i < spec.convDim.size(); i++) {
     const std::string p = spec.prefix + "feature_extractor.conv_layers." + std::to_string(i) + ".";
@@ -33,7 +33,13 @@ FeatureExtractor::FeatureExtractor(const Spec& spec, Weights& w, const Kernels& 
       layer.bias = bias;
       if (k.used) (*k.used)["firstLayer"]++;
     }
-    layer.conv = Conv1d(std::move(weight), bias, spec.convStride[i], 0, 1, norm ? std::nullopt : std::optional<Activation>(act_), k);
+    if (k.int8 && i > 0) {
+      // [out, in, kernel] -> [out, kernel * in], frame-major as QuantizeWindows lays out a window.
+      layer.int8.emplace(weight.permute({0, 2, 1}).reshape({out, -1}), bias);
+      if (k.used) (*k.used)["int8Conv"]++;
+    } else {
+      layer.conv = Conv1d(std::move(weight), bias, spec.convStride[i], 0, 1, norm ? std::nullopt : std::optional<Activation>(act_), k.Float());
+    }
     if (norm) {
       layer.normWeight = w.Take(p + "layer_norm.weight", {out});
       layer.normBias = w.Take(p + "layer_norm.bias", {out});
@@ -92,9 +98,32 @@ at::Tensor FeatureExtractor::FirstLayerOf(const at::Tensor& x, const Layer& laye
   return out;
 }
 
+at::Tensor FeatureExtractor::Int8Layers(const at::Tensor& first) const {
+  at::Tensor h = first.transpose(1, 2).contiguous();
+  std::optional<at::Tensor> ranges;  // of h's frames, when the layer that made h found them
+  for (size_t i = 1; i < layers_.size(); i++) {
+    const Layer& layer = layers_[i];
+    const int64_t batch = h.size(0);
+    const Int8Rows rows = QuantizeWindows(h, kernel_[i], stride_[i], ranges);
+    if (layer.normWeight) {
+      // Frames-major, a layer norm over channels is over the last dimension (no transposes).
+      h = (*layer.int8)(rows);
+      h = at::layer_norm(h.view({batch, -1, h.size(1)}), {h.size(1)}, layer.normWeight, layer.normBias, kConvNormEps);
+      ActivateInPlace(h, act_);
+      ranges.reset();
+    } else {
+      at::Tensor found;
+      h = (*layer.int8)(rows, act_, &found).view({batch, -1, layer.int8->outFeatures()});
+      ranges = found;
+    }
+  }
+  return h.transpose(1, 2);
+}
+
 at::Tensor FeatureExtractor::operator()(const at::Tensor& x, const std::optional<at::Tensor>& lengths) const {
   at::Tensor h = x.unsqueeze(1);
   for (const Layer& layer : layers_) {
+    if (int8_ && &layer != &layers_.front()) return Int8Layers(h);
     if (layer.firstLayer) {
       h = FirstLayerOf(x, layer, lengths);
       continue;

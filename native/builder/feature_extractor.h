@@ -32,13 +32,19 @@ class FeatureExtractor {
     bool firstLayer = false;
     at::Tensor weight;
     std::optional<at::Tensor> bias;
+    // Kernels::int8, every layer after the first: the convolution as an int8 product over windows of frames.
+    std::optional<Int8Matmul> int8;
   };
   at::Tensor FirstLayerOf(const at::Tensor& x, const Layer& layer, const std::optional<at::Tensor>& lengths) const;
   at::Tensor MaskedGroupNorm(const at::Tensor& h, const Layer& layer, const at::Tensor& lengths) const;
+  // [B, C, T] after the first layer -> [B, C, F]: the int8 layers, run frames-major ([B, T, C]) so that a window
+  // of frames is one contiguous run of values.
+  at::Tensor Int8Layers(const at::Tensor& h) const;
 
   std::vector<Layer> layers_;
   std::vector<int64_t> kernel_, stride_;
   Activation act_;
+  bool int8_ = false;
 };
 
 class FeatureProjection {

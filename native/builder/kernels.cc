@@ -55,6 +55,15 @@ bool FusedKernelsAvailable(at::ScalarType dtype) {
   return works;
 }
 
+at::Tensor ActivateInPlace(at::Tensor& x, Activation a) {
+  switch (a) {
+    case Activation::Gelu: return at::gelu_(x);
+    case Activation::GeluTanh: return at::gelu_(x, "tanh");
+    case Activation::Relu: return at::relu_(x);
+    default: return at::silu_(x);
+  }
+}
+
 at::Tensor Activate(const at::Tensor& x, Activation a) {
   switch (a) {
     case Activation::Gelu: return at::gelu(x);
@@ -66,6 +75,13 @@ at::Tensor Activate(const at::Tensor& x, Activation a) {
 
 Linear::Linear(at::Tensor weight, std::optional<at::Tensor> bias, std::optional<Activation> act, const Kernels& k)
     : weight_(std::move(weight)), bias_(std::move(bias)), act_(act) {
+  if (k.int8) {
+    int8_.emplace(weight_, bias_);
+    weight_ = at::Tensor();
+    bias_.reset();
+    if (k.used) (*k.used)["int8Linear"]++;
+    return;
+  }
   fused_ = k.onednn;
   fusedAct_ = fused_ && act_ && Fusable(*act_);
   if (fused_) {
@@ -78,6 +94,7 @@ Linear::Linear(at::Tensor weight, std::optional<at::Tensor> bias, std::optional<
 }
 
 at::Tensor Linear::operator()(const at::Tensor& x) const {
+  if (int8_) return Int8(x, std::nullopt, nullptr);
   if (!fused_) {
     at::Tensor y = at::linear(x, weight_, bias_);
     return act_ ? Activate(y, *act_) : y;
@@ -88,15 +105,40 @@ at::Tensor Linear::operator()(const at::Tensor& x) const {
   return act_ && !fusedAct_ ? Activate(y, *act_) : y;
 }
 
+at::Tensor Linear::Int8(const at::Tensor& x, const std::optional<at::Tensor>& inRanges, at::Tensor* outRanges) const {
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape.back() = int8_->outFeatures();
+  return (*int8_)(QuantizeWindows(x.reshape({1, -1, x.size(-1)}), 1, 1, inRanges), act_, outRanges).view(shape);
+}
+
+at::Tensor Linear::Then(const Linear& next, const at::Tensor& x) const {
+  if (!int8_ || !next.int8_) return next((*this)(x));
+  at::Tensor ranges;
+  const at::Tensor h = Int8(x, std::nullopt, &ranges);
+  return next.Int8(h, ranges, nullptr);
+}
+
 Conv1d::Conv1d(at::Tensor weight, std::optional<at::Tensor> bias, int64_t stride, int64_t padding, int64_t groups,
                std::optional<Activation> act, const Kernels& k)
     : weight_(std::move(weight)), bias_(std::move(bias)), stride_(stride), padding_(padding), groups_(groups), act_(act) {
   // Only a convolution with an activation is worth the fused operator (as in graph_optimizer.h).
   fused_ = k.onednn && act_ && *act_ != Activation::Silu && *act_ != Activation::Relu;
   if (fused_ && k.used) (*k.used)["convGeluFusion"]++;
+  bf16_ = k.int8 && k.onednn && FusedKernelsAvailable(at::kBFloat16);
+  if (bf16_) {
+    weight_ = weight_.to(at::kBFloat16);
+    if (bias_) bias_ = bias_->to(at::kBFloat16);
+    if (k.used) (*k.used)["bfloat16Conv"]++;
+  }
 }
 
-at::Tensor Conv1d::operator()(const at::Tensor& x) const {
+at::Tensor Conv1d::operator()(const at::Tensor& xIn) const {
+  const at::Tensor x = bf16_ ? xIn.to(at::kBFloat16) : xIn;
+  const at::Tensor y = Run(x);
+  return bf16_ ? y.to(xIn.scalar_type()) : y;
+}
+
+at::Tensor Conv1d::Run(const at::Tensor& x) const {
   if (!fused_) {
     at::Tensor y = at::conv1d(x, weight_, bias_, {stride_}, {padding_}, {1}, groups_);
     return act_ ? Activate(y, *act_) : y;

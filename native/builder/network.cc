@@ -18,7 +18,7 @@ const char* ArchName(Arch a) {
 }  // namespace
 
 NativeNetwork::NativeNetwork(const Spec& spec, std::vector<TensorRef> tensors, c10::Device device, at::ScalarType dtype,
-                             const std::string& dtypeName, bool optimize)
+                             const std::string& dtypeName, bool optimize, bool int8)
     : device_(device), dtype_(dtype), numLayers_(spec.numLayers) {
   info_.convention = Convention::Native;
   info_.hasExtractFeatures = true;
@@ -31,13 +31,14 @@ NativeNetwork::NativeNetwork(const Spec& spec, std::vector<TensorRef> tensors, c
   info_.methods.emplace_back("extract_features", std::string("extract_features(waveforms, lengths?, num_layers?) -> (") + ArchName(spec.arch) + " layer outputs, lengths?)");
   Kernels k;
   k.onednn = optimize && device.is_cpu() && FusedKernelsAvailable(dtype);
+  k.int8 = int8;
   k.used = &info_.rewrites;
   Weights w(std::move(tensors), device, dtype);
   extractor_ = std::make_unique<FeatureExtractor>(spec, w, k);
   projection_ = std::make_unique<FeatureProjection>(spec, w, k);
   encoder_ = std::make_unique<Encoder>(spec, w, k);
   if (spec.vocabSize > 0) {
-    head_ = Linear(w.Take("lm_head.weight", {spec.vocabSize, spec.hiddenSize}), w.Take("lm_head.bias", {spec.vocabSize}), std::nullopt, k);
+    head_ = Linear(w.Take("lm_head.weight", {spec.vocabSize, spec.hiddenSize}), w.Take("lm_head.bias", {spec.vocabSize}), std::nullopt, k.Float());
   }
   info_.parameters = w.parameters();
 }

@@ -18,9 +18,9 @@ namespace w2v::builder {
 class NativeNetwork : public Network {
  public:
   // Reads the weights the spec needs and builds the layers. Throws CodedError (CHECKPOINT_INVALID for a missing
-  // or misshaped tensor, MODEL_UNSUPPORTED).
+  // or misshaped tensor, MODEL_UNSUPPORTED). `int8`: dtype is float32 and the products run in int8 (int8.h).
   NativeNetwork(const Spec& spec, std::vector<TensorRef> tensors, c10::Device device, at::ScalarType dtype, const std::string& dtypeName,
-                bool optimize);
+                bool optimize, bool int8);
 
   const ModuleInfo& info() const override { return info_; }
   Output Forward(const at::Tensor& waveforms, const std::optional<at::Tensor>& lengths) override;

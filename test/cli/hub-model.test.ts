@@ -51,7 +51,7 @@ describe('cli: --model REPO_ID', function () {
     assert.ok(existsSync(join(tmp, 'out', 'transcripts.jsonl')));
   });
 
-  it('--dtype bfloat16 runs the model in bfloat16 (features near float32\'s, not equal); a dtype it lacks is a usage error', async () => {
+  it('--dtype bfloat16 and int8 run the model in that precision (features near float32\'s, not equal); a dtype it lacks is a usage error', async () => {
     const layer = async (dtype: string): Promise<Float32Array> => {
       const out = join(tmp, dtype);
       const r = await runCliAsync(['features', SAMPLE, '--model', 'org/base', '--dtype', dtype, '--out', out], env);
@@ -59,12 +59,14 @@ describe('cli: --model REPO_ID', function () {
       return readNpy(join(out, readdirSync(out).filter((n) => n.endsWith('.npy')).sort().at(-1)!)).data;
     };
     const f32 = await layer('float32');
-    const d = maxAbsDiff(await layer('bfloat16'), f32);
     const scale = f32.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    assert.ok(d > 0 && d < 0.05 * scale, `max abs difference ${d} against a largest value of ${scale}`);
+    for (const dtype of ['bfloat16', 'int8']) {
+      const d = maxAbsDiff(await layer(dtype), f32);
+      assert.ok(d > 0 && d < 0.05 * scale, `${dtype}: max abs difference ${d} against a largest value of ${scale}`);
+    }
     const bad = await runCliAsync(['transcribe', SAMPLE, '--model', 'org/base', '--dtype', 'int4'], env);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--dtype: expected float32 or bfloat16 or float16, got "int4"/);
+    assert.match(bad.stderr, /--dtype: expected float32 or bfloat16 or float16 or int8 or auto, got "int4"/);
   });
 
   it('an unknown repo is one line with its code', async () => {

@@ -41,7 +41,7 @@ describe('bad calls', function () {
     it('rejects a directory', () => assert.rejects(loadModel(FIXTURES), codeOf('MODEL_LOAD_FAILED', /is a folder without a config\.json: a model is a TorchScript \.pt file or a checkpoint folder/)));
     it('rejects a bad device string before touching the file', () =>
       assert.rejects(loadModel(TA, { device: 'gpu' as any }), codeOf('INVALID_INPUT', /device: expected 'cpu', 'cuda' or 'cuda:N', got the string "gpu"/)));
-    it('rejects a bad dtype', () => assert.rejects(loadModel(TA, { dtype: 'int8' as any }), codeOf('INVALID_INPUT', /dtype/)));
+    it('rejects a bad dtype', () => assert.rejects(loadModel(TA, { dtype: 'int4' as any }), codeOf('INVALID_INPUT', /dtype: expected 'float32', 'float16', 'bfloat16', 'int8', 'auto'/)));
     it('rejects bad threads', () => assert.rejects(loadModel(TA, { threads: 0 }), codeOf('INVALID_INPUT', /threads/)));
     it('rejects a non-string path', () => assert.rejects(loadModel(42 as any), codeOf('INVALID_INPUT', /model: expected a TorchScript file, a checkpoint folder or a Hugging Face repo id/)));
     it('rejects CUDA with CUDA_UNAVAILABLE when no GPU is usable', async function () {

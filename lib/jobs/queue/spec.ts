@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { getBundle } from '../../model/bundles';
-import { Wav2Vec2Error } from '../../errors';
+import { Wav2Vec2Error, invalid } from '../../errors';
 import { type Device, type DType, type Model } from '../../model/model';
 import { loadModel } from '../../model/load';
 import { isRepoId, looksLikePath } from '../../hub';
@@ -81,9 +81,11 @@ export function specOf(o: Omit<BatchJobOptions, 'model' | 'inputs' | 'out'> & { 
     ? { bundle: o.bundle, ...(o.modelsDir ? { modelsDir: resolve(o.modelsDir) } : {}) }
     : { file: o.model ? sourceOf(o.model) : DEFAULT_MODEL_PATH };
   const pick = <K extends keyof JobSpec>(k: K, v: JobSpec[K] | undefined) => (v === undefined ? {} : { [k]: v });
+  // Every worker must run the job in one precision: 'auto' could pick a different one on each machine.
+  if (o.dtype === 'auto') throw invalid('INVALID_INPUT', 'dtype', "a fixed precision for a queued job ('auto' may differ from one worker's CPU to the next)", o.dtype);
   return {
     model,
-    ...pick('dtype', o.dtype), ...pick('batchSize', o.batchSize), ...pick('windowSeconds', o.windowSeconds),
+    ...pick('dtype', o.dtype as DType | undefined), ...pick('batchSize', o.batchSize), ...pick('windowSeconds', o.windowSeconds),
     ...pick('strideSeconds', o.strideSeconds), ...pick('segment', o.segment), ...pick('segmenter', o.segmenter), ...pick('decoder', decoder), ...pick('text', o.text), ...pick('formats', o.formats),
     ...pick('features', o.features), ...pick('maxAttempts', o.maxAttempts), ...pick('maxDuration', o.maxDuration),
     ...pick('minSampleRate', o.minSampleRate), ...pick('maxSampleRate', o.maxSampleRate),
