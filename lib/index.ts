@@ -3,7 +3,7 @@ export { Model, setNumThreads, getNumThreads, cudaDeviceCount } from './model/mo
 export { DEFAULT_MODEL_PATH } from './paths';
 export { downloadModel } from './hub';
 export type { DownloadOptions, HubSnapshot } from './hub';
-export type { LoadModelOptions, HubOptions, ForwardOptions, ExtractFeaturesOptions, ForwardResult, FeaturesResult, ModelInfo, Device, DType } from './model/model';
+export type { LoadModelOptions, HubOptions, ForwardOptions, ExtractFeaturesOptions, ForwardResult, FeaturesResult, ModelInfo, Device, DType, DTypeOption } from './model/model';
 export { setCpuCacheLimit, cpuCacheInfo, releaseCpuCache } from './model/memory';
 export type { ModelInput } from './model/batch';
 export { itemOf } from './tensor';

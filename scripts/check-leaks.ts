@@ -1,12 +1,16 @@
 /**
  * `npm run check:leaks`: 2000 forward calls (and 200 load/dispose cycles) on a fixture model with --expose-gc;
  * fails when resident memory grows by 10 MB or more after warm-up (cycles over the limit get a second span, judged
- * on its own, to tell a trend from a one-off step of noise). Prints the figures.
+ * on its own, to tell a trend from a one-off step of noise). Prints the figures. LEAK_MODEL (a TorchScript file or a
+ * checkpoint folder) and LEAK_DTYPE run it on another model or precision, e.g. a hub fixture with LEAK_DTYPE=int8.
  */
 import { join } from 'node:path';
 import { loadModel } from '../lib/model/load';
+import type { DTypeOption } from '../lib/model/model';
 
-const MODEL = join(__dirname, '..', 'test', 'fixtures', 'models', 'ta_tiny_base.pt');
+const MODEL = process.env.LEAK_MODEL ?? join(__dirname, '..', 'test', 'fixtures', 'models', 'ta_tiny_base.pt');
+// A TorchScript file runs without its manifest (the fixture's normalisation is not what is measured); a folder has none.
+const LOAD = { ...(MODEL.endsWith('.pt') ? { manifest: false as const } : {}), ...(process.env.LEAK_DTYPE ? { dtype: process.env.LEAK_DTYPE as DTypeOption } : {}) };
 const CALLS = Number(process.env.LEAK_CALLS ?? 2000);
 const CYCLES = Number(process.env.LEAK_CYCLES ?? 200);
 const LIMIT_MB = Number(process.env.LEAK_LIMIT_MB ?? 10);
@@ -25,7 +29,7 @@ function settle(): number {
 
 async function main(): Promise<void> {
   const input = new Float32Array(16000).map((_, i) => 0.2 * Math.sin(i / 17));
-  const model = await loadModel(MODEL, { manifest: false });
+  const model = await loadModel(MODEL, LOAD);
   for (let i = 0; i < 500; i++) await model.forward(input); // warm-up: allocator pools, profiling executor
   // RSS wanders by several MB as malloc arenas and V8 pages come and go: compare the median of the first and of
   // the last five readings (one every 100 calls) rather than two single readings. A leak is a trend; it moves
@@ -44,7 +48,7 @@ async function main(): Promise<void> {
   // Load / run / dispose cycles: weights, threads and the completion channel must all be released (readings
   // compared the same way).
   const cycle = async () => {
-    const m = await loadModel(MODEL, { manifest: false });
+    const m = await loadModel(MODEL, LOAD);
     await m.forward(input);
     m.dispose();
   };

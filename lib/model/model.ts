@@ -11,7 +11,7 @@ import { type Batch, type ModelInput, batchItem, makeBatch } from './batch';
 import { type ModelManifest, STANDARD_CONV_LAYERS, framesFor, manifestPathFor, readManifest, validateManifest } from './manifest';
 import { type NativeModel, type NativeModelInfo, binding, wrapNativeError } from './native';
 import type { Tensor } from '../tensor';
-import { type DTypeChoice, type DTypeOption, scriptDtypeOf } from './precision';
+import { type DTypeOption, scriptDtypeOf } from './precision';
 import type { DownloadOptions } from '../hub';
 
 /** The download options that apply when loadModel is given a repo id (the revision may also follow '@'). */
@@ -206,14 +206,7 @@ export async function loadScriptModel(path: string, options: LoadModelOptions = 
     manifest = validateManifest(options.manifest, 'options.manifest');
   }
 
-  const runs = scriptDtypeOf(manifest);
-  const choice: DTypeChoice | null = dtype === 'auto' ? { dtype: runs, reason: `auto: ${runs}, the dtype ${path} was exported in` } : null;
-  const wanted = (choice?.dtype ?? dtype) as DType;
-  if ((wanted === 'int8') !== (runs === 'int8') && !(runs === 'int8' && wanted === 'float32')) {
-    throw new Wav2Vec2Error('UNSUPPORTED_DTYPE', `${path} is ${runs === 'int8' ? 'an int8 export: load it with dtype \'int8\'' : `not quantised: a TorchScript file runs in int8 only when exported with \`python scripts/export_hf.py MODEL out.pt --quantize int8\`; or load the Hugging Face checkpoint (a folder or hub id) with dtype 'int8', which builds every product in int8`}.`);
-  }
-  // An int8 export's activations are float32 between its quantised layers: LibTorch loads it as float32.
-  const loadAs = wanted === 'int8' ? 'float32' : wanted;
+  const { loadAs, precision } = scriptPrecision(manifest, path, dtype);
   checkTraceTarget(manifest, path, device, loadAs);
   let native: NativeModel;
   try {
@@ -221,7 +214,28 @@ export async function loadScriptModel(path: string, options: LoadModelOptions = 
   } catch (err) {
     throw wrapNativeError(err);
   }
-  return new Model(native, manifest, manifestFile, maxAttentionBytes, { dtype: runs === 'int8' ? 'int8' : loadAs, reason: choice?.reason ?? null });
+  return new Model(native, manifest, manifestFile, maxAttentionBytes, precision);
+}
+
+/**
+ * A TorchScript file runs in the dtype it was exported in (scriptDtypeOf); 'auto' picks that. int8 is an export of
+ * its own: refused for other files, and an int8 export (float32 between its quantised layers, so loaded as float32)
+ * is named int8 however it is asked for (float32 too, as before int8 was a dtype).
+ */
+function scriptPrecision(manifest: ModelManifest | undefined, path: string, requested: DTypeOption): { loadAs: DType; precision: { dtype: DType; reason: string | null } } {
+  const runs = scriptDtypeOf(manifest);
+  const wanted = requested === 'auto' ? runs : requested;
+  const reason = requested === 'auto' ? `auto: ${runs}, the dtype ${path} was exported in` : null;
+  if (runs === 'int8') {
+    if (wanted !== 'int8' && wanted !== 'float32') throw new Wav2Vec2Error('UNSUPPORTED_DTYPE', `${path} is an int8 export: load it with dtype 'int8'.`);
+    return { loadAs: 'float32', precision: { dtype: 'int8', reason } };
+  }
+  if (wanted === 'int8') {
+    throw new Wav2Vec2Error('UNSUPPORTED_DTYPE', `${path} is not quantised: a TorchScript file runs in int8 only when exported with ` +
+      "`python scripts/export_hf.py MODEL out.pt --quantize int8`; or load the Hugging Face checkpoint (a folder or hub id) with dtype 'int8', " +
+      'which builds every product in int8.');
+  }
+  return { loadAs: wanted, precision: { dtype: wanted, reason } };
 }
 
 export class Model {

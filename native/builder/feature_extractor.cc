@@ -33,6 +33,10 @@ FeatureExtractor::FeatureExtractor(const Spec& spec, Weights& w, const Kernels& 
       layer.bias = bias;
       if (k.used) (*k.used)["firstLayer"]++;
     }
+    if (k.int8 && i == 0) {
+      layer.windowWeight = weight.reshape({out, -1}).t().contiguous();
+      layer.bias = bias;
+    }
     if (k.int8 && i > 0) {
       // [out, in, kernel] -> [out, kernel * in], frame-major as QuantizeWindows lays out a window.
       layer.int8.emplace(weight.permute({0, 2, 1}).reshape({out, -1}), bias);
@@ -98,9 +102,42 @@ at::Tensor FeatureExtractor::FirstLayerOf(const at::Tensor& x, const Layer& laye
   return out;
 }
 
-at::Tensor FeatureExtractor::Int8Layers(const at::Tensor& first) const {
-  at::Tensor h = first.transpose(1, 2).contiguous();
-  std::optional<at::Tensor> ranges;  // of h's frames, when the layer that made h found them
+at::Tensor FeatureExtractor::Int8FirstLayer(const at::Tensor& xIn, const std::optional<at::Tensor>& lengths, at::Tensor* ranges) const {
+  const Layer& layer = layers_.front();
+  const at::Tensor x = xIn.contiguous();
+  const int64_t batch = x.size(0), samples = x.size(1), kernel = kernel_[0], stride = stride_[0];
+  const int64_t frames = samples < kernel ? 0 : (samples - kernel) / stride + 1;
+  // [B, F, kernel] windows (copied: a few floats per frame) times [kernel, C]: the frames come out frames-major.
+  at::Tensor h = at::matmul(x.as_strided({batch, frames, kernel}, {samples, stride, 1}).contiguous(), layer.windowWeight);
+  if (layer.bias) h.add_(*layer.bias);
+  const int64_t channels = h.size(2);
+  if (frames == 0) {  // shorter than the kernel: the network refuses it once it sees no frame
+    *ranges = at::empty({0, 2}, h.options());
+    return h;
+  }
+  if (!layer.groupNorm) {
+    if (layer.normWeight) h = at::layer_norm(h, {channels}, layer.normWeight, layer.normBias, kConvNormEps);
+    ActivateInPlace(h, act_);
+    *ranges = RowRanges(h.view({batch * frames, channels}));
+    return h;
+  }
+  // GroupNorm, a group per channel, over each item's valid frames (as MaskedGroupNorm); frames past them stay zero.
+  *ranges = at::zeros({batch * frames, 2}, h.options());
+  const at::Tensor n = lengths ? (at::div(lengths->to(at::kCPU, at::kLong) - kernel, stride, "floor") + 1).clamp(1, frames).contiguous()
+                               : at::full({batch}, frames, at::kLong);
+  const auto valid = n.accessor<int64_t, 1>();
+  for (int64_t b = 0; b < batch; b++) {
+    at::Tensor item = h.select(0, b).narrow(0, 0, valid[b]);
+    const auto [mean, var] = ColumnMeanVar(item);
+    const at::Tensor scale = at::rsqrt(var + kConvNormEps) * *layer.normWeight;
+    at::Tensor itemRanges = ranges->narrow(0, b * frames, valid[b]);
+    NormalizeRows(item, scale, *layer.normBias - mean * scale, act_, itemRanges);
+    if (valid[b] < frames) h.select(0, b).narrow(0, valid[b], frames - valid[b]).zero_();
+  }
+  return h;
+}
+
+at::Tensor FeatureExtractor::Int8Layers(at::Tensor h, std::optional<at::Tensor> ranges) const {
   for (size_t i = 1; i < layers_.size(); i++) {
     const Layer& layer = layers_[i];
     const int64_t batch = h.size(0);
@@ -121,9 +158,13 @@ at::Tensor FeatureExtractor::Int8Layers(const at::Tensor& first) const {
 }
 
 at::Tensor FeatureExtractor::operator()(const at::Tensor& x, const std::optional<at::Tensor>& lengths) const {
+  if (int8_) {
+    at::Tensor ranges;
+    at::Tensor h = Int8FirstLayer(x, lengths, &ranges);
+    return Int8Layers(std::move(h), std::move(ranges));
+  }
   at::Tensor h = x.unsqueeze(1);
   for (const Layer& layer : layers_) {
-    if (int8_ && &layer != &layers_.front()) return Int8Layers(h);
     if (layer.firstLayer) {
       h = FirstLayerOf(x, layer, lengths);
       continue;

@@ -34,12 +34,17 @@ class FeatureExtractor {
     std::optional<at::Tensor> bias;
     // Kernels::int8, every layer after the first: the convolution as an int8 product over windows of frames.
     std::optional<Int8Matmul> int8;
+    // Kernels::int8, the first layer: its weight as [kernel, channels], for a float32 product of sample windows.
+    at::Tensor windowWeight;
   };
+  // Kernels::int8: layer 0 frames-major ([B, F, C]) and each frame's range, for the int8 layers after it: the
+  // one-channel convolution as a product of sample windows, then its norm and activation in one pass.
+  at::Tensor Int8FirstLayer(const at::Tensor& x, const std::optional<at::Tensor>& lengths, at::Tensor* ranges) const;
   at::Tensor FirstLayerOf(const at::Tensor& x, const Layer& layer, const std::optional<at::Tensor>& lengths) const;
   at::Tensor MaskedGroupNorm(const at::Tensor& h, const Layer& layer, const at::Tensor& lengths) const;
-  // [B, C, T] after the first layer -> [B, C, F]: the int8 layers, run frames-major ([B, T, C]) so that a window
-  // of frames is one contiguous run of values.
-  at::Tensor Int8Layers(const at::Tensor& h) const;
+  // [B, T, C] after the first layer (and its frames' ranges) -> [B, C, F]: the int8 layers, frames-major so that a
+  // window of frames is one contiguous run of values.
+  at::Tensor Int8Layers(at::Tensor h, std::optional<at::Tensor> ranges) const;
 
   std::vector<Layer> layers_;
   std::vector<int64_t> kernel_, stride_;

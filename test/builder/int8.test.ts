@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildModel } from '../../lib/builder';
+import { buildModel, parseConfig, weightPrefix } from '../../lib/builder';
 import { loadModel } from '../../lib/model/load';
 import { autoDtypeFor, scriptDtypeOf } from '../../lib/model/precision';
 import { DEFAULT_MODEL_PATH } from '../../lib/paths';
@@ -71,6 +71,37 @@ describe('native builder: int8', function () {
       }
     } finally {
       model.dispose();
+    }
+  });
+
+  it('runs silence and a loud item beside it: all-zero rows keep a zero scale, nothing becomes NaN', async () => {
+    const model = await buildModel(await readFixtureCheckpoint('wav2vec2-base'), { dtype: 'int8' });
+    try {
+      const loud = Float32Array.from({ length: 4000 }, (_, i) => 1e4 * Math.sin(i / 7));
+      for (const input of [new Float32Array(4000), [new Float32Array(4000), loud]]) {
+        const { emissions } = await model.forward(input, { normalize: false });
+        assert.ok(emissions.data.every(Number.isFinite));
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('a direct build and call of the raw binding: coded errors, never a crash', async () => {
+    const checkpoint = await readFixtureCheckpoint('wav2vec2-base');
+    const spec = { ...parseConfig(checkpoint.config), weightPrefix: weightPrefix(parseConfig(checkpoint.config), checkpoint) };
+    const tensors = [...checkpoint.weights.values()];
+    await assert.rejects(binding().build(spec, tensors, 'cpu', 'int4', 0, true), (e: any) => e.code === 'INVALID_INPUT' && /dtype/.test(e.message));
+    const raw = await binding().build(spec, tensors, 'cpu', 'int8', 0, true);
+    try {
+      assert.equal(raw.info!.dtype, 'int8');
+      // Shorter than the receptive field (40 samples), which TypeScript refuses first: some layer gets no window.
+      for (const n of [5, 12, 39]) {
+        await assert.rejects(raw.forward(new Float32Array(n), [1, n], null), (e: any) => /^(INFERENCE_FAILED|INVALID_INPUT)$/.test(e.code), `${n} samples`);
+      }
+      assert.equal((await raw.forward(new Float32Array(40), [1, 40], null)).emissions.shape[1], 1);
+    } finally {
+      raw.dispose();
     }
   });
 
