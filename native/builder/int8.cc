@@ -29,26 +29,31 @@ struct Range {
 };
 static_assert(sizeof(Range) == 2 * sizeof(float), "a [R, 2] float tensor holds R ranges");
 
-// Smallest and largest of n floats, with 0 always inside (so that zero, padding's value, is exact). Sixteen
-// independent lanes: a min/max reduction the compiler may vectorize without reordering anything.
+// min and max that keep a NaN once one has been seen (std::min/max would drop it, and a NaN row would then read as a
+// finite one).
+inline float LowerOf(float a, float b) { return (b < a || b != b) ? b : a; }
+inline float UpperOf(float a, float b) { return (b > a || b != b) ? b : a; }
+
+// Smallest and largest of n floats, with 0 always inside (so that zero, padding's value, is exact); NaN if there is
+// one. Sixteen independent lanes: a min/max reduction the compiler may vectorize without reordering anything.
 W2V_VECTOR_CLONES Range RangeOf(const float* __restrict x, int64_t n) {
   constexpr int kLanes = 16;
   float lo[kLanes] = {}, hi[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     for (int l = 0; l < kLanes; l++) {
-      lo[l] = x[i + l] < lo[l] ? x[i + l] : lo[l];
-      hi[l] = x[i + l] > hi[l] ? x[i + l] : hi[l];
+      lo[l] = LowerOf(lo[l], x[i + l]);
+      hi[l] = UpperOf(hi[l], x[i + l]);
     }
   }
   Range r{0.0f, 0.0f};
   for (; i < n; i++) {
-    r.lo = std::min(r.lo, x[i]);
-    r.hi = std::max(r.hi, x[i]);
+    r.lo = LowerOf(r.lo, x[i]);
+    r.hi = UpperOf(r.hi, x[i]);
   }
   for (int l = 0; l < kLanes; l++) {
-    r.lo = std::min(r.lo, lo[l]);
-    r.hi = std::max(r.hi, hi[l]);
+    r.lo = LowerOf(r.lo, lo[l]);
+    r.hi = UpperOf(r.hi, hi[l]);
   }
   return r;
 }
@@ -229,8 +234,8 @@ Int8Rows QuantizeWindows(const at::Tensor& xIn, int64_t kernel, int64_t stride, 
       const int64_t first = (r / out) * frames + (r % out) * stride;
       Range w = ranges[first];
       for (int64_t k = 1; k < kernel; k++) {
-        w.lo = std::min(w.lo, ranges[first + k].lo);
-        w.hi = std::max(w.hi, ranges[first + k].hi);
+        w.lo = LowerOf(w.lo, ranges[first + k].lo);
+        w.hi = UpperOf(w.hi, ranges[first + k].hi);
       }
       float inverse;
       ScaleOf(w, &sp[r], &inverse, &zp[r]);
@@ -255,8 +260,8 @@ Int8Matmul::Int8Matmul(const at::Tensor& weight, std::optional<at::Tensor> bias)
     for (int64_t c = from; c < to; c++) {
       // Symmetric, -127..127: a weight row has no zero point (the product's correction term is the input's only).
       const Range r = RangeOf(wp + c * k, k);
-      const float m = std::max(-r.lo, r.hi);
-      sp[c] = m > 0.0f ? m / 127.0f : 0.0f;
+      const float m = UpperOf(-r.lo, r.hi);
+      sp[c] = m > 0.0f ? m / 127.0f : (m != m ? m : 0.0f);  // a NaN weight makes its channel NaN
       Quantize(wp + c * k, k, m > 0.0f ? 127.0f / m : 0.0f, 0.0f, qp + c * k);
       int64_t sum = 0;
       for (int64_t i = 0; i < k; i++) sum += qp[c * k + i];

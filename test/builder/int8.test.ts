@@ -4,9 +4,11 @@
  * from each row's own values, so the server may batch int8 models); and 'auto', which picks by the CPU's features.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildModel, parseConfig, weightPrefix } from '../../lib/builder';
+import { readCheckpoint } from '../../lib/checkpoint';
 import { loadModel } from '../../lib/model/load';
 import { autoDtypeFor, scriptDtypeOf } from '../../lib/model/precision';
 import { DEFAULT_MODEL_PATH } from '../../lib/paths';
@@ -102,6 +104,32 @@ describe('native builder: int8', function () {
       assert.equal((await raw.forward(new Float32Array(40), [1, 40], null)).emissions.shape[1], 1);
     } finally {
       raw.dispose();
+    }
+  });
+
+  it('a NaN weight makes the output NaN, as in float32, not some finite value', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'w2v-int8-nan-'));
+    try {
+      cpSync(join(HUB_FIXTURES, 'wav2vec2-base'), dir, { recursive: true });
+      const ref = (await readCheckpoint(dir)).weights.get('wav2vec2.encoder.layers.0.feed_forward.intermediate_dense.weight')!;
+      assert.equal(ref.dtype, 'float32');
+      const fd = openSync(ref.file, 'r+');
+      try {
+        writeSync(fd, Buffer.from(Float32Array.of(NaN).buffer), 0, 4, ref.offset);
+      } finally {
+        closeSync(fd);
+      }
+      for (const dtype of ['float32', 'int8'] as const) {
+        const model = await buildModel(await readCheckpoint(dir), { dtype });
+        try {
+          const { emissions } = await model.forward(fixture('wav2vec2-base').alone(0));
+          assert.ok(emissions.data.some(Number.isNaN), `${dtype}: expected NaN emissions`);
+        } finally {
+          model.dispose();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
