@@ -24,25 +24,27 @@ FeatureExtractor::FeatureExtractor(const Spec& spec, Weights& w, const Kernels& 
     std::optional<at::Tensor> bias;
     if (spec.convBias) bias = w.Take(p + "conv.bias", {out});
     at::Tensor weight = w.Take(p + "conv.weight", {out, in, spec.convKernel[i]});
-    // Where the oneDNN kernels run (CPU, optimize), so does the first layer's own kernel, which is float32 only and
-    // for narrow layers only (first_layer.h): optimize: false keeps LibTorch's.
-    layer.firstLayer = layer.groupNorm && k.onednn && weight.scalar_type() == at::kFloat && out <= kFirstLayerMaxChannels &&
-                       (act_ == Activation::Gelu || act_ == Activation::GeluTanh);
-    if (layer.firstLayer) {
-      layer.weight = weight;
-      layer.bias = bias;
-      if (k.used) (*k.used)["firstLayer"]++;
-    }
-    if (k.int8 && i == 0) {
-      layer.windowWeight = weight.reshape({out, -1}).t().contiguous();
-      layer.bias = bias;
-    }
-    if (k.int8 && i > 0) {
-      // [out, in, kernel] -> [out, kernel * in], frame-major as QuantizeWindows lays out a window.
-      layer.int8.emplace(weight.permute({0, 2, 1}).reshape({out, -1}), bias);
-      if (k.used) (*k.used)["int8Conv"]++;
+    if (k.int8) {
+      if (i == 0) {
+        // Int8FirstLayer's product of sample windows: [out, 1, kernel] -> [kernel, out].
+        layer.windowWeight = weight.reshape({out, -1}).t().contiguous();
+        layer.bias = bias;
+      } else {
+        // [out, in, kernel] -> [out, kernel * in], frame-major as QuantizeWindows lays out a window.
+        layer.int8.emplace(weight.permute({0, 2, 1}).reshape({out, -1}), bias);
+        if (k.used) (*k.used)["int8Conv"]++;
+      }
     } else {
-      layer.conv = Conv1d(std::move(weight), bias, spec.convStride[i], 0, 1, norm ? std::nullopt : std::optional<Activation>(act_), k.Float());
+      // Where the oneDNN kernels run (CPU, optimize), so does the first layer's own kernel, which is float32 only and
+      // for narrow layers only (first_layer.h): optimize: false keeps LibTorch's.
+      layer.firstLayer = layer.groupNorm && k.onednn && weight.scalar_type() == at::kFloat && out <= kFirstLayerMaxChannels &&
+                         (act_ == Activation::Gelu || act_ == Activation::GeluTanh);
+      if (layer.firstLayer) {
+        layer.weight = weight;
+        layer.bias = bias;
+        if (k.used) (*k.used)["firstLayer"]++;
+      }
+      layer.conv = Conv1d(std::move(weight), bias, spec.convStride[i], 0, 1, norm ? std::nullopt : std::optional<Activation>(act_), k);
     }
     if (norm) {
       layer.normWeight = w.Take(p + "layer_norm.weight", {out});
@@ -59,11 +61,16 @@ at::Tensor FeatureExtractor::Frames(const at::Tensor& lengths) const {
   return n.clamp_min(0);
 }
 
+// Each item's valid frames after layer 0 (int64, on the CPU), at least one: the frames the masked GroupNorm normalises.
+at::Tensor FeatureExtractor::FirstLayerFrames(const at::Tensor& lengths) const {
+  return (at::div(lengths.to(at::kCPU, at::kLong) - kernel_[0], stride_[0], "floor") + 1).clamp_min(1).contiguous();
+}
+
 // GroupNorm with one group per channel over each item's first n valid frames (export_hf.py's MaskedFeatureEncoder),
 // by LibTorch's fused kernel on each item's valid part: the masked sums it replaced cost several passes over the
 // largest activation of the network. Frames past an item's end are left zero; nothing valid reads them.
 at::Tensor FeatureExtractor::MaskedGroupNorm(const at::Tensor& h, const Layer& layer, const at::Tensor& lengths) const {
-  const at::Tensor n = (at::div(lengths.to(at::kCPU, at::kLong) - kernel_[0], stride_[0], "floor") + 1).clamp_min(1).contiguous();
+  const at::Tensor n = FirstLayerFrames(lengths);
   const int64_t frames = h.size(-1), channels = h.size(1);
   // Every item full length (any batch of equal lengths): the whole batch at once.
   if (n.min().item<int64_t>() >= frames) return at::group_norm(h, channels, layer.normWeight, layer.normBias, kConvNormEps);
@@ -123,8 +130,7 @@ at::Tensor FeatureExtractor::Int8FirstLayer(const at::Tensor& xIn, const std::op
   }
   // GroupNorm, a group per channel, over each item's valid frames (as MaskedGroupNorm); frames past them stay zero.
   *ranges = at::zeros({batch * frames, 2}, h.options());
-  const at::Tensor n = lengths ? (at::div(lengths->to(at::kCPU, at::kLong) - kernel, stride, "floor") + 1).clamp(1, frames).contiguous()
-                               : at::full({batch}, frames, at::kLong);
+  const at::Tensor n = lengths ? FirstLayerFrames(*lengths).clamp_max(frames) : at::full({batch}, frames, at::kLong);
   const auto valid = n.accessor<int64_t, 1>();
   for (int64_t b = 0; b < batch; b++) {
     at::Tensor item = h.select(0, b).narrow(0, 0, valid[b]);

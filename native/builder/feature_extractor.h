@@ -42,6 +42,7 @@ class FeatureExtractor {
   at::Tensor Int8FirstLayer(const at::Tensor& x, const std::optional<at::Tensor>& lengths, at::Tensor* ranges) const;
   at::Tensor FirstLayerOf(const at::Tensor& x, const Layer& layer, const std::optional<at::Tensor>& lengths) const;
   at::Tensor MaskedGroupNorm(const at::Tensor& h, const Layer& layer, const at::Tensor& lengths) const;
+  at::Tensor FirstLayerFrames(const at::Tensor& lengths) const;
   // [B, T, C] after the first layer (and its frames' ranges) -> [B, C, F]: the int8 layers, frames-major so that a
   // window of frames is one contiguous run of values.
   at::Tensor Int8Layers(at::Tensor h, std::optional<at::Tensor> ranges) const;
