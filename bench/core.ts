@@ -200,6 +200,24 @@ interface VariantRow {
 }
 interface Variant { name: string; runtime: 'ours' | 'onnxruntime'; precision: Precision; load: Record<string, unknown> }
 
+/** Quantiles (1 %, 5 %, 50 %) over frames of the gap between the two largest values of a frame: how near a tie the
+ * argmax is, and so how small a difference can change it. */
+function topTwoGaps(e: Float32Array, labels: number): { p1: number; p5: number; p50: number } {
+  const gaps: number[] = [];
+  for (let f = 0; f < e.length / labels; f++) {
+    let first = -Infinity, second = -Infinity;
+    for (let j = 0; j < labels; j++) {
+      const v = e[f * labels + j]!;
+      if (v > first) [first, second] = [v, first];
+      else if (v > second) second = v;
+    }
+    gaps.push(first - second);
+  }
+  gaps.sort((a, b) => a - b);
+  const at = (q: number) => gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))]!;
+  return { p1: at(0.01), p5: at(0.05), p50: at(0.5) };
+}
+
 /** Frames (rows of `labels` values) on which two emissions pick the same label, %. */
 function sameArgmax(a: Float32Array, b: Float32Array, labels: number): number {
   let same = 0;
@@ -262,10 +280,11 @@ function variantList(files: ModelFiles): Variant[] {
  * precision's measured GEMM peak) and costs (max abs difference of the emissions from float32, frames whose argmax
  * changes).
  */
-async function variants(files: ModelFiles, reps: number, tmp: string): Promise<{ rows: VariantRow[]; peaks: Partial<Record<Precision, number>> }> {
+async function variants(files: ModelFiles, reps: number, tmp: string): Promise<{ rows: VariantRow[]; peaks: Partial<Record<Precision, number>>; gaps: Record<string, ReturnType<typeof topTwoGaps>> }> {
   const configs = variantList(files);
   const workers: BenchWorker[] = [];
   const rows: VariantRow[] = [];
+  const gaps: Record<string, ReturnType<typeof topTwoGaps>> = {};
   const python = BenchWorker.start('python');
   try {
     if (python) await python.request({ cmd: 'load', path: files.pt, threads: 2 });
@@ -294,6 +313,7 @@ async function variants(files: ModelFiles, reps: number, tmp: string): Promise<{
         }
       }
       const read = (i: number) => readF32(join(tmp, `v${i}.f32`));
+      gaps[`${batch}×${seconds} s`] = topTwoGaps(read(0), labels);
       const base = summary(ms[0]!);
       configs.forEach((c, i) => {
         const t = summary(ms[i]!);
@@ -306,7 +326,7 @@ async function variants(files: ModelFiles, reps: number, tmp: string): Promise<{
         console.log(`variant ${files.name} ${batch}×${seconds} s: ${c.name}: ${t.median.toFixed(0)} ms (${(base.median / t.median).toFixed(2)}× the default), max abs diff ${rows.at(-1)!.maxAbsDiff.toExponential(1)}`);
       });
     }
-    return { rows, peaks };
+    return { rows, peaks, gaps };
   } finally {
     for (const w of workers) w.close();
     python?.close();
@@ -378,6 +398,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   let e2e: E2ERow[] = [];
   let variantRows: VariantRow[] = [];
   let peaks: Partial<Record<Precision, number>> = {};
+  let gaps: Record<string, ReturnType<typeof topTwoGaps>> = {};
   const started = Date.now();
   try {
     if (args['variants-only']) {
@@ -395,7 +416,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
     if (!args['no-variants'] && !args.model && args.device === 'cpu') {
       const target = ensureModel(args.quick ? 'tiny' : names.includes('base') ? 'base' : names[0]!);
-      if (target) ({ rows: variantRows, peaks } = await variants(target, args.quick ? 3 : 5, tmp));
+      if (target) ({ rows: variantRows, peaks, gaps } = await variants(target, args.quick ? 3 : 5, tmp));
     }
     if (!args['no-e2e'] && !args['variants-only']) e2e = await endToEnd(args.quick ? 3 : 5, tmp);
   } finally {
@@ -427,13 +448,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       `GFLOP/s against the precision's measured GEMM peak on these cores: ${Object.entries(peaks).map(([p, g]) => `${p} ${g!.toFixed(0)}`).join(', ')} GFLOP/s):`, '',
       table(['configuration', 'precision', 'input', 'ms', '× RT', 'speed-up', 'GFLOP/s (% of peak)', 'max abs diff', 'same argmax %'], variantRows.map((r) => [r.variant, r.precision, `${r.batch}×${r.seconds} s`, ms(r.ms), r.xRT.toFixed(1), r.speedup.toFixed(2),
         r.gflops !== null ? `${r.gflops.toFixed(0)}${r.peakShare !== null ? ` (${(100 * r.peakShare).toFixed(0)} %)` : ''}` : '-', r.maxAbsDiff.toExponential(1), r.sameArgmax.toFixed(1)])),
+      '', 'How near a tie the default\'s argmax is (the gap between its two largest values in a frame, quantiles over frames): a difference ' +
+        'larger than the gap may change the label. ' + Object.entries(gaps).map(([input, g]) => `${input}: 1 % ${g.p1.toExponential(1)}, 5 % ${g.p5.toExponential(1)}, median ${g.p50.toExponential(1)}`).join('; ') + '.',
       '', 'Fastest against fastest (the quickest configuration of each runtime above, same run):', '',
       table(['input', 'ours', 'onnxruntime-node', 'ours / onnxruntime'], fastestAgainstFastest(variantRows).map((f) => [f.input, `${f.ours.variant}: ${ms(f.ours.ms)}`, `${f.onnxruntime.variant}: ${ms(f.onnxruntime.ms)}`, (f.ours.ms.median / f.onnxruntime.ms.median).toFixed(2)]))] : []),
     ...(e2e.length ? ['', 'End to end (default model; file -> decode -> resample 44.1 -> 16 kHz -> forward -> greedy), 2 threads:', '',
       table(['file', 'ours ms', 'Python ms', 'ours / Python', 'same transcript'], e2e.map((r) => [r.file, ms(r.ours), ms(r.python ?? undefined), r.ratio?.toFixed(2) ?? '-', String(r.sameText ?? '-')]))] : []),
   ].join('\n');
   console.log('\n' + md);
-  const json = { machine: m, device: args.device, warmup: WARMUP, seconds: (Date.now() - started) / 1000, results: rows, variants: variantRows, peaks, fastest: fastestAgainstFastest(variantRows), endToEnd: e2e };
+  const json = { machine: m, device: args.device, warmup: WARMUP, seconds: (Date.now() - started) / 1000, results: rows, variants: variantRows, peaks, argmaxGaps: gaps, fastest: fastestAgainstFastest(variantRows), endToEnd: e2e };
   // --quick (CI) writes core-quick-* and --variants-only core-variants-*: the README shows the full run's core-latest.md
   const name = args.quick ? 'core-quick' : args['variants-only'] ? 'core-variants' : 'core';
   const file = writeResults(name, json, md);

@@ -12,6 +12,7 @@
  *   --dtype T      float32 (default), bfloat16, float16, int8 or auto: the accuracy cost of reduced precision (int8
  *                  and a native bfloat16 need the model as a Hugging Face folder: for the default model,
  *                  scripts/make_default_model/hf_folder.py makes one from models/default.pt)
+ *                  and say on how many frames the emissions' argmax is float32's (the model run again in float32)
  *   --greedy-only  skip the beam-search decoders
  *   --set S        gen1 (default): text/heldout.tsv, LM from text/train.txt.gz; gen2: the second generation's set
  *                  (text/gen2/heldout.tsv: unseen words, the held-out voice source) followed by gen1's 600 utterances
@@ -143,6 +144,21 @@ class Score {
   get wer(): number { return this.wordErr / this.words; }
 }
 
+/** Adds one utterance's frames to `acc`: how many have `ref`'s argmax label, and the largest difference. */
+function compareArgmax(got: Float32Array, ref: Float32Array, labels: number, acc: { frames: number; same: number; maxAbsDiff: number }): void {
+  for (let t = 0; t < ref.length / labels; t++) {
+    let a = 0, b = 0;
+    for (let j = 0; j < labels; j++) {
+      const o = t * labels + j;
+      if (got[o]! > got[t * labels + a]!) a = j;
+      if (ref[o]! > ref[t * labels + b]!) b = j;
+      acc.maxAbsDiff = Math.max(acc.maxAbsDiff, Math.abs(got[o]! - ref[o]!));
+    }
+    acc.frames++;
+    if (a === b) acc.same++;
+  }
+}
+
 async function main(): Promise<void> {
   for (const tool of ['espeak-ng', 'sox']) {
     try { await run(tool, ['--version']); } catch { throw new Error(`${tool} is needed to make the held-out audio (apt-get install espeak-ng sox)`); }
@@ -165,6 +181,8 @@ async function main(): Promise<void> {
   console.log(`held-out audio: ${utts.length} utterances (${((performance.now() - t0) / 1000).toFixed(0)} s to make or find)`);
 
   const model = await loadModel(args.model!, { dtype: args.dtype as DTypeOption });
+  const reference = args.dtype === 'float32' ? null : await loadModel(args.model!, { dtype: 'float32' });
+  const agreement = { frames: 0, same: 0, maxAbsDiff: 0 };
   const labels = model.labels!;
   // The LM and lexicon come from the training text only.
   // The same text, read the same way, as `npm run build:lm` writes models/default.arpa and its lexicon from.
@@ -218,8 +236,10 @@ async function main(): Promise<void> {
       score(name, 'all').add(ref, hyp);
     }
     hyps.push(grid.map((g) => g.decode(e)));
+    if (reference) compareArgmax(e.data, (await reference.forward(samples)).emissions.data, labels.length, agreement);
   }
   model.dispose();
+  reference?.dispose();
   const seconds = (performance.now() - t2) / 1000;
 
   // 2-fold cross-validation of the lexicon-free weights: folds by utterance index parity (every subset in both).
@@ -254,10 +274,13 @@ async function main(): Promise<void> {
     ...(folds.length ? ['', `Cross-validated lexicon-free weights (grid lmWeight ${[...new Set(grid.map((g) => g.lmWeight))].join(' / ')} × wordScore ` +
       `${[...new Set(grid.map((g) => g.wordScore))].join(' / ')}; each half of the utterances (by index parity) decoded with the best on the other half): ` +
       folds.map((f) => `half ${f.fold}: lmWeight ${f.lmWeight}, wordScore ${f.wordScore}`).join('; ') + '.'] : []),
+    ...(reference ? ['', `Against the same model in float32: ${(100 * agreement.same / agreement.frames).toFixed(2)} % of ${agreement.frames} frames ` +
+      `with float32's argmax label; max abs difference of the emissions ${agreement.maxAbsDiff.toExponential(2)}.`] : []),
   ].join('\n');
   console.log('\n' + md);
   const json = {
     machine: machine(), model: args.model, dtype: args.dtype, utterances: utts.length, audioSeconds, lm: stats, crossValidation: folds,
+    ...(reference ? { againstFloat32: { frames: agreement.frames, sameArgmax: agreement.same / agreement.frames, maxAbsDiff: agreement.maxAbsDiff } } : {}),
     results: Object.fromEntries([...scores].map(([k, s]) => [k, { n: s.n, cer: s.cer, wer: s.wer, chars: s.chars, words: s.words }])),
   };
   console.log(`\nwrote ${writeResults(resultName(), json, md).replace(ROOT + '/', '')}`);
@@ -267,3 +290,4 @@ main().catch((err) => {
   console.error(`eval: ${err.message ?? err}`);
   process.exit(1);
 });
+

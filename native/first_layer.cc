@@ -5,6 +5,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/group_norm.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/library.h>
 
 #include <cmath>
@@ -103,7 +104,9 @@ at::Tensor FastFirstLayer(const at::Tensor& xIn, const at::Tensor& wIn, const st
     for (int64_t r = from; r < to; r++) {
       const int64_t c = r % channels;
       NormalizeRow(op + r * frames, frames, gp ? gp[c] : 1.0f, betap ? betap[c] : 0.0f, eps);
-      // While the row is still in cache. Inside parallel_for, LibTorch runs the GELU on this thread.
+      // While the row is still in cache. Inside parallel_for, LibTorch runs the GELU on this thread, which may be an
+      // OpenMP worker: InferenceMode is per thread, and an in-place op on an inference tensor outside it throws.
+      c10::InferenceMode guard;
       at::Tensor row = out.view({batch * channels, frames}).select(0, r);
       at::gelu_(row, approximate);
     }

@@ -89,6 +89,21 @@ at::Tensor ConvFrames(const at::Tensor& x, const c10::IValue& weight, const c10:
   return y.narrow(2, 0, frames).contiguous();
 }
 
+at::Tensor ConvFramesMajor(const at::Tensor& xIn, const at::Tensor& weight, const c10::IValue& bias, int64_t padding, int64_t stride, int64_t groups,
+                           const c10::IValue& attr, const c10::IValue& scalars, const c10::IValue& algorithm) {
+  const at::Tensor x = xIn.contiguous();
+  const int64_t length = x.size(1), padded = BucketSize(length);
+  const int64_t frames = (length + 2 * padding - weight.size(3)) / stride + 1;
+  // Zeros past the input are what the convolution's own padding reads there: the first frames come out the same.
+  const bool pad = padded != length && frames >= 1 && x.numel() <= kMaxConvElements;
+  const at::Tensor input = pad ? at::constant_pad_nd(x, {0, 0, 0, padded - length}, 0) : x;
+  const at::Tensor y = CallBoxed(ConvOp(), {input.transpose(1, 2).unsqueeze(2), weight, bias, std::vector<int64_t>{0, padding}, std::vector<int64_t>{1, stride},
+                                            std::vector<int64_t>{1, 1}, groups, attr, scalars, algorithm});
+  // [B, C', 1, T'] channels-last is [B, T', C'] in memory.
+  const at::Tensor h = y.squeeze(2).transpose(1, 2);
+  return pad ? h.narrow(1, 0, frames) : h;
+}
+
 }  // namespace w2v
 
 TORCH_LIBRARY_FRAGMENT(w2v, m) {

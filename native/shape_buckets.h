@@ -42,6 +42,12 @@ at::Tensor ConvFrames(const at::Tensor& x, const c10::IValue& weight, const c10:
                       const std::vector<int64_t>& stride, const std::vector<int64_t>& dilation, int64_t groups, const c10::IValue& attr,
                       const c10::IValue& scalars, const c10::IValue& algorithm);
 
+// The same for a 1-d convolution of frames-major x [B, T, C] (contiguous or made so) as a 2-d one over the
+// [B, C, 1, T] channels-last view of x (x's own memory), with `weight` [out, in / groups, 1, kernel] (channels-last);
+// returns [B, T', out], a view of the channels-last result.
+at::Tensor ConvFramesMajor(const at::Tensor& x, const at::Tensor& weight, const c10::IValue& bias, int64_t padding, int64_t stride, int64_t groups,
+                           const c10::IValue& attr, const c10::IValue& scalars, const c10::IValue& algorithm);
+
 // The operators' qualified names (the schemas of mkldnn::_linear_pointwise and mkldnn::_convolution_pointwise), for
 // the graph rewrite.
 constexpr const char* kLinearRowsOp = "w2v::linear_rows";

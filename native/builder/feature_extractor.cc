@@ -44,7 +44,8 @@ FeatureExtractor::FeatureExtractor(const Spec& spec, Weights& w, const Kernels& 
         layer.bias = bias;
         if (k.used) (*k.used)["firstLayer"]++;
       }
-      layer.conv = Conv1d(std::move(weight), bias, spec.convStride[i], 0, 1, norm ? std::nullopt : std::optional<Activation>(act_), k);
+      layer.framesMajor = k.bfloat16 && !norm && i > 0;
+      layer.conv = Conv1d(std::move(weight), bias, spec.convStride[i], 0, 1, norm ? std::nullopt : std::optional<Activation>(act_), k, layer.framesMajor);
     }
     if (norm) {
       layer.normWeight = w.Take(p + "layer_norm.weight", {out});
@@ -170,9 +171,16 @@ at::Tensor FeatureExtractor::operator()(const at::Tensor& x, const std::optional
     return Int8Layers(std::move(h), std::move(ranges));
   }
   at::Tensor h = x.unsqueeze(1);
+  bool framesMajor = false;  // h is [B, F, C]
   for (const Layer& layer : layers_) {
     if (layer.firstLayer) {
       h = FirstLayerOf(x, layer, lengths);
+      continue;
+    }
+    if (layer.framesMajor) {  // no norm: the activation is the convolution's
+      if (!framesMajor) h = h.transpose(1, 2).contiguous();
+      framesMajor = true;
+      h = layer.conv.FramesMajor(h);
       continue;
     }
     h = layer.conv(h);
@@ -184,7 +192,7 @@ at::Tensor FeatureExtractor::operator()(const at::Tensor& x, const std::optional
     }
     h = Activate(h, act_);
   }
-  return h;
+  return framesMajor ? h.transpose(1, 2) : h;
 }
 
 FeatureProjection::FeatureProjection(const Spec& spec, Weights& w, const Kernels& k) : eps_(spec.layerNormEps) {

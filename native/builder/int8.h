@@ -60,6 +60,11 @@ class Int8Matmul {
   std::optional<at::Tensor> bias_;  // float [N]
 };
 
+// Softmax over the last dimension of bfloat16 scores [B, H, F, K] (contiguous), in place, in float32 inside; keys
+// where keyMask ([B, 1, 1, K] bool, when given) is false get probability 0. LibTorch's bfloat16 softmax took 1.16 ms
+// for base's 12 heads at 500 frames, a third of the attention's time in an int8 network.
+void SoftmaxBfloat16(at::Tensor& scores, const std::optional<at::Tensor>& keyMask);
+
 // Whether LibTorch runs _int_mm on this CPU (asked once).
 bool Int8KernelsAvailable();
 

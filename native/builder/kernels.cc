@@ -119,7 +119,7 @@ at::Tensor Linear::Then(const Linear& next, const at::Tensor& x) const {
 }
 
 Conv1d::Conv1d(at::Tensor weight, std::optional<at::Tensor> bias, int64_t stride, int64_t padding, int64_t groups,
-               std::optional<Activation> act, const Kernels& k)
+               std::optional<Activation> act, const Kernels& k, bool framesMajor)
     : weight_(std::move(weight)), bias_(std::move(bias)), stride_(stride), padding_(padding), groups_(groups), act_(act) {
   // Only a convolution with an activation is worth the fused operator (as in graph_optimizer.h).
   fused_ = k.onednn && act_ && *act_ != Activation::Silu && *act_ != Activation::Relu;
@@ -130,12 +130,23 @@ Conv1d::Conv1d(at::Tensor weight, std::optional<at::Tensor> bias, int64_t stride
     if (bias_) bias_ = bias_->to(at::kBFloat16);
     if (k.used) (*k.used)["bfloat16Conv"]++;
   }
+  framesMajor_ = framesMajor && fused_;
+  if (framesMajor_) weight_ = weight_.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
 }
 
 at::Tensor Conv1d::operator()(const at::Tensor& xIn) const {
+  TORCH_CHECK(!framesMajor_, "Conv1d: a frames-major convolution runs through FramesMajor");
   const at::Tensor x = bf16_ ? xIn.to(at::kBFloat16) : xIn;
   const at::Tensor y = Run(x);
   return bf16_ ? y.to(xIn.scalar_type()) : y;
+}
+
+at::Tensor Conv1d::FramesMajor(const at::Tensor& xIn) const {
+  if (!framesMajor_) return (*this)(xIn.transpose(1, 2)).transpose(1, 2);
+  // Frames padded to a bucket, so that oneDNN's primitive cache hits across inputs of different lengths (shape_buckets.h).
+  const at::Tensor h = ConvFramesMajor(bf16_ ? xIn.to(at::kBFloat16) : xIn, weight_, bias_ ? c10::IValue(*bias_) : c10::IValue(), padding_, stride_, groups_,
+                                       AttrOf(act_), NoScalars(), AlgorithmOf(act_));
+  return bf16_ ? h.to(xIn.scalar_type()) : h;
 }
 
 at::Tensor Conv1d::Run(const at::Tensor& x) const {

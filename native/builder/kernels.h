@@ -17,6 +17,7 @@ namespace w2v::builder {
 struct Kernels {
   bool onednn = false;  // CPU, float32 or bfloat16, optimize and the fused operators registered
   bool int8 = false;  // dtype 'int8': Linear and the feature extractor's convolutions in int8 (int8.h)
+  bool bfloat16 = false;  // dtype 'bfloat16' with oneDNN's kernels (onednn)
   Rewrites* used = nullptr;  // counts what runs fused, for model.info.rewrites
   // For the layers that stay float32 in an int8 network: those whose outputs are read directly (the CTC head's
   // logits) and those too small for a product to pay.
@@ -58,9 +59,15 @@ class Linear {
 class Conv1d {
  public:
   Conv1d() = default;
+  // framesMajor: the convolution runs on [B, T, C] inputs (FramesMajor), not [B, C, T] ones (operator()).
   Conv1d(at::Tensor weight, std::optional<at::Tensor> bias, int64_t stride, int64_t padding, int64_t groups,
-         std::optional<Activation> act, const Kernels& k);
-  at::Tensor operator()(const at::Tensor& x) const;
+         std::optional<Activation> act, const Kernels& k, bool framesMajor = false);
+  at::Tensor operator()(const at::Tensor& x) const;  // [B, C, T] -> [B, C', T']
+  // [B, T, C] -> [B, T', C']. Where oneDNN runs it, as a 2-D convolution over a [B, C, 1, T] channels-last view of
+  // x, which is x's own memory: no transposes, and oneDNN's direct kernel instead of its im2col one. Measured on
+  // base's positional convolution (768 channels, 16 groups, kernel 128, 500 frames): bfloat16 10.7 ms against 19.5,
+  // float32 14 against 28.
+  at::Tensor FramesMajor(const at::Tensor& x) const;
 
  private:
   at::Tensor Run(const at::Tensor& x) const;
@@ -71,6 +78,7 @@ class Conv1d {
   std::optional<Activation> act_;
   bool fused_ = false;
   bool bf16_ = false;  // weights in bfloat16, input converted and output converted back
+  bool framesMajor_ = false;  // fused and frames-major: weight_ is [out, in / groups, 1, kernel], channels-last
 };
 
 // Whether oneDNN's fused linear and convolution operators are there (graph_optimizer.h asks the same) and run

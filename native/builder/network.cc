@@ -32,6 +32,7 @@ NativeNetwork::NativeNetwork(const Spec& spec, std::vector<TensorRef> tensors, c
   Kernels k;
   k.onednn = optimize && device.is_cpu() && FusedKernelsAvailable(dtype);
   k.int8 = int8;
+  k.bfloat16 = k.onednn && dtype == at::kBFloat16;
   k.used = &info_.rewrites;
   Weights w(std::move(tensors), device, dtype);
   extractor_ = std::make_unique<FeatureExtractor>(spec, w, k);

@@ -42,20 +42,17 @@ PositionalEmbedding::PositionalEmbedding(const Spec& spec, Weights& w, const Ker
   const int64_t kernel = spec.numConvPosEmbeddings;
   trimLast_ = kernel % 2 == 0;
   const std::string p = base + "conv.";
-  convs_.emplace_back(PositionalWeight(w, p, {d, d / groups, kernel}), w.Take(p + "bias", {d}), 1, kernel / 2, groups, act_, k);
+  convs_.emplace_back(PositionalWeight(w, p, {d, d / groups, kernel}), w.Take(p + "bias", {d}), 1, kernel / 2, groups, act_, k, true);
 }
 
 at::Tensor PositionalEmbedding::operator()(const at::Tensor& x) const {
-  at::Tensor h = x.transpose(1, 2);
+  at::Tensor h = x;  // [B, T, C] throughout
   for (const Conv1d& conv : convs_) {
-    h = conv(h);
-    if (trimLast_) h = h.narrow(2, 0, h.size(2) - 1);
-    if (layerNorm_) {
-      h = at::layer_norm(h.transpose(1, 2), {h.size(1)}, std::nullopt, std::nullopt, kPosNormEps).transpose(1, 2);
-      h = Activate(h, act_);
-    }
+    h = conv.FramesMajor(h);
+    if (trimLast_) h = h.narrow(1, 0, h.size(1) - 1);
+    if (layerNorm_) h = Activate(at::layer_norm(h, {h.size(2)}, std::nullopt, std::nullopt, kPosNormEps), act_);
   }
-  return h.transpose(1, 2);
+  return h;
 }
 
 }  // namespace w2v::builder

@@ -37,6 +37,23 @@ describe('native builder: dtype on CPU', function () {
   before(function () {
     if (!hasBinding()) this.skip();
   });
+  it("wav2vec2-base in bfloat16, a zero-padded batch: each item within 0.05 of transformers' logits for it alone (its padded keys get no attention)", async () => {
+    const dir = join(HUB_FIXTURES, 'wav2vec2-base', 'expected');
+    const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { lengths: number[]; frames: number[] };
+    const waveforms = readNpy(join(dir, 'waveforms.npy'));
+    const model = await buildModel(await readFixtureCheckpoint('wav2vec2-base'), { dtype: 'bfloat16' });
+    try {
+      const out = await model.forward({ data: waveforms.data, shape: waveforms.shape as [number, number] }, { lengths: meta.lengths });
+      const [, frames, labels] = out.emissions.shape as [number, number, number];
+      for (let i = 0; i < meta.lengths.length; i++) {
+        const rows = out.emissions.data.subarray(i * frames * labels, (i * frames + meta.frames[i]!) * labels);
+        const d = maxAbsDiff(rows, readNpy(join(dir, `logits_${i}.npy`)).data);
+        assert.ok(d > 0 && d < 0.05, `item ${i}: ${d}`);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
   for (const name of ['wav2vec2-base', 'wavlm']) {
     for (const [dtype, bound] of [['bfloat16', 0.05], ['float16', 0.01]] as const) {
       it(`${name} in ${dtype}: within ${bound} of transformers' float32 logits`, async () => {

@@ -1,0 +1,39 @@
+/**
+ * Our own parallel loops (at::parallel_for in native/builder/int8.cc and native/first_layer.cc) run on LibTorch's
+ * OpenMP threads. at::parallel_for is a header template: where LibTorch is built on OpenMP, the loop is an OpenMP
+ * region of our compilation, and without -fopenmp it ran on the calling thread alone, silently (the second core sat
+ * idle for 40 % of an int8 forward pass). Nothing else fails when the flag is lost, so this pins it down.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ADDON_CANDIDATES } from '../../lib/model/native';
+import { PACKAGE_ROOT } from '../../lib/paths';
+import { requireAddon } from '../helpers/native';
+
+/** Whether the LibTorch the addon was built against runs at::parallel_for on OpenMP (ATen/Config.h says). */
+function torchUsesOpenMP(): boolean | null {
+  const include = execFileSync(process.execPath, [join(PACKAGE_ROOT, 'scripts', 'find-libtorch.js'), '--include'], { encoding: 'utf8' }).trim().split(' ');
+  const config = include.map((dir) => join(dir, 'ATen', 'Config.h')).find((f) => existsSync(f));
+  return config ? /#define AT_PARALLEL_OPENMP 1/.test(readFileSync(config, 'utf8')) : null;
+}
+
+describe('native parallel loops', function () {
+  before(function () {
+    requireAddon(this);
+  });
+
+  it("are OpenMP regions where LibTorch's are (the addon calls GOMP_parallel)", function () {
+    const openmp = torchUsesOpenMP();
+    if (openmp === null) {
+      // eslint-disable-next-line no-console
+      console.log("      (skipped: LibTorch's ATen/Config.h not found)");
+      this.skip();
+    }
+    const addon = ADDON_CANDIDATES.find((f) => existsSync(f))!;
+    // The name sits in the dynamic symbol table's strings: an undefined symbol, resolved at load against the OpenMP
+    // runtime LibTorch loaded.
+    assert.equal(readFileSync(addon).includes('GOMP_parallel'), openmp, `LibTorch on OpenMP: ${openmp}; ${addon}`);
+  });
+});
