@@ -47,7 +47,7 @@
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-O3", "-Wno-unused-parameter", "-fopenmp"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-O3", "-Wno-unused-parameter", "<!@(node scripts/find-libtorch.js --openmp-cflags)"],
       "libraries": [
         "-L<(torch_lib)",
         "-Wl,--no-as-needed",

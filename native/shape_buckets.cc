@@ -81,7 +81,8 @@ at::Tensor ConvFrames(const at::Tensor& x, const c10::IValue& weight, const c10:
   if (x.dim() != 3 || !x.device().is_cpu() || !weight.isTensor() || p < 0 || s < 1 || d < 1) return call(x);
   const int64_t length = x.size(2), padded = BucketSize(length);
   const int64_t taps = weight.toTensor().size(-1);
-  const int64_t frames = (length + 2 * p - d * (taps - 1) - 1) / s + 1;
+  const int64_t span = length + 2 * p - d * (taps - 1) - 1;
+  const int64_t frames = span < 0 ? 0 : span / s + 1;  // (truncating division would make a negative span one frame)
   // The padding is a copy of the input and the cut a copy of the output: worth it only where they are small next to
   // building a primitive (the default model's 32-64 channels; base's 512 lost 80 ms per 10 s call to the copies).
   if (padded == length || frames < 1 || x.numel() > kMaxConvElements) return call(x);
@@ -93,7 +94,8 @@ at::Tensor ConvFramesMajor(const at::Tensor& xIn, const at::Tensor& weight, cons
                            const c10::IValue& attr, const c10::IValue& scalars, const c10::IValue& algorithm) {
   const at::Tensor x = xIn.contiguous();
   const int64_t length = x.size(1), padded = BucketSize(length);
-  const int64_t frames = (length + 2 * padding - weight.size(3)) / stride + 1;
+  const int64_t span = length + 2 * padding - weight.size(3);
+  const int64_t frames = span < 0 ? 0 : span / stride + 1;
   // Zeros past the input are what the convolution's own padding reads there: the first frames come out the same.
   const bool pad = padded != length && frames >= 1 && x.numel() <= kMaxConvElements;
   const at::Tensor input = pad ? at::constant_pad_nd(x, {0, 0, 0, padded - length}, 0) : x;

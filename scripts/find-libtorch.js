@@ -113,7 +113,29 @@ function findPython(modules = ['torch']) {
   return found;
 }
 
-module.exports = { find, findPython, VENV_PYTHON, ROOT };
+/** Whether this LibTorch runs at::parallel_for on OpenMP (its ATen/Config.h says so). */
+function usesOpenMP(found) {
+  return found.include.some((dir) => {
+    const config = path.join(dir, 'ATen', 'Config.h');
+    return fs.existsSync(config) && /#define AT_PARALLEL_OPENMP 1/.test(fs.readFileSync(config, 'utf8'));
+  });
+}
+
+/**
+ * '-fopenmp' where our own at::parallel_for loops should be compiled as OpenMP regions (CMakeLists.txt says why):
+ * LibTorch on OpenMP and node-gyp's compiler GCC (clang's OpenMP calls need libomp, which LibTorch does not load).
+ */
+function openmpCflags(found) {
+  if (!usesOpenMP(found)) return '';
+  try {
+    const version = execFileSync(process.env.CXX || 'g++', ['--version'], { encoding: 'utf8', timeout: 30000 });
+    return /clang/i.test(version) || !/GCC|Free Software Foundation/.test(version) ? '' : '-fopenmp';
+  } catch {
+    return '';
+  }
+}
+
+module.exports = { find, findPython, usesOpenMP, VENV_PYTHON, ROOT };
 
 if (require.main === module) {
   const { found, tried } = find();
@@ -131,6 +153,8 @@ if (require.main === module) {
     '--abi': () => String(found.abi),
     '--cuda': () => (found.cuda ? '1' : '0'),
     '--python': () => found.python || '',
+    '--openmp': () => (usesOpenMP(found) ? '1' : '0'),
+    '--openmp-cflags': () => openmpCflags(found),
     '--json': () => JSON.stringify(found, null, 2),
   };
   if (!fields[arg]) {

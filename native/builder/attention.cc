@@ -10,8 +10,9 @@ Attention::Attention(const Spec& spec, Weights& w, const Kernels& k, const std::
     : heads_(spec.numHeads), headDim_(spec.hiddenSize / spec.numHeads) {
   const int64_t d = spec.hiddenSize;
   // One [3D, D] matmul instead of three [D, D]: the same products, one pass over the input.
-  at::Tensor weight = at::cat({w.Take(p + "q_proj.weight", {d, d}), w.Take(p + "k_proj.weight", {d, d}), w.Take(p + "v_proj.weight", {d, d})});
-  at::Tensor bias = at::cat({w.Take(p + "q_proj.bias", {d}), w.Take(p + "k_proj.bias", {d}), w.Take(p + "v_proj.bias", {d})});
+  // In float32 until the scale below is folded in: a bfloat16 weight would be rounded twice.
+  at::Tensor weight = at::cat({w.TakeFloat(p + "q_proj.weight", {d, d}), w.TakeFloat(p + "k_proj.weight", {d, d}), w.TakeFloat(p + "v_proj.weight", {d, d})});
+  at::Tensor bias = at::cat({w.TakeFloat(p + "q_proj.bias", {d}), w.TakeFloat(p + "k_proj.bias", {d}), w.TakeFloat(p + "v_proj.bias", {d})});
   // LibTorch's CPU flash attention runs float32 and bfloat16 alike (~106 GFLOP/s at 500 frames, 12 heads); its
   // two products as oneDNN bfloat16 matmuls and our softmax take 2.8 ms against 8.7 (measured in a bfloat16
   // network, base, 1 x 10 s): for int8 networks and bfloat16 ones.
@@ -22,7 +23,8 @@ Attention::Attention(const Spec& spec, Weights& w, const Kernels& k, const std::
     weight.narrow(0, 0, d).mul_(scale);
     bias.narrow(0, 0, d).mul_(scale);
   }
-  qkv_ = Linear(weight, bias, std::nullopt, k);
+  if (k.used && bf16_) (*k.used)["bfloat16Attention"]++;
+  qkv_ = Linear(w.ToModel(weight), w.ToModel(bias), std::nullopt, k);
   out_ = Linear(w.Take(p + "out_proj.weight", {d, d}), w.Take(p + "out_proj.bias", {d}), std::nullopt, k);
   if (spec.arch != Arch::WavLM) return;
   wavlm_ = true;
@@ -64,10 +66,21 @@ at::Tensor Attention::GatedBias(const at::Tensor& x, const at::Tensor& bias) con
 }
 
 at::Tensor Attention::Bfloat16Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask) const {
+  const int64_t b = q.size(0);
+  if (b > 1) {
+    at::Tensor out = at::empty(q.sizes(), q.options());
+    for (int64_t i = 0; i < b; i++) {
+      const std::optional<at::Tensor> itemMask = mask ? std::optional<at::Tensor>(mask->size(0) == b ? mask->narrow(0, i, 1) : *mask) : std::nullopt;
+      out.narrow(0, i, 1).copy_(Bfloat16Attention(q.narrow(0, i, 1), k.narrow(0, i, 1), v.narrow(0, i, 1), itemMask));
+    }
+    return out;
+  }
   // q arrives scaled by 1 / sqrt(head_dim) (the constructor folded it into the projection).
-  at::Tensor scores = at::matmul(q.to(at::kBFloat16), k.to(at::kBFloat16).transpose(-1, -2));  // [B, H, F, F]
-  if (mask && mask->scalar_type() != at::kBool) {  // WavLM's position bias
-    scores = at::softmax(scores.to(at::kFloat) + *mask, -1, at::kBFloat16);
+  at::Tensor scores = at::matmul(q.to(at::kBFloat16), k.to(at::kBFloat16).transpose(-1, -2));  // [1, H, F, F]
+  if (mask && mask->scalar_type() != at::kBool) {  // WavLM's position bias, added in float32
+    scores = scores.to(at::kFloat);  // the bfloat16 scores freed here: one float32 copy at a time
+    scores.add_(*mask);
+    scores = at::softmax(scores, -1, at::kBFloat16);
   } else {
     SoftmaxBfloat16(scores, mask);
   }

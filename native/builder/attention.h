@@ -1,5 +1,6 @@
 // Multi-head self-attention of the encoder layers: q, k and v projections as one matmul, then LibTorch's
-// scaled_dot_product_attention (as transformers' default "sdpa" attention). WavLM adds a relative position bias
+// scaled_dot_product_attention (as transformers' default "sdpa" attention), or in int8 and bfloat16 networks on a CPU
+// with bfloat16 dot products, oneDNN bfloat16 products around our softmax (Bfloat16Attention). WavLM adds a relative position bias
 // (buckets of query-key distance, learned per head, computed by the first layer and shared by all) scaled per
 // query by a gate computed from the query's own hidden state ("gated relative position bias").
 #pragma once
@@ -28,7 +29,8 @@ class Attention {
  private:
   at::Tensor PositionBias(int64_t frames, const at::Device& device) const;
   at::Tensor GatedBias(const at::Tensor& x, const at::Tensor& bias) const;
-  // softmax(q k^T / sqrt(d) + mask) v in bfloat16 products (int8 networks, where bfloat16 dot products are there).
+  // softmax(q k^T / sqrt(d) + mask) v in bfloat16 products, one item at a time (the scores of one item are
+  // [H, F, F] bfloat16, what maxAttentionBytes budgets: lib/model/model.ts).
   at::Tensor Bfloat16Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask) const;
 
   Linear qkv_, out_;

@@ -183,6 +183,7 @@ at::Tensor FeatureExtractor::operator()(const at::Tensor& x, const std::optional
       h = layer.conv.FramesMajor(h);
       continue;
     }
+    TORCH_CHECK(!framesMajor, "FeatureExtractor: a channels-major layer after a frames-major one");
     h = layer.conv(h);
     if (!layer.normWeight) continue;
     if (layer.groupNorm) {

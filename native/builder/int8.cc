@@ -139,15 +139,18 @@ void ScaleOf(Range r, float* scale, float* inverse, float* zero) {
 
 // e^x for x <= 0 (a score minus its row's largest): x = n ln2 + r, |r| <= ln2 / 2, e^r by its degree-6 Taylor
 // polynomial (relative error < 2e-7 there, far below bfloat16's 4e-3) and 2^n put into the exponent bits. Written
-// out because the loop then vectorizes; below -87 (e^x under float's smallest normal) it gives 0.
+// out because the loop then vectorizes. Below -87 it gives 0 (e^-87 is 1.6e-38, nothing next to a row's largest
+// term, which is 1), and x is clamped there first so that n stays a valid exponent (and the float-to-int conversion
+// defined: a masked key's x is -inf). A NaN stays NaN.
 inline float ExpNonPositive(float x) {
-  const float n = (x * 1.44269504088896341f + kRound) - kRound;  // round(x / ln2)
-  const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;  // ln2 split in two: r exact enough
+  const float clamped = x > -87.0f ? x : -87.0f;
+  const float n = (clamped * 1.44269504088896341f + kRound) - kRound;  // round(x / ln2)
+  const float r = (clamped - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;  // ln2 split in two: r exact enough
   const float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f + r * 0.00138888892f)))));
   const int32_t e = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &e, sizeof(scale));
-  return x < -87.0f ? 0.0f : p * scale;
+  return x != x ? x : (x < -87.0f ? 0.0f : p * scale);
 }
 
 // bfloat16 bits of a float, rounded to nearest even (the quiet NaN arithmetic makes stays a NaN).

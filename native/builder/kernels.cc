@@ -132,6 +132,7 @@ Conv1d::Conv1d(at::Tensor weight, std::optional<at::Tensor> bias, int64_t stride
   }
   framesMajor_ = framesMajor && fused_;
   if (framesMajor_) weight_ = weight_.unsqueeze(2).contiguous(at::MemoryFormat::ChannelsLast);
+  if (framesMajor_ && k.used) (*k.used)["framesMajorConv"]++;
 }
 
 at::Tensor Conv1d::operator()(const at::Tensor& xIn) const {

@@ -64,7 +64,8 @@ class Conv1d {
          std::optional<Activation> act, const Kernels& k, bool framesMajor = false);
   at::Tensor operator()(const at::Tensor& x) const;  // [B, C, T] -> [B, C', T']
   // [B, T, C] -> [B, T', C']. Where oneDNN runs it, as a 2-D convolution over a [B, C, 1, T] channels-last view of
-  // x, which is x's own memory: no transposes, and oneDNN's direct kernel instead of its im2col one. Measured on
+  // x (x's own memory when contiguous and already a bucket long: no transposes either way), with oneDNN's direct
+  // kernel instead of its im2col one. Measured on
   // base's positional convolution (768 channels, 16 groups, kernel 128, 500 frames): bfloat16 10.7 ms against 19.5,
   // float32 14 against 28.
   at::Tensor FramesMajor(const at::Tensor& x) const;

@@ -43,6 +43,17 @@ describe('native builder: dtype on CPU', function () {
     const waveforms = readNpy(join(dir, 'waveforms.npy'));
     const model = await buildModel(await readFixtureCheckpoint('wav2vec2-base'), { dtype: 'bfloat16' });
     try {
+      // Where the CPU has bfloat16 dot products, the path under test: our softmax with the key mask, and the
+      // frames-major convolutions (the positional one and the extractor's after the first).
+      const config = JSON.parse(readFileSync(join(HUB_FIXTURES, 'wav2vec2-base', 'config.json'), 'utf8')) as { conv_dim: number[]; num_hidden_layers: number };
+      const cpu = binding().cpuFeatures();
+      if (cpu.avx512_bf16 || cpu.amx_bf16) {
+        assert.equal(model.info.rewrites.bfloat16Attention, config.num_hidden_layers);
+        assert.equal(model.info.rewrites.framesMajorConv, 1 + config.conv_dim.length - 1);
+      } else {
+        // eslint-disable-next-line no-console
+        console.log("        (no bfloat16 dot products on this CPU: LibTorch's attention and convolutions ran)");
+      }
       const out = await model.forward({ data: waveforms.data, shape: waveforms.shape as [number, number] }, { lengths: meta.lengths });
       const [, frames, labels] = out.emissions.shape as [number, number, number];
       for (let i = 0; i < meta.lengths.length; i++) {
