@@ -369,8 +369,10 @@ export class Model {
     const [B, T] = batch.shape;
     const frames = this.#framesOf(T);
     const heads = this.info.numHeads ?? FALLBACK_HEADS;
-    // int8 networks keep their attention in float32.
-    const elem = this.info.dtype === 'float32' || this.info.dtype === 'int8' ? 4 : 2;
+    // 4 bytes a score in float32 and int8 networks, and where attention runs as bfloat16 products around our softmax
+    // (native/builder/attention.h; int8 and natively built bfloat16 networks): its scores are bfloat16, one item at a
+    // time, but WavLM's position bias is added in float32.
+    const elem = this.info.dtype === 'float32' || this.info.dtype === 'int8' || this.info.rewrites.bfloat16Attention ? 4 : 2;
     const bytes = B * heads * frames * frames * elem;
     if (bytes > this.#maxAttentionBytes) {
       const maxFrames = Math.floor(Math.sqrt(this.#maxAttentionBytes / (B * heads * elem)));
