@@ -26,7 +26,7 @@ import { maxAbsDiff } from '../lib/tensor';
 import { PACKAGE_ROOT } from '../lib/paths';
 import { findPython } from '../scripts/python';
 import { lineChart } from './plot';
-import { machine, speechLike, summary, table, wav16, writeResults } from './stats';
+import { machine, sameArgmax, speechLike, summary, table, wav16, writeResults } from './stats';
 import { BenchWorker, type Runtime } from './worker';
 import { readF32 } from './workers/loop';
 
@@ -218,22 +218,6 @@ function topTwoGaps(e: Float32Array, labels: number): { p1: number; p5: number; 
   return { p1: at(0.01), p5: at(0.05), p50: at(0.5) };
 }
 
-/** Frames (rows of `labels` values) on which two emissions pick the same label, %. */
-function sameArgmax(a: Float32Array, b: Float32Array, labels: number): number {
-  let same = 0;
-  const frames = Math.min(a.length, b.length) / labels;
-  for (let f = 0; f < frames; f++) {
-    let ia = 0;
-    let ib = 0;
-    for (let j = 1; j < labels; j++) {
-      if (a[f * labels + j]! > a[f * labels + ia]!) ia = j;
-      if (b[f * labels + j]! > b[f * labels + ib]!) ib = j;
-    }
-    if (ia === ib) same++;
-  }
-  return (100 * same) / frames;
-}
-
 /** Exports of the same Hugging Face weights: int8 and bfloat16 TorchScript (scripts/export_hf.py), int8 ONNX. */
 function variantFiles(files: ModelFiles): { hfDir: string; int8: string; bf16: string; onnxInt8: string } {
   const hfDir = join(ROOT, 'bench', 'models', `${files.name}-hf`);
@@ -320,7 +304,7 @@ async function variants(files: ModelFiles, reps: number, tmp: string): Promise<{
         const rate = gflop !== null ? gflop / (t.median / 1000) : null;
         rows.push({
           variant: c.name, runtime: c.runtime, precision: c.precision, batch, seconds, ms: t, xRT: (batch * seconds) / (t.median / 1000), speedup: base.median / t.median,
-          maxAbsDiff: maxAbsDiff(read(i), read(0)), sameArgmax: sameArgmax(read(i), read(0), labels),
+          maxAbsDiff: maxAbsDiff(read(i), read(0)), sameArgmax: (100 * sameArgmax(read(i), read(0), labels)) / (read(0).length / labels),
           gflops: rate, peakShare: rate !== null && peaks[c.precision] ? rate / peaks[c.precision]! : null,
         });
         console.log(`variant ${files.name} ${batch}×${seconds} s: ${c.name}: ${t.median.toFixed(0)} ms (${(base.median / t.median).toFixed(2)}× the default), max abs diff ${rows.at(-1)!.maxAbsDiff.toExponential(1)}`);

@@ -34,7 +34,8 @@ import { CTCBeamSearchDecoder, GreedyCTCDecoder, Lexicon, NGramLanguageModel } f
 import { loadModel } from '../lib/model/load';
 import type { DTypeOption } from '../lib/model/model';
 import { loadForModel } from '../lib/pipeline/transcribe';
-import { machine, table, writeResults } from './stats';
+import { maxAbsDiff } from '../lib/tensor';
+import { machine, sameArgmax, table, writeResults } from './stats';
 import { buildArpa, readText, sentencesOf } from '../scripts/build-arpa';
 
 const ROOT = join(__dirname, '..');
@@ -144,21 +145,6 @@ class Score {
   get wer(): number { return this.wordErr / this.words; }
 }
 
-/** Adds one utterance's frames to `acc`: how many have `ref`'s argmax label, and the largest difference. */
-function compareArgmax(got: Float32Array, ref: Float32Array, labels: number, acc: { frames: number; same: number; maxAbsDiff: number }): void {
-  for (let t = 0; t < ref.length / labels; t++) {
-    let a = 0, b = 0;
-    for (let j = 0; j < labels; j++) {
-      const o = t * labels + j;
-      if (got[o]! > got[t * labels + a]!) a = j;
-      if (ref[o]! > ref[t * labels + b]!) b = j;
-      acc.maxAbsDiff = Math.max(acc.maxAbsDiff, Math.abs(got[o]! - ref[o]!));
-    }
-    acc.frames++;
-    if (a === b) acc.same++;
-  }
-}
-
 async function main(): Promise<void> {
   for (const tool of ['espeak-ng', 'sox']) {
     try { await run(tool, ['--version']); } catch { throw new Error(`${tool} is needed to make the held-out audio (apt-get install espeak-ng sox)`); }
@@ -239,7 +225,10 @@ async function main(): Promise<void> {
     hyps.push(grid.map((g) => g.decode(e)));
     if (reference) {
       const t = performance.now();
-      compareArgmax(e.data, (await reference.forward(samples)).emissions.data, labels.length, agreement);
+      const ref = (await reference.forward(samples)).emissions.data;
+      agreement.frames += ref.length / labels.length;
+      agreement.same += sameArgmax(e.data, ref, labels.length);
+      agreement.maxAbsDiff = Math.max(agreement.maxAbsDiff, maxAbsDiff(e.data, ref));
       referenceMs += performance.now() - t;  // not the model's time: taken out of it below
     }
   }
@@ -295,4 +284,3 @@ main().catch((err) => {
   console.error(`eval: ${err.message ?? err}`);
   process.exit(1);
 });
-

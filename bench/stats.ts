@@ -35,6 +35,23 @@ export function writeResults(name: string, json: unknown, markdown: string): str
   return file;
 }
 
+/** How many frames (rows of `labels` values) two emissions give the same largest label: the argmax agreement of a
+ * reduced precision with float32 (bench/core.ts variants, bench/eval.ts --dtype). */
+export function sameArgmax(a: Float32Array, b: Float32Array, labels: number): number {
+  let same = 0;
+  const frames = Math.min(a.length, b.length) / labels;
+  for (let f = 0; f < frames; f++) {
+    let ia = 0;
+    let ib = 0;
+    for (let j = 1; j < labels; j++) {
+      if (a[f * labels + j]! > a[f * labels + ia]!) ia = j;
+      if (b[f * labels + j]! > b[f * labels + ib]!) ib = j;
+    }
+    if (ia === ib) same++;
+  }
+  return same;
+}
+
 /** A deterministic speech-like test signal (harmonics with a moving pitch, AM and a little noise). */
 export function speechLike(seconds: number, seed: number, rate = 16000): Float32Array {
   const n = Math.round(seconds * rate);

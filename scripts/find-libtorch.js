@@ -135,7 +135,7 @@ function openmpCflags(found) {
   }
 }
 
-module.exports = { find, findPython, usesOpenMP, VENV_PYTHON, ROOT };
+module.exports = { find, findPython, VENV_PYTHON, ROOT };
 
 if (require.main === module) {
   const { found, tried } = find();
@@ -153,7 +153,6 @@ if (require.main === module) {
     '--abi': () => String(found.abi),
     '--cuda': () => (found.cuda ? '1' : '0'),
     '--python': () => found.python || '',
-    '--openmp': () => (usesOpenMP(found) ? '1' : '0'),
     '--openmp-cflags': () => openmpCflags(found),
     '--json': () => JSON.stringify(found, null, 2),
   };
